@@ -1,0 +1,513 @@
+//! The client: its credentials and settings, and the assertions it signs.
+#![forbid(unsafe_code)]
+
+use std::sync::{Arc, PoisonError, RwLock};
+
+use zeroize::Zeroizing;
+
+use crate::assertion::{Audience, Claims, JwsSigner};
+use crate::error::{Error, Result};
+use crate::keys::{Algorithm, PrivateKey};
+use crate::url::check_endpoint;
+
+/// How the client authenticates at the token endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AuthMethod {
+    /// A public client: `client_id` in the body, no secret.
+    None,
+    /// `Authorization: Basic` with the form-urlencoded id and secret.
+    ClientSecretBasic,
+    /// `client_id` and `client_secret` in the body.
+    ClientSecretPost,
+    /// An assertion signed with HMAC over the client secret.
+    ClientSecretJwt,
+    /// An assertion signed with the client's private key.
+    PrivateKeyJwt,
+}
+
+impl AuthMethod {
+    pub fn name(self) -> &'static str {
+        match self {
+            AuthMethod::None => "none",
+            AuthMethod::ClientSecretBasic => "client_secret_basic",
+            AuthMethod::ClientSecretPost => "client_secret_post",
+            AuthMethod::ClientSecretJwt => "client_secret_jwt",
+            AuthMethod::PrivateKeyJwt => "private_key_jwt",
+        }
+    }
+}
+
+/// Default assertion lifetime (`exp - now`), seconds.
+pub const DEFAULT_ASSERTION_LIFETIME: u32 = 300;
+/// Default backdating of `iat`, seconds, for servers whose clock is behind.
+pub const DEFAULT_CLOCK_SKEW: u32 = 5;
+/// Largest accepted assertion lifetime, seconds.
+pub const MAX_ASSERTION_LIFETIME: u32 = 3600;
+/// Largest accepted `iat` backdating, seconds.
+pub const MAX_CLOCK_SKEW: u32 = 600;
+
+/// The credentials, as one value so a swap is atomic.
+#[derive(Clone, Default)]
+pub(crate) enum Credentials {
+    #[default]
+    Unset,
+    Public,
+    Secret {
+        secret: Arc<Zeroizing<String>>,
+        method: AuthMethod,
+        /// Present for `client_secret_jwt`.
+        signer: Option<Arc<JwsSigner>>,
+    },
+    PrivateKey {
+        signer: Arc<JwsSigner>,
+    },
+}
+
+/// Everything a setter can change. Readers take a snapshot (`Arc`), so a
+/// setter never disturbs a request in flight and never waits for one.
+#[derive(Clone)]
+pub(crate) struct Settings {
+    pub(crate) credentials: Credentials,
+    /// Empty: the token URL.
+    pub(crate) audience: Vec<String>,
+    pub(crate) assertion_lifetime: u32,
+    pub(crate) clock_skew: u32,
+    pub(crate) hmac_alg: Algorithm,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            credentials: Credentials::Unset,
+            audience: Vec::new(),
+            assertion_lifetime: DEFAULT_ASSERTION_LIFETIME,
+            clock_skew: DEFAULT_CLOCK_SKEW,
+            hmac_alg: Algorithm::HS256,
+        }
+    }
+}
+
+/// An OAuth 2.0 client of one token endpoint. Thread-safe: share it with
+/// `Arc` or by reference; setters may run while other threads use it.
+pub struct Client {
+    token_url: String,
+    client_id: String,
+    settings: RwLock<Arc<Settings>>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("token_url", &self.token_url)
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
+}
+
+fn check_text(what: &str, value: &str, max: usize) -> Result<()> {
+    if value.is_empty() {
+        return Err(Error::invalid_argument(format!("{what} is empty")));
+    }
+    if value.len() > max {
+        return Err(Error::invalid_argument(format!(
+            "{what} is longer than {max} bytes"
+        )));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(Error::invalid_argument(format!(
+            "{what} contains a control character"
+        )));
+    }
+    Ok(())
+}
+
+impl Client {
+    /// A client of `token_url` (absolute `https://`, or `http://` to a
+    /// loopback host) identified as `client_id`. Set credentials before use.
+    pub fn new(token_url: &str, client_id: &str) -> Result<Client> {
+        check_endpoint("the token URL", token_url)?;
+        check_text("the client id", client_id, 1024)?;
+        Ok(Client {
+            token_url: token_url.to_string(),
+            client_id: client_id.to_string(),
+            settings: RwLock::new(Arc::new(Settings::default())),
+        })
+    }
+
+    pub fn token_url(&self) -> &str {
+        &self.token_url
+    }
+
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+
+    pub(crate) fn settings(&self) -> Arc<Settings> {
+        self.settings
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Applies `change` to a copy of the settings and publishes it, unless
+    /// `change` fails, in which case nothing changes.
+    fn update(&self, change: impl FnOnce(&mut Settings) -> Result<()>) -> Result<()> {
+        let mut guard = self.settings.write().unwrap_or_else(PoisonError::into_inner);
+        let mut next = Settings::clone(&guard);
+        change(&mut next)?;
+        *guard = Arc::new(next);
+        Ok(())
+    }
+
+    /// Authenticates with a client secret by `method`, one of
+    /// `ClientSecretBasic`, `ClientSecretPost` or `ClientSecretJwt`.
+    pub fn set_client_secret(&self, secret: &str, method: AuthMethod) -> Result<()> {
+        if secret.is_empty() {
+            return Err(Error::invalid_argument("the client secret is empty"));
+        }
+        if secret.len() > 4096 {
+            return Err(Error::invalid_argument(
+                "the client secret is longer than 4096 bytes",
+            ));
+        }
+        if !matches!(
+            method,
+            AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost | AuthMethod::ClientSecretJwt
+        ) {
+            return Err(Error::config(format!(
+                "{} does not use a client secret: use client_secret_basic, client_secret_post or client_secret_jwt",
+                method.name()
+            )));
+        }
+        let secret = Arc::new(Zeroizing::new(secret.to_string()));
+        self.update(|s| {
+            let signer = match method {
+                AuthMethod::ClientSecretJwt => {
+                    Some(Arc::new(JwsSigner::hmac(secret.as_bytes(), s.hmac_alg)?))
+                }
+                _ => None,
+            };
+            s.credentials = Credentials::Secret {
+                secret,
+                method,
+                signer,
+            };
+            Ok(())
+        })
+    }
+
+    /// Chooses the HMAC algorithm of `client_secret_jwt` assertions: HS256
+    /// (the default), HS384 or HS512. The secret must be at least as long as
+    /// the hash output.
+    pub fn set_hmac_algorithm(&self, alg: Algorithm) -> Result<()> {
+        if !alg.is_hmac() {
+            return Err(Error::invalid_argument(format!(
+                "{alg} is not an HMAC algorithm: use HS256, HS384 or HS512"
+            )));
+        }
+        self.update(|s| {
+            if let Credentials::Secret {
+                secret,
+                method: AuthMethod::ClientSecretJwt,
+                signer,
+            } = &mut s.credentials
+            {
+                *signer = Some(Arc::new(JwsSigner::hmac(secret.as_bytes(), alg)?));
+            }
+            s.hmac_alg = alg;
+            Ok(())
+        })
+    }
+
+    /// Authenticates with `private_key_jwt`, signing with `key` (PEM,
+    /// one-line PEM, bare base64 DER, or a private JWK). `key_id` becomes the
+    /// JOSE `kid` (default: the JWK's `kid`, if any); `alg` must fit the key
+    /// (default: inferred from it). The key is parsed here, once.
+    pub fn set_private_key(&self, key: &str, key_id: Option<&str>, alg: Option<Algorithm>) -> Result<()> {
+        if let Some(kid) = key_id {
+            check_text("the key id", kid, 1024)?;
+        }
+        if let Some(alg) = alg {
+            if alg.is_hmac() {
+                return Err(Error::invalid_argument(format!(
+                    "{alg} signs with a client secret: use set_client_secret with client_secret_jwt"
+                )));
+            }
+        }
+        if key.len() > 1 << 20 {
+            return Err(Error::key("the key is larger than 1 MiB"));
+        }
+        let parsed = PrivateKey::parse(key)?;
+        let alg = parsed.choose_algorithm(alg)?;
+        let kid = key_id.map(str::to_string).or_else(|| parsed.jwk_kid.clone());
+        let signer = Arc::new(JwsSigner::asymmetric(parsed, alg, kid.as_deref())?);
+        self.update(|s| {
+            s.credentials = Credentials::PrivateKey { signer };
+            Ok(())
+        })
+    }
+
+    /// Makes this a public client (auth method `none`).
+    pub fn set_public(&self) -> Result<()> {
+        self.update(|s| {
+            s.credentials = Credentials::Public;
+            Ok(())
+        })
+    }
+
+    /// Sets the assertion audience; `None` restores the default, the token
+    /// URL.
+    pub fn set_audience(&self, audience: Option<&str>) -> Result<()> {
+        if let Some(aud) = audience {
+            check_text("the audience", aud, 8192)?;
+        }
+        self.update(|s| {
+            s.audience = audience.map(|a| vec![a.to_string()]).unwrap_or_default();
+            Ok(())
+        })
+    }
+
+    /// Adds one more audience; with two or more, `aud` is a JSON array. The
+    /// first added to the default adds to the token URL.
+    pub fn add_audience(&self, audience: &str) -> Result<()> {
+        check_text("the audience", audience, 8192)?;
+        self.update(|s| {
+            if s.audience.is_empty() {
+                s.audience.push(self.token_url.clone());
+            }
+            if s.audience.len() >= 16 {
+                return Err(Error::invalid_argument("at most 16 audiences"));
+            }
+            s.audience.push(audience.to_string());
+            Ok(())
+        })
+    }
+
+    /// Sets `exp - now` of assertions, 1 to 3600 seconds (default 300).
+    pub fn set_assertion_lifetime(&self, seconds: u32) -> Result<()> {
+        if seconds == 0 || seconds > MAX_ASSERTION_LIFETIME {
+            return Err(Error::invalid_argument(format!(
+                "the assertion lifetime must be 1 to {MAX_ASSERTION_LIFETIME} seconds"
+            )));
+        }
+        self.update(|s| {
+            s.assertion_lifetime = seconds;
+            Ok(())
+        })
+    }
+
+    /// Sets how many seconds `iat` is backdated, 0 to 600 (default 5).
+    pub fn set_clock_skew(&self, seconds: u32) -> Result<()> {
+        if seconds > MAX_CLOCK_SKEW {
+            return Err(Error::invalid_argument(format!(
+                "the clock skew must be 0 to {MAX_CLOCK_SKEW} seconds"
+            )));
+        }
+        self.update(|s| {
+            s.clock_skew = seconds;
+            Ok(())
+        })
+    }
+
+    /// The authentication method the current credentials use, if any.
+    pub fn auth_method(&self) -> Option<AuthMethod> {
+        match &self.settings().credentials {
+            Credentials::Unset => None,
+            Credentials::Public => Some(AuthMethod::None),
+            Credentials::Secret { method, .. } => Some(*method),
+            Credentials::PrivateKey { .. } => Some(AuthMethod::PrivateKeyJwt),
+        }
+    }
+
+    /// A new signed client assertion (new `jti` every call).
+    pub fn create_assertion(&self) -> Result<String> {
+        self.assertion_with(&self.settings())
+    }
+
+    pub(crate) fn assertion_with(&self, settings: &Settings) -> Result<String> {
+        let signer = match &settings.credentials {
+            Credentials::PrivateKey { signer } => signer,
+            Credentials::Secret {
+                signer: Some(signer),
+                ..
+            } => signer,
+            Credentials::Unset => {
+                return Err(Error::config(
+                    "no credentials: set a private key, or a client secret with client_secret_jwt",
+                ))
+            }
+            _ => {
+                return Err(Error::config(
+                    "the client's credentials do not sign assertions: set a private key, \
+                     or a client secret with client_secret_jwt",
+                ))
+            }
+        };
+        let aud = match settings.audience.as_slice() {
+            [] => Audience::One(&self.token_url),
+            [one] => Audience::One(one),
+            many => Audience::Many(many),
+        };
+        let claims = Claims::new(
+            &self.client_id,
+            aud,
+            settings.assertion_lifetime,
+            settings.clock_skew,
+        );
+        signer.sign_compact(&claims.to_json())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ErrorKind;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    use openssl::ec::{EcGroup, EcKey};
+    use openssl::nid::Nid;
+    use openssl::pkey::PKey;
+    use serde_json::Value;
+    use std::collections::HashSet;
+
+    const URL: &str = "https://acme.talkdeskid.com/oauth/token";
+
+    fn p256_pem() -> String {
+        let key = EcKey::generate(&EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap()).unwrap();
+        String::from_utf8(PKey::from_ec_key(key).unwrap().private_key_to_pem_pkcs8().unwrap()).unwrap()
+    }
+
+    fn decode(jwt: &str) -> (Value, Value, Vec<u8>) {
+        let parts: Vec<&str> = jwt.split('.').collect();
+        assert_eq!(parts.len(), 3, "compact JWS has three parts");
+        let json = |p: &str| serde_json::from_slice(&URL_SAFE_NO_PAD.decode(p).unwrap()).unwrap();
+        (json(parts[0]), json(parts[1]), URL_SAFE_NO_PAD.decode(parts[2]).unwrap())
+    }
+
+    #[test]
+    fn claims_and_header() {
+        let c = Client::new(URL, "client-1").unwrap();
+        c.set_private_key(&p256_pem(), Some("kid-1"), None).unwrap();
+        let before = crate::assertion::now();
+        let (header, claims, sig) = decode(&c.create_assertion().unwrap());
+        let after = crate::assertion::now();
+        assert_eq!(header, serde_json::json!({"alg": "ES256", "typ": "JWT", "kid": "kid-1"}));
+        assert_eq!(claims["iss"], "client-1");
+        assert_eq!(claims["sub"], "client-1");
+        assert_eq!(claims["aud"], URL);
+        let iat = claims["iat"].as_u64().unwrap();
+        let exp = claims["exp"].as_u64().unwrap();
+        assert!(iat >= before - 5 && iat <= after - 5, "iat backdated by 5 s");
+        assert!(exp >= before + 300 && exp <= after + 300);
+        let jti = claims["jti"].as_str().unwrap();
+        assert_eq!(uuid::Uuid::parse_str(jti).unwrap().get_version_num(), 4);
+        assert_eq!(claims.as_object().unwrap().len(), 6);
+        assert_eq!(sig.len(), 64, "ES256 signatures are raw r||s");
+    }
+
+    #[test]
+    fn settings_change_claims() {
+        let c = Client::new(URL, "c").unwrap();
+        c.set_private_key(&p256_pem(), None, None).unwrap();
+        c.set_assertion_lifetime(60).unwrap();
+        c.set_clock_skew(0).unwrap();
+        c.set_audience(Some("https://issuer.example")).unwrap();
+        let (header, claims, _) = decode(&c.create_assertion().unwrap());
+        assert!(header.get("kid").is_none());
+        assert_eq!(claims["aud"], "https://issuer.example");
+        assert_eq!(claims["exp"].as_u64().unwrap() - claims["iat"].as_u64().unwrap(), 60);
+        c.set_audience(None).unwrap();
+        c.add_audience("https://issuer.example").unwrap();
+        let (_, claims, _) = decode(&c.create_assertion().unwrap());
+        assert_eq!(claims["aud"], serde_json::json!([URL, "https://issuer.example"]));
+        for bad in [0, 3601] {
+            assert_eq!(c.set_assertion_lifetime(bad).unwrap_err().kind(), ErrorKind::InvalidArgument);
+        }
+        assert_eq!(c.set_clock_skew(601).unwrap_err().kind(), ErrorKind::InvalidArgument);
+        assert_eq!(c.set_audience(Some("")).unwrap_err().kind(), ErrorKind::InvalidArgument);
+    }
+
+    #[test]
+    fn jti_unique_over_10000() {
+        let c = Client::new(URL, "c").unwrap();
+        c.set_client_secret(&"s".repeat(32), AuthMethod::ClientSecretJwt).unwrap();
+        let mut seen = HashSet::new();
+        for _ in 0..10_000 {
+            let (_, claims, _) = decode(&c.create_assertion().unwrap());
+            assert!(seen.insert(claims["jti"].as_str().unwrap().to_string()));
+        }
+    }
+
+    #[test]
+    fn hmac_secret_length_and_algorithms() {
+        let c = Client::new(URL, "c").unwrap();
+        let e = c.set_client_secret(&"s".repeat(31), AuthMethod::ClientSecretJwt).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Key);
+        assert!(!e.message().contains("sss"), "the secret is not echoed");
+        c.set_client_secret(&"s".repeat(32), AuthMethod::ClientSecretJwt).unwrap();
+        let (header, _, sig) = decode(&c.create_assertion().unwrap());
+        assert_eq!(header["alg"], "HS256");
+        assert_eq!(sig.len(), 32);
+        // HS512 needs 64 bytes: refused, and the old settings stay.
+        assert_eq!(c.set_hmac_algorithm(Algorithm::HS512).unwrap_err().kind(), ErrorKind::Key);
+        assert_eq!(decode(&c.create_assertion().unwrap()).0["alg"], "HS256");
+        c.set_client_secret(&"s".repeat(64), AuthMethod::ClientSecretJwt).unwrap();
+        c.set_hmac_algorithm(Algorithm::HS512).unwrap();
+        let (header, _, sig) = decode(&c.create_assertion().unwrap());
+        assert_eq!(header["alg"], "HS512");
+        assert_eq!(sig.len(), 64);
+        assert_eq!(c.set_hmac_algorithm(Algorithm::ES256).unwrap_err().kind(), ErrorKind::InvalidArgument);
+    }
+
+    #[test]
+    fn credentials_and_methods() {
+        let c = Client::new(URL, "c").unwrap();
+        assert_eq!(c.auth_method(), None);
+        assert_eq!(c.create_assertion().unwrap_err().kind(), ErrorKind::Config);
+        c.set_client_secret("pw", AuthMethod::ClientSecretBasic).unwrap();
+        assert_eq!(c.auth_method(), Some(AuthMethod::ClientSecretBasic));
+        assert_eq!(c.create_assertion().unwrap_err().kind(), ErrorKind::Config);
+        for m in [AuthMethod::None, AuthMethod::PrivateKeyJwt] {
+            assert_eq!(c.set_client_secret("pw", m).unwrap_err().kind(), ErrorKind::Config);
+        }
+        assert_eq!(c.set_client_secret("", AuthMethod::ClientSecretPost).unwrap_err().kind(), ErrorKind::InvalidArgument);
+        c.set_public().unwrap();
+        assert_eq!(c.auth_method(), Some(AuthMethod::None));
+        let e = c.set_private_key(&p256_pem(), None, Some(Algorithm::RS256)).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Key);
+        assert_eq!(c.auth_method(), Some(AuthMethod::None), "a refused key changes nothing");
+        let e = c.set_private_key(&p256_pem(), None, Some(Algorithm::HS256)).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+        c.set_private_key(&p256_pem(), None, Some(Algorithm::ES256)).unwrap();
+        assert_eq!(c.auth_method(), Some(AuthMethod::PrivateKeyJwt));
+    }
+
+    #[test]
+    fn bad_client_arguments() {
+        for (url, id) in [("http://example.com/t", "c"), ("https://x/t", ""), ("https://x/t", "a\nb")] {
+            assert_eq!(Client::new(url, id).unwrap_err().kind(), ErrorKind::InvalidArgument);
+        }
+    }
+
+    #[test]
+    fn setters_race_with_assertions() {
+        let c = Client::new(URL, "c").unwrap();
+        let keys: Vec<String> = (0..4).map(|_| p256_pem()).collect();
+        c.set_private_key(&keys[0], None, None).unwrap();
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    for _ in 0..300 {
+                        c.create_assertion().unwrap();
+                    }
+                });
+            }
+            s.spawn(|| {
+                for i in 0..200 {
+                    c.set_private_key(&keys[i % 4], Some("k"), None).unwrap();
+                    c.set_assertion_lifetime(1 + i as u32).unwrap();
+                }
+            });
+        });
+    }
+}

@@ -1,0 +1,106 @@
+//! Errors: one type for the whole crate, with a kind that maps 1:1 onto the
+//! C enum `tokenclient_error_kind`.
+#![forbid(unsafe_code)]
+
+use std::fmt;
+
+/// What went wrong, in the categories a caller can act on.
+///
+/// The numeric values are part of the C ABI: they are only ever appended to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// NULL, invalid UTF-8, bad URL, bad option value.
+    InvalidArgument = 1,
+    /// Key unreadable, or of the wrong type for the algorithm.
+    Key = 2,
+    /// Missing credentials, or a method/credential mismatch.
+    Config = 3,
+    /// DNS, connect, TLS, timeout, response too large.
+    Transport = 4,
+    /// The server answered with an RFC 6749 §5.2 error.
+    OAuth = 5,
+    /// A non-2xx answer without a valid OAuth error body.
+    Http = 6,
+    /// A 2xx answer that is not a valid token response.
+    Response = 7,
+    /// A bug caught at the C boundary.
+    Panic = 8,
+}
+
+/// The fields of an RFC 6749 §5.2 error response.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct OAuthDetails {
+    pub code: String,
+    pub description: Option<String>,
+    pub uri: Option<String>,
+}
+
+/// An error from tokenclient. Its message never contains a secret: client
+/// secrets, private keys, assertions and tokens are never formatted into it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error {
+    kind: ErrorKind,
+    message: String,
+    http_status: u16,
+    oauth: Option<OAuthDetails>,
+}
+
+impl Error {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Error {
+            kind,
+            message: message.into(),
+            http_status: 0,
+            oauth: None,
+        }
+    }
+
+    pub fn invalid_argument(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::InvalidArgument, message)
+    }
+
+    pub fn key(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Key, message)
+    }
+
+    pub fn config(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Config, message)
+    }
+
+    pub fn with_http_status(mut self, status: u16) -> Self {
+        self.http_status = status;
+        self
+    }
+
+    pub fn with_oauth(mut self, details: OAuthDetails) -> Self {
+        self.oauth = Some(details);
+        self
+    }
+
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The HTTP status of the answer that caused the error, 0 when none.
+    pub fn http_status(&self) -> u16 {
+        self.http_status
+    }
+
+    pub fn oauth(&self) -> Option<&OAuthDetails> {
+        self.oauth.as_ref()
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

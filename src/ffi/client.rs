@@ -1,0 +1,247 @@
+//! `tokenclient_client`: the client handle and its setters.
+
+use std::ffi::c_char;
+
+use super::strings::into_owned_raw;
+use super::{boundary, error::tokenclient_error, guard, opt_str_arg, out_arg, ref_arg, str_arg, write_out};
+use crate::client::{AuthMethod, Client};
+use crate::error::{Error, Result};
+use crate::keys::Algorithm;
+
+/// A client of one token endpoint. Opaque; create it with
+/// `tokenclient_client_new` and free it with `tokenclient_client_free`.
+///
+/// Thread safety: functions taking `const tokenclient_client *` may run
+/// concurrently on one handle from any number of threads; setters (taking
+/// `tokenclient_client *`) may also run while they do: each request uses the
+/// settings as they were when it started. Only `tokenclient_client_free`
+/// must not race with any other use.
+pub struct tokenclient_client(Client);
+
+/// How the client authenticates at the token endpoint; pass one of the
+/// `TOKENCLIENT_AUTH_*` values. (An integer type, so that an out-of-range
+/// value from C is an error, not undefined behaviour.)
+pub type tokenclient_auth_method = u32;
+/// A public client: `client_id` in the request body, no secret.
+pub const TOKENCLIENT_AUTH_NONE: tokenclient_auth_method = 0;
+/// HTTP Basic with the form-urlencoded client id and secret (RFC 6749 §2.3.1).
+pub const TOKENCLIENT_AUTH_CLIENT_SECRET_BASIC: tokenclient_auth_method = 1;
+/// `client_id` and `client_secret` in the request body.
+pub const TOKENCLIENT_AUTH_CLIENT_SECRET_POST: tokenclient_auth_method = 2;
+/// A client assertion signed with HMAC over the client secret (HS256 by
+/// default, see `tokenclient_client_set_hmac_alg`).
+pub const TOKENCLIENT_AUTH_CLIENT_SECRET_JWT: tokenclient_auth_method = 3;
+/// A client assertion signed with the private key (set it with
+/// `tokenclient_client_set_private_key`).
+pub const TOKENCLIENT_AUTH_PRIVATE_KEY_JWT: tokenclient_auth_method = 4;
+
+fn auth_method(value: tokenclient_auth_method) -> Result<AuthMethod> {
+    Ok(match value {
+        TOKENCLIENT_AUTH_NONE => AuthMethod::None,
+        TOKENCLIENT_AUTH_CLIENT_SECRET_BASIC => AuthMethod::ClientSecretBasic,
+        TOKENCLIENT_AUTH_CLIENT_SECRET_POST => AuthMethod::ClientSecretPost,
+        TOKENCLIENT_AUTH_CLIENT_SECRET_JWT => AuthMethod::ClientSecretJwt,
+        TOKENCLIENT_AUTH_PRIVATE_KEY_JWT => AuthMethod::PrivateKeyJwt,
+        other => return Err(Error::invalid_argument(format!("unknown auth method {other}"))),
+    })
+}
+
+/// Borrows the client behind a handle argument.
+unsafe fn client<'a>(c: *const tokenclient_client) -> Result<&'a Client> {
+    ref_arg(c, "client").map(|c| &c.0)
+}
+
+/// Creates a client of `token_url` identified as `client_id`, and writes it
+/// to `*out`.
+///
+/// `token_url` must be an absolute `https://` URL, or `http://` to a
+/// loopback host (127.0.0.0/8, ::1, localhost); it is also the default
+/// assertion audience. Set credentials before requesting tokens.
+///
+/// Ownership: on success `*out` is a new client; free it with
+/// `tokenclient_client_free`. On error `*out` is not written.
+/// Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for NULL, invalid UTF-8, a
+/// bad URL or an empty client id.
+#[no_mangle]
+pub unsafe extern "C" fn tokenclient_client_new(
+    token_url: *const c_char,
+    client_id: *const c_char,
+    out: *mut *mut tokenclient_client,
+) -> *mut tokenclient_error {
+    boundary(|| {
+        out_arg(out, "out")?;
+        let c = Client::new(str_arg(token_url, "token_url")?, str_arg(client_id, "client_id")?)?;
+        write_out(out, Box::into_raw(Box::new(tokenclient_client(c))));
+        Ok(())
+    })
+}
+
+/// Frees `client`, wiping its secrets and keys. NULL is allowed and does
+/// nothing. No other call may be using `client` at the same time.
+#[no_mangle]
+pub unsafe extern "C" fn tokenclient_client_free(client: *mut tokenclient_client) {
+    guard((), || {
+        if !client.is_null() {
+            drop(Box::from_raw(client));
+        }
+    })
+}
+
+/// Authenticates with a client secret, by `method`:
+/// `TOKENCLIENT_AUTH_CLIENT_SECRET_BASIC`, `TOKENCLIENT_AUTH_CLIENT_SECRET_POST`
+/// or `TOKENCLIENT_AUTH_CLIENT_SECRET_JWT`. Replaces any earlier credentials.
+///
+/// The secret is copied; the copy is wiped when replaced or freed.
+/// Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for NULL, invalid UTF-8, an
+/// empty secret or an unknown method; `TOKENCLIENT_ERROR_CONFIG` for a
+/// method that takes no secret; `TOKENCLIENT_ERROR_KEY` when, for
+/// client_secret_jwt, the secret is shorter than the HMAC output (32 bytes
+/// for HS256, RFC 7518 §3.2).
+#[no_mangle]
+pub unsafe extern "C" fn tokenclient_client_set_client_secret(
+    client: *mut tokenclient_client,
+    secret: *const c_char,
+    method: tokenclient_auth_method,
+) -> *mut tokenclient_error {
+    boundary(|| {
+        let c = self::client(client)?;
+        let method = auth_method(method)?;
+        c.set_client_secret(str_arg(secret, "secret")?, method)
+    })
+}
+
+/// Chooses the HMAC algorithm of client_secret_jwt assertions: "HS256" (the
+/// default), "HS384" or "HS512".
+///
+/// Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for NULL, invalid UTF-8 or
+/// another algorithm; `TOKENCLIENT_ERROR_KEY` when the client secret already
+/// set is shorter than the hash output.
+#[no_mangle]
+pub unsafe extern "C" fn tokenclient_client_set_hmac_alg(
+    client: *mut tokenclient_client,
+    alg: *const c_char,
+) -> *mut tokenclient_error {
+    boundary(|| {
+        let c = self::client(client)?;
+        let alg: Algorithm = str_arg(alg, "alg")?.parse()?;
+        c.set_hmac_algorithm(alg)
+    })
+}
+
+/// Authenticates with private_key_jwt, signing assertions with `key`.
+/// Replaces any earlier credentials.
+///
+/// `key` is detected among: PKCS#8 PEM ("PRIVATE KEY"), SEC1 PEM ("EC
+/// PRIVATE KEY"), PKCS#1 PEM ("RSA PRIVATE KEY"), any of these squeezed onto
+/// one line, with CRLF or with literal "\n"; bare base64 of a PKCS#8 (or
+/// PKCS#1/SEC1) DER key with no armour; or a private JWK (RSA, EC P-256,
+/// P-384, P-521, OKP Ed25519). Encrypted keys, public keys, certificates and
+/// RSA keys under 2048 bits are refused.
+///
+/// `key_id`: the JOSE `kid`; NULL for none (for a JWK: its own `kid`, if
+/// any). `alg`: one of RS256, RS384, RS512, PS256, PS384, PS512, ES256,
+/// ES384, ES512, EdDSA; NULL to infer it (JWK `alg`, else P-256 -> ES256,
+/// P-384 -> ES384, P-521 -> ES512, RSA -> RS256, Ed25519 -> EdDSA).
+///
+/// The key is parsed here, once, and kept parsed; the text is not kept.
+/// Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for NULL `client`/`key`,
+/// invalid UTF-8 or an unknown `alg`; `TOKENCLIENT_ERROR_KEY` for a key that
+/// cannot be used, or an `alg` that does not fit it.
+#[no_mangle]
+pub unsafe extern "C" fn tokenclient_client_set_private_key(
+    client: *mut tokenclient_client,
+    key: *const c_char,
+    key_id: *const c_char,
+    alg: *const c_char,
+) -> *mut tokenclient_error {
+    boundary(|| {
+        let c = self::client(client)?;
+        let key = str_arg(key, "key")?;
+        let key_id = opt_str_arg(key_id, "key_id")?;
+        let alg = opt_str_arg(alg, "alg")?.map(str::parse::<Algorithm>).transpose()?;
+        c.set_private_key(key, key_id, alg)
+    })
+}
+
+/// Makes `client` a public client (auth method none: `client_id` in the
+/// body, no secret). Replaces any earlier credentials.
+///
+/// Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for NULL.
+#[no_mangle]
+pub unsafe extern "C" fn tokenclient_client_set_public(client: *mut tokenclient_client) -> *mut tokenclient_error {
+    boundary(|| self::client(client)?.set_public())
+}
+
+/// Sets the `aud` claim of assertions to `audience` (default: the token
+/// URL; some servers want the issuer URL). Replaces any audiences set before.
+///
+/// Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for NULL, invalid UTF-8 or an
+/// empty string.
+#[no_mangle]
+pub unsafe extern "C" fn tokenclient_client_set_audience(
+    client: *mut tokenclient_client,
+    audience: *const c_char,
+) -> *mut tokenclient_error {
+    boundary(|| self::client(client)?.set_audience(Some(str_arg(audience, "audience")?)))
+}
+
+/// Adds `audience` to the `aud` claim, which becomes a JSON array (for
+/// servers that accept either the token URL or the issuer, add the issuer:
+/// the default token URL stays first). At most 16 audiences.
+///
+/// Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for NULL, invalid UTF-8, an
+/// empty string or a 17th audience.
+#[no_mangle]
+pub unsafe extern "C" fn tokenclient_client_add_audience(
+    client: *mut tokenclient_client,
+    audience: *const c_char,
+) -> *mut tokenclient_error {
+    boundary(|| self::client(client)?.add_audience(str_arg(audience, "audience")?))
+}
+
+/// Sets assertion lifetime: `exp` = now + `seconds`, 1 to 3600 (default 300).
+///
+/// Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for NULL or a value out of range.
+#[no_mangle]
+pub unsafe extern "C" fn tokenclient_client_set_assertion_lifetime(
+    client: *mut tokenclient_client,
+    seconds: u32,
+) -> *mut tokenclient_error {
+    boundary(|| self::client(client)?.set_assertion_lifetime(seconds))
+}
+
+/// Sets how many seconds the `iat` claim is backdated, for servers whose
+/// clock is behind ours: 0 to 600 (default 5). `exp` is not affected.
+///
+/// Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for NULL or a value out of range.
+#[no_mangle]
+pub unsafe extern "C" fn tokenclient_client_set_clock_skew(
+    client: *mut tokenclient_client,
+    seconds: u32,
+) -> *mut tokenclient_error {
+    boundary(|| self::client(client)?.set_clock_skew(seconds))
+}
+
+/// Creates a new signed client assertion (RFC 7523) and writes it to
+/// `*out_jwt`: header `alg`, `typ` "JWT", `kid` when set; claims `iss` =
+/// `sub` = client id, `aud`, a fresh random `jti`, `iat` (backdated by the
+/// clock skew) and `exp`. Every call makes a new one.
+///
+/// Ownership: on success `*out_jwt` is a new string (a credential: do not
+/// log it); free it with `tokenclient_string_free`. On error `*out_jwt` is
+/// not written.
+/// Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for NULL;
+/// `TOKENCLIENT_ERROR_CONFIG` when the client has no private key and no
+/// client_secret_jwt secret.
+#[no_mangle]
+pub unsafe extern "C" fn tokenclient_client_create_assertion(
+    client: *const tokenclient_client,
+    out_jwt: *mut *mut c_char,
+) -> *mut tokenclient_error {
+    boundary(|| {
+        out_arg(out_jwt, "out_jwt")?;
+        let jwt = self::client(client)?.create_assertion()?;
+        write_out(out_jwt, into_owned_raw(jwt));
+        Ok(())
+    })
+}

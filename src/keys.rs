@@ -1,0 +1,955 @@
+//! Key formats -> a parsed signing key and its JOSE algorithm.
+//!
+//! Accepted, detected on their own: PKCS#8 PEM, SEC1 EC PEM, PKCS#1 RSA PEM
+//! (also squeezed onto one line, with `\r\n`, or with literal `\n`
+//! sequences as environment variables often carry them), bare base64 of a
+//! DER key with no armour (what Talkdesk hands out), and a private JWK
+//! (RSA, EC P-256/P-384/P-521, OKP Ed25519). Keys are parsed once; every
+//! intermediate buffer holding key material is wiped when dropped.
+#![forbid(unsafe_code)]
+
+use std::fmt;
+use std::str::FromStr;
+
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine;
+use openssl::bn::{BigNum, BigNumContext};
+use openssl::ec::{EcGroup, EcKey};
+use openssl::nid::Nid;
+use openssl::pkey::{Id, PKey, Private};
+use openssl::rsa::Rsa;
+use serde_json::{Map, Value};
+use zeroize::Zeroizing;
+
+use crate::error::{Error, Result};
+
+/// Smallest RSA modulus we sign with (RFC 7518 §3.3 requires 2048 bits).
+pub const MIN_RSA_BITS: u32 = 2048;
+
+/// A JWS algorithm tokenclient can sign with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Algorithm {
+    RS256,
+    RS384,
+    RS512,
+    PS256,
+    PS384,
+    PS512,
+    ES256,
+    ES384,
+    ES512,
+    EdDSA,
+    HS256,
+    HS384,
+    HS512,
+}
+
+/// The hash behind an algorithm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hash {
+    Sha256,
+    Sha384,
+    Sha512,
+}
+
+impl Hash {
+    /// Output length in bytes.
+    pub fn len(self) -> usize {
+        match self {
+            Hash::Sha256 => 32,
+            Hash::Sha384 => 48,
+            Hash::Sha512 => 64,
+        }
+    }
+}
+
+impl Algorithm {
+    pub const ALL: [Algorithm; 13] = [
+        Algorithm::RS256,
+        Algorithm::RS384,
+        Algorithm::RS512,
+        Algorithm::PS256,
+        Algorithm::PS384,
+        Algorithm::PS512,
+        Algorithm::ES256,
+        Algorithm::ES384,
+        Algorithm::ES512,
+        Algorithm::EdDSA,
+        Algorithm::HS256,
+        Algorithm::HS384,
+        Algorithm::HS512,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Algorithm::RS256 => "RS256",
+            Algorithm::RS384 => "RS384",
+            Algorithm::RS512 => "RS512",
+            Algorithm::PS256 => "PS256",
+            Algorithm::PS384 => "PS384",
+            Algorithm::PS512 => "PS512",
+            Algorithm::ES256 => "ES256",
+            Algorithm::ES384 => "ES384",
+            Algorithm::ES512 => "ES512",
+            Algorithm::EdDSA => "EdDSA",
+            Algorithm::HS256 => "HS256",
+            Algorithm::HS384 => "HS384",
+            Algorithm::HS512 => "HS512",
+        }
+    }
+
+    /// The hash the algorithm signs with; `None` for EdDSA (Ed25519 hashes
+    /// internally).
+    pub fn hash(self) -> Option<Hash> {
+        use Algorithm::*;
+        match self {
+            RS256 | PS256 | ES256 | HS256 => Some(Hash::Sha256),
+            RS384 | PS384 | ES384 | HS384 => Some(Hash::Sha384),
+            RS512 | PS512 | ES512 | HS512 => Some(Hash::Sha512),
+            EdDSA => None,
+        }
+    }
+
+    pub fn is_hmac(self) -> bool {
+        matches!(self, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512)
+    }
+}
+
+impl fmt::Display for Algorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Algorithm {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        Algorithm::ALL
+            .into_iter()
+            .find(|a| a.name() == s)
+            .ok_or_else(|| {
+                Error::invalid_argument(format!(
+                    "unknown algorithm {s:?}: expected one of RS256, RS384, RS512, PS256, PS384, \
+                     PS512, ES256, ES384, ES512, EdDSA, HS256, HS384, HS512"
+                ))
+            })
+    }
+}
+
+/// The family of an asymmetric key, which decides the algorithms it fits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyType {
+    Rsa { bits: u32 },
+    Ec(Curve),
+    Ed25519,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Curve {
+    P256,
+    P384,
+    P521,
+}
+
+impl Curve {
+    fn from_nid(nid: Nid) -> Option<Curve> {
+        match nid {
+            Nid::X9_62_PRIME256V1 => Some(Curve::P256),
+            Nid::SECP384R1 => Some(Curve::P384),
+            Nid::SECP521R1 => Some(Curve::P521),
+            _ => None,
+        }
+    }
+
+    fn from_jwk(crv: &str) -> Option<Curve> {
+        match crv {
+            "P-256" => Some(Curve::P256),
+            "P-384" => Some(Curve::P384),
+            "P-521" => Some(Curve::P521),
+            _ => None,
+        }
+    }
+
+    fn nid(self) -> Nid {
+        match self {
+            Curve::P256 => Nid::X9_62_PRIME256V1,
+            Curve::P384 => Nid::SECP384R1,
+            Curve::P521 => Nid::SECP521R1,
+        }
+    }
+
+    /// Bytes of one coordinate / scalar, the size of `r` and `s` in a JOSE
+    /// ECDSA signature.
+    pub fn scalar_len(self) -> usize {
+        match self {
+            Curve::P256 => 32,
+            Curve::P384 => 48,
+            Curve::P521 => 66,
+        }
+    }
+
+    fn algorithm(self) -> Algorithm {
+        match self {
+            Curve::P256 => Algorithm::ES256,
+            Curve::P384 => Algorithm::ES384,
+            Curve::P521 => Algorithm::ES512,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Curve::P256 => "P-256",
+            Curve::P384 => "P-384",
+            Curve::P521 => "P-521",
+        }
+    }
+}
+
+impl KeyType {
+    /// The algorithm used when the caller names none.
+    pub fn default_algorithm(self) -> Algorithm {
+        match self {
+            KeyType::Rsa { .. } => Algorithm::RS256,
+            KeyType::Ec(curve) => curve.algorithm(),
+            KeyType::Ed25519 => Algorithm::EdDSA,
+        }
+    }
+
+    /// Whether `alg` can be used with a key of this type.
+    pub fn fits(self, alg: Algorithm) -> bool {
+        use Algorithm::*;
+        match self {
+            KeyType::Rsa { .. } => matches!(alg, RS256 | RS384 | RS512 | PS256 | PS384 | PS512),
+            KeyType::Ec(curve) => curve.algorithm() == alg,
+            KeyType::Ed25519 => alg == EdDSA,
+        }
+    }
+
+    pub fn describe(self) -> String {
+        match self {
+            KeyType::Rsa { bits } => format!("an RSA-{bits} key"),
+            KeyType::Ec(curve) => format!("an EC {} key", curve.name()),
+            KeyType::Ed25519 => "an Ed25519 key".to_string(),
+        }
+    }
+}
+
+/// A parsed private key, ready to sign, with what was learnt while parsing.
+pub struct PrivateKey {
+    pub pkey: PKey<Private>,
+    pub key_type: KeyType,
+    /// `alg` and `kid` found inside a JWK, if any.
+    pub jwk_alg: Option<Algorithm>,
+    pub jwk_kid: Option<String>,
+}
+
+impl fmt::Debug for PrivateKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never print key material.
+        f.debug_struct("PrivateKey")
+            .field("key_type", &self.key_type)
+            .field("jwk_alg", &self.jwk_alg)
+            .field("jwk_kid", &self.jwk_kid)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PrivateKey {
+    /// Parses a key in any accepted format.
+    pub fn parse(text: &str) -> Result<PrivateKey> {
+        let text = text.trim_matches(|c: char| c.is_whitespace() || c == '"');
+        if text.is_empty() {
+            return Err(Error::key("the key is empty"));
+        }
+        if text.starts_with('{') {
+            parse_jwk(text)
+        } else if text.contains("-----BEGIN") {
+            parse_pem(text)
+        } else {
+            let der = decode_base64(text).map_err(|_| {
+                Error::key(
+                    "the key is neither PEM, a JWK, nor base64 of a DER key \
+                     (not valid base64)",
+                )
+            })?;
+            parse_bare_der(&der)
+        }
+    }
+
+    /// Picks the algorithm: the explicit one (checked against the key),
+    /// otherwise the JWK's `alg`, otherwise the key type's default.
+    pub fn choose_algorithm(&self, explicit: Option<Algorithm>) -> Result<Algorithm> {
+        let alg = explicit
+            .or(self.jwk_alg)
+            .unwrap_or_else(|| self.key_type.default_algorithm());
+        if !self.key_type.fits(alg) {
+            return Err(Error::key(format!(
+                "algorithm {alg} does not fit {}",
+                self.key_type.describe()
+            )));
+        }
+        Ok(alg)
+    }
+}
+
+/// Base64 with or without padding, standard or URL-safe alphabet, ignoring
+/// whitespace.
+fn decode_base64(text: &str) -> std::result::Result<Zeroizing<Vec<u8>>, ()> {
+    let compact: Zeroizing<String> =
+        Zeroizing::new(text.chars().filter(|c| !c.is_whitespace()).collect());
+    if compact.is_empty() {
+        return Err(());
+    }
+    let standard: Zeroizing<String> = Zeroizing::new(
+        compact
+            .trim_end_matches('=')
+            .chars()
+            .map(|c| match c {
+                '-' => '+',
+                '_' => '/',
+                c => c,
+            })
+            .collect(),
+    );
+    let mut padded = Zeroizing::new(standard.to_string());
+    while padded.len() % 4 != 0 {
+        padded.push('=');
+    }
+    STANDARD.decode(padded.as_bytes()).map(Zeroizing::new).map_err(|_| ())
+}
+
+fn parse_pem(text: &str) -> Result<PrivateKey> {
+    // Environment variables and JSON strings often carry literal "\n".
+    let text: Zeroizing<String> = Zeroizing::new(text.replace("\\r", "").replace("\\n", "\n"));
+    let begin = text.find("-----BEGIN ").expect("checked by the caller");
+    let after_begin = &text[begin + "-----BEGIN ".len()..];
+    let label_end = after_begin
+        .find("-----")
+        .ok_or_else(|| Error::key("malformed PEM: the BEGIN line is not closed by -----"))?;
+    let label = after_begin[..label_end].trim();
+    let body_and_rest = &after_begin[label_end + 5..];
+    let end_marker = format!("-----END {label}-----");
+    let body_end = body_and_rest
+        .find(&end_marker)
+        .ok_or_else(|| Error::key(format!("malformed PEM: no \"-----END {label}-----\" line")))?;
+    let body = &body_and_rest[..body_end];
+    if body.contains("Proc-Type:") || body.contains("DEK-Info:") {
+        return Err(Error::key(
+            "the key is encrypted (PEM with Proc-Type/DEK-Info); decrypt it first",
+        ));
+    }
+    let der = decode_base64(body)
+        .map_err(|_| Error::key(format!("malformed PEM: the body of the {label} block is not base64")))?;
+    match label {
+        "PRIVATE KEY" => from_pkcs8(&der),
+        "EC PRIVATE KEY" => from_sec1(&der),
+        "RSA PRIVATE KEY" => from_pkcs1(&der),
+        "ENCRYPTED PRIVATE KEY" => Err(encrypted_error()),
+        "PUBLIC KEY" | "RSA PUBLIC KEY" | "EC PUBLIC KEY" => Err(public_key_error()),
+        "CERTIFICATE" | "X509 CERTIFICATE" | "TRUSTED CERTIFICATE" => Err(certificate_error()),
+        other => Err(Error::key(format!(
+            "unsupported PEM block \"{other}\": expected PRIVATE KEY, EC PRIVATE KEY or RSA PRIVATE KEY"
+        ))),
+    }
+}
+
+fn encrypted_error() -> Error {
+    Error::key("the key is an encrypted PKCS#8 key; decrypt it first")
+}
+
+fn public_key_error() -> Error {
+    Error::key("a public key was given; a private key is needed to sign")
+}
+
+fn certificate_error() -> Error {
+    Error::key("a certificate was given; a private key is needed to sign")
+}
+
+fn parse_bare_der(der: &[u8]) -> Result<PrivateKey> {
+    // A key that parses in one of the formats is final, usable or not.
+    if let Ok(pkey) = PKey::private_key_from_pkcs8(der) {
+        return finish(pkey);
+    }
+    if let Ok(rsa) = Rsa::private_key_from_der(der) {
+        return finish(PKey::from_rsa(rsa).map_err(openssl_key_error)?);
+    }
+    if let Ok(ec) = EcKey::private_key_from_der(der) {
+        return finish(PKey::from_ec_key(ec).map_err(openssl_key_error)?);
+    }
+    // Not a private key: say what it is when we can tell.
+    if PKey::public_key_from_der(der).is_ok() || Rsa::public_key_from_der_pkcs1(der).is_ok() {
+        return Err(public_key_error());
+    }
+    if openssl::x509::X509::from_der(der).is_ok() {
+        return Err(certificate_error());
+    }
+    if PKey::private_key_from_pkcs8_passphrase(der, b"").is_ok() || looks_encrypted_pkcs8(der) {
+        return Err(encrypted_error());
+    }
+    Err(Error::key(
+        "the base64 text does not decode to a private key (PKCS#8, PKCS#1 or SEC1 DER)",
+    ))
+}
+
+/// EncryptedPrivateKeyInfo starts with SEQUENCE { SEQUENCE { OID 1.2.840.113549.1.5.13 (PBES2) ...
+/// or another PKCS#5/#12 PBE OID (1.2.840.113549.1.5.* / 1.2.840.113549.1.12.1.*).
+fn looks_encrypted_pkcs8(der: &[u8]) -> bool {
+    const PKCS5: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x05];
+    const PKCS12_PBE: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x0c, 0x01];
+    let head = &der[..der.len().min(32)];
+    head.windows(PKCS5.len()).any(|w| w == PKCS5)
+        || head.windows(PKCS12_PBE.len()).any(|w| w == PKCS12_PBE)
+}
+
+fn from_pkcs8(der: &[u8]) -> Result<PrivateKey> {
+    match PKey::private_key_from_pkcs8(der) {
+        Ok(pkey) => finish(pkey),
+        Err(_) if looks_encrypted_pkcs8(der) => Err(encrypted_error()),
+        Err(_) => Err(Error::key("the PRIVATE KEY block is not a valid PKCS#8 key")),
+    }
+}
+
+fn from_sec1(der: &[u8]) -> Result<PrivateKey> {
+    let ec = EcKey::private_key_from_der(der)
+        .map_err(|_| Error::key("the EC PRIVATE KEY block is not a valid SEC1 key"))?;
+    finish(PKey::from_ec_key(ec).map_err(openssl_key_error)?)
+}
+
+fn from_pkcs1(der: &[u8]) -> Result<PrivateKey> {
+    let rsa = Rsa::private_key_from_der(der)
+        .map_err(|_| Error::key("the RSA PRIVATE KEY block is not a valid PKCS#1 key"))?;
+    finish(PKey::from_rsa(rsa).map_err(openssl_key_error)?)
+}
+
+fn openssl_key_error(_: openssl::error::ErrorStack) -> Error {
+    Error::key("OpenSSL could not use the key")
+}
+
+/// Classifies a parsed key and checks it is one we can sign with.
+fn finish(pkey: PKey<Private>) -> Result<PrivateKey> {
+    let key_type = match pkey.id() {
+        Id::RSA => {
+            let bits = pkey.bits();
+            if bits < MIN_RSA_BITS {
+                return Err(Error::key(format!(
+                    "the RSA key has {bits} bits; at least {MIN_RSA_BITS} are required"
+                )));
+            }
+            let rsa = pkey.rsa().map_err(openssl_key_error)?;
+            if !rsa.check_key().unwrap_or(false) {
+                return Err(Error::key("the RSA key is inconsistent (check failed)"));
+            }
+            KeyType::Rsa { bits }
+        }
+        Id::EC => {
+            let ec = pkey.ec_key().map_err(openssl_key_error)?;
+            let curve = ec
+                .group()
+                .curve_name()
+                .and_then(Curve::from_nid)
+                .ok_or_else(|| Error::key("unsupported EC curve: expected P-256, P-384 or P-521"))?;
+            ec.check_key()
+                .map_err(|_| Error::key("the EC key is inconsistent (check failed)"))?;
+            KeyType::Ec(curve)
+        }
+        Id::ED25519 => KeyType::Ed25519,
+        Id::RSA_PSS => {
+            return Err(Error::key(
+                "RSASSA-PSS-only keys (id-RSASSA-PSS) are not supported; use a plain RSA key with PS256",
+            ))
+        }
+        _ => return Err(Error::key("unsupported key type: expected RSA, EC or Ed25519")),
+    };
+    Ok(PrivateKey {
+        pkey,
+        key_type,
+        jwk_alg: None,
+        jwk_kid: None,
+    })
+}
+
+fn parse_jwk(text: &str) -> Result<PrivateKey> {
+    let value: Zeroizing<String> = Zeroizing::new(text.to_string());
+    let json: Value =
+        serde_json::from_str(&value).map_err(|e| Error::key(format!("the JWK is not valid JSON ({})", json_error_position(&e))))?;
+    let obj = json
+        .as_object()
+        .ok_or_else(|| Error::key("the JWK is not a JSON object"))?;
+    if obj.contains_key("keys") {
+        return Err(Error::key("a JWK Set was given; pass one private JWK"));
+    }
+    let kty = jwk_str(obj, "kty")?.ok_or_else(|| Error::key("the JWK has no \"kty\""))?;
+    if !obj.contains_key("d") {
+        return Err(public_key_error());
+    }
+    let pkey = match kty {
+        "RSA" => jwk_rsa(obj)?,
+        "EC" => jwk_ec(obj)?,
+        "OKP" => jwk_okp(obj)?,
+        other => {
+            return Err(Error::key(format!(
+                "unsupported JWK kty {other:?}: expected RSA, EC or OKP"
+            )))
+        }
+    };
+    let mut key = finish(pkey)?;
+    if let Some(alg) = jwk_str(obj, "alg")? {
+        let alg: Algorithm = alg
+            .parse()
+            .map_err(|_| Error::key(format!("the JWK names an unknown \"alg\" {alg:?}")))?;
+        if !key.key_type.fits(alg) {
+            return Err(Error::key(format!(
+                "the JWK's alg {alg} does not fit {}",
+                key.key_type.describe()
+            )));
+        }
+        key.jwk_alg = Some(alg);
+    }
+    key.jwk_kid = jwk_str(obj, "kid")?.map(str::to_string);
+    Ok(key)
+}
+
+/// serde_json's messages can quote the input; keep only the position.
+fn json_error_position(e: &serde_json::Error) -> String {
+    format!("line {}, column {}", e.line(), e.column())
+}
+
+fn jwk_str<'a>(obj: &'a Map<String, Value>, name: &str) -> Result<Option<&'a str>> {
+    match obj.get(name) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(Error::key(format!("the JWK member \"{name}\" is not a string"))),
+    }
+}
+
+fn jwk_bytes(obj: &Map<String, Value>, name: &str) -> Result<Zeroizing<Vec<u8>>> {
+    let text = jwk_str(obj, name)?
+        .ok_or_else(|| Error::key(format!("the JWK has no \"{name}\"")))?;
+    URL_SAFE_NO_PAD
+        .decode(text.trim_end_matches('='))
+        .map(Zeroizing::new)
+        .map_err(|_| Error::key(format!("the JWK member \"{name}\" is not base64url")))
+}
+
+fn jwk_bn(obj: &Map<String, Value>, name: &str) -> Result<BigNum> {
+    let bytes = jwk_bytes(obj, name)?;
+    BigNum::from_slice(&bytes).map_err(openssl_key_error)
+}
+
+fn jwk_rsa(obj: &Map<String, Value>) -> Result<PKey<Private>> {
+    let needed = ["p", "q", "dp", "dq", "qi"];
+    if needed.iter().any(|n| !obj.contains_key(*n)) {
+        return Err(Error::key(
+            "the RSA JWK lacks the CRT members p, q, dp, dq, qi, which are required",
+        ));
+    }
+    let rsa = Rsa::from_private_components(
+        jwk_bn(obj, "n")?,
+        jwk_bn(obj, "e")?,
+        jwk_bn(obj, "d")?,
+        jwk_bn(obj, "p")?,
+        jwk_bn(obj, "q")?,
+        jwk_bn(obj, "dp")?,
+        jwk_bn(obj, "dq")?,
+        jwk_bn(obj, "qi")?,
+    )
+    .map_err(openssl_key_error)?;
+    PKey::from_rsa(rsa).map_err(openssl_key_error)
+}
+
+fn jwk_ec(obj: &Map<String, Value>) -> Result<PKey<Private>> {
+    let crv = jwk_str(obj, "crv")?.ok_or_else(|| Error::key("the EC JWK has no \"crv\""))?;
+    let curve = Curve::from_jwk(crv)
+        .ok_or_else(|| Error::key(format!("unsupported EC JWK curve {crv:?}: expected P-256, P-384 or P-521")))?;
+    let group = EcGroup::from_curve_name(curve.nid()).map_err(openssl_key_error)?;
+    let d = jwk_bytes(obj, "d")?;
+    let x = jwk_bytes(obj, "x")?;
+    let y = jwk_bytes(obj, "y")?;
+    let n = curve.scalar_len();
+    if d.len() != n || x.len() != n || y.len() != n {
+        return Err(Error::key(format!(
+            "the EC JWK members d, x, y must each be {n} bytes for {crv}"
+        )));
+    }
+    let x = BigNum::from_slice(&x).map_err(openssl_key_error)?;
+    let y = BigNum::from_slice(&y).map_err(openssl_key_error)?;
+    let d = BigNum::from_slice(&d).map_err(openssl_key_error)?;
+    let public = EcKey::from_public_key_affine_coordinates(&group, &x, &y)
+        .map_err(|_| Error::key("the EC JWK's x and y are not a point on the curve"))?;
+    let private = EcKey::from_private_components(&group, &d, public.public_key())
+        .map_err(openssl_key_error)?;
+    // The public point must belong to d.
+    let mut ctx = BigNumContext::new().map_err(openssl_key_error)?;
+    let mut derived = openssl::ec::EcPoint::new(&group).map_err(openssl_key_error)?;
+    derived
+        .mul_generator2(&group, private.private_key(), &mut ctx)
+        .map_err(openssl_key_error)?;
+    if !derived
+        .eq(&group, public.public_key(), &mut ctx)
+        .map_err(openssl_key_error)?
+    {
+        return Err(Error::key("the EC JWK's x and y do not belong to its d"));
+    }
+    PKey::from_ec_key(private).map_err(openssl_key_error)
+}
+
+fn jwk_okp(obj: &Map<String, Value>) -> Result<PKey<Private>> {
+    let crv = jwk_str(obj, "crv")?.ok_or_else(|| Error::key("the OKP JWK has no \"crv\""))?;
+    if crv != "Ed25519" {
+        return Err(Error::key(format!(
+            "unsupported OKP JWK curve {crv:?}: expected Ed25519"
+        )));
+    }
+    let d = jwk_bytes(obj, "d")?;
+    if d.len() != 32 {
+        return Err(Error::key("the Ed25519 JWK member d must be 32 bytes"));
+    }
+    let pkey = PKey::private_key_from_raw_bytes(&d, Id::ED25519).map_err(openssl_key_error)?;
+    if obj.contains_key("x") {
+        let x = jwk_bytes(obj, "x")?;
+        let derived = pkey.raw_public_key().map_err(openssl_key_error)?;
+        if derived.as_slice() != x.as_slice() {
+            return Err(Error::key("the Ed25519 JWK's x does not belong to its d"));
+        }
+    }
+    Ok(pkey)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ErrorKind;
+    use openssl::ec::EcGroup;
+
+    fn b64(der: &[u8]) -> String {
+        STANDARD.encode(der)
+    }
+
+    fn b64url(bytes: &[u8]) -> String {
+        URL_SAFE_NO_PAD.encode(bytes)
+    }
+
+    fn pem(label: &str, der: &[u8]) -> String {
+        let body = b64(der);
+        let lines: Vec<&str> = body
+            .as_bytes()
+            .chunks(64)
+            .map(|c| std::str::from_utf8(c).unwrap())
+            .collect();
+        format!("-----BEGIN {label}-----\n{}\n-----END {label}-----\n", lines.join("\n"))
+    }
+
+    fn ec_key(nid: Nid) -> PKey<Private> {
+        PKey::from_ec_key(EcKey::generate(&EcGroup::from_curve_name(nid).unwrap()).unwrap()).unwrap()
+    }
+
+    fn rsa_key(bits: u32) -> PKey<Private> {
+        PKey::from_rsa(Rsa::generate(bits).unwrap()).unwrap()
+    }
+
+    fn ed_key() -> PKey<Private> {
+        PKey::generate_ed25519().unwrap()
+    }
+
+    fn parse_ok(text: &str) -> PrivateKey {
+        match PrivateKey::parse(text) {
+            Ok(k) => k,
+            Err(e) => panic!("parse failed: {e}"),
+        }
+    }
+
+    fn parse_err(text: &str) -> Error {
+        let e = PrivateKey::parse(text).expect_err("parse should fail");
+        assert_eq!(e.kind(), ErrorKind::Key, "{e}");
+        e
+    }
+
+    fn same_key(parsed: &PrivateKey, original: &PKey<Private>) {
+        assert!(parsed.pkey.public_eq(original), "the parsed key is a different key");
+    }
+
+    fn ec_jwk(key: &PKey<Private>, crv: &str, extra: &str) -> String {
+        let ec = key.ec_key().unwrap();
+        let n = Curve::from_jwk(crv).unwrap().scalar_len() as i32;
+        let mut ctx = BigNumContext::new().unwrap();
+        let (mut x, mut y) = (BigNum::new().unwrap(), BigNum::new().unwrap());
+        ec.public_key()
+            .affine_coordinates(ec.group(), &mut x, &mut y, &mut ctx)
+            .unwrap();
+        format!(
+            r#"{{"kty":"EC","crv":"{crv}","x":"{}","y":"{}","d":"{}"{extra}}}"#,
+            b64url(&x.to_vec_padded(n).unwrap()),
+            b64url(&y.to_vec_padded(n).unwrap()),
+            b64url(&ec.private_key().to_vec_padded(n).unwrap()),
+        )
+    }
+
+    fn rsa_jwk(key: &PKey<Private>, extra: &str) -> String {
+        let r = key.rsa().unwrap();
+        let f = |b: Option<&openssl::bn::BigNumRef>| b64url(&b.unwrap().to_vec());
+        format!(
+            r#"{{"kty":"RSA","n":"{}","e":"{}","d":"{}","p":"{}","q":"{}","dp":"{}","dq":"{}","qi":"{}"{extra}}}"#,
+            f(Some(r.n())),
+            f(Some(r.e())),
+            f(Some(r.d())),
+            f(r.p()),
+            f(r.q()),
+            f(r.dmp1()),
+            f(r.dmq1()),
+            f(r.iqmp()),
+        )
+    }
+
+    #[test]
+    fn pkcs8_pem_of_every_type() {
+        for (key, ty) in [
+            (ec_key(Nid::X9_62_PRIME256V1), KeyType::Ec(Curve::P256)),
+            (ec_key(Nid::SECP384R1), KeyType::Ec(Curve::P384)),
+            (ec_key(Nid::SECP521R1), KeyType::Ec(Curve::P521)),
+            (rsa_key(2048), KeyType::Rsa { bits: 2048 }),
+            (ed_key(), KeyType::Ed25519),
+        ] {
+            let text = String::from_utf8(key.private_key_to_pem_pkcs8().unwrap()).unwrap();
+            let parsed = parse_ok(&text);
+            assert_eq!(parsed.key_type, ty);
+            same_key(&parsed, &key);
+        }
+    }
+
+    #[test]
+    fn sec1_and_pkcs1_pem() {
+        let ec = ec_key(Nid::X9_62_PRIME256V1);
+        let sec1 = String::from_utf8(ec.ec_key().unwrap().private_key_to_pem().unwrap()).unwrap();
+        assert!(sec1.contains("BEGIN EC PRIVATE KEY"));
+        same_key(&parse_ok(&sec1), &ec);
+
+        let rsa = rsa_key(2048);
+        let pkcs1 = String::from_utf8(rsa.rsa().unwrap().private_key_to_pem().unwrap()).unwrap();
+        assert!(pkcs1.contains("BEGIN RSA PRIVATE KEY"));
+        let parsed = parse_ok(&pkcs1);
+        assert_eq!(parsed.key_type, KeyType::Rsa { bits: 2048 });
+        same_key(&parsed, &rsa);
+    }
+
+    #[test]
+    fn pem_squeezed_crlf_and_escaped() {
+        let key = ec_key(Nid::X9_62_PRIME256V1);
+        let text = String::from_utf8(key.private_key_to_pem_pkcs8().unwrap()).unwrap();
+        let one_line_spaces = text.trim().replace('\n', " ");
+        let one_line_none = text.trim().replace('\n', "");
+        let crlf = text.replace('\n', "\r\n");
+        let escaped = text.trim().replace('\n', "\\n");
+        let quoted = format!("\"{escaped}\"");
+        for variant in [one_line_spaces, one_line_none, crlf, escaped, quoted] {
+            same_key(&parse_ok(&variant), &key);
+        }
+    }
+
+    #[test]
+    fn bare_base64_der_like_talkdesk() {
+        let key = ec_key(Nid::X9_62_PRIME256V1);
+        let der = key.private_key_to_pkcs8().unwrap();
+        let text = b64(&der);
+        assert!(!text.contains('\n') && !text.contains('-'));
+        let parsed = parse_ok(&text);
+        assert_eq!(parsed.key_type, KeyType::Ec(Curve::P256));
+        assert_eq!(parsed.choose_algorithm(None).unwrap(), Algorithm::ES256);
+        same_key(&parsed, &key);
+        // Wrapped at 64 columns, without armour, and URL-safe / unpadded.
+        let wrapped: String = text
+            .as_bytes()
+            .chunks(64)
+            .map(|c| std::str::from_utf8(c).unwrap().to_string() + "\n")
+            .collect();
+        same_key(&parse_ok(&wrapped), &key);
+        same_key(&parse_ok(&URL_SAFE_NO_PAD.encode(&der)), &key);
+        // Bare PKCS#1 and SEC1 DER too.
+        let rsa = rsa_key(2048);
+        same_key(&parse_ok(&b64(&rsa.rsa().unwrap().private_key_to_der().unwrap())), &rsa);
+        same_key(&parse_ok(&b64(&key.ec_key().unwrap().private_key_to_der().unwrap())), &key);
+    }
+
+    #[test]
+    fn jwks_of_every_type() {
+        for (nid, crv, alg) in [
+            (Nid::X9_62_PRIME256V1, "P-256", Algorithm::ES256),
+            (Nid::SECP384R1, "P-384", Algorithm::ES384),
+            (Nid::SECP521R1, "P-521", Algorithm::ES512),
+        ] {
+            let key = ec_key(nid);
+            let parsed = parse_ok(&ec_jwk(&key, crv, r#","kid":"k-ec""#));
+            same_key(&parsed, &key);
+            assert_eq!(parsed.jwk_kid.as_deref(), Some("k-ec"));
+            assert_eq!(parsed.choose_algorithm(None).unwrap(), alg);
+        }
+        let rsa = rsa_key(2048);
+        let parsed = parse_ok(&rsa_jwk(&rsa, r#","alg":"PS256""#));
+        same_key(&parsed, &rsa);
+        assert_eq!(parsed.choose_algorithm(None).unwrap(), Algorithm::PS256);
+        // An explicit alg wins over the JWK's.
+        assert_eq!(parsed.choose_algorithm(Some(Algorithm::RS512)).unwrap(), Algorithm::RS512);
+
+        let ed = ed_key();
+        let d = ed.raw_private_key().unwrap();
+        let x = ed.raw_public_key().unwrap();
+        let jwk = format!(r#"{{"kty":"OKP","crv":"Ed25519","d":"{}","x":"{}"}}"#, b64url(&d), b64url(&x));
+        let parsed = parse_ok(&jwk);
+        same_key(&parsed, &ed);
+        assert_eq!(parsed.choose_algorithm(None).unwrap(), Algorithm::EdDSA);
+    }
+
+    #[test]
+    fn broken_jwks() {
+        let key = ec_key(Nid::X9_62_PRIME256V1);
+        let good = ec_jwk(&key, "P-256", "");
+        let public_only: String = {
+            let mut v: Value = serde_json::from_str(&good).unwrap();
+            v.as_object_mut().unwrap().remove("d");
+            v.to_string()
+        };
+        assert!(parse_err(&public_only).message().contains("public key"));
+        // x/y of another key.
+        let other = ec_jwk(&ec_key(Nid::X9_62_PRIME256V1), "P-256", "");
+        let mut mixed: Value = serde_json::from_str(&good).unwrap();
+        let other: Value = serde_json::from_str(&other).unwrap();
+        mixed["x"] = other["x"].clone();
+        mixed["y"] = other["y"].clone();
+        parse_err(&mixed.to_string());
+        // The JWK's alg must fit.
+        parse_err(&ec_jwk(&key, "P-256", r#","alg":"ES384""#));
+        parse_err(&ec_jwk(&key, "P-256", r#","alg":"nope""#));
+        parse_err(&good.replace("P-256", "P-999"));
+        parse_err(r#"{"keys":[]}"#);
+        parse_err(r#"{"kty":"oct","k":"AAAA","d":"x"}"#);
+        parse_err(r#"{"kty":"EC","d":5}"#);
+        parse_err("{not json");
+        parse_err("[1,2]");
+        let rsa = rsa_key(2048);
+        let mut no_crt: Value = serde_json::from_str(&rsa_jwk(&rsa, "")).unwrap();
+        no_crt.as_object_mut().unwrap().remove("p");
+        assert!(parse_err(&no_crt.to_string()).message().contains("CRT"));
+    }
+
+    #[test]
+    fn refused_keys_say_what_they_saw() {
+        let rsa = rsa_key(2048);
+        let public_pem = String::from_utf8(rsa.public_key_to_pem().unwrap()).unwrap();
+        assert!(parse_err(&public_pem).message().contains("public key"));
+        let public_der = b64(&rsa.public_key_to_der().unwrap());
+        assert!(parse_err(&public_der).message().contains("public key"));
+
+        let encrypted = rsa
+            .private_key_to_pem_pkcs8_passphrase(openssl::symm::Cipher::aes_256_cbc(), b"pw")
+            .unwrap();
+        let encrypted = String::from_utf8(encrypted).unwrap();
+        assert!(parse_err(&encrypted).message().contains("encrypted"));
+        let body: String = encrypted
+            .lines()
+            .filter(|l| !l.starts_with("-----"))
+            .collect();
+        assert!(parse_err(&body).message().contains("encrypted"));
+        let legacy = rsa
+            .rsa()
+            .unwrap()
+            .private_key_to_pem_passphrase(openssl::symm::Cipher::aes_128_cbc(), b"pw")
+            .unwrap();
+        assert!(parse_err(std::str::from_utf8(&legacy).unwrap()).message().contains("encrypted"));
+
+        let mut name = openssl::x509::X509NameBuilder::new().unwrap();
+        name.append_entry_by_text("CN", "test").unwrap();
+        let name = name.build();
+        let mut cert = openssl::x509::X509Builder::new().unwrap();
+        cert.set_subject_name(&name).unwrap();
+        cert.set_issuer_name(&name).unwrap();
+        cert.set_pubkey(&rsa).unwrap();
+        cert.set_not_before(&openssl::asn1::Asn1Time::days_from_now(0).unwrap()).unwrap();
+        cert.set_not_after(&openssl::asn1::Asn1Time::days_from_now(1).unwrap()).unwrap();
+        cert.sign(&rsa, MessageDigestForTests::sha256()).unwrap();
+        let cert = cert.build();
+        assert!(parse_err(std::str::from_utf8(&cert.to_pem().unwrap()).unwrap())
+            .message()
+            .contains("certificate"));
+        assert!(parse_err(&b64(&cert.to_der().unwrap())).message().contains("certificate"));
+
+        let small = rsa_key(1024);
+        let small = String::from_utf8(small.private_key_to_pem_pkcs8().unwrap()).unwrap();
+        assert!(parse_err(&small).message().contains("2048"));
+    }
+
+    use openssl::hash::MessageDigest as MessageDigestForTests;
+
+    #[test]
+    fn garbage_is_a_key_error() {
+        let key = ec_key(Nid::X9_62_PRIME256V1);
+        let pem_text = String::from_utf8(key.private_key_to_pem_pkcs8().unwrap()).unwrap();
+        let b64_text = b64(&key.private_key_to_pkcs8().unwrap());
+        let truncated_b64 = &b64_text[..b64_text.len() / 2];
+        let truncated_pem = &pem_text[..pem_text.len() / 2];
+        let wrong_armour = pem_text.replace("PRIVATE KEY", "SECRET THING");
+        let mismatched = pem_text.replace("END PRIVATE KEY", "END EC PRIVATE KEY");
+        let label_lies = pem_text.replace("PRIVATE KEY", "RSA PRIVATE KEY");
+        for bad in [
+            "",
+            "   \n ",
+            "hello world",
+            "!!!!",
+            "QUJD",
+            truncated_b64,
+            truncated_pem,
+            &wrong_armour,
+            &mismatched,
+            &label_lies,
+            "-----BEGIN PRIVATE KEY-----\n%%%%\n-----END PRIVATE KEY-----",
+            "-----BEGIN PRIVATE KEY",
+            &pem("PRIVATE KEY", b"not a key at all"),
+        ] {
+            let e = parse_err(bad);
+            assert!(!e.message().is_empty());
+        }
+        // The message never quotes the key text.
+        let e = parse_err(truncated_b64);
+        assert!(!e.message().contains(&truncated_b64[..20]));
+    }
+
+    #[test]
+    fn algorithm_inference_and_mismatch() {
+        let p256 = parse_ok(&b64(&ec_key(Nid::X9_62_PRIME256V1).private_key_to_pkcs8().unwrap()));
+        assert_eq!(p256.choose_algorithm(None).unwrap(), Algorithm::ES256);
+        for alg in [Algorithm::ES384, Algorithm::ES512, Algorithm::RS256, Algorithm::EdDSA, Algorithm::PS256] {
+            let e = p256.choose_algorithm(Some(alg)).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Key);
+        }
+        let rsa = parse_ok(&b64(&rsa_key(2048).private_key_to_pkcs8().unwrap()));
+        assert_eq!(rsa.choose_algorithm(None).unwrap(), Algorithm::RS256);
+        for alg in [Algorithm::RS384, Algorithm::RS512, Algorithm::PS256, Algorithm::PS384, Algorithm::PS512] {
+            assert_eq!(rsa.choose_algorithm(Some(alg)).unwrap(), alg);
+        }
+        assert!(rsa.choose_algorithm(Some(Algorithm::ES256)).is_err());
+        let ed = parse_ok(&b64(&ed_key().private_key_to_pkcs8().unwrap()));
+        assert_eq!(ed.choose_algorithm(None).unwrap(), Algorithm::EdDSA);
+        assert!(ed.choose_algorithm(Some(Algorithm::ES256)).is_err());
+        let p384 = parse_ok(&b64(&ec_key(Nid::SECP384R1).private_key_to_pkcs8().unwrap()));
+        assert_eq!(p384.choose_algorithm(None).unwrap(), Algorithm::ES384);
+        let p521 = parse_ok(&b64(&ec_key(Nid::SECP521R1).private_key_to_pkcs8().unwrap()));
+        assert_eq!(p521.choose_algorithm(None).unwrap(), Algorithm::ES512);
+    }
+
+    #[test]
+    fn unsupported_curves_and_types() {
+        let k256 = ec_key(Nid::SECP256K1);
+        let e = parse_err(&b64(&k256.private_key_to_pkcs8().unwrap()));
+        assert!(e.message().contains("curve"), "{e}");
+        let x25519 = PKey::generate_x25519().unwrap();
+        parse_err(&b64(&x25519.private_key_to_pkcs8().unwrap()));
+    }
+
+    #[test]
+    fn algorithm_names_round_trip() {
+        for alg in Algorithm::ALL {
+            assert_eq!(alg.name().parse::<Algorithm>().unwrap(), alg);
+        }
+        assert_eq!("es256".parse::<Algorithm>().unwrap_err().kind(), ErrorKind::InvalidArgument);
+        assert!("none".parse::<Algorithm>().is_err());
+    }
+}

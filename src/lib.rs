@@ -1,0 +1,24 @@
+//! tokenclient: OAuth 2.0 / OpenID Connect tokens from a token endpoint,
+//! with RFC 7523 client assertions (`private_key_jwt`, `client_secret_jwt`)
+//! or client secrets, shipped as a C library.
+//!
+//! The Rust API here is the library; `ffi` is a thin C skin over it and the
+//! only module allowed `unsafe` code.
+#![deny(unsafe_code)]
+
+pub mod assertion;
+pub mod client;
+pub mod error;
+pub mod keys;
+pub mod providers;
+pub mod url;
+
+mod ffi;
+
+pub use client::{AuthMethod, Client};
+pub use error::{Error, ErrorKind, OAuthDetails, Result};
+pub use keys::Algorithm;
+pub use providers::{pingone_token_url, talkdesk_token_url, TalkdeskRegion};
+
+/// The library version, as in `Cargo.toml`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,146 @@
+//! A deliberately small URL check for token endpoints: absolute `https://`
+//! (or `http://` to a loopback host), no user info, no fragment, nothing
+//! that could smuggle another host or header.
+#![forbid(unsafe_code)]
+
+use crate::error::{Error, Result};
+
+/// The parts of a checked endpoint URL that the rest of the crate needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointUrl {
+    pub https: bool,
+    pub host: String,
+}
+
+fn bad(what: &str, detail: &str) -> Error {
+    Error::invalid_argument(format!("{what} is not a valid endpoint URL: {detail}"))
+}
+
+/// Whether `host` (as written in a URL, IPv6 in brackets) is a loopback host.
+pub fn is_loopback_host(host: &str) -> bool {
+    let host = host.to_ascii_lowercase();
+    if host == "localhost" || host.ends_with(".localhost") || host == "[::1]" {
+        return true;
+    }
+    match host.parse::<std::net::Ipv4Addr>() {
+        Ok(ip) => ip.is_loopback(),
+        Err(_) => false,
+    }
+}
+
+/// Checks `url` (named `what` in errors) and returns its scheme and host.
+pub fn check_endpoint(what: &str, url: &str) -> Result<EndpointUrl> {
+    if url.len() > 8192 {
+        return Err(bad(what, "longer than 8192 bytes"));
+    }
+    if let Some(c) = url.chars().find(|c| c.is_control() || c.is_whitespace() || !c.is_ascii()) {
+        return Err(bad(
+            what,
+            &format!("it contains the character {c:?}; percent-encode it"),
+        ));
+    }
+    let lower = url.to_ascii_lowercase();
+    let (https, rest) = if lower.starts_with("https://") {
+        (true, &url["https://".len()..])
+    } else if lower.starts_with("http://") {
+        (false, &url["http://".len()..])
+    } else {
+        return Err(bad(what, "it must start with https:// (or http:// for loopback)"));
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    let after = &rest[authority_end..];
+    if after.contains('#') {
+        return Err(bad(what, "it has a fragment (#...)"));
+    }
+    if authority.contains('@') {
+        return Err(bad(what, "it has user info (...@); pass credentials with the setters"));
+    }
+    let (host, port) = split_host_port(authority).ok_or_else(|| bad(what, "the host or port is malformed"))?;
+    if let Some(port) = port {
+        match port.parse::<u16>() {
+            Ok(p) if p > 0 => {}
+            _ => return Err(bad(what, "the port is not a number from 1 to 65535")),
+        }
+    }
+    if !https && !is_loopback_host(host) {
+        return Err(bad(
+            what,
+            "plain http:// is refused except to a loopback host; use https://",
+        ));
+    }
+    Ok(EndpointUrl {
+        https,
+        host: host.to_ascii_lowercase(),
+    })
+}
+
+fn split_host_port(authority: &str) -> Option<(&str, Option<&str>)> {
+    if authority.starts_with('[') {
+        let close = authority.find(']')?;
+        let host = &authority[..=close];
+        let inner = &host[1..host.len() - 1];
+        if inner.is_empty() || !inner.chars().all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.') {
+            return None;
+        }
+        return match &authority[close + 1..] {
+            "" => Some((host, None)),
+            p => p.strip_prefix(':').map(|port| (host, Some(port))),
+        };
+    }
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) => (h, Some(p)),
+        None => (authority, None),
+    };
+    is_reg_name(host).then_some((host, port))
+}
+
+/// A registered name: letters, digits, `-`, `.` and `_`, not empty.
+fn is_reg_name(host: &str) -> bool {
+    !host.is_empty()
+        && host.len() <= 253
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.' || c == '_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_https_and_loopback_http() {
+        for ok in [
+            "https://acme.talkdeskid.com/oauth/token",
+            "https://auth.pingone.com/0f1e/as/token",
+            "https://[2001:db8::1]:8443/token",
+            "http://127.0.0.1:8080/oauth/token",
+            "http://localhost/token",
+            "http://[::1]:9/token?x=1",
+        ] {
+            assert!(check_endpoint("u", ok).is_ok(), "{ok}");
+        }
+    }
+
+    #[test]
+    fn refuses_the_rest() {
+        for bad in [
+            "",
+            "ftp://x/",
+            "http://example.com/token",
+            "https://user:pw@host/token",
+            "https://host/token#frag",
+            "https://host name/token",
+            "https:///token",
+            "https://host:99999/token",
+            "https://host:0/token",
+            "https://ho\nst/token",
+            "https://hóst/token",
+            "https://[zz::1]/token",
+            "https://host:/token",
+        ] {
+            let e = check_endpoint("token_url", bad).unwrap_err();
+            assert_eq!(e.kind(), crate::ErrorKind::InvalidArgument, "{bad}");
+        }
+    }
+}
