@@ -22,6 +22,12 @@
 #define TOKENCLIENT_VERSION_PATCH 0
 
 
+#define DEFAULT_CONNECT_TIMEOUT_MS 10000
+
+#define DEFAULT_TOTAL_TIMEOUT_MS 30000
+
+#define DEFAULT_MAX_RESPONSE_BYTES (1 << 20)
+
 /**
  * What kind of failure a `tokenclient_error` describes. Values are only
  * ever appended, never changed or reused.
@@ -82,6 +88,13 @@ typedef struct tokenclient_client tokenclient_client;
  * It owns every string its accessors return.
  */
 typedef struct tokenclient_error tokenclient_error;
+
+/**
+ * A successful token response. Opaque; read it with the
+ * `tokenclient_token_*` accessors and free it with `tokenclient_token_free`,
+ * which wipes it. It owns every string its accessors return.
+ */
+typedef struct tokenclient_token tokenclient_token;
 
 /**
  * How the client authenticates at the token endpoint; pass one of the
@@ -271,6 +284,65 @@ tokenclient_error *tokenclient_client_set_clock_skew(tokenclient_client *client,
 tokenclient_error *tokenclient_client_create_assertion(const tokenclient_client *client, char **out_jwt);
 
 /**
+ * Sets the connect timeout and the timeout of a whole request, in
+ * milliseconds, each 1 to 600000 (defaults: 10000 and 30000). A request
+ * that exceeds either fails with `TOKENCLIENT_ERROR_TRANSPORT`.
+ *
+ * Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for NULL or a value out of range.
+ */
+tokenclient_error *tokenclient_client_set_timeout_ms(tokenclient_client *client, uint32_t connect_ms, uint32_t total_ms);
+
+/**
+ * Trusts the CA certificates in the PEM file at `path` instead of the
+ * system's, e.g. for a private CA. NULL restores the system's. TLS
+ * verification of the peer and its host name is always on.
+ *
+ * Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for a NULL client, invalid
+ * UTF-8, or a file that cannot be opened.
+ */
+tokenclient_error *tokenclient_client_set_ca_file(tokenclient_client *client, const char *path);
+
+/**
+ * Presents a client certificate in the TLS handshake (mutual TLS):
+ * `cert_path` and `key_path` are PEM files (the key unencrypted). Both NULL
+ * stops presenting one.
+ *
+ * Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for a NULL client, only one
+ * of the two NULL, invalid UTF-8, or a file that cannot be opened.
+ */
+tokenclient_error *tokenclient_client_set_client_cert(tokenclient_client *client, const char *cert_path, const char *key_path);
+
+/**
+ * Sends requests through `proxy`, a URL as libcurl takes it (e.g.
+ * "http://proxy.internal:3128"). "" disables proxies; NULL restores the
+ * default, which honours the `https_proxy`, `http_proxy`, `all_proxy` and
+ * `no_proxy` environment variables as libcurl does.
+ *
+ * Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for a NULL client, invalid
+ * UTF-8 or a malformed value.
+ */
+tokenclient_error *tokenclient_client_set_proxy(tokenclient_client *client, const char *proxy);
+
+/**
+ * Caps the size of a response body, 1024 bytes to 64 MiB (default 1 MiB).
+ * A larger answer fails with `TOKENCLIENT_ERROR_TRANSPORT`.
+ *
+ * Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for NULL or a value out of range.
+ */
+tokenclient_error *tokenclient_client_set_max_response_bytes(tokenclient_client *client, size_t bytes);
+
+/**
+ * Adds the header `name: value` to every request (at most 32). Headers
+ * tokenclient sets itself (Authorization, Content-Type, Content-Length,
+ * Host, Transfer-Encoding) are refused.
+ *
+ * Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for NULL, invalid UTF-8, a
+ * name that is not an HTTP token, a value with control characters, or a
+ * reserved name.
+ */
+tokenclient_error *tokenclient_client_add_header(tokenclient_client *client, const char *name, const char *value);
+
+/**
  * The kind of `error`. Given NULL, returns `TOKENCLIENT_ERROR_INVALID_ARGUMENT`.
  */
 tokenclient_error_kind tokenclient_error_get_kind(const tokenclient_error *error);
@@ -323,6 +395,59 @@ const char *tokenclient_error_oauth_uri(const tokenclient_error *error);
 void tokenclient_error_free(tokenclient_error *error);
 
 /**
+ * Exchanges an authorization code (grant_type=authorization_code) and
+ * writes the token to `*out`.
+ *
+ * `code` and `redirect_uri` are required; `code_verifier` is the PKCE
+ * verifier (RFC 7636), NULL when PKCE was not used. The client's
+ * authentication is added as configured; with an assertion method, each
+ * call signs a new assertion. To send more parameters (e.g. `resource`),
+ * use `tokenclient_client_grant` with grant type "authorization_code".
+ *
+ * Ownership: on success `*out` is a new token; free it with
+ * `tokenclient_token_free`. On error `*out` is not written.
+ * Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` (NULL, invalid UTF-8, empty
+ * code), `TOKENCLIENT_ERROR_CONFIG` (no credentials),
+ * `TOKENCLIENT_ERROR_TRANSPORT`, `TOKENCLIENT_ERROR_OAUTH`,
+ * `TOKENCLIENT_ERROR_HTTP`, `TOKENCLIENT_ERROR_RESPONSE`.
+ */
+tokenclient_error *tokenclient_client_exchange_code(const tokenclient_client *client, const char *code, const char *redirect_uri, const char *code_verifier, tokenclient_token **out);
+
+/**
+ * Uses a refresh token (grant_type=refresh_token) and writes the new token
+ * to `*out`. `scope` narrows the scope; NULL keeps the original.
+ * The server may rotate the refresh token: read the new one with
+ * `tokenclient_token_refresh_token`.
+ *
+ * Ownership and errors as for `tokenclient_client_exchange_code`.
+ */
+tokenclient_error *tokenclient_client_refresh(const tokenclient_client *client, const char *refresh_token, const char *scope, tokenclient_token **out);
+
+/**
+ * Requests a token for the client itself (grant_type=client_credentials)
+ * and writes it to `*out`. `scope` may be NULL for the server's default.
+ *
+ * Ownership and errors as for `tokenclient_client_exchange_code`.
+ */
+tokenclient_error *tokenclient_client_client_credentials(const tokenclient_client *client, const char *scope, tokenclient_token **out);
+
+/**
+ * Sends any grant: `grant_type` (e.g.
+ * "urn:ietf:params:oauth:grant-type:token-exchange") and `params`, a
+ * NULL-terminated array of name, value, name, value, ..., NULL (NULL
+ * itself for none; a name may repeat, e.g. "resource"). Also the way to
+ * add parameters such as `audience` or `resource` to a standard grant.
+ * The client's authentication is added; `grant_type`, `client_id`,
+ * `client_secret`, `client_assertion` and `client_assertion_type` cannot be
+ * passed in `params`. At most 256 pairs.
+ *
+ * Ownership and errors as for `tokenclient_client_exchange_code`; also
+ * `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for a name without a value, an empty
+ * or reserved name, or more than 256 pairs.
+ */
+tokenclient_error *tokenclient_client_grant(const tokenclient_client *client, const char *grant_type, const char *const *params, tokenclient_token **out);
+
+/**
  * Writes to `*out` the token URL of Talkdesk `account` in `region`, e.g.
  * `https://acme.talkdeskid.com/oauth/token`.
  *
@@ -367,6 +492,61 @@ const char *tokenclient_version(void);
  * a string from anywhere else, nor a `const char *` owned by an object.
  */
 void tokenclient_string_free(char *s);
+
+/**
+ * The `access_token` (never NULL for a valid token; NULL for NULL).
+ * Ownership: belongs to `token`.
+ */
+const char *tokenclient_token_access_token(const tokenclient_token *token);
+
+/**
+ * The `token_type`, e.g. "Bearer" (never NULL for a valid token; NULL for
+ * NULL). Ownership: belongs to `token`.
+ */
+const char *tokenclient_token_token_type(const tokenclient_token *token);
+
+/**
+ * The `expires_in` in seconds, -1 when the server sent none (or for NULL).
+ * A numeric string is accepted; anything else was refused with
+ * `TOKENCLIENT_ERROR_RESPONSE` when the token was received.
+ */
+int64_t tokenclient_token_expires_in(const tokenclient_token *token);
+
+/**
+ * The `scope`, or NULL when the server sent none. Ownership: belongs to `token`.
+ */
+const char *tokenclient_token_scope(const tokenclient_token *token);
+
+/**
+ * The `refresh_token`, or NULL when the server sent none. Ownership:
+ * belongs to `token`.
+ */
+const char *tokenclient_token_refresh_token(const tokenclient_token *token);
+
+/**
+ * The `id_token`, or NULL when the server sent none. Ownership: belongs to
+ * `token`.
+ */
+const char *tokenclient_token_id_token(const tokenclient_token *token);
+
+/**
+ * Any string member of the response by name, e.g. "sid" (Talkdesk's
+ * session id); NULL when absent, not a string, or when `token` or `field`
+ * is NULL or not UTF-8. Ownership: belongs to `token`.
+ */
+const char *tokenclient_token_get(const tokenclient_token *token, const char *field);
+
+/**
+ * The whole response body, JSON text (NULL for NULL). Ownership: belongs
+ * to `token`.
+ */
+const char *tokenclient_token_json(const tokenclient_token *token);
+
+/**
+ * Frees `token`, overwriting its strings first. NULL is allowed and does
+ * nothing.
+ */
+void tokenclient_token_free(tokenclient_token *token);
 
 #ifdef __cplusplus
 }  // extern "C"

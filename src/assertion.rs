@@ -112,11 +112,11 @@ impl JwsSigner {
                 )))
             }
         };
-        if secret.len() < hash.len() {
+        if secret.len() < hash.output_len() {
             return Err(Error::key(format!(
                 "the client secret has {} bytes; {alg} needs at least {} (RFC 7518 §3.2)",
                 secret.len(),
-                hash.len()
+                hash.output_len()
             )));
         }
         let key = PKey::hmac(secret).map_err(sign_error)?;
@@ -155,7 +155,9 @@ impl JwsSigner {
             SignKind::RsaPss(hash) => {
                 let md = digest(hash);
                 let mut signer = Signer::new(md, &self.key).map_err(sign_error)?;
-                signer.set_rsa_padding(Padding::PKCS1_PSS).map_err(sign_error)?;
+                signer
+                    .set_rsa_padding(Padding::PKCS1_PSS)
+                    .map_err(sign_error)?;
                 signer
                     .set_rsa_pss_saltlen(RsaPssSaltlen::DIGEST_LENGTH)
                     .map_err(sign_error)?;

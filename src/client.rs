@@ -1,13 +1,16 @@
 //! The client: its credentials and settings, and the assertions it signs.
 #![forbid(unsafe_code)]
 
+use std::path::PathBuf;
 use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Duration;
 
 use zeroize::Zeroizing;
 
 use crate::assertion::{Audience, Claims, JwsSigner};
 use crate::error::{Error, Result};
 use crate::keys::{Algorithm, PrivateKey};
+use crate::transport::{Pool, TransportOptions};
 use crate::url::check_endpoint;
 
 /// How the client authenticates at the token endpoint.
@@ -73,6 +76,7 @@ pub(crate) struct Settings {
     pub(crate) assertion_lifetime: u32,
     pub(crate) clock_skew: u32,
     pub(crate) hmac_alg: Algorithm,
+    pub(crate) transport: TransportOptions,
 }
 
 impl Default for Settings {
@@ -83,6 +87,7 @@ impl Default for Settings {
             assertion_lifetime: DEFAULT_ASSERTION_LIFETIME,
             clock_skew: DEFAULT_CLOCK_SKEW,
             hmac_alg: Algorithm::HS256,
+            transport: TransportOptions::default(),
         }
     }
 }
@@ -93,6 +98,7 @@ pub struct Client {
     token_url: String,
     client_id: String,
     settings: RwLock<Arc<Settings>>,
+    pool: Pool,
 }
 
 impl std::fmt::Debug for Client {
@@ -102,6 +108,13 @@ impl std::fmt::Debug for Client {
             .field("client_id", &self.client_id)
             .finish_non_exhaustive()
     }
+}
+
+fn readable_file(what: &str, path: &str) -> Result<PathBuf> {
+    check_text(what, path, 4096)?;
+    std::fs::File::open(path)
+        .map_err(|e| Error::invalid_argument(format!("{what} {path:?} cannot be opened: {e}")))?;
+    Ok(PathBuf::from(path))
 }
 
 fn check_text(what: &str, value: &str, max: usize) -> Result<()> {
@@ -131,6 +144,7 @@ impl Client {
             token_url: token_url.to_string(),
             client_id: client_id.to_string(),
             settings: RwLock::new(Arc::new(Settings::default())),
+            pool: Pool::default(),
         })
     }
 
@@ -140,6 +154,10 @@ impl Client {
 
     pub fn client_id(&self) -> &str {
         &self.client_id
+    }
+
+    pub(crate) fn pool(&self) -> &Pool {
+        &self.pool
     }
 
     pub(crate) fn settings(&self) -> Arc<Settings> {
@@ -152,7 +170,10 @@ impl Client {
     /// Applies `change` to a copy of the settings and publishes it, unless
     /// `change` fails, in which case nothing changes.
     fn update(&self, change: impl FnOnce(&mut Settings) -> Result<()>) -> Result<()> {
-        let mut guard = self.settings.write().unwrap_or_else(PoisonError::into_inner);
+        let mut guard = self
+            .settings
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
         let mut next = Settings::clone(&guard);
         change(&mut next)?;
         *guard = Arc::new(next);
@@ -172,7 +193,9 @@ impl Client {
         }
         if !matches!(
             method,
-            AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost | AuthMethod::ClientSecretJwt
+            AuthMethod::ClientSecretBasic
+                | AuthMethod::ClientSecretPost
+                | AuthMethod::ClientSecretJwt
         ) {
             return Err(Error::config(format!(
                 "{} does not use a client secret: use client_secret_basic, client_secret_post or client_secret_jwt",
@@ -223,7 +246,12 @@ impl Client {
     /// one-line PEM, bare base64 DER, or a private JWK). `key_id` becomes the
     /// JOSE `kid` (default: the JWK's `kid`, if any); `alg` must fit the key
     /// (default: inferred from it). The key is parsed here, once.
-    pub fn set_private_key(&self, key: &str, key_id: Option<&str>, alg: Option<Algorithm>) -> Result<()> {
+    pub fn set_private_key(
+        &self,
+        key: &str,
+        key_id: Option<&str>,
+        alg: Option<Algorithm>,
+    ) -> Result<()> {
         if let Some(kid) = key_id {
             check_text("the key id", kid, 1024)?;
         }
@@ -239,7 +267,9 @@ impl Client {
         }
         let parsed = PrivateKey::parse(key)?;
         let alg = parsed.choose_algorithm(alg)?;
-        let kid = key_id.map(str::to_string).or_else(|| parsed.jwk_kid.clone());
+        let kid = key_id
+            .map(str::to_string)
+            .or_else(|| parsed.jwk_kid.clone());
         let signer = Arc::new(JwsSigner::asymmetric(parsed, alg, kid.as_deref())?);
         self.update(|s| {
             s.credentials = Credentials::PrivateKey { signer };
@@ -309,6 +339,115 @@ impl Client {
         })
     }
 
+    /// Sets the connect timeout and the timeout of a whole request, in
+    /// milliseconds (defaults 10,000 and 30,000). Each is 1 to 600,000.
+    pub fn set_timeouts_ms(&self, connect_ms: u32, total_ms: u32) -> Result<()> {
+        for (what, v) in [("connect", connect_ms), ("total", total_ms)] {
+            if v == 0 || v > 600_000 {
+                return Err(Error::invalid_argument(format!(
+                    "the {what} timeout must be 1 to 600000 ms"
+                )));
+            }
+        }
+        self.update(|s| {
+            s.transport.connect_timeout = Duration::from_millis(u64::from(connect_ms));
+            s.transport.total_timeout = Duration::from_millis(u64::from(total_ms));
+            Ok(())
+        })
+    }
+
+    /// Trusts the CA certificates in the PEM file at `path` instead of the
+    /// system's (for a private CA). `None` restores the system's.
+    pub fn set_ca_file(&self, path: Option<&str>) -> Result<()> {
+        let path = path.map(|p| readable_file("the CA file", p)).transpose()?;
+        self.update(|s| {
+            s.transport.ca_file = path;
+            Ok(())
+        })
+    }
+
+    /// Presents the client certificate (PEM file `cert_path`) with its
+    /// private key (PEM file `key_path`) in the TLS handshake (mTLS).
+    /// `None` stops presenting one.
+    pub fn set_client_cert(&self, cert_and_key: Option<(&str, &str)>) -> Result<()> {
+        let pair = cert_and_key
+            .map(|(c, k)| {
+                Ok::<_, Error>((
+                    readable_file("the client certificate", c)?,
+                    readable_file("the client key", k)?,
+                ))
+            })
+            .transpose()?;
+        self.update(|s| {
+            s.transport.client_cert = pair;
+            Ok(())
+        })
+    }
+
+    /// Sends requests through `proxy` (a URL as libcurl takes it, e.g.
+    /// `http://proxy:3128`); `Some("")` disables proxies, `None` restores
+    /// the default (the `*_proxy` and `NO_PROXY` environment variables).
+    pub fn set_proxy(&self, proxy: Option<&str>) -> Result<()> {
+        if let Some(p) = proxy {
+            if p.chars().any(|c| c.is_control() || c.is_whitespace()) || p.len() > 4096 {
+                return Err(Error::invalid_argument("the proxy URL is malformed"));
+            }
+        }
+        self.update(|s| {
+            s.transport.proxy = proxy.map(str::to_string);
+            Ok(())
+        })
+    }
+
+    /// Caps the size of a response body (default 1 MiB), 1 KiB to 64 MiB.
+    pub fn set_max_response_bytes(&self, bytes: usize) -> Result<()> {
+        if !(1024..=64 << 20).contains(&bytes) {
+            return Err(Error::invalid_argument(
+                "the response limit must be 1024 bytes to 64 MiB",
+            ));
+        }
+        self.update(|s| {
+            s.transport.max_response_bytes = bytes;
+            Ok(())
+        })
+    }
+
+    /// Adds a header to every request. Headers that tokenclient sets itself
+    /// (Authorization, Content-Type, Content-Length, Host, Transfer-Encoding)
+    /// are refused.
+    pub fn add_header(&self, name: &str, value: &str) -> Result<()> {
+        let token_char = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+        if name.is_empty() || !name.chars().all(token_char) {
+            return Err(Error::invalid_argument(
+                "the header name is not an HTTP token",
+            ));
+        }
+        if value.chars().any(|c| c.is_control() && c != '\t') || value.len() > 8192 {
+            return Err(Error::invalid_argument(
+                "the header value contains a control character or is too long",
+            ));
+        }
+        const OWN: [&str; 5] = [
+            "authorization",
+            "content-type",
+            "content-length",
+            "host",
+            "transfer-encoding",
+        ];
+        if OWN.contains(&name.to_ascii_lowercase().as_str()) {
+            return Err(Error::invalid_argument(format!(
+                "the header {name} is set by tokenclient itself"
+            )));
+        }
+        self.update(|s| {
+            if s.transport.headers.len() >= 32 {
+                return Err(Error::invalid_argument("at most 32 extra headers"));
+            }
+            s.transport.headers.push(format!("{name}: {value}"));
+            Ok(())
+        })
+    }
+
     /// The authentication method the current credentials use, if any.
     pub fn auth_method(&self) -> Option<AuthMethod> {
         match &self.settings().credentials {
@@ -325,24 +464,23 @@ impl Client {
     }
 
     pub(crate) fn assertion_with(&self, settings: &Settings) -> Result<String> {
-        let signer = match &settings.credentials {
-            Credentials::PrivateKey { signer } => signer,
-            Credentials::Secret {
-                signer: Some(signer),
-                ..
-            } => signer,
-            Credentials::Unset => {
-                return Err(Error::config(
+        let signer =
+            match &settings.credentials {
+                Credentials::PrivateKey { signer } => signer,
+                Credentials::Secret {
+                    signer: Some(signer),
+                    ..
+                } => signer,
+                Credentials::Unset => return Err(Error::config(
                     "no credentials: set a private key, or a client secret with client_secret_jwt",
-                ))
-            }
-            _ => {
-                return Err(Error::config(
-                    "the client's credentials do not sign assertions: set a private key, \
+                )),
+                _ => {
+                    return Err(Error::config(
+                        "the client's credentials do not sign assertions: set a private key, \
                      or a client secret with client_secret_jwt",
-                ))
-            }
-        };
+                    ))
+                }
+            };
         let aud = match settings.audience.as_slice() {
             [] => Audience::One(&self.token_url),
             [one] => Audience::One(one),
@@ -373,15 +511,26 @@ mod tests {
     const URL: &str = "https://acme.talkdeskid.com/oauth/token";
 
     fn p256_pem() -> String {
-        let key = EcKey::generate(&EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap()).unwrap();
-        String::from_utf8(PKey::from_ec_key(key).unwrap().private_key_to_pem_pkcs8().unwrap()).unwrap()
+        let key =
+            EcKey::generate(&EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap()).unwrap();
+        String::from_utf8(
+            PKey::from_ec_key(key)
+                .unwrap()
+                .private_key_to_pem_pkcs8()
+                .unwrap(),
+        )
+        .unwrap()
     }
 
     fn decode(jwt: &str) -> (Value, Value, Vec<u8>) {
         let parts: Vec<&str> = jwt.split('.').collect();
         assert_eq!(parts.len(), 3, "compact JWS has three parts");
         let json = |p: &str| serde_json::from_slice(&URL_SAFE_NO_PAD.decode(p).unwrap()).unwrap();
-        (json(parts[0]), json(parts[1]), URL_SAFE_NO_PAD.decode(parts[2]).unwrap())
+        (
+            json(parts[0]),
+            json(parts[1]),
+            URL_SAFE_NO_PAD.decode(parts[2]).unwrap(),
+        )
     }
 
     #[test]
@@ -391,13 +540,19 @@ mod tests {
         let before = crate::assertion::now();
         let (header, claims, sig) = decode(&c.create_assertion().unwrap());
         let after = crate::assertion::now();
-        assert_eq!(header, serde_json::json!({"alg": "ES256", "typ": "JWT", "kid": "kid-1"}));
+        assert_eq!(
+            header,
+            serde_json::json!({"alg": "ES256", "typ": "JWT", "kid": "kid-1"})
+        );
         assert_eq!(claims["iss"], "client-1");
         assert_eq!(claims["sub"], "client-1");
         assert_eq!(claims["aud"], URL);
         let iat = claims["iat"].as_u64().unwrap();
         let exp = claims["exp"].as_u64().unwrap();
-        assert!(iat >= before - 5 && iat <= after - 5, "iat backdated by 5 s");
+        assert!(
+            iat >= before - 5 && iat <= after - 5,
+            "iat backdated by 5 s"
+        );
         assert!(exp >= before + 300 && exp <= after + 300);
         let jti = claims["jti"].as_str().unwrap();
         assert_eq!(uuid::Uuid::parse_str(jti).unwrap().get_version_num(), 4);
@@ -415,22 +570,38 @@ mod tests {
         let (header, claims, _) = decode(&c.create_assertion().unwrap());
         assert!(header.get("kid").is_none());
         assert_eq!(claims["aud"], "https://issuer.example");
-        assert_eq!(claims["exp"].as_u64().unwrap() - claims["iat"].as_u64().unwrap(), 60);
+        assert_eq!(
+            claims["exp"].as_u64().unwrap() - claims["iat"].as_u64().unwrap(),
+            60
+        );
         c.set_audience(None).unwrap();
         c.add_audience("https://issuer.example").unwrap();
         let (_, claims, _) = decode(&c.create_assertion().unwrap());
-        assert_eq!(claims["aud"], serde_json::json!([URL, "https://issuer.example"]));
+        assert_eq!(
+            claims["aud"],
+            serde_json::json!([URL, "https://issuer.example"])
+        );
         for bad in [0, 3601] {
-            assert_eq!(c.set_assertion_lifetime(bad).unwrap_err().kind(), ErrorKind::InvalidArgument);
+            assert_eq!(
+                c.set_assertion_lifetime(bad).unwrap_err().kind(),
+                ErrorKind::InvalidArgument
+            );
         }
-        assert_eq!(c.set_clock_skew(601).unwrap_err().kind(), ErrorKind::InvalidArgument);
-        assert_eq!(c.set_audience(Some("")).unwrap_err().kind(), ErrorKind::InvalidArgument);
+        assert_eq!(
+            c.set_clock_skew(601).unwrap_err().kind(),
+            ErrorKind::InvalidArgument
+        );
+        assert_eq!(
+            c.set_audience(Some("")).unwrap_err().kind(),
+            ErrorKind::InvalidArgument
+        );
     }
 
     #[test]
     fn jti_unique_over_10000() {
         let c = Client::new(URL, "c").unwrap();
-        c.set_client_secret(&"s".repeat(32), AuthMethod::ClientSecretJwt).unwrap();
+        c.set_client_secret(&"s".repeat(32), AuthMethod::ClientSecretJwt)
+            .unwrap();
         let mut seen = HashSet::new();
         for _ in 0..10_000 {
             let (_, claims, _) = decode(&c.create_assertion().unwrap());
@@ -441,22 +612,32 @@ mod tests {
     #[test]
     fn hmac_secret_length_and_algorithms() {
         let c = Client::new(URL, "c").unwrap();
-        let e = c.set_client_secret(&"s".repeat(31), AuthMethod::ClientSecretJwt).unwrap_err();
+        let e = c
+            .set_client_secret(&"s".repeat(31), AuthMethod::ClientSecretJwt)
+            .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Key);
         assert!(!e.message().contains("sss"), "the secret is not echoed");
-        c.set_client_secret(&"s".repeat(32), AuthMethod::ClientSecretJwt).unwrap();
+        c.set_client_secret(&"s".repeat(32), AuthMethod::ClientSecretJwt)
+            .unwrap();
         let (header, _, sig) = decode(&c.create_assertion().unwrap());
         assert_eq!(header["alg"], "HS256");
         assert_eq!(sig.len(), 32);
         // HS512 needs 64 bytes: refused, and the old settings stay.
-        assert_eq!(c.set_hmac_algorithm(Algorithm::HS512).unwrap_err().kind(), ErrorKind::Key);
+        assert_eq!(
+            c.set_hmac_algorithm(Algorithm::HS512).unwrap_err().kind(),
+            ErrorKind::Key
+        );
         assert_eq!(decode(&c.create_assertion().unwrap()).0["alg"], "HS256");
-        c.set_client_secret(&"s".repeat(64), AuthMethod::ClientSecretJwt).unwrap();
+        c.set_client_secret(&"s".repeat(64), AuthMethod::ClientSecretJwt)
+            .unwrap();
         c.set_hmac_algorithm(Algorithm::HS512).unwrap();
         let (header, _, sig) = decode(&c.create_assertion().unwrap());
         assert_eq!(header["alg"], "HS512");
         assert_eq!(sig.len(), 64);
-        assert_eq!(c.set_hmac_algorithm(Algorithm::ES256).unwrap_err().kind(), ErrorKind::InvalidArgument);
+        assert_eq!(
+            c.set_hmac_algorithm(Algorithm::ES256).unwrap_err().kind(),
+            ErrorKind::InvalidArgument
+        );
     }
 
     #[test]
@@ -464,28 +645,53 @@ mod tests {
         let c = Client::new(URL, "c").unwrap();
         assert_eq!(c.auth_method(), None);
         assert_eq!(c.create_assertion().unwrap_err().kind(), ErrorKind::Config);
-        c.set_client_secret("pw", AuthMethod::ClientSecretBasic).unwrap();
+        c.set_client_secret("pw", AuthMethod::ClientSecretBasic)
+            .unwrap();
         assert_eq!(c.auth_method(), Some(AuthMethod::ClientSecretBasic));
         assert_eq!(c.create_assertion().unwrap_err().kind(), ErrorKind::Config);
         for m in [AuthMethod::None, AuthMethod::PrivateKeyJwt] {
-            assert_eq!(c.set_client_secret("pw", m).unwrap_err().kind(), ErrorKind::Config);
+            assert_eq!(
+                c.set_client_secret("pw", m).unwrap_err().kind(),
+                ErrorKind::Config
+            );
         }
-        assert_eq!(c.set_client_secret("", AuthMethod::ClientSecretPost).unwrap_err().kind(), ErrorKind::InvalidArgument);
+        assert_eq!(
+            c.set_client_secret("", AuthMethod::ClientSecretPost)
+                .unwrap_err()
+                .kind(),
+            ErrorKind::InvalidArgument
+        );
         c.set_public().unwrap();
         assert_eq!(c.auth_method(), Some(AuthMethod::None));
-        let e = c.set_private_key(&p256_pem(), None, Some(Algorithm::RS256)).unwrap_err();
+        let e = c
+            .set_private_key(&p256_pem(), None, Some(Algorithm::RS256))
+            .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Key);
-        assert_eq!(c.auth_method(), Some(AuthMethod::None), "a refused key changes nothing");
-        let e = c.set_private_key(&p256_pem(), None, Some(Algorithm::HS256)).unwrap_err();
+        assert_eq!(
+            c.auth_method(),
+            Some(AuthMethod::None),
+            "a refused key changes nothing"
+        );
+        let e = c
+            .set_private_key(&p256_pem(), None, Some(Algorithm::HS256))
+            .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidArgument);
-        c.set_private_key(&p256_pem(), None, Some(Algorithm::ES256)).unwrap();
+        c.set_private_key(&p256_pem(), None, Some(Algorithm::ES256))
+            .unwrap();
         assert_eq!(c.auth_method(), Some(AuthMethod::PrivateKeyJwt));
     }
 
     #[test]
     fn bad_client_arguments() {
-        for (url, id) in [("http://example.com/t", "c"), ("https://x/t", ""), ("https://x/t", "a\nb")] {
-            assert_eq!(Client::new(url, id).unwrap_err().kind(), ErrorKind::InvalidArgument);
+        for (url, id) in [
+            ("http://example.com/t", "c"),
+            ("https://x/t", ""),
+            ("https://x/t", "a\nb"),
+        ] {
+            assert_eq!(
+                Client::new(url, id).unwrap_err().kind(),
+                ErrorKind::InvalidArgument
+            );
         }
     }
 

@@ -54,7 +54,7 @@ pub enum Hash {
 
 impl Hash {
     /// Output length in bytes.
-    pub fn len(self) -> usize {
+    pub fn output_len(self) -> usize {
         match self {
             Hash::Sha256 => 32,
             Hash::Sha384 => 48,
@@ -316,7 +316,10 @@ fn decode_base64(text: &str) -> std::result::Result<Zeroizing<Vec<u8>>, ()> {
     while padded.len() % 4 != 0 {
         padded.push('=');
     }
-    STANDARD.decode(padded.as_bytes()).map(Zeroizing::new).map_err(|_| ())
+    STANDARD
+        .decode(padded.as_bytes())
+        .map(Zeroizing::new)
+        .map_err(|_| ())
 }
 
 fn parse_pem(text: &str) -> Result<PrivateKey> {
@@ -339,8 +342,11 @@ fn parse_pem(text: &str) -> Result<PrivateKey> {
             "the key is encrypted (PEM with Proc-Type/DEK-Info); decrypt it first",
         ));
     }
-    let der = decode_base64(body)
-        .map_err(|_| Error::key(format!("malformed PEM: the body of the {label} block is not base64")))?;
+    let der = decode_base64(body).map_err(|_| {
+        Error::key(format!(
+            "malformed PEM: the body of the {label} block is not base64"
+        ))
+    })?;
     match label {
         "PRIVATE KEY" => from_pkcs8(&der),
         "EC PRIVATE KEY" => from_sec1(&der),
@@ -406,7 +412,9 @@ fn from_pkcs8(der: &[u8]) -> Result<PrivateKey> {
     match PKey::private_key_from_pkcs8(der) {
         Ok(pkey) => finish(pkey),
         Err(_) if looks_encrypted_pkcs8(der) => Err(encrypted_error()),
-        Err(_) => Err(Error::key("the PRIVATE KEY block is not a valid PKCS#8 key")),
+        Err(_) => Err(Error::key(
+            "the PRIVATE KEY block is not a valid PKCS#8 key",
+        )),
     }
 }
 
@@ -471,8 +479,12 @@ fn finish(pkey: PKey<Private>) -> Result<PrivateKey> {
 
 fn parse_jwk(text: &str) -> Result<PrivateKey> {
     let value: Zeroizing<String> = Zeroizing::new(text.to_string());
-    let json: Value =
-        serde_json::from_str(&value).map_err(|e| Error::key(format!("the JWK is not valid JSON ({})", json_error_position(&e))))?;
+    let json: Value = serde_json::from_str(&value).map_err(|e| {
+        Error::key(format!(
+            "the JWK is not valid JSON ({})",
+            json_error_position(&e)
+        ))
+    })?;
     let obj = json
         .as_object()
         .ok_or_else(|| Error::key("the JWK is not a JSON object"))?;
@@ -519,13 +531,15 @@ fn jwk_str<'a>(obj: &'a Map<String, Value>, name: &str) -> Result<Option<&'a str
     match obj.get(name) {
         None => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(Error::key(format!("the JWK member \"{name}\" is not a string"))),
+        Some(_) => Err(Error::key(format!(
+            "the JWK member \"{name}\" is not a string"
+        ))),
     }
 }
 
 fn jwk_bytes(obj: &Map<String, Value>, name: &str) -> Result<Zeroizing<Vec<u8>>> {
-    let text = jwk_str(obj, name)?
-        .ok_or_else(|| Error::key(format!("the JWK has no \"{name}\"")))?;
+    let text =
+        jwk_str(obj, name)?.ok_or_else(|| Error::key(format!("the JWK has no \"{name}\"")))?;
     URL_SAFE_NO_PAD
         .decode(text.trim_end_matches('='))
         .map(Zeroizing::new)
@@ -560,8 +574,11 @@ fn jwk_rsa(obj: &Map<String, Value>) -> Result<PKey<Private>> {
 
 fn jwk_ec(obj: &Map<String, Value>) -> Result<PKey<Private>> {
     let crv = jwk_str(obj, "crv")?.ok_or_else(|| Error::key("the EC JWK has no \"crv\""))?;
-    let curve = Curve::from_jwk(crv)
-        .ok_or_else(|| Error::key(format!("unsupported EC JWK curve {crv:?}: expected P-256, P-384 or P-521")))?;
+    let curve = Curve::from_jwk(crv).ok_or_else(|| {
+        Error::key(format!(
+            "unsupported EC JWK curve {crv:?}: expected P-256, P-384 or P-521"
+        ))
+    })?;
     let group = EcGroup::from_curve_name(curve.nid()).map_err(openssl_key_error)?;
     let d = jwk_bytes(obj, "d")?;
     let x = jwk_bytes(obj, "x")?;
@@ -637,11 +654,15 @@ mod tests {
             .chunks(64)
             .map(|c| std::str::from_utf8(c).unwrap())
             .collect();
-        format!("-----BEGIN {label}-----\n{}\n-----END {label}-----\n", lines.join("\n"))
+        format!(
+            "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
+            lines.join("\n")
+        )
     }
 
     fn ec_key(nid: Nid) -> PKey<Private> {
-        PKey::from_ec_key(EcKey::generate(&EcGroup::from_curve_name(nid).unwrap()).unwrap()).unwrap()
+        PKey::from_ec_key(EcKey::generate(&EcGroup::from_curve_name(nid).unwrap()).unwrap())
+            .unwrap()
     }
 
     fn rsa_key(bits: u32) -> PKey<Private> {
@@ -666,7 +687,10 @@ mod tests {
     }
 
     fn same_key(parsed: &PrivateKey, original: &PKey<Private>) {
-        assert!(parsed.pkey.public_eq(original), "the parsed key is a different key");
+        assert!(
+            parsed.pkey.public_eq(original),
+            "the parsed key is a different key"
+        );
     }
 
     fn ec_jwk(key: &PKey<Private>, crv: &str, extra: &str) -> String {
@@ -766,8 +790,14 @@ mod tests {
         same_key(&parse_ok(&URL_SAFE_NO_PAD.encode(&der)), &key);
         // Bare PKCS#1 and SEC1 DER too.
         let rsa = rsa_key(2048);
-        same_key(&parse_ok(&b64(&rsa.rsa().unwrap().private_key_to_der().unwrap())), &rsa);
-        same_key(&parse_ok(&b64(&key.ec_key().unwrap().private_key_to_der().unwrap())), &key);
+        same_key(
+            &parse_ok(&b64(&rsa.rsa().unwrap().private_key_to_der().unwrap())),
+            &rsa,
+        );
+        same_key(
+            &parse_ok(&b64(&key.ec_key().unwrap().private_key_to_der().unwrap())),
+            &key,
+        );
     }
 
     #[test]
@@ -788,12 +818,19 @@ mod tests {
         same_key(&parsed, &rsa);
         assert_eq!(parsed.choose_algorithm(None).unwrap(), Algorithm::PS256);
         // An explicit alg wins over the JWK's.
-        assert_eq!(parsed.choose_algorithm(Some(Algorithm::RS512)).unwrap(), Algorithm::RS512);
+        assert_eq!(
+            parsed.choose_algorithm(Some(Algorithm::RS512)).unwrap(),
+            Algorithm::RS512
+        );
 
         let ed = ed_key();
         let d = ed.raw_private_key().unwrap();
         let x = ed.raw_public_key().unwrap();
-        let jwk = format!(r#"{{"kty":"OKP","crv":"Ed25519","d":"{}","x":"{}"}}"#, b64url(&d), b64url(&x));
+        let jwk = format!(
+            r#"{{"kty":"OKP","crv":"Ed25519","d":"{}","x":"{}"}}"#,
+            b64url(&d),
+            b64url(&x)
+        );
         let parsed = parse_ok(&jwk);
         same_key(&parsed, &ed);
         assert_eq!(parsed.choose_algorithm(None).unwrap(), Algorithm::EdDSA);
@@ -854,7 +891,9 @@ mod tests {
             .unwrap()
             .private_key_to_pem_passphrase(openssl::symm::Cipher::aes_128_cbc(), b"pw")
             .unwrap();
-        assert!(parse_err(std::str::from_utf8(&legacy).unwrap()).message().contains("encrypted"));
+        assert!(parse_err(std::str::from_utf8(&legacy).unwrap())
+            .message()
+            .contains("encrypted"));
 
         let mut name = openssl::x509::X509NameBuilder::new().unwrap();
         name.append_entry_by_text("CN", "test").unwrap();
@@ -863,14 +902,20 @@ mod tests {
         cert.set_subject_name(&name).unwrap();
         cert.set_issuer_name(&name).unwrap();
         cert.set_pubkey(&rsa).unwrap();
-        cert.set_not_before(&openssl::asn1::Asn1Time::days_from_now(0).unwrap()).unwrap();
-        cert.set_not_after(&openssl::asn1::Asn1Time::days_from_now(1).unwrap()).unwrap();
+        cert.set_not_before(&openssl::asn1::Asn1Time::days_from_now(0).unwrap())
+            .unwrap();
+        cert.set_not_after(&openssl::asn1::Asn1Time::days_from_now(1).unwrap())
+            .unwrap();
         cert.sign(&rsa, MessageDigestForTests::sha256()).unwrap();
         let cert = cert.build();
-        assert!(parse_err(std::str::from_utf8(&cert.to_pem().unwrap()).unwrap())
+        assert!(
+            parse_err(std::str::from_utf8(&cert.to_pem().unwrap()).unwrap())
+                .message()
+                .contains("certificate")
+        );
+        assert!(parse_err(&b64(&cert.to_der().unwrap()))
             .message()
             .contains("certificate"));
-        assert!(parse_err(&b64(&cert.to_der().unwrap())).message().contains("certificate"));
 
         let small = rsa_key(1024);
         let small = String::from_utf8(small.private_key_to_pem_pkcs8().unwrap()).unwrap();
@@ -914,24 +959,42 @@ mod tests {
 
     #[test]
     fn algorithm_inference_and_mismatch() {
-        let p256 = parse_ok(&b64(&ec_key(Nid::X9_62_PRIME256V1).private_key_to_pkcs8().unwrap()));
+        let p256 = parse_ok(&b64(&ec_key(Nid::X9_62_PRIME256V1)
+            .private_key_to_pkcs8()
+            .unwrap()));
         assert_eq!(p256.choose_algorithm(None).unwrap(), Algorithm::ES256);
-        for alg in [Algorithm::ES384, Algorithm::ES512, Algorithm::RS256, Algorithm::EdDSA, Algorithm::PS256] {
+        for alg in [
+            Algorithm::ES384,
+            Algorithm::ES512,
+            Algorithm::RS256,
+            Algorithm::EdDSA,
+            Algorithm::PS256,
+        ] {
             let e = p256.choose_algorithm(Some(alg)).unwrap_err();
             assert_eq!(e.kind(), ErrorKind::Key);
         }
         let rsa = parse_ok(&b64(&rsa_key(2048).private_key_to_pkcs8().unwrap()));
         assert_eq!(rsa.choose_algorithm(None).unwrap(), Algorithm::RS256);
-        for alg in [Algorithm::RS384, Algorithm::RS512, Algorithm::PS256, Algorithm::PS384, Algorithm::PS512] {
+        for alg in [
+            Algorithm::RS384,
+            Algorithm::RS512,
+            Algorithm::PS256,
+            Algorithm::PS384,
+            Algorithm::PS512,
+        ] {
             assert_eq!(rsa.choose_algorithm(Some(alg)).unwrap(), alg);
         }
         assert!(rsa.choose_algorithm(Some(Algorithm::ES256)).is_err());
         let ed = parse_ok(&b64(&ed_key().private_key_to_pkcs8().unwrap()));
         assert_eq!(ed.choose_algorithm(None).unwrap(), Algorithm::EdDSA);
         assert!(ed.choose_algorithm(Some(Algorithm::ES256)).is_err());
-        let p384 = parse_ok(&b64(&ec_key(Nid::SECP384R1).private_key_to_pkcs8().unwrap()));
+        let p384 = parse_ok(&b64(&ec_key(Nid::SECP384R1)
+            .private_key_to_pkcs8()
+            .unwrap()));
         assert_eq!(p384.choose_algorithm(None).unwrap(), Algorithm::ES384);
-        let p521 = parse_ok(&b64(&ec_key(Nid::SECP521R1).private_key_to_pkcs8().unwrap()));
+        let p521 = parse_ok(&b64(&ec_key(Nid::SECP521R1)
+            .private_key_to_pkcs8()
+            .unwrap()));
         assert_eq!(p521.choose_algorithm(None).unwrap(), Algorithm::ES512);
     }
 
@@ -949,7 +1012,10 @@ mod tests {
         for alg in Algorithm::ALL {
             assert_eq!(alg.name().parse::<Algorithm>().unwrap(), alg);
         }
-        assert_eq!("es256".parse::<Algorithm>().unwrap_err().kind(), ErrorKind::InvalidArgument);
+        assert_eq!(
+            "es256".parse::<Algorithm>().unwrap_err().kind(),
+            ErrorKind::InvalidArgument
+        );
         assert!("none".parse::<Algorithm>().is_err());
     }
 }

@@ -9,8 +9,12 @@
 pub mod assertion;
 pub mod client;
 pub mod error;
+pub mod exchange;
+pub mod form;
 pub mod keys;
 pub mod providers;
+pub mod response;
+pub mod transport;
 pub mod url;
 
 mod ffi;
@@ -19,6 +23,7 @@ pub use client::{AuthMethod, Client};
 pub use error::{Error, ErrorKind, OAuthDetails, Result};
 pub use keys::Algorithm;
 pub use providers::{pingone_token_url, talkdesk_token_url, TalkdeskRegion};
+pub use response::Token;
 
 /// The library version, as in `Cargo.toml`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

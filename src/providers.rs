@@ -19,7 +19,9 @@ fn check_label(what: &str, value: &str) -> Result<()> {
         && value.len() <= 63
         && !value.starts_with('-')
         && !value.ends_with('-')
-        && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-');
     if ok {
         Ok(())
     } else {
@@ -79,7 +81,18 @@ mod tests {
             "https://acme.talkdeskidca.com/oauth/token"
         );
         for bad in [
-            "", "a/b", "a@b", "a b", "a.b", "-a", "a-", "a:1", "ä", "a?x", "a#", &"a".repeat(64),
+            "",
+            "a/b",
+            "a@b",
+            "a b",
+            "a.b",
+            "-a",
+            "a-",
+            "a:1",
+            "ä",
+            "a?x",
+            "a#",
+            &"a".repeat(64),
         ] {
             let e = talkdesk_token_url(bad, TalkdeskRegion::Us).unwrap_err();
             assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{bad:?}");

@@ -33,7 +33,10 @@ pub fn check_endpoint(what: &str, url: &str) -> Result<EndpointUrl> {
     if url.len() > 8192 {
         return Err(bad(what, "longer than 8192 bytes"));
     }
-    if let Some(c) = url.chars().find(|c| c.is_control() || c.is_whitespace() || !c.is_ascii()) {
+    if let Some(c) = url
+        .chars()
+        .find(|c| c.is_control() || c.is_whitespace() || !c.is_ascii())
+    {
         return Err(bad(
             what,
             &format!("it contains the character {c:?}; percent-encode it"),
@@ -45,7 +48,10 @@ pub fn check_endpoint(what: &str, url: &str) -> Result<EndpointUrl> {
     } else if lower.starts_with("http://") {
         (false, &url["http://".len()..])
     } else {
-        return Err(bad(what, "it must start with https:// (or http:// for loopback)"));
+        return Err(bad(
+            what,
+            "it must start with https:// (or http:// for loopback)",
+        ));
     };
     let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let authority = &rest[..authority_end];
@@ -54,9 +60,13 @@ pub fn check_endpoint(what: &str, url: &str) -> Result<EndpointUrl> {
         return Err(bad(what, "it has a fragment (#...)"));
     }
     if authority.contains('@') {
-        return Err(bad(what, "it has user info (...@); pass credentials with the setters"));
+        return Err(bad(
+            what,
+            "it has user info (...@); pass credentials with the setters",
+        ));
     }
-    let (host, port) = split_host_port(authority).ok_or_else(|| bad(what, "the host or port is malformed"))?;
+    let (host, port) =
+        split_host_port(authority).ok_or_else(|| bad(what, "the host or port is malformed"))?;
     if let Some(port) = port {
         match port.parse::<u16>() {
             Ok(p) if p > 0 => {}
@@ -80,7 +90,11 @@ fn split_host_port(authority: &str) -> Option<(&str, Option<&str>)> {
         let close = authority.find(']')?;
         let host = &authority[..=close];
         let inner = &host[1..host.len() - 1];
-        if inner.is_empty() || !inner.chars().all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.') {
+        if inner.is_empty()
+            || !inner
+                .chars()
+                .all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.')
+        {
             return None;
         }
         return match &authority[close + 1..] {

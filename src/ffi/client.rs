@@ -2,8 +2,12 @@
 
 use std::ffi::c_char;
 
+use libc::size_t;
+
 use super::strings::into_owned_raw;
-use super::{boundary, error::tokenclient_error, guard, opt_str_arg, out_arg, ref_arg, str_arg, write_out};
+use super::{
+    boundary, error::tokenclient_error, guard, opt_str_arg, out_arg, ref_arg, str_arg, write_out,
+};
 use crate::client::{AuthMethod, Client};
 use crate::error::{Error, Result};
 use crate::keys::Algorithm;
@@ -16,7 +20,9 @@ use crate::keys::Algorithm;
 /// `tokenclient_client *`) may also run while they do: each request uses the
 /// settings as they were when it started. Only `tokenclient_client_free`
 /// must not race with any other use.
-pub struct tokenclient_client(Client);
+pub struct tokenclient_client {
+    pub(crate) inner: Client,
+}
 
 /// How the client authenticates at the token endpoint; pass one of the
 /// `TOKENCLIENT_AUTH_*` values. (An integer type, so that an out-of-range
@@ -42,13 +48,17 @@ fn auth_method(value: tokenclient_auth_method) -> Result<AuthMethod> {
         TOKENCLIENT_AUTH_CLIENT_SECRET_POST => AuthMethod::ClientSecretPost,
         TOKENCLIENT_AUTH_CLIENT_SECRET_JWT => AuthMethod::ClientSecretJwt,
         TOKENCLIENT_AUTH_PRIVATE_KEY_JWT => AuthMethod::PrivateKeyJwt,
-        other => return Err(Error::invalid_argument(format!("unknown auth method {other}"))),
+        other => {
+            return Err(Error::invalid_argument(format!(
+                "unknown auth method {other}"
+            )))
+        }
     })
 }
 
 /// Borrows the client behind a handle argument.
 unsafe fn client<'a>(c: *const tokenclient_client) -> Result<&'a Client> {
-    ref_arg(c, "client").map(|c| &c.0)
+    ref_arg(c, "client").map(|c| &c.inner)
 }
 
 /// Creates a client of `token_url` identified as `client_id`, and writes it
@@ -70,8 +80,14 @@ pub unsafe extern "C" fn tokenclient_client_new(
 ) -> *mut tokenclient_error {
     boundary(|| {
         out_arg(out, "out")?;
-        let c = Client::new(str_arg(token_url, "token_url")?, str_arg(client_id, "client_id")?)?;
-        write_out(out, Box::into_raw(Box::new(tokenclient_client(c))));
+        let c = Client::new(
+            str_arg(token_url, "token_url")?,
+            str_arg(client_id, "client_id")?,
+        )?;
+        write_out(
+            out,
+            Box::into_raw(Box::new(tokenclient_client { inner: c })),
+        );
         Ok(())
     })
 }
@@ -158,7 +174,9 @@ pub unsafe extern "C" fn tokenclient_client_set_private_key(
         let c = self::client(client)?;
         let key = str_arg(key, "key")?;
         let key_id = opt_str_arg(key_id, "key_id")?;
-        let alg = opt_str_arg(alg, "alg")?.map(str::parse::<Algorithm>).transpose()?;
+        let alg = opt_str_arg(alg, "alg")?
+            .map(str::parse::<Algorithm>)
+            .transpose()?;
         c.set_private_key(key, key_id, alg)
     })
 }
@@ -168,7 +186,9 @@ pub unsafe extern "C" fn tokenclient_client_set_private_key(
 ///
 /// Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for NULL.
 #[no_mangle]
-pub unsafe extern "C" fn tokenclient_client_set_public(client: *mut tokenclient_client) -> *mut tokenclient_error {
+pub unsafe extern "C" fn tokenclient_client_set_public(
+    client: *mut tokenclient_client,
+) -> *mut tokenclient_error {
     boundary(|| self::client(client)?.set_public())
 }
 
@@ -244,4 +264,102 @@ pub unsafe extern "C" fn tokenclient_client_create_assertion(
         write_out(out_jwt, into_owned_raw(jwt));
         Ok(())
     })
+}
+
+/// Sets the connect timeout and the timeout of a whole request, in
+/// milliseconds, each 1 to 600000 (defaults: 10000 and 30000). A request
+/// that exceeds either fails with `TOKENCLIENT_ERROR_TRANSPORT`.
+///
+/// Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for NULL or a value out of range.
+#[no_mangle]
+pub unsafe extern "C" fn tokenclient_client_set_timeout_ms(
+    client: *mut tokenclient_client,
+    connect_ms: u32,
+    total_ms: u32,
+) -> *mut tokenclient_error {
+    boundary(|| self::client(client)?.set_timeouts_ms(connect_ms, total_ms))
+}
+
+/// Trusts the CA certificates in the PEM file at `path` instead of the
+/// system's, e.g. for a private CA. NULL restores the system's. TLS
+/// verification of the peer and its host name is always on.
+///
+/// Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for a NULL client, invalid
+/// UTF-8, or a file that cannot be opened.
+#[no_mangle]
+pub unsafe extern "C" fn tokenclient_client_set_ca_file(
+    client: *mut tokenclient_client,
+    path: *const c_char,
+) -> *mut tokenclient_error {
+    boundary(|| self::client(client)?.set_ca_file(opt_str_arg(path, "path")?))
+}
+
+/// Presents a client certificate in the TLS handshake (mutual TLS):
+/// `cert_path` and `key_path` are PEM files (the key unencrypted). Both NULL
+/// stops presenting one.
+///
+/// Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for a NULL client, only one
+/// of the two NULL, invalid UTF-8, or a file that cannot be opened.
+#[no_mangle]
+pub unsafe extern "C" fn tokenclient_client_set_client_cert(
+    client: *mut tokenclient_client,
+    cert_path: *const c_char,
+    key_path: *const c_char,
+) -> *mut tokenclient_error {
+    boundary(|| {
+        let c = self::client(client)?;
+        match (
+            opt_str_arg(cert_path, "cert_path")?,
+            opt_str_arg(key_path, "key_path")?,
+        ) {
+            (Some(cert), Some(key)) => c.set_client_cert(Some((cert, key))),
+            (None, None) => c.set_client_cert(None),
+            _ => Err(Error::invalid_argument(
+                "cert_path and key_path go together: pass both, or both NULL",
+            )),
+        }
+    })
+}
+
+/// Sends requests through `proxy`, a URL as libcurl takes it (e.g.
+/// "http://proxy.internal:3128"). "" disables proxies; NULL restores the
+/// default, which honours the `https_proxy`, `http_proxy`, `all_proxy` and
+/// `no_proxy` environment variables as libcurl does.
+///
+/// Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for a NULL client, invalid
+/// UTF-8 or a malformed value.
+#[no_mangle]
+pub unsafe extern "C" fn tokenclient_client_set_proxy(
+    client: *mut tokenclient_client,
+    proxy: *const c_char,
+) -> *mut tokenclient_error {
+    boundary(|| self::client(client)?.set_proxy(opt_str_arg(proxy, "proxy")?))
+}
+
+/// Caps the size of a response body, 1024 bytes to 64 MiB (default 1 MiB).
+/// A larger answer fails with `TOKENCLIENT_ERROR_TRANSPORT`.
+///
+/// Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for NULL or a value out of range.
+#[no_mangle]
+pub unsafe extern "C" fn tokenclient_client_set_max_response_bytes(
+    client: *mut tokenclient_client,
+    bytes: size_t,
+) -> *mut tokenclient_error {
+    boundary(|| self::client(client)?.set_max_response_bytes(bytes))
+}
+
+/// Adds the header `name: value` to every request (at most 32). Headers
+/// tokenclient sets itself (Authorization, Content-Type, Content-Length,
+/// Host, Transfer-Encoding) are refused.
+///
+/// Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for NULL, invalid UTF-8, a
+/// name that is not an HTTP token, a value with control characters, or a
+/// reserved name.
+#[no_mangle]
+pub unsafe extern "C" fn tokenclient_client_add_header(
+    client: *mut tokenclient_client,
+    name: *const c_char,
+    value: *const c_char,
+) -> *mut tokenclient_error {
+    boundary(|| self::client(client)?.add_header(str_arg(name, "name")?, str_arg(value, "value")?))
 }

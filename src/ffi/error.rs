@@ -81,9 +81,10 @@ pub unsafe extern "C" fn tokenclient_error_get_kind(
     error: *const tokenclient_error,
 ) -> tokenclient_error_kind {
     guard(tokenclient_error_kind::TOKENCLIENT_ERROR_PANIC, || {
-        error
-            .as_ref()
-            .map_or(tokenclient_error_kind::TOKENCLIENT_ERROR_INVALID_ARGUMENT, |e| e.kind)
+        error.as_ref().map_or(
+            tokenclient_error_kind::TOKENCLIENT_ERROR_INVALID_ARGUMENT,
+            |e| e.kind,
+        )
     })
 }
 
@@ -94,10 +95,14 @@ pub unsafe extern "C" fn tokenclient_error_get_kind(
 /// `tokenclient_error_free(error)`. Given NULL, returns a static string
 /// saying so (never NULL).
 #[no_mangle]
-pub unsafe extern "C" fn tokenclient_error_message(error: *const tokenclient_error) -> *const c_char {
+pub unsafe extern "C" fn tokenclient_error_message(
+    error: *const tokenclient_error,
+) -> *const c_char {
     const NULL_ERROR: &std::ffi::CStr = c"(no error: NULL was passed to tokenclient_error_message)";
     guard(NULL_ERROR.as_ptr(), || {
-        error.as_ref().map_or(NULL_ERROR.as_ptr(), |e| e.message.as_ptr())
+        error
+            .as_ref()
+            .map_or(NULL_ERROR.as_ptr(), |e| e.message.as_ptr())
     })
 }
 
@@ -115,8 +120,14 @@ pub unsafe extern "C" fn tokenclient_error_http_status(error: *const tokenclient
 ///
 /// Ownership: the string belongs to `error`.
 #[no_mangle]
-pub unsafe extern "C" fn tokenclient_error_oauth_code(error: *const tokenclient_error) -> *const c_char {
-    guard(ptr::null(), || error.as_ref().map_or(ptr::null(), |e| opt_ptr(&e.oauth_code)))
+pub unsafe extern "C" fn tokenclient_error_oauth_code(
+    error: *const tokenclient_error,
+) -> *const c_char {
+    guard(ptr::null(), || {
+        error
+            .as_ref()
+            .map_or(ptr::null(), |e| opt_ptr(&e.oauth_code))
+    })
 }
 
 /// The OAuth `error_description` of a `TOKENCLIENT_ERROR_OAUTH` error, NULL
@@ -128,7 +139,9 @@ pub unsafe extern "C" fn tokenclient_error_oauth_description(
     error: *const tokenclient_error,
 ) -> *const c_char {
     guard(ptr::null(), || {
-        error.as_ref().map_or(ptr::null(), |e| opt_ptr(&e.oauth_description))
+        error
+            .as_ref()
+            .map_or(ptr::null(), |e| opt_ptr(&e.oauth_description))
     })
 }
 
@@ -137,8 +150,14 @@ pub unsafe extern "C" fn tokenclient_error_oauth_description(
 ///
 /// Ownership: the string belongs to `error`.
 #[no_mangle]
-pub unsafe extern "C" fn tokenclient_error_oauth_uri(error: *const tokenclient_error) -> *const c_char {
-    guard(ptr::null(), || error.as_ref().map_or(ptr::null(), |e| opt_ptr(&e.oauth_uri)))
+pub unsafe extern "C" fn tokenclient_error_oauth_uri(
+    error: *const tokenclient_error,
+) -> *const c_char {
+    guard(ptr::null(), || {
+        error
+            .as_ref()
+            .map_or(ptr::null(), |e| opt_ptr(&e.oauth_uri))
+    })
 }
 
 /// Frees `error` and every string it owns. NULL is allowed and does nothing.

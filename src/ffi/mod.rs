@@ -13,8 +13,10 @@
 
 pub mod client;
 pub mod error;
+pub mod exchange;
 pub mod providers;
 pub mod strings;
+pub mod token;
 
 use std::ffi::{c_char, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};

@@ -41,7 +41,11 @@ pub unsafe extern "C" fn tokenclient_talkdesk_token_url(
             TOKENCLIENT_TALKDESK_US => TalkdeskRegion::Us,
             TOKENCLIENT_TALKDESK_EU => TalkdeskRegion::Eu,
             TOKENCLIENT_TALKDESK_CA => TalkdeskRegion::Ca,
-            other => return Err(Error::invalid_argument(format!("unknown Talkdesk region {other}"))),
+            other => {
+                return Err(Error::invalid_argument(format!(
+                    "unknown Talkdesk region {other}"
+                )))
+            }
         };
         let url = talkdesk_token_url(account, region)?;
         write_out(out, into_owned_raw(url));

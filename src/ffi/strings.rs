@@ -21,11 +21,12 @@ pub(crate) fn into_owned_raw(mut text: String) -> *mut c_char {
 /// Ownership: a static string; never free it.
 #[no_mangle]
 pub extern "C" fn tokenclient_version() -> *const c_char {
-    const VERSION: &std::ffi::CStr =
-        match std::ffi::CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes()) {
-            Ok(v) => v,
-            Err(_) => panic!("the version has no NUL"),
-        };
+    const VERSION: &std::ffi::CStr = match std::ffi::CStr::from_bytes_with_nul(
+        concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes(),
+    ) {
+        Ok(v) => v,
+        Err(_) => panic!("the version has no NUL"),
+    };
     VERSION.as_ptr()
 }
 

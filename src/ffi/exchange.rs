@@ -1,0 +1,156 @@
+//! Token exchanges: each sends one POST to the token URL.
+
+use std::ffi::c_char;
+
+use super::client::tokenclient_client;
+use super::token::tokenclient_token;
+use super::{
+    boundary, error::tokenclient_error, opt_str_arg, out_arg, ref_arg, str_arg, write_out,
+};
+use crate::client::Client;
+use crate::error::{Error, Result};
+use crate::response::Token;
+
+/// Most name/value pairs `tokenclient_client_grant` reads before it gives up
+/// looking for the terminating NULL.
+const MAX_PARAMS: usize = 256;
+
+/// Runs one exchange with a checked client and out-parameter.
+unsafe fn exchange(
+    client: *const tokenclient_client,
+    out: *mut *mut tokenclient_token,
+    run: impl FnOnce(&Client) -> Result<Token>,
+) -> *mut tokenclient_error {
+    boundary(|| {
+        out_arg(out, "out")?;
+        let client = &ref_arg(client, "client")?.inner;
+        let token = run(client)?;
+        write_out(out, tokenclient_token::into_raw(token));
+        Ok(())
+    })
+}
+
+/// Exchanges an authorization code (grant_type=authorization_code) and
+/// writes the token to `*out`.
+///
+/// `code` and `redirect_uri` are required; `code_verifier` is the PKCE
+/// verifier (RFC 7636), NULL when PKCE was not used. The client's
+/// authentication is added as configured; with an assertion method, each
+/// call signs a new assertion. To send more parameters (e.g. `resource`),
+/// use `tokenclient_client_grant` with grant type "authorization_code".
+///
+/// Ownership: on success `*out` is a new token; free it with
+/// `tokenclient_token_free`. On error `*out` is not written.
+/// Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` (NULL, invalid UTF-8, empty
+/// code), `TOKENCLIENT_ERROR_CONFIG` (no credentials),
+/// `TOKENCLIENT_ERROR_TRANSPORT`, `TOKENCLIENT_ERROR_OAUTH`,
+/// `TOKENCLIENT_ERROR_HTTP`, `TOKENCLIENT_ERROR_RESPONSE`.
+#[no_mangle]
+pub unsafe extern "C" fn tokenclient_client_exchange_code(
+    client: *const tokenclient_client,
+    code: *const c_char,
+    redirect_uri: *const c_char,
+    code_verifier: *const c_char,
+    out: *mut *mut tokenclient_token,
+) -> *mut tokenclient_error {
+    exchange(client, out, |c| {
+        c.exchange_code(
+            str_arg(code, "code")?,
+            str_arg(redirect_uri, "redirect_uri")?,
+            opt_str_arg(code_verifier, "code_verifier")?,
+        )
+    })
+}
+
+/// Uses a refresh token (grant_type=refresh_token) and writes the new token
+/// to `*out`. `scope` narrows the scope; NULL keeps the original.
+/// The server may rotate the refresh token: read the new one with
+/// `tokenclient_token_refresh_token`.
+///
+/// Ownership and errors as for `tokenclient_client_exchange_code`.
+#[no_mangle]
+pub unsafe extern "C" fn tokenclient_client_refresh(
+    client: *const tokenclient_client,
+    refresh_token: *const c_char,
+    scope: *const c_char,
+    out: *mut *mut tokenclient_token,
+) -> *mut tokenclient_error {
+    exchange(client, out, |c| {
+        c.refresh(
+            str_arg(refresh_token, "refresh_token")?,
+            opt_str_arg(scope, "scope")?,
+        )
+    })
+}
+
+/// Requests a token for the client itself (grant_type=client_credentials)
+/// and writes it to `*out`. `scope` may be NULL for the server's default.
+///
+/// Ownership and errors as for `tokenclient_client_exchange_code`.
+#[no_mangle]
+pub unsafe extern "C" fn tokenclient_client_client_credentials(
+    client: *const tokenclient_client,
+    scope: *const c_char,
+    out: *mut *mut tokenclient_token,
+) -> *mut tokenclient_error {
+    exchange(client, out, |c| {
+        c.client_credentials(opt_str_arg(scope, "scope")?)
+    })
+}
+
+/// Sends any grant: `grant_type` (e.g.
+/// "urn:ietf:params:oauth:grant-type:token-exchange") and `params`, a
+/// NULL-terminated array of name, value, name, value, ..., NULL (NULL
+/// itself for none; a name may repeat, e.g. "resource"). Also the way to
+/// add parameters such as `audience` or `resource` to a standard grant.
+/// The client's authentication is added; `grant_type`, `client_id`,
+/// `client_secret`, `client_assertion` and `client_assertion_type` cannot be
+/// passed in `params`. At most 256 pairs.
+///
+/// Ownership and errors as for `tokenclient_client_exchange_code`; also
+/// `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for a name without a value, an empty
+/// or reserved name, or more than 256 pairs.
+#[no_mangle]
+pub unsafe extern "C" fn tokenclient_client_grant(
+    client: *const tokenclient_client,
+    grant_type: *const c_char,
+    params: *const *const c_char,
+    out: *mut *mut tokenclient_token,
+) -> *mut tokenclient_error {
+    exchange(client, out, |c| {
+        let grant_type = str_arg(grant_type, "grant_type")?;
+        let pairs = read_params(params)?;
+        c.grant(grant_type, &pairs)
+    })
+}
+
+/// Reads the NULL-terminated name/value array of `tokenclient_client_grant`.
+unsafe fn read_params<'a>(params: *const *const c_char) -> Result<Vec<(&'a str, &'a str)>> {
+    let mut pairs = Vec::new();
+    if params.is_null() {
+        return Ok(pairs);
+    }
+    for i in 0..=MAX_PARAMS {
+        let name = *params.add(2 * i);
+        if name.is_null() {
+            return Ok(pairs);
+        }
+        if i == MAX_PARAMS {
+            break;
+        }
+        let value = *params.add(2 * i + 1);
+        if value.is_null() {
+            return Err(Error::invalid_argument(format!(
+                "params: the name at index {} has no value",
+                2 * i
+            )));
+        }
+        pairs.push((
+            str_arg(name, "a parameter name")?,
+            str_arg(value, "a parameter value")?,
+        ));
+    }
+    Err(Error::invalid_argument(format!(
+        "params: more than {MAX_PARAMS} pairs, or no terminating NULL"
+    )))
+}

@@ -1,0 +1,362 @@
+//! Token responses (RFC 6749 §5.1) and error responses (§5.2).
+#![forbid(unsafe_code)]
+
+use std::fmt;
+
+use serde_json::{Map, Value};
+use zeroize::{Zeroize, Zeroizing};
+
+use crate::error::{Error, ErrorKind, OAuthDetails, Result};
+
+/// A successful token response. Its strings are wiped when it is dropped.
+/// `Debug` never shows token values.
+pub struct Token {
+    json: Zeroizing<String>,
+    /// Every member whose value is a string, in the order of the JSON.
+    strings: Vec<(String, Zeroizing<String>)>,
+    expires_in: Option<i64>,
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Token")
+            .field("token_type", &self.token_type())
+            .field("expires_in", &self.expires_in)
+            .field("scope", &self.scope())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Token {
+    /// A string member of the response, e.g. `sid`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.strings
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn access_token(&self) -> &str {
+        self.get("access_token").expect("checked when parsed")
+    }
+
+    pub fn token_type(&self) -> &str {
+        self.get("token_type").expect("checked when parsed")
+    }
+
+    /// Seconds the access token lives, when the server said.
+    pub fn expires_in(&self) -> Option<i64> {
+        self.expires_in
+    }
+
+    pub fn scope(&self) -> Option<&str> {
+        self.get("scope")
+    }
+
+    pub fn refresh_token(&self) -> Option<&str> {
+        self.get("refresh_token")
+    }
+
+    pub fn id_token(&self) -> Option<&str> {
+        self.get("id_token")
+    }
+
+    /// The whole response body.
+    pub fn json(&self) -> &str {
+        &self.json
+    }
+
+    /// Every string member, name and value.
+    pub fn string_members(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.strings.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+    }
+}
+
+/// Overwrites every string inside a parsed JSON value before it is dropped.
+fn wipe(value: &mut Value) {
+    match value {
+        Value::String(s) => s.zeroize(),
+        Value::Array(items) => items.iter_mut().for_each(wipe),
+        Value::Object(map) => map.values_mut().for_each(wipe),
+        _ => {}
+    }
+}
+
+/// A parsed JSON object that is wiped when dropped.
+struct WipedObject(Map<String, Value>);
+
+impl Drop for WipedObject {
+    fn drop(&mut self) {
+        self.0.values_mut().for_each(wipe);
+    }
+}
+
+fn parse_object(body: &[u8]) -> Option<WipedObject> {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(map)) => Some(WipedObject(map)),
+        Ok(mut other) => {
+            wipe(&mut other);
+            None
+        }
+        Err(_) => None,
+    }
+}
+
+fn response_error(status: u32, message: impl Into<String>) -> Error {
+    Error::new(ErrorKind::Response, message).with_http_status(status_u16(status))
+}
+
+fn status_u16(status: u32) -> u16 {
+    u16::try_from(status).unwrap_or(0)
+}
+
+/// Parses the body of a 2xx answer into a token.
+pub fn parse_token(status: u32, body: &[u8]) -> Result<Token> {
+    let json = std::str::from_utf8(body)
+        .map_err(|_| response_error(status, "the token response is not UTF-8"))?;
+    let object = parse_object(body)
+        .ok_or_else(|| response_error(status, "the token response is not a JSON object"))?;
+    let map = &object.0;
+    for required in ["access_token", "token_type"] {
+        match map.get(required) {
+            Some(Value::String(s)) if !s.is_empty() => {}
+            Some(_) => {
+                return Err(response_error(
+                    status,
+                    format!("the token response's \"{required}\" is not a non-empty string"),
+                ))
+            }
+            None => {
+                return Err(response_error(
+                    status,
+                    format!("the token response has no \"{required}\""),
+                ))
+            }
+        }
+    }
+    for optional in ["scope", "refresh_token", "id_token"] {
+        match map.get(optional) {
+            None | Some(Value::String(_)) | Some(Value::Null) => {}
+            Some(_) => {
+                return Err(response_error(
+                    status,
+                    format!("the token response's \"{optional}\" is not a string"),
+                ))
+            }
+        }
+    }
+    let expires_in = match map.get("expires_in") {
+        None | Some(Value::Null) => None,
+        Some(Value::Number(n)) => match n.as_i64() {
+            Some(v) if v >= 0 => Some(v),
+            _ => {
+                return Err(response_error(
+                    status,
+                    "the token response's \"expires_in\" is not a non-negative integer that fits 64 bits",
+                ))
+            }
+        },
+        // Some servers send the number as a string; accept it when it is one.
+        Some(Value::String(s)) => match s.parse::<i64>() {
+            Ok(v) if v >= 0 => Some(v),
+            _ => {
+                return Err(response_error(
+                    status,
+                    "the token response's \"expires_in\" is a string that is not a non-negative integer",
+                ))
+            }
+        },
+        Some(_) => {
+            return Err(response_error(
+                status,
+                "the token response's \"expires_in\" is not a number",
+            ))
+        }
+    };
+    let strings = map
+        .iter()
+        .filter_map(|(name, value)| match value {
+            Value::String(s) => Some((name.clone(), Zeroizing::new(s.clone()))),
+            _ => None,
+        })
+        .collect();
+    Ok(Token {
+        json: Zeroizing::new(json.to_string()),
+        strings,
+        expires_in,
+    })
+}
+
+/// How many bytes of an unexpected body go into an error message.
+const SNIPPET_BYTES: usize = 200;
+
+/// The error for a non-2xx answer: `OAuth` when the body is an RFC 6749
+/// §5.2 error object, `Http` otherwise. `redact` lists secrets of the
+/// request that must never be echoed into a message, should the server
+/// reflect them.
+pub fn parse_error(status: u32, body: &[u8], redact: &[&str]) -> Error {
+    let scrub = |text: &str| -> String {
+        let mut out = text.to_string();
+        for secret in redact.iter().filter(|s| s.len() >= 4) {
+            if out.contains(secret) {
+                out = out.replace(secret, "[redacted]");
+            }
+        }
+        out.chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect()
+    };
+    if let Some(object) = parse_object(body) {
+        let map = &object.0;
+        if let Some(Value::String(code)) = map.get("error") {
+            let text = |name: &str| match map.get(name) {
+                Some(Value::String(s)) => Some(scrub(&truncate(s, 1024))),
+                _ => None,
+            };
+            let details = OAuthDetails {
+                code: scrub(&truncate(code, 256)),
+                description: text("error_description"),
+                uri: text("error_uri"),
+            };
+            let mut message = format!(
+                "the token endpoint answered HTTP {status} with OAuth error \"{}\"",
+                details.code
+            );
+            if let Some(d) = &details.description {
+                message.push_str(": ");
+                message.push_str(d);
+            }
+            return Error::new(ErrorKind::OAuth, message)
+                .with_http_status(status_u16(status))
+                .with_oauth(details);
+        }
+    }
+    let snippet = String::from_utf8_lossy(&body[..body.len().min(SNIPPET_BYTES)]);
+    let mut message = if (300..400).contains(&status) {
+        format!("the token endpoint answered HTTP {status} (a redirect, which is not followed)")
+    } else {
+        format!("the token endpoint answered HTTP {status} without an OAuth error body")
+    };
+    let snippet = scrub(snippet.trim());
+    if !snippet.is_empty() {
+        message.push_str(": ");
+        message.push_str(&snippet);
+        if body.len() > SNIPPET_BYTES {
+            message.push_str("...");
+        }
+    }
+    Error::new(ErrorKind::Http, message).with_http_status(status_u16(status))
+}
+
+fn truncate(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &text[..end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_fields() {
+        let body = br#"{"access_token":"at","token_type":"Bearer","expires_in":3600,"scope":"a b","refresh_token":"rt","id_token":"it","sid":"s1","n":5}"#;
+        let t = parse_token(200, body).unwrap();
+        assert_eq!(t.access_token(), "at");
+        assert_eq!(t.token_type(), "Bearer");
+        assert_eq!(t.expires_in(), Some(3600));
+        assert_eq!(t.scope(), Some("a b"));
+        assert_eq!(t.refresh_token(), Some("rt"));
+        assert_eq!(t.id_token(), Some("it"));
+        assert_eq!(t.get("sid"), Some("s1"));
+        assert_eq!(t.get("n"), None);
+        assert_eq!(t.json().as_bytes(), body);
+        let debug = format!("{t:?}");
+        assert!(
+            !debug.contains("\"at\"") && !debug.contains("rt"),
+            "{debug}"
+        );
+    }
+
+    #[test]
+    fn bad_tokens_are_response_errors() {
+        for body in [
+            &b"not json"[..],
+            b"[]",
+            b"{}",
+            br#"{"access_token":"x"}"#,
+            br#"{"token_type":"Bearer"}"#,
+            br#"{"access_token":"","token_type":"Bearer"}"#,
+            br#"{"access_token":5,"token_type":"Bearer"}"#,
+            br#"{"access_token":"x","token_type":"Bearer","expires_in":-1}"#,
+            br#"{"access_token":"x","token_type":"Bearer","expires_in":9223372036854775808}"#,
+            br#"{"access_token":"x","token_type":"Bearer","expires_in":1.5}"#,
+            br#"{"access_token":"x","token_type":"Bearer","expires_in":"soon"}"#,
+            br#"{"access_token":"x","token_type":"Bearer","refresh_token":7}"#,
+            b"\xff\xfe",
+        ] {
+            let e = parse_token(200, body).unwrap_err();
+            assert_eq!(
+                e.kind(),
+                ErrorKind::Response,
+                "{:?}",
+                String::from_utf8_lossy(body)
+            );
+            assert_eq!(e.http_status(), 200);
+        }
+        let t = parse_token(
+            200,
+            br#"{"access_token":"x","token_type":"Bearer","expires_in":"60"}"#,
+        )
+        .unwrap();
+        assert_eq!(t.expires_in(), Some(60));
+        let deep = "[".repeat(100_000);
+        assert_eq!(
+            parse_token(200, deep.as_bytes()).unwrap_err().kind(),
+            ErrorKind::Response
+        );
+    }
+
+    #[test]
+    fn oauth_and_http_errors() {
+        let e = parse_error(
+            401,
+            br#"{"error":"invalid_client","error_description":"bad secret s3cr3t!","error_uri":"https://x/e"}"#,
+            &["s3cr3t!"],
+        );
+        assert_eq!(e.kind(), ErrorKind::OAuth);
+        assert_eq!(e.http_status(), 401);
+        let o = e.oauth().unwrap();
+        assert_eq!(o.code, "invalid_client");
+        assert_eq!(o.description.as_deref(), Some("bad secret [redacted]"));
+        assert_eq!(o.uri.as_deref(), Some("https://x/e"));
+        assert!(!e.message().contains("s3cr3t!"));
+
+        let e = parse_error(500, b"<html>boom\n</html>", &[]);
+        assert_eq!(e.kind(), ErrorKind::Http);
+        assert_eq!(e.http_status(), 500);
+        assert!(
+            e.message().contains("<html>boom </html>"),
+            "{}",
+            e.message()
+        );
+
+        let e = parse_error(302, b"", &[]);
+        assert_eq!(e.kind(), ErrorKind::Http);
+        assert!(e.message().contains("redirect"));
+
+        let long = "x".repeat(5000);
+        let e = parse_error(503, long.as_bytes(), &[]);
+        assert!(e.message().len() < 400);
+        // An "error" that is not a string is not an OAuth error.
+        assert_eq!(
+            parse_error(400, br#"{"error":5}"#, &[]).kind(),
+            ErrorKind::Http
+        );
+    }
+}

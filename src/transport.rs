@@ -1,0 +1,263 @@
+//! HTTP over libcurl: a pool of easy handles per client, so connections and
+//! TLS sessions are reused across calls, with limits, timeouts and TLS
+//! verification always set.
+#![forbid(unsafe_code)]
+
+use std::path::PathBuf;
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use curl::easy::{Easy2, Handler, List, ReadError, WriteError};
+use zeroize::{Zeroize, Zeroizing};
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// Transport settings, part of the client's settings snapshot.
+#[derive(Clone, Debug)]
+pub struct TransportOptions {
+    pub connect_timeout: Duration,
+    pub total_timeout: Duration,
+    pub max_response_bytes: usize,
+    pub ca_file: Option<PathBuf>,
+    pub client_cert: Option<(PathBuf, PathBuf)>,
+    /// `None`: libcurl's default, which honours `*_proxy`/`NO_PROXY`.
+    /// `Some("")`: no proxy at all.
+    pub proxy: Option<String>,
+    /// Extra request headers, each `Name: value`.
+    pub headers: Vec<String>,
+}
+
+pub const DEFAULT_CONNECT_TIMEOUT_MS: u32 = 10_000;
+pub const DEFAULT_TOTAL_TIMEOUT_MS: u32 = 30_000;
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 1 << 20;
+
+impl Default for TransportOptions {
+    fn default() -> Self {
+        TransportOptions {
+            connect_timeout: Duration::from_millis(u64::from(DEFAULT_CONNECT_TIMEOUT_MS)),
+            total_timeout: Duration::from_millis(u64::from(DEFAULT_TOTAL_TIMEOUT_MS)),
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            ca_file: None,
+            client_cert: None,
+            proxy: None,
+            headers: Vec::new(),
+        }
+    }
+}
+
+/// One POST to send.
+pub struct Request<'a> {
+    pub url: &'a str,
+    pub body: &'a [u8],
+    /// The value of an `Authorization` header, if any.
+    pub authorization: Option<&'a str>,
+}
+
+/// What came back.
+pub struct Response {
+    pub status: u32,
+    pub body: Zeroizing<Vec<u8>>,
+    /// The `Retry-After` header, if any.
+    pub retry_after: Option<String>,
+}
+
+/// Collects one exchange: feeds the body to libcurl and gathers the answer
+/// up to the size limit. Buffers are wiped between requests.
+#[derive(Default)]
+struct Collector {
+    upload: Zeroizing<Vec<u8>>,
+    upload_pos: usize,
+    body: Zeroizing<Vec<u8>>,
+    limit: usize,
+    overflowed: bool,
+    retry_after: Option<String>,
+}
+
+impl Collector {
+    fn start(&mut self, upload: &[u8], limit: usize) {
+        self.upload.zeroize();
+        self.upload.extend_from_slice(upload);
+        self.upload_pos = 0;
+        self.body.zeroize();
+        self.limit = limit;
+        self.overflowed = false;
+        self.retry_after = None;
+    }
+
+    fn finish(&mut self) {
+        self.upload.zeroize();
+        self.body.zeroize();
+    }
+}
+
+impl Handler for Collector {
+    fn write(&mut self, data: &[u8]) -> std::result::Result<usize, WriteError> {
+        if self.body.len() + data.len() > self.limit {
+            self.overflowed = true;
+            return Ok(0); // anything short of data.len() aborts the transfer
+        }
+        self.body.extend_from_slice(data);
+        Ok(data.len())
+    }
+
+    fn read(&mut self, into: &mut [u8]) -> std::result::Result<usize, ReadError> {
+        let rest = &self.upload[self.upload_pos..];
+        let n = rest.len().min(into.len());
+        into[..n].copy_from_slice(&rest[..n]);
+        self.upload_pos += n;
+        Ok(n)
+    }
+
+    fn header(&mut self, data: &[u8]) -> bool {
+        // A new status line (e.g. after "100 Continue") starts a new header block.
+        if data.starts_with(b"HTTP/") {
+            self.retry_after = None;
+        }
+        if let Ok(line) = std::str::from_utf8(data) {
+            if let Some((name, value)) = line.split_once(':') {
+                if name.trim().eq_ignore_ascii_case("retry-after") {
+                    self.retry_after = Some(value.trim().chars().take(64).collect());
+                }
+            }
+        }
+        true
+    }
+}
+
+/// The easy handles of one client. A request takes a handle (or makes one),
+/// and puts it back when done, so concurrent requests each have their own.
+#[derive(Default)]
+pub struct Pool {
+    idle: Mutex<Vec<Easy2<Collector>>>,
+}
+
+/// Handles kept idle at most; more are closed after use.
+const MAX_IDLE: usize = 16;
+
+fn setup_error(e: curl::Error) -> Error {
+    Error::new(
+        ErrorKind::Transport,
+        format!("libcurl refused an option: {}", e.description()),
+    )
+}
+
+fn user_agent() -> &'static str {
+    concat!("tokenclient/", env!("CARGO_PKG_VERSION"))
+}
+
+impl Pool {
+    /// Sends one POST and returns the answer, whatever its status.
+    pub fn post(&self, options: &TransportOptions, request: &Request<'_>) -> Result<Response> {
+        let mut easy = self
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop()
+            .unwrap_or_else(|| Easy2::new(Collector::default()));
+        let result = perform(&mut easy, options, request);
+        easy.get_mut().finish();
+        // A handle that failed mid-transfer is dropped rather than reused.
+        if result.is_ok() {
+            let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+            if idle.len() < MAX_IDLE {
+                idle.push(easy);
+            }
+        }
+        result
+    }
+}
+
+fn perform(
+    easy: &mut Easy2<Collector>,
+    options: &TransportOptions,
+    request: &Request<'_>,
+) -> Result<Response> {
+    configure(easy, options, request).map_err(setup_error)?;
+    easy.get_mut()
+        .start(request.body, options.max_response_bytes);
+    if let Err(e) = easy.perform() {
+        if easy.get_ref().overflowed {
+            return Err(Error::new(
+                ErrorKind::Transport,
+                format!(
+                    "the response body is larger than the limit of {} bytes",
+                    options.max_response_bytes
+                ),
+            ));
+        }
+        return Err(transport_error(&e, options));
+    }
+    let status = easy.response_code().map_err(setup_error)?;
+    let collector = easy.get_mut();
+    Ok(Response {
+        status,
+        body: std::mem::take(&mut collector.body),
+        retry_after: collector.retry_after.take(),
+    })
+}
+
+fn configure(
+    easy: &mut Easy2<Collector>,
+    options: &TransportOptions,
+    request: &Request<'_>,
+) -> std::result::Result<(), curl::Error> {
+    // Back to defaults (keeping live connections and TLS sessions), so no
+    // option of an earlier request lingers.
+    easy.reset();
+    easy.url(request.url)?;
+    easy.post(true)?;
+    easy.post_field_size(request.body.len() as u64)?;
+    // Many threads, no signals: timeouts must not rely on SIGALRM.
+    easy.signal(false)?;
+    easy.follow_location(false)?;
+    easy.ssl_verify_peer(true)?;
+    easy.ssl_verify_host(true)?;
+    easy.connect_timeout(options.connect_timeout)?;
+    easy.timeout(options.total_timeout)?;
+    easy.max_filesize(options.max_response_bytes as u64)?;
+    easy.useragent(user_agent())?;
+    easy.tcp_keepalive(true)?;
+    if let Some(path) = &options.ca_file {
+        easy.cainfo(path)?;
+    }
+    if let Some((cert, key)) = &options.client_cert {
+        easy.ssl_cert(cert)?;
+        easy.ssl_key(key)?;
+    }
+    if let Some(proxy) = &options.proxy {
+        easy.proxy(proxy)?;
+    }
+    let mut headers = List::new();
+    headers.append("Content-Type: application/x-www-form-urlencoded")?;
+    headers.append("Accept: application/json")?;
+    // No "Expect: 100-continue" round trip for small bodies.
+    headers.append("Expect:")?;
+    if let Some(auth) = request.authorization {
+        let mut line = Zeroizing::new(String::with_capacity(auth.len() + 16));
+        line.push_str("Authorization: ");
+        line.push_str(auth);
+        headers.append(&line)?;
+    }
+    for header in &options.headers {
+        headers.append(header)?;
+    }
+    easy.http_headers(headers)?;
+    Ok(())
+}
+
+fn transport_error(e: &curl::Error, options: &TransportOptions) -> Error {
+    let what = if e.is_operation_timedout() {
+        format!(
+            "the request timed out (connect timeout {} ms, total {} ms)",
+            options.connect_timeout.as_millis(),
+            options.total_timeout.as_millis()
+        )
+    } else {
+        format!("the request failed: {}", e.description())
+    };
+    let message = match e.extra_description() {
+        Some(extra) if !extra.is_empty() => format!("{what} ({})", extra.trim()),
+        _ => what,
+    };
+    Error::new(ErrorKind::Transport, message)
+}
