@@ -176,7 +176,8 @@ fn perform(
     easy.get_mut()
         .start(request.body, options.max_response_bytes);
     if let Err(e) = easy.perform() {
-        if easy.get_ref().overflowed {
+        // Content-Length over the limit (max_filesize), or a body that grew past it.
+        if easy.get_ref().overflowed || e.is_filesize_exceeded() {
             return Err(Error::new(
                 ErrorKind::Transport,
                 format!(
@@ -256,7 +257,9 @@ fn transport_error(e: &curl::Error, options: &TransportOptions) -> Error {
         format!("the request failed: {}", e.description())
     };
     let message = match e.extra_description() {
-        Some(extra) if !extra.is_empty() => format!("{what} ({})", extra.trim()),
+        Some(extra) if !extra.is_empty() && extra.trim() != e.description() => {
+            format!("{what} ({})", extra.trim())
+        }
         _ => what,
     };
     Error::new(ErrorKind::Transport, message)
