@@ -1,0 +1,82 @@
+"""Builds tests/c/test_exchange.c, starts the OpenID Connect test server,
+fetches authorization codes, and runs the program plainly and under
+valgrind. Exit status: non-zero if any run failed."""
+
+import base64
+import hashlib
+import os
+import pathlib
+import secrets
+import subprocess
+import sys
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests"))
+from oidc_server import OIDCServer  # noqa: E402
+
+LIBDIR = REPO / "target" / "release"
+BUILD = REPO / "build" / "c-tests"
+CLIENTS = [
+    "basic-client", "post-client", "hs256-client", "es256-client", "es384-client", "rs256-client",
+    "ps256-client", "eddsa-client", "talkdesk-client", "public-client", "pingone-pkjwt",
+    "pingone-hs256", "pingone-basic",
+]
+
+
+def build() -> pathlib.Path:
+    BUILD.mkdir(parents=True, exist_ok=True)
+    exe = BUILD / "test_exchange"
+    subprocess.run(
+        [os.environ.get("CC", "cc"), "-std=c11", "-Wall", "-Wextra", "-Werror", "-g",
+         f"-I{REPO / 'include'}", str(REPO / "tests" / "c" / "test_exchange.c"),
+         f"-L{LIBDIR}", "-ltokenclient", f"-Wl,-rpath,{LIBDIR}", "-o", str(exe)],
+        check=True,
+    )
+    return exe
+
+
+def environment(server: OIDCServer) -> dict:
+    env = dict(os.environ, TC_CLIENTS=" ".join(CLIENTS), TC_REDIRECT_URI=server.redirect_uri)
+    for name in CLIENTS:
+        c = server.client(name)
+        prefix = "TC_" + name.upper().replace("-", "_") + "_"
+        env[prefix + "URL"] = server.token_url(name)
+        env[prefix + "ID"] = c["client_id"]
+        env[prefix + "METHOD"] = c["auth_method"]
+        if "client_secret" in c:
+            env[prefix + "SECRET"] = c["client_secret"]
+        if c["auth_method"] == "private_key_jwt":
+            env[prefix + "KEY"] = c.get("private_key_b64") or c["private_key_pem"]
+            env[prefix + "KID"] = c["kid"]
+            env[prefix + "ALG"] = c["alg"]
+        if c["auth_method"] == "none":
+            verifier = secrets.token_urlsafe(32)
+            challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+            env[prefix + "VERIFIER"] = verifier
+            env[prefix + "CODE"] = server.code(name, code_challenge=challenge)
+        else:
+            env[prefix + "CODE"] = server.code(name)
+    env["TC_POST_CLIENT_CODE2"] = server.code("post-client")
+    return env
+
+
+def main() -> int:
+    exe = build()
+    runs = {
+        "plain": [str(exe)],
+        "valgrind": ["valgrind", "--quiet", "--error-exitcode=1", "--leak-check=full",
+                     "--errors-for-leak-kinds=definite,indirect", str(exe)],
+    }
+    status = 0
+    with OIDCServer() as server:
+        for label, cmd in runs.items():
+            print(f"== test_exchange ({label})", flush=True)
+            # Codes are single-use: fetch a fresh set for each run.
+            rc = subprocess.run(cmd, env=environment(server)).returncode
+            print(f"== test_exchange ({label}): {'ok' if rc == 0 else 'FAILED'}", flush=True)
+            status |= rc
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

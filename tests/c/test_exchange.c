@@ -1,0 +1,171 @@
+/*
+ * Token exchanges from C against the real OpenID Connect test server, for
+ * every client authentication method. Run by tests/c/run_exchange.py, which
+ * starts the server, fetches authorization codes and passes everything in
+ * the environment: TC_CLIENTS (names), and per client TC_<NAME>_URL, _ID,
+ * _METHOD, _SECRET or _KEY/_KID/_ALG, _CODE; TC_REDIRECT_URI;
+ * TC_PUBLIC_CLIENT_VERIFIER for the PKCE client.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tokenclient.h"
+
+static int passed, failed;
+
+#define CHECK(cond)                                                         \
+  do {                                                                      \
+    if (cond) {                                                             \
+      passed++;                                                             \
+    } else {                                                                \
+      failed++;                                                             \
+      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+    }                                                                       \
+  } while (0)
+
+/* Checks that `err` is NULL; if not, reports it and frees it. */
+#define OK(call)                                                             \
+  do {                                                                       \
+    tokenclient_error *e_ = (call);                                          \
+    if (e_) {                                                                \
+      failed++;                                                              \
+      fprintf(stderr, "%s:%d: %s failed (kind %d): %s\n", __FILE__, __LINE__, \
+              #call, (int)tokenclient_error_get_kind(e_),                    \
+              tokenclient_error_message(e_));                                \
+      tokenclient_error_free(e_);                                            \
+    } else {                                                                 \
+      passed++;                                                              \
+    }                                                                        \
+  } while (0)
+
+static const char *var(const char *client, const char *field) {
+  char name[256];
+  size_t n = (size_t)snprintf(name, sizeof name, "TC_%s_%s", client, field);
+  for (size_t i = 0; i < n && i < sizeof name; i++) {
+    if (name[i] == '-') name[i] = '_';
+    if (name[i] >= 'a' && name[i] <= 'z') name[i] = (char)(name[i] - 'a' + 'A');
+  }
+  return getenv(name);
+}
+
+static tokenclient_client *make_client(const char *name) {
+  tokenclient_client *c = NULL;
+  const char *method = var(name, "METHOD");
+  OK(tokenclient_client_new(var(name, "URL"), var(name, "ID"), &c));
+  if (!c || !method) return c;
+  if (strcmp(method, "private_key_jwt") == 0) {
+    OK(tokenclient_client_set_private_key(c, var(name, "KEY"), var(name, "KID"), var(name, "ALG")));
+  } else if (strcmp(method, "none") == 0) {
+    OK(tokenclient_client_set_public(c));
+  } else {
+    tokenclient_auth_method m = strcmp(method, "client_secret_basic") == 0 ? TOKENCLIENT_AUTH_CLIENT_SECRET_BASIC
+                                : strcmp(method, "client_secret_post") == 0 ? TOKENCLIENT_AUTH_CLIENT_SECRET_POST
+                                                                            : TOKENCLIENT_AUTH_CLIENT_SECRET_JWT;
+    OK(tokenclient_client_set_client_secret(c, var(name, "SECRET"), m));
+  }
+  return c;
+}
+
+static int nonempty(const char *s) { return s != NULL && s[0] != '\0'; }
+
+/* authorization_code -> refresh_token -> client_credentials. */
+static void full_flow(const char *name, const char *redirect_uri) {
+  tokenclient_client *c = make_client(name);
+  tokenclient_token *tok = NULL, *refreshed = NULL, *cc = NULL;
+  const char *verifier = var(name, "VERIFIER");
+  if (!c) return;
+  OK(tokenclient_client_exchange_code(c, var(name, "CODE"), redirect_uri, verifier, &tok));
+  if (tok) {
+    CHECK(nonempty(tokenclient_token_access_token(tok)));
+    CHECK(nonempty(tokenclient_token_token_type(tok)));
+    CHECK(tokenclient_token_expires_in(tok) > 0);
+    CHECK(nonempty(tokenclient_token_id_token(tok)));
+    CHECK(nonempty(tokenclient_token_refresh_token(tok)));
+    CHECK(strstr(tokenclient_token_json(tok), "\"access_token\"") != NULL);
+    CHECK(tokenclient_token_get(tok, "no_such_member") == NULL);
+    OK(tokenclient_client_refresh(c, tokenclient_token_refresh_token(tok), NULL, &refreshed));
+    if (refreshed) {
+      CHECK(nonempty(tokenclient_token_access_token(refreshed)));
+      CHECK(strcmp(tokenclient_token_access_token(refreshed), tokenclient_token_access_token(tok)) != 0);
+    }
+  }
+  if (!verifier) { /* public clients have no client_credentials grant */
+    OK(tokenclient_client_client_credentials(c, "read", &cc));
+    if (cc) CHECK(tokenclient_token_scope(cc) && strcmp(tokenclient_token_scope(cc), "read") == 0);
+  }
+  printf("%-16s authorization_code, refresh_token%s: %s\n", name, verifier ? "" : ", client_credentials",
+         (tok && refreshed && (verifier || cc)) ? "ok" : "FAILED");
+  tokenclient_token_free(cc);
+  tokenclient_token_free(refreshed);
+  tokenclient_token_free(tok);
+  tokenclient_client_free(c);
+}
+
+static void error_paths(const char *redirect_uri) {
+  tokenclient_client *c = NULL;
+  tokenclient_token *tok = NULL;
+  tokenclient_error *err;
+
+  /* Wrong secret: invalid_client, HTTP 401. */
+  OK(tokenclient_client_new(var("basic-client", "URL"), var("basic-client", "ID"), &c));
+  OK(tokenclient_client_set_client_secret(c, "wrong-secret", TOKENCLIENT_AUTH_CLIENT_SECRET_BASIC));
+  err = tokenclient_client_client_credentials(c, NULL, &tok);
+  CHECK(err != NULL && tok == NULL);
+  CHECK(tokenclient_error_get_kind(err) == TOKENCLIENT_ERROR_OAUTH);
+  CHECK(tokenclient_error_http_status(err) == 401);
+  CHECK(tokenclient_error_oauth_code(err) && strcmp(tokenclient_error_oauth_code(err), "invalid_client") == 0);
+  CHECK(strstr(tokenclient_error_message(err), "wrong-secret") == NULL);
+  tokenclient_error_free(err);
+  tokenclient_client_free(c);
+
+  /* A code used twice: invalid_grant the second time. */
+  c = make_client("post-client");
+  OK(tokenclient_client_exchange_code(c, var("post-client", "CODE2"), redirect_uri, NULL, &tok));
+  tokenclient_token_free(tok);
+  tok = NULL;
+  err = tokenclient_client_exchange_code(c, var("post-client", "CODE2"), redirect_uri, NULL, &tok);
+  CHECK(tokenclient_error_get_kind(err) == TOKENCLIENT_ERROR_OAUTH);
+  CHECK(tokenclient_error_oauth_code(err) && strcmp(tokenclient_error_oauth_code(err), "invalid_grant") == 0);
+  CHECK(tokenclient_error_http_status(err) == 400);
+  CHECK(tok == NULL);
+  tokenclient_error_free(err);
+
+  /* The generic grant, with extra parameters, and malformed parameter lists. */
+  {
+    const char *params[] = {"scope", "read", NULL};
+    const char *odd[] = {"scope", NULL};
+    const char *reserved[] = {"client_secret", "x", NULL};
+    OK(tokenclient_client_grant(c, "client_credentials", params, &tok));
+    if (tok) CHECK(strcmp(tokenclient_token_scope(tok), "read") == 0);
+    tokenclient_token_free(tok);
+    tok = NULL;
+    err = tokenclient_client_grant(c, "client_credentials", odd, &tok);
+    CHECK(tokenclient_error_get_kind(err) == TOKENCLIENT_ERROR_INVALID_ARGUMENT && tok == NULL);
+    tokenclient_error_free(err);
+    err = tokenclient_client_grant(c, "client_credentials", reserved, &tok);
+    CHECK(tokenclient_error_get_kind(err) == TOKENCLIENT_ERROR_INVALID_ARGUMENT && tok == NULL);
+    tokenclient_error_free(err);
+    err = tokenclient_client_grant(c, "urn:example:unknown-grant", NULL, &tok);
+    CHECK(tokenclient_error_get_kind(err) == TOKENCLIENT_ERROR_OAUTH);
+    CHECK(tokenclient_error_oauth_code(err) && strcmp(tokenclient_error_oauth_code(err), "unsupported_grant_type") == 0);
+    tokenclient_error_free(err);
+  }
+  tokenclient_client_free(c);
+  printf("error paths: %s\n", failed ? "FAILED" : "ok");
+}
+
+int main(void) {
+  const char *clients = getenv("TC_CLIENTS");
+  const char *redirect_uri = getenv("TC_REDIRECT_URI");
+  char names[2048];
+  if (!clients || !redirect_uri) {
+    fprintf(stderr, "run me through tests/c/run_exchange.py\n");
+    return 2;
+  }
+  snprintf(names, sizeof names, "%s", clients);
+  for (char *name = strtok(names, " "); name; name = strtok(NULL, " ")) full_flow(name, redirect_uri);
+  error_paths(redirect_uri);
+  printf("%d passed, %d failed\n", passed, failed);
+  return failed != 0;
+}

@@ -1,0 +1,197 @@
+//! Starts the oidc-provider test server (tests/server) for a Rust test
+//! binary and reads its manifest.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub struct Server {
+    child: Child,
+    pub manifest: Value,
+    _dir: TempDir,
+}
+
+/// A directory removed when dropped.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!(
+            "tokenclient-{tag}-{}-{}",
+            std::process::id(),
+            uuid_like()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn uuid_like() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+impl Server {
+    /// Starts a server with extra command-line arguments and waits for it.
+    pub fn start(args: &[&str]) -> Server {
+        let dir = TempDir::new("oidc");
+        let manifest_path = dir.0.join("manifest.json");
+        let script = repo().join("tests/server/server.mjs");
+        assert!(
+            repo().join("tests/server/node_modules").exists(),
+            "run `npm ci --prefix tests/server` (make server) first"
+        );
+        let mut child = Command::new("node")
+            .arg(&script)
+            .arg("--manifest")
+            .arg(&manifest_path)
+            .arg("--parent-pid")
+            .arg(std::process::id().to_string())
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("node must be installed");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if line.starts_with("READY ") {
+                    let _ = tx.send(());
+                }
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(60);
+        if rx.recv_timeout(deadline - Instant::now()).is_err() {
+            let _ = child.kill();
+            panic!("the test server did not start within 60 s");
+        }
+        let manifest: Value =
+            serde_json::from_slice(&std::fs::read(&manifest_path).unwrap()).unwrap();
+        Server {
+            child,
+            manifest,
+            _dir: dir,
+        }
+    }
+
+    pub fn client(&self, name: &str) -> &Value {
+        let c = &self.manifest["clients"][name];
+        assert!(c.is_object(), "the manifest has no client {name}");
+        c
+    }
+
+    pub fn token_url_of(&self, client: &str) -> String {
+        let issuer = self.client(client)["issuer"].as_str().unwrap_or("main");
+        if issuer == "pingone" {
+            self.manifest["pingone"]["token_url"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        } else {
+            self.manifest["token_url"].as_str().unwrap().to_string()
+        }
+    }
+
+    /// Gets an authorization code for `client` through the test endpoint.
+    pub fn code(&self, client: &str, scope: &str, code_challenge: Option<&str>) -> String {
+        let c = self.client(client);
+        let mut url = format!(
+            "{}?issuer={}&client_id={}&redirect_uri={}&scope={}",
+            self.manifest["code_url"].as_str().unwrap(),
+            c["issuer"].as_str().unwrap_or("main"),
+            enc(c["client_id"].as_str().unwrap()),
+            enc(self.redirect_uri()),
+            enc(scope),
+        );
+        if let Some(ch) = code_challenge {
+            url.push_str(&format!(
+                "&code_challenge={}&code_challenge_method=S256",
+                enc(ch)
+            ));
+        }
+        let (status, body) = http_get(&url);
+        assert_eq!(status, 200, "code endpoint: {body}");
+        let v: Value = serde_json::from_str(&body).unwrap();
+        v["code"].as_str().unwrap().to_string()
+    }
+
+    pub fn redirect_uri(&self) -> &str {
+        self.manifest["redirect_uri"].as_str().unwrap()
+    }
+}
+
+/// One server for the whole test binary (tests in a binary run in threads).
+pub fn shared() -> &'static Server {
+    static SERVER: OnceLock<Server> = OnceLock::new();
+    SERVER.get_or_init(|| Server::start(&[]))
+}
+
+pub fn enc(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+pub fn http_get(url: &str) -> (u32, String) {
+    request(url, None)
+}
+
+pub fn http_post(url: &str, form: &str) -> (u32, String) {
+    request(url, Some(form))
+}
+
+fn request(url: &str, form: Option<&str>) -> (u32, String) {
+    let mut easy = curl::easy::Easy::new();
+    easy.url(url).unwrap();
+    if let Some(form) = form {
+        easy.post(true).unwrap();
+        easy.post_fields_copy(form.as_bytes()).unwrap();
+    }
+    easy.timeout(Duration::from_secs(30)).unwrap();
+    let mut body = Vec::new();
+    {
+        let mut t = easy.transfer();
+        t.write_function(|d| {
+            body.extend_from_slice(d);
+            Ok(d.len())
+        })
+        .unwrap();
+        t.perform().unwrap();
+    }
+    (
+        easy.response_code().unwrap(),
+        String::from_utf8_lossy(&body).into_owned(),
+    )
+}
