@@ -10,7 +10,7 @@ LIBDIR     := $(CURDIR)/target/$(PROFILE)
 LIB        := $(LIBDIR)/libtokenclient.so
 export TOKENCLIENT_LIBRARY := $(LIB)
 
-.PHONY: all build test demo lint header-check test-rust test-c test-python server clean
+.PHONY: all build test demo lint header-check test-rust test-c test-exchange-c test-python test-go server clean
 
 all: build
 
@@ -27,7 +27,7 @@ tests/server/node_modules/.package-lock.json: tests/server/package-lock.json
 demo: build server
 	$(PYTHON) examples/run_demo.py
 
-test: lint header-check test-rust test-c test-python
+test: lint header-check test-rust test-c test-exchange-c test-python demo
 	@echo "make test: all suites passed"
 
 lint:
@@ -38,14 +38,18 @@ lint:
 header-check: build
 	git diff --exit-code -- include/ || { echo "include/ differs from the build's header: commit it"; exit 1; }
 
-test-rust:
+test-rust: server
 	$(CARGO) test --locked
 
 test-c: build
 	bash tests/c/run.sh
 
-test-python: build
-	$(PYTHON) -m pytest -q tests/python
+# Token exchanges from C against the real server, plainly and under valgrind.
+test-exchange-c: build server
+	$(PYTHON) tests/c/run_exchange.py
+
+test-python: build server
+	$(PYTHON) -m pytest -q tests/python bindings/python/tests
 
 clean:
 	$(CARGO) clean

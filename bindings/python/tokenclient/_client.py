@@ -1,0 +1,302 @@
+"""The Client and Token classes: thin wrappers over the C API."""
+
+from __future__ import annotations
+
+import base64
+import ctypes
+import enum
+import json as _json
+import threading
+from typing import Any, Callable, Dict, Iterable, Optional, Tuple, TypeVar, Union
+
+from . import _ffi
+from ._errors import InvalidArgumentError, check
+
+lib = _ffi.lib
+T = TypeVar("T")
+
+
+class AuthMethod(enum.IntEnum):
+    """How the client authenticates at the token endpoint (the C
+    `TOKENCLIENT_AUTH_*` values)."""
+
+    NONE = 0
+    CLIENT_SECRET_BASIC = 1
+    CLIENT_SECRET_POST = 2
+    CLIENT_SECRET_JWT = 3
+    PRIVATE_KEY_JWT = 4
+
+
+_TALKDESK_REGIONS = {"us": 0, "eu": 1, "ca": 2}
+
+
+def _arg(value: Any, name: str, optional: bool = False) -> Optional[bytes]:
+    """A str (or UTF-8 bytes) argument as bytes for C."""
+    if value is None:
+        if optional:
+            return None
+        raise InvalidArgumentError(f"{name} is required", _ffi.ERROR_INVALID_ARGUMENT)
+    if isinstance(value, str):
+        data = value.encode("utf-8", "surrogatepass")
+    elif isinstance(value, (bytes, bytearray)):
+        data = bytes(value)
+    else:
+        raise TypeError(f"{name} must be str or bytes, not {type(value).__name__}")
+    if b"\0" in data:
+        raise InvalidArgumentError(f"{name} contains a NUL character", _ffi.ERROR_INVALID_ARGUMENT)
+    return data
+
+
+def _uint(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+    if not 0 <= value <= 0xFFFFFFFF:
+        raise InvalidArgumentError(f"{name} is out of range", _ffi.ERROR_INVALID_ARGUMENT)
+    return value
+
+
+def _owned_string(call: Callable[[ctypes.c_void_p], Optional[int]]) -> str:
+    out = ctypes.c_void_p()
+    check(call(out))
+    return _ffi.take_string(out)
+
+
+class Token:
+    """A successful token response, copied out of C (nothing of it stays in
+    C memory). `repr` never shows token values."""
+
+    __slots__ = ("access_token", "token_type", "expires_in", "scope", "refresh_token", "id_token", "json")
+
+    def __init__(self, handle: int) -> None:
+        def text(fn: Callable[[int], Optional[bytes]]) -> Optional[str]:
+            raw = fn(handle)
+            return None if raw is None else raw.decode("utf-8")
+
+        self.access_token: str = text(lib.tokenclient_token_access_token) or ""
+        self.token_type: str = text(lib.tokenclient_token_token_type) or ""
+        expires = lib.tokenclient_token_expires_in(handle)
+        #: Seconds the access token lives; None when the server did not say.
+        self.expires_in: Optional[int] = None if expires < 0 else expires
+        self.scope: Optional[str] = text(lib.tokenclient_token_scope)
+        self.refresh_token: Optional[str] = text(lib.tokenclient_token_refresh_token)
+        self.id_token: Optional[str] = text(lib.tokenclient_token_id_token)
+        #: The whole response body, parsed.
+        self.json: Dict[str, Any] = _json.loads(text(lib.tokenclient_token_json) or "{}")
+
+    def __getitem__(self, name: str) -> str:
+        """A string member of the response, e.g. `token["sid"]`."""
+        value = self.json.get(name)
+        if not isinstance(value, str):
+            raise KeyError(name)
+        return value
+
+    def get(self, name: str, default: Optional[str] = None) -> Optional[str]:
+        """A string member of the response, or `default`."""
+        value = self.json.get(name)
+        return value if isinstance(value, str) else default
+
+    def __repr__(self) -> str:
+        return f"Token(token_type={self.token_type!r}, expires_in={self.expires_in!r}, scope={self.scope!r})"
+
+
+class Client:
+    """A client of one token endpoint. Safe to share between threads; calls
+    release the GIL while they run. Close it with `close()` or `with`."""
+
+    def __init__(self, token_url: str, client_id: str) -> None:
+        self._lock = threading.Lock()
+        self._handle: Optional[int] = None
+        self._busy = 0
+        self._closing = False
+        out = ctypes.c_void_p()
+        check(lib.tokenclient_client_new(_arg(token_url, "token_url"), _arg(client_id, "client_id"), ctypes.byref(out)))
+        self._handle = out.value
+
+    # -- construction helpers -------------------------------------------
+    @classmethod
+    def talkdesk(cls, account: str, client_id: str, region: str = "us") -> "Client":
+        """A client of Talkdesk account `account` in `region` ("us", "eu" or "ca")."""
+        code = _TALKDESK_REGIONS.get(region.lower() if isinstance(region, str) else region)
+        if code is None:
+            raise InvalidArgumentError(f"unknown Talkdesk region {region!r}: use us, eu or ca", _ffi.ERROR_INVALID_ARGUMENT)
+        url = _owned_string(lambda out: lib.tokenclient_talkdesk_token_url(_arg(account, "account"), code, ctypes.byref(out)))
+        return cls(url, client_id)
+
+    @classmethod
+    def pingone(cls, env_id: str, client_id: str, auth_base: str = "https://auth.pingone.com") -> "Client":
+        """A client of PingOne environment `env_id` (token URL
+        `{auth_base}/{env_id}/as/token`)."""
+        url = _owned_string(
+            lambda out: lib.tokenclient_pingone_token_url(_arg(auth_base, "auth_base"), _arg(env_id, "env_id"), ctypes.byref(out))
+        )
+        return cls(url, client_id)
+
+    # -- handle lifetime ---------------------------------------------------
+    def _call(self, fn: Callable[[int], T]) -> T:
+        """Runs `fn(handle)`; the handle cannot be freed while it runs."""
+        with self._lock:
+            if self._handle is None or self._closing:
+                raise InvalidArgumentError("the client is closed", _ffi.ERROR_INVALID_ARGUMENT)
+            self._busy += 1
+            handle = self._handle
+        try:
+            return fn(handle)
+        finally:
+            with self._lock:
+                self._busy -= 1
+                self._free_if_done()
+
+    def _free_if_done(self) -> None:
+        if self._closing and self._busy == 0 and self._handle is not None:
+            lib.tokenclient_client_free(self._handle)
+            self._handle = None
+
+    def close(self) -> None:
+        """Frees the client and wipes its secrets (after calls in flight
+        end). Idempotent."""
+        lock = getattr(self, "_lock", None)
+        if lock is None:
+            return
+        with lock:
+            self._closing = True
+            self._free_if_done()
+
+    @property
+    def closed(self) -> bool:
+        return self._closing
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        self.close()
+
+    def _set(self, fn: Callable[..., Optional[int]], *args: Any) -> None:
+        self._call(lambda h: check(fn(h, *args)))
+
+    # -- credentials -------------------------------------------------------
+    def set_client_secret(self, secret: Union[str, bytes], method: AuthMethod = AuthMethod.CLIENT_SECRET_BASIC) -> None:
+        """Authenticates with a client secret: client_secret_basic (default),
+        client_secret_post or client_secret_jwt."""
+        self._set(lib.tokenclient_client_set_client_secret, _arg(secret, "secret"), _uint(int(method), "method"))
+
+    def set_private_key(self, key: Union[str, bytes], key_id: Optional[str] = None, alg: Optional[str] = None) -> None:
+        """Authenticates with private_key_jwt. `key` is PEM, one-line PEM,
+        bare base64 DER, a private JWK (str or bytes), or raw DER bytes."""
+        if isinstance(key, (bytes, bytearray)):
+            data = bytes(key)
+            if all(32 <= b < 127 or b in b"\r\n\t" for b in data):
+                key = data.decode("ascii")
+            else:  # binary, i.e. DER: hand it over as base64
+                key = base64.b64encode(data).decode("ascii")
+        self._set(lib.tokenclient_client_set_private_key, _arg(key, "key"), _arg(key_id, "key_id", True), _arg(alg, "alg", True))
+
+    def set_public(self) -> None:
+        """Makes this a public client (auth method none)."""
+        self._set(lib.tokenclient_client_set_public)
+
+    def set_hmac_alg(self, alg: str) -> None:
+        """HS256 (default), HS384 or HS512 for client_secret_jwt."""
+        self._set(lib.tokenclient_client_set_hmac_alg, _arg(alg, "alg"))
+
+    # -- assertion options -------------------------------------------------
+    def set_audience(self, audience: str) -> None:
+        """The assertion `aud` (default: the token URL)."""
+        self._set(lib.tokenclient_client_set_audience, _arg(audience, "audience"))
+
+    def add_audience(self, audience: str) -> None:
+        """Adds an audience; with several, `aud` is an array."""
+        self._set(lib.tokenclient_client_add_audience, _arg(audience, "audience"))
+
+    def set_assertion_lifetime(self, seconds: int) -> None:
+        """`exp` = now + seconds, 1 to 3600 (default 300)."""
+        self._set(lib.tokenclient_client_set_assertion_lifetime, _uint(seconds, "seconds"))
+
+    def set_clock_skew(self, seconds: int) -> None:
+        """Backdates `iat` by seconds, 0 to 600 (default 5)."""
+        self._set(lib.tokenclient_client_set_clock_skew, _uint(seconds, "seconds"))
+
+    # -- transport options -------------------------------------------------
+    def set_timeout_ms(self, connect_ms: int, total_ms: int) -> None:
+        """Connect and whole-request timeouts in ms (defaults 10000, 30000)."""
+        self._set(lib.tokenclient_client_set_timeout_ms, _uint(connect_ms, "connect_ms"), _uint(total_ms, "total_ms"))
+
+    def set_ca_file(self, path: Optional[str]) -> None:
+        """Trusts the CAs in this PEM file instead of the system's; None
+        restores the system's."""
+        self._set(lib.tokenclient_client_set_ca_file, _arg(path, "path", True))
+
+    def set_client_cert(self, cert_path: Optional[str], key_path: Optional[str]) -> None:
+        """Presents a client certificate (mTLS); both None stops."""
+        self._set(lib.tokenclient_client_set_client_cert, _arg(cert_path, "cert_path", True), _arg(key_path, "key_path", True))
+
+    def set_proxy(self, proxy: Optional[str]) -> None:
+        """A proxy URL; "" for none; None for the environment's."""
+        self._set(lib.tokenclient_client_set_proxy, _arg(proxy, "proxy", True))
+
+    def set_max_response_bytes(self, limit: int) -> None:
+        """Caps response bodies, 1024 bytes to 64 MiB (default 1 MiB)."""
+        self._set(lib.tokenclient_client_set_max_response_bytes, _uint(limit, "limit"))
+
+    def add_header(self, name: str, value: str) -> None:
+        """Adds a header to every request."""
+        self._set(lib.tokenclient_client_add_header, _arg(name, "name"), _arg(value, "value"))
+
+    # -- assertions and exchanges -------------------------------------------
+    def create_assertion(self) -> str:
+        """A new signed client assertion (a credential: do not log it)."""
+        return self._call(lambda h: _owned_string(lambda out: lib.tokenclient_client_create_assertion(h, ctypes.byref(out))))
+
+    def _token(self, fn: Callable[..., Optional[int]], *args: Any) -> Token:
+        def run(handle: int) -> Token:
+            out = ctypes.c_void_p()
+            check(fn(handle, *args, ctypes.byref(out)))
+            try:
+                return Token(out.value)
+            finally:
+                lib.tokenclient_token_free(out)
+
+        return self._call(run)
+
+    def exchange_code(self, code: str, redirect_uri: str, code_verifier: Optional[str] = None) -> Token:
+        """The authorization_code grant, with PKCE when `code_verifier` is given."""
+        return self._token(
+            lib.tokenclient_client_exchange_code,
+            _arg(code, "code"),
+            _arg(redirect_uri, "redirect_uri"),
+            _arg(code_verifier, "code_verifier", True),
+        )
+
+    def refresh(self, refresh_token: str, scope: Optional[str] = None) -> Token:
+        """The refresh_token grant."""
+        return self._token(lib.tokenclient_client_refresh, _arg(refresh_token, "refresh_token"), _arg(scope, "scope", True))
+
+    def client_credentials(self, scope: Optional[str] = None) -> Token:
+        """The client_credentials grant."""
+        return self._token(lib.tokenclient_client_client_credentials, _arg(scope, "scope", True))
+
+    def grant(self, grant_type: str, **params: Union[str, Iterable[str]]) -> Token:
+        """Any grant, with form parameters; a list value repeats the name
+        (e.g. `resource=["a", "b"]`)."""
+        pairs = list(_flatten(params.items()))
+        array = (ctypes.c_char_p * (len(pairs) + 1))(*pairs, None)
+        return self._token(lib.tokenclient_client_grant, _arg(grant_type, "grant_type"), array)
+
+
+def _flatten(items: Iterable[Tuple[str, Union[str, Iterable[str]]]]) -> Iterable[Optional[bytes]]:
+    for name, value in items:
+        values = [value] if isinstance(value, (str, bytes)) else list(value)
+        for v in values:
+            yield _arg(name, "a parameter name")
+            yield _arg(v, name)
+
+
+def version() -> str:
+    """The version of the loaded libtokenclient."""
+    return lib.tokenclient_version().decode("ascii")
+
+
+__all__ = ["AuthMethod", "Client", "Token", "version"]

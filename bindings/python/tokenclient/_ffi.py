@@ -1,0 +1,117 @@
+"""Loads libtokenclient and declares every C function the binding uses.
+
+Where the library is looked for, in order:
+1. the path in the TOKENCLIENT_LIBRARY environment variable (always wins);
+2. libtokenclient.so bundled inside this package when it was built;
+3. the system's library path (ctypes.util.find_library("tokenclient")).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import pathlib
+from ctypes import POINTER, c_char_p, c_int, c_int64, c_size_t, c_uint32, c_void_p
+
+_HERE = pathlib.Path(__file__).resolve().parent
+
+
+def _load() -> ctypes.CDLL:
+    tried = []
+    explicit = os.environ.get("TOKENCLIENT_LIBRARY")
+    if explicit:
+        candidates = [explicit]
+    else:
+        candidates = [str(_HERE / "libtokenclient.so")]
+        found = ctypes.util.find_library("tokenclient")
+        candidates.append(found or "libtokenclient.so (system library path)")
+    for path in candidates:
+        try:
+            return ctypes.CDLL(path)
+        except OSError as e:
+            tried.append(f"{path}: {e}")
+    where = "; ".join(tried)
+    raise ImportError(
+        "tokenclient: cannot load libtokenclient. Looked in: "
+        + where
+        + ". Build it with `make` and set TOKENCLIENT_LIBRARY, or reinstall the package after building."
+    )
+
+
+lib = _load()
+
+# Opaque handles and owned strings are plain pointers; borrowed strings
+# (`const char *` owned by an object) are read with c_char_p.
+_ERR = c_void_p
+_OUT = POINTER(c_void_p)
+
+#: name -> (restype, argtypes). tests/test_ffi.py checks it against the header.
+SIGNATURES: dict[str, tuple[object, list[object]]] = {
+    "tokenclient_version": (c_char_p, []),
+    "tokenclient_string_free": (None, [c_void_p]),
+    "tokenclient_error_get_kind": (c_int, [c_void_p]),
+    "tokenclient_error_message": (c_char_p, [c_void_p]),
+    "tokenclient_error_http_status": (c_int, [c_void_p]),
+    "tokenclient_error_oauth_code": (c_char_p, [c_void_p]),
+    "tokenclient_error_oauth_description": (c_char_p, [c_void_p]),
+    "tokenclient_error_oauth_uri": (c_char_p, [c_void_p]),
+    "tokenclient_error_free": (None, [c_void_p]),
+    "tokenclient_client_new": (_ERR, [c_char_p, c_char_p, _OUT]),
+    "tokenclient_client_free": (None, [c_void_p]),
+    "tokenclient_client_set_client_secret": (_ERR, [c_void_p, c_char_p, c_uint32]),
+    "tokenclient_client_set_hmac_alg": (_ERR, [c_void_p, c_char_p]),
+    "tokenclient_client_set_private_key": (_ERR, [c_void_p, c_char_p, c_char_p, c_char_p]),
+    "tokenclient_client_set_public": (_ERR, [c_void_p]),
+    "tokenclient_client_set_audience": (_ERR, [c_void_p, c_char_p]),
+    "tokenclient_client_add_audience": (_ERR, [c_void_p, c_char_p]),
+    "tokenclient_client_set_assertion_lifetime": (_ERR, [c_void_p, c_uint32]),
+    "tokenclient_client_set_clock_skew": (_ERR, [c_void_p, c_uint32]),
+    "tokenclient_client_set_timeout_ms": (_ERR, [c_void_p, c_uint32, c_uint32]),
+    "tokenclient_client_set_ca_file": (_ERR, [c_void_p, c_char_p]),
+    "tokenclient_client_set_client_cert": (_ERR, [c_void_p, c_char_p, c_char_p]),
+    "tokenclient_client_set_proxy": (_ERR, [c_void_p, c_char_p]),
+    "tokenclient_client_set_max_response_bytes": (_ERR, [c_void_p, c_size_t]),
+    "tokenclient_client_add_header": (_ERR, [c_void_p, c_char_p, c_char_p]),
+    "tokenclient_client_create_assertion": (_ERR, [c_void_p, _OUT]),
+    "tokenclient_client_exchange_code": (_ERR, [c_void_p, c_char_p, c_char_p, c_char_p, _OUT]),
+    "tokenclient_client_refresh": (_ERR, [c_void_p, c_char_p, c_char_p, _OUT]),
+    "tokenclient_client_client_credentials": (_ERR, [c_void_p, c_char_p, _OUT]),
+    "tokenclient_client_grant": (_ERR, [c_void_p, c_char_p, POINTER(c_char_p), _OUT]),
+    "tokenclient_token_access_token": (c_char_p, [c_void_p]),
+    "tokenclient_token_token_type": (c_char_p, [c_void_p]),
+    "tokenclient_token_expires_in": (c_int64, [c_void_p]),
+    "tokenclient_token_scope": (c_char_p, [c_void_p]),
+    "tokenclient_token_refresh_token": (c_char_p, [c_void_p]),
+    "tokenclient_token_id_token": (c_char_p, [c_void_p]),
+    "tokenclient_token_get": (c_char_p, [c_void_p, c_char_p]),
+    "tokenclient_token_json": (c_char_p, [c_void_p]),
+    "tokenclient_token_free": (None, [c_void_p]),
+    "tokenclient_talkdesk_token_url": (_ERR, [c_char_p, c_uint32, _OUT]),
+    "tokenclient_pingone_token_url": (_ERR, [c_char_p, c_char_p, _OUT]),
+}
+
+for _name, (_restype, _argtypes) in SIGNATURES.items():
+    _fn = getattr(lib, _name)
+    _fn.restype = _restype
+    _fn.argtypes = _argtypes
+
+# Values of the C enums and typedefs.
+ERROR_INVALID_ARGUMENT = 1
+ERROR_KEY = 2
+ERROR_CONFIG = 3
+ERROR_TRANSPORT = 4
+ERROR_OAUTH = 5
+ERROR_HTTP = 6
+ERROR_RESPONSE = 7
+ERROR_PANIC = 8
+
+
+def take_string(ptr: c_void_p) -> str:
+    """Copies an owned `char *` into a Python str and frees it."""
+    if not ptr.value:
+        raise RuntimeError("tokenclient returned NULL where a string was promised")
+    try:
+        return ctypes.string_at(ptr.value).decode("utf-8")
+    finally:
+        lib.tokenclient_string_free(ptr)
