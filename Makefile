@@ -27,7 +27,7 @@ tests/server/node_modules/.package-lock.json: tests/server/package-lock.json
 demo: build server
 	$(PYTHON) examples/run_demo.py
 
-test: lint header-check test-rust test-c test-exchange-c test-python demo
+test: lint header-check test-rust test-c test-exchange-c test-python test-go demo
 	@echo "make test: all suites passed"
 
 lint:
@@ -50,6 +50,9 @@ test-exchange-c: build server
 
 test-python: build server
 	$(PYTHON) -m pytest -q tests/python bindings/python/tests
+
+test-go: build server
+	cd bindings/go && go vet ./... && go test -race -count=1 ./...
 
 clean:
 	$(CARGO) clean

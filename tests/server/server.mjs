@@ -202,6 +202,18 @@ async function testCode(url, res) {
   throw new Error('too many redirects in the authorization flow');
 }
 
+// GET /test/protected with `Authorization: Bearer <access token>` from the
+// main issuer: 200 {"client_id": ...} when the token is valid, else 401.
+async function protectedResource(req, res) {
+  const [scheme, value] = (req.headers.authorization || '').split(' ');
+  let token;
+  if (scheme?.toLowerCase() === 'bearer' && value) {
+    token = await providers.main.AccessToken.find(value) || await providers.main.ClientCredentials.find(value);
+  }
+  res.writeHead(token ? 200 : 401, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(token ? { client_id: token.clientId, scope: token.scope || '' } : { error: 'invalid_token' }));
+}
+
 const callbacks = { main: providers.main.callback(), pingone: providers.pingone.callback() };
 server.on('request', async (req, res) => {
   const url = new URL(req.url, base);
@@ -209,6 +221,10 @@ server.on('request', async (req, res) => {
     if (opts.verbose) console.error(req.method, req.url);
     if (url.pathname === '/test/code') {
       await testCode(url, res);
+      return;
+    }
+    if (url.pathname === '/test/protected') {
+      await protectedResource(req, res);
       return;
     }
     const issuerName = url.pathname.startsWith(`${mountOf('pingone')}/`) ? 'pingone' : 'main';
@@ -234,6 +250,7 @@ const manifest = {
   issuer: base,
   token_url: `${base}/oauth/token`,
   code_url: `${base}/test/code`,
+  protected_url: `${base}/test/protected`,
   redirect_uri: REDIRECT_URI,
   pingone: { env_id: ENV_ID, auth_base: base, issuer: `${base}${mountOf('pingone')}`,
     token_url: `${base}${mountOf('pingone')}/token` },

@@ -1,0 +1,436 @@
+package tokenclient
+
+/*
+#include <stdlib.h>
+#include "tokenclient.h"
+*/
+import "C"
+
+import (
+	"encoding/json"
+	"net/url"
+	"runtime"
+	"sort"
+	"sync"
+	"time"
+	"unsafe"
+)
+
+// AuthMethod is how the client authenticates at the token endpoint.
+type AuthMethod uint32
+
+const (
+	AuthNone              AuthMethod = C.TOKENCLIENT_AUTH_NONE
+	AuthClientSecretBasic AuthMethod = C.TOKENCLIENT_AUTH_CLIENT_SECRET_BASIC
+	AuthClientSecretPost  AuthMethod = C.TOKENCLIENT_AUTH_CLIENT_SECRET_POST
+	AuthClientSecretJWT   AuthMethod = C.TOKENCLIENT_AUTH_CLIENT_SECRET_JWT
+	AuthPrivateKeyJWT     AuthMethod = C.TOKENCLIENT_AUTH_PRIVATE_KEY_JWT
+)
+
+// Client is a client of one token endpoint. It is safe for concurrent use
+// by many goroutines; setters may run while exchanges do. Close frees it;
+// a finalizer does so too if Close is forgotten.
+//
+// Calls block the goroutine (and its OS thread) until the request ends or
+// its timeout passes (SetTimeout; defaults 10 s connect, 30 s total).
+type Client struct {
+	mu sync.RWMutex // read-held by calls, write-held by Close
+	h  *C.tokenclient_client
+}
+
+// New creates a client of tokenURL (https://, or http:// to loopback)
+// identified as clientID.
+func New(tokenURL, clientID string) (*Client, error) {
+	u, id := cString(tokenURL), cString(clientID)
+	defer freeCString(u)
+	defer freeCString(id)
+	var h *C.tokenclient_client
+	if err := toError(C.tokenclient_client_new(u, id, &h)); err != nil {
+		return nil, err
+	}
+	c := &Client{h: h}
+	runtime.SetFinalizer(c, (*Client).Close)
+	return c, nil
+}
+
+// Region is a Talkdesk region.
+type Region uint32
+
+const (
+	RegionUS Region = C.TOKENCLIENT_TALKDESK_US
+	RegionEU Region = C.TOKENCLIENT_TALKDESK_EU
+	RegionCA Region = C.TOKENCLIENT_TALKDESK_CA
+)
+
+// Talkdesk creates a client of the Talkdesk account's token endpoint.
+func Talkdesk(account, clientID string, region Region) (*Client, error) {
+	a := cString(account)
+	defer freeCString(a)
+	var out *C.char
+	if err := toError(C.tokenclient_talkdesk_token_url(a, C.tokenclient_talkdesk_region(region), &out)); err != nil {
+		return nil, err
+	}
+	return New(takeString(out), clientID)
+}
+
+// PingOneOption configures PingOne.
+type PingOneOption func(*pingOneConfig)
+
+type pingOneConfig struct{ authBase string }
+
+// AuthBase sets the PingOne auth host, e.g. "https://auth.pingone.eu"
+// (default "https://auth.pingone.com").
+func AuthBase(base string) PingOneOption { return func(c *pingOneConfig) { c.authBase = base } }
+
+// PingOne creates a client of a PingOne environment's token endpoint,
+// {authBase}/{envID}/as/token.
+func PingOne(envID, clientID string, opts ...PingOneOption) (*Client, error) {
+	cfg := pingOneConfig{authBase: "https://auth.pingone.com"}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	b, e := cString(cfg.authBase), cString(envID)
+	defer freeCString(b)
+	defer freeCString(e)
+	var out *C.char
+	if err := toError(C.tokenclient_pingone_token_url(b, e, &out)); err != nil {
+		return nil, err
+	}
+	return New(takeString(out), clientID)
+}
+
+// Close frees the client and wipes its secrets, after calls in flight end.
+// It is idempotent; a closed client's methods return an error.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.h != nil {
+		C.tokenclient_client_free(c.h)
+		c.h = nil
+		runtime.SetFinalizer(c, nil)
+	}
+	return nil
+}
+
+// with runs f with the live handle, or fails if the client is closed.
+func (c *Client) with(f func(h *C.tokenclient_client) *C.tokenclient_error) error {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if c.h == nil {
+		return invalidArgument("the client is closed")
+	}
+	err := toError(f(c.h))
+	runtime.KeepAlive(c)
+	return err
+}
+
+// SetClientSecret authenticates with a client secret by method
+// (AuthClientSecretBasic, AuthClientSecretPost or AuthClientSecretJWT).
+func (c *Client) SetClientSecret(secret string, method AuthMethod) error {
+	s := cString(secret)
+	defer freeCString(s)
+	return c.with(func(h *C.tokenclient_client) *C.tokenclient_error {
+		return C.tokenclient_client_set_client_secret(h, s, C.tokenclient_auth_method(method))
+	})
+}
+
+// KeyOption configures SetPrivateKey.
+type KeyOption func(*keyConfig)
+
+type keyConfig struct{ kid, alg string }
+
+// KeyID sets the JOSE kid of assertions.
+func KeyID(kid string) KeyOption { return func(k *keyConfig) { k.kid = kid } }
+
+// Algorithm sets the JWS algorithm (default: inferred from the key).
+func Algorithm(alg string) KeyOption { return func(k *keyConfig) { k.alg = alg } }
+
+// SetPrivateKey authenticates with private_key_jwt. key is PEM, one-line
+// PEM, bare base64 DER or a private JWK.
+func (c *Client) SetPrivateKey(key string, opts ...KeyOption) error {
+	var cfg keyConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
+	k, kid, alg := cString(key), cStringOrNil(cfg.kid), cStringOrNil(cfg.alg)
+	defer freeCString(k)
+	defer freeCString(kid)
+	defer freeCString(alg)
+	return c.with(func(h *C.tokenclient_client) *C.tokenclient_error {
+		return C.tokenclient_client_set_private_key(h, k, kid, alg)
+	})
+}
+
+// SetPublic makes this a public client (auth method none).
+func (c *Client) SetPublic() error {
+	return c.with(func(h *C.tokenclient_client) *C.tokenclient_error {
+		return C.tokenclient_client_set_public(h)
+	})
+}
+
+// setString calls a one-string setter.
+func (c *Client) setString(value string, optional bool, set func(*C.tokenclient_client, *C.char) *C.tokenclient_error) error {
+	var s *C.char
+	if !optional || value != "" {
+		s = cString(value)
+	}
+	defer freeCString(s)
+	return c.with(func(h *C.tokenclient_client) *C.tokenclient_error { return set(h, s) })
+}
+
+// SetHMACAlgorithm chooses HS256 (default), HS384 or HS512 for client_secret_jwt.
+func (c *Client) SetHMACAlgorithm(alg string) error {
+	return c.setString(alg, false, func(h *C.tokenclient_client, s *C.char) *C.tokenclient_error {
+		return C.tokenclient_client_set_hmac_alg(h, s)
+	})
+}
+
+// SetAudience sets the assertion aud (default: the token URL).
+func (c *Client) SetAudience(aud string) error {
+	return c.setString(aud, false, func(h *C.tokenclient_client, s *C.char) *C.tokenclient_error {
+		return C.tokenclient_client_set_audience(h, s)
+	})
+}
+
+// AddAudience adds an audience; with several, aud is an array.
+func (c *Client) AddAudience(aud string) error {
+	return c.setString(aud, false, func(h *C.tokenclient_client, s *C.char) *C.tokenclient_error {
+		return C.tokenclient_client_add_audience(h, s)
+	})
+}
+
+// SetAssertionLifetime sets exp = now + d (1 s to 1 h; default 300 s).
+func (c *Client) SetAssertionLifetime(d time.Duration) error {
+	return c.with(func(h *C.tokenclient_client) *C.tokenclient_error {
+		return C.tokenclient_client_set_assertion_lifetime(h, C.uint32_t(clampSeconds(d)))
+	})
+}
+
+// SetClockSkew backdates iat by d (0 to 10 min; default 5 s).
+func (c *Client) SetClockSkew(d time.Duration) error {
+	return c.with(func(h *C.tokenclient_client) *C.tokenclient_error {
+		return C.tokenclient_client_set_clock_skew(h, C.uint32_t(clampSeconds(d)))
+	})
+}
+
+// SetTimeout sets the connect and whole-request timeouts (defaults 10 s, 30 s).
+func (c *Client) SetTimeout(connect, total time.Duration) error {
+	return c.with(func(h *C.tokenclient_client) *C.tokenclient_error {
+		return C.tokenclient_client_set_timeout_ms(h, C.uint32_t(clampMillis(connect)), C.uint32_t(clampMillis(total)))
+	})
+}
+
+// SetCAFile trusts the CAs in a PEM file instead of the system's ("" restores them).
+func (c *Client) SetCAFile(path string) error {
+	return c.setString(path, true, func(h *C.tokenclient_client, s *C.char) *C.tokenclient_error {
+		return C.tokenclient_client_set_ca_file(h, s)
+	})
+}
+
+// SetClientCert presents a client certificate (mTLS); both "" stops.
+func (c *Client) SetClientCert(certPath, keyPath string) error {
+	cp, kp := cStringOrNil(certPath), cStringOrNil(keyPath)
+	defer freeCString(cp)
+	defer freeCString(kp)
+	return c.with(func(h *C.tokenclient_client) *C.tokenclient_error {
+		return C.tokenclient_client_set_client_cert(h, cp, kp)
+	})
+}
+
+// SetProxy sends requests through proxy; "" restores the environment's
+// proxy settings (use NoProxy for none).
+func (c *Client) SetProxy(proxy string) error {
+	return c.setString(proxy, true, func(h *C.tokenclient_client, s *C.char) *C.tokenclient_error {
+		return C.tokenclient_client_set_proxy(h, s)
+	})
+}
+
+// NoProxy disables proxies, whatever the environment says.
+func (c *Client) NoProxy() error {
+	return c.setString("", false, func(h *C.tokenclient_client, s *C.char) *C.tokenclient_error {
+		return C.tokenclient_client_set_proxy(h, s)
+	})
+}
+
+// SetMaxResponseBytes caps response bodies (1 KiB to 64 MiB; default 1 MiB).
+func (c *Client) SetMaxResponseBytes(n int) error {
+	if n < 0 {
+		return invalidArgument("the response limit is negative")
+	}
+	return c.with(func(h *C.tokenclient_client) *C.tokenclient_error {
+		return C.tokenclient_client_set_max_response_bytes(h, C.size_t(n))
+	})
+}
+
+// AddHeader adds a header to every request.
+func (c *Client) AddHeader(name, value string) error {
+	n, v := cString(name), cString(value)
+	defer freeCString(n)
+	defer freeCString(v)
+	return c.with(func(h *C.tokenclient_client) *C.tokenclient_error {
+		return C.tokenclient_client_add_header(h, n, v)
+	})
+}
+
+func clampSeconds(d time.Duration) uint64 {
+	if d < 0 {
+		return 0
+	}
+	return uint64(d / time.Second)
+}
+
+func clampMillis(d time.Duration) uint64 {
+	if d < 0 {
+		return 0
+	}
+	ms := uint64(d / time.Millisecond)
+	if ms > 1<<32-1 {
+		return 1<<32 - 1
+	}
+	return ms
+}
+
+// CreateAssertion returns a new signed client assertion (a credential: do
+// not log it).
+func (c *Client) CreateAssertion() (string, error) {
+	var out *C.char
+	err := c.with(func(h *C.tokenclient_client) *C.tokenclient_error {
+		return C.tokenclient_client_create_assertion(h, &out)
+	})
+	if err != nil {
+		return "", err
+	}
+	return takeString(out), nil
+}
+
+// ExchangeOption configures ExchangeCode.
+type ExchangeOption func(*exchangeConfig)
+
+type exchangeConfig struct{ verifier string }
+
+// CodeVerifier sends the PKCE code_verifier.
+func CodeVerifier(v string) ExchangeOption { return func(e *exchangeConfig) { e.verifier = v } }
+
+// token runs an exchange and copies the token out of C.
+func (c *Client) token(f func(h *C.tokenclient_client, out **C.tokenclient_token) *C.tokenclient_error) (*Token, error) {
+	var out *C.tokenclient_token
+	if err := c.with(func(h *C.tokenclient_client) *C.tokenclient_error { return f(h, &out) }); err != nil {
+		return nil, err
+	}
+	defer C.tokenclient_token_free(out)
+	return copyToken(out)
+}
+
+// ExchangeCode exchanges an authorization code (with PKCE via CodeVerifier).
+func (c *Client) ExchangeCode(code, redirectURI string, opts ...ExchangeOption) (*Token, error) {
+	var cfg exchangeConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
+	cc, ru, v := cString(code), cString(redirectURI), cStringOrNil(cfg.verifier)
+	defer freeCString(cc)
+	defer freeCString(ru)
+	defer freeCString(v)
+	return c.token(func(h *C.tokenclient_client, out **C.tokenclient_token) *C.tokenclient_error {
+		return C.tokenclient_client_exchange_code(h, cc, ru, v, out)
+	})
+}
+
+// Refresh uses a refresh token; scope "" keeps the original scope.
+func (c *Client) Refresh(refreshToken, scope string) (*Token, error) {
+	rt, s := cString(refreshToken), cStringOrNil(scope)
+	defer freeCString(rt)
+	defer freeCString(s)
+	return c.token(func(h *C.tokenclient_client, out **C.tokenclient_token) *C.tokenclient_error {
+		return C.tokenclient_client_refresh(h, rt, s, out)
+	})
+}
+
+// ClientCredentials requests a token for the client itself; scope "" for
+// the server's default.
+func (c *Client) ClientCredentials(scope string) (*Token, error) {
+	s := cStringOrNil(scope)
+	defer freeCString(s)
+	return c.token(func(h *C.tokenclient_client, out **C.tokenclient_token) *C.tokenclient_error {
+		return C.tokenclient_client_client_credentials(h, s, out)
+	})
+}
+
+// Grant sends any grant type with params (a name may repeat).
+func (c *Client) Grant(grantType string, params url.Values) (*Token, error) {
+	names := make([]string, 0, len(params))
+	for name := range params {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	var strs []*C.char
+	for _, name := range names {
+		for _, v := range params[name] {
+			strs = append(strs, cString(name), cString(v))
+		}
+	}
+	// A NULL-terminated array in C memory, so no Go pointer crosses into C.
+	n := len(strs) + 1
+	arr := (*[1 << 20]*C.char)(C.malloc(C.size_t(n) * C.size_t(unsafe.Sizeof((*C.char)(nil)))))[:n:n]
+	copy(arr, strs)
+	arr[n-1] = nil
+	gt := cString(grantType)
+	defer func() {
+		for _, s := range strs {
+			freeCString(s)
+		}
+		C.free(unsafe.Pointer(&arr[0]))
+		freeCString(gt)
+	}()
+	return c.token(func(h *C.tokenclient_client, out **C.tokenclient_token) *C.tokenclient_error {
+		return C.tokenclient_client_grant(h, gt, (**C.char)(unsafe.Pointer(&arr[0])), out)
+	})
+}
+
+// Token is a successful token response, copied out of C.
+type Token struct {
+	AccessToken  string
+	TokenType    string
+	ExpiresIn    int64     // seconds; -1 when the server did not say
+	Expiry       time.Time // when the access token expires; zero when unknown
+	Scope        string
+	RefreshToken string
+	IDToken      string
+	Raw          json.RawMessage // the whole response body
+	extra        map[string]string
+}
+
+// Extra returns any other string member of the response, e.g. "sid".
+func (t *Token) Extra(name string) string { return t.extra[name] }
+
+// String never shows token values.
+func (t *Token) String() string {
+	return "Token{type=" + t.TokenType + ", scope=" + t.Scope + "}"
+}
+
+func copyToken(p *C.tokenclient_token) (*Token, error) {
+	raw := goString(C.tokenclient_token_json(p))
+	t := &Token{
+		AccessToken:  goString(C.tokenclient_token_access_token(p)),
+		TokenType:    goString(C.tokenclient_token_token_type(p)),
+		ExpiresIn:    int64(C.tokenclient_token_expires_in(p)),
+		Scope:        goString(C.tokenclient_token_scope(p)),
+		RefreshToken: goString(C.tokenclient_token_refresh_token(p)),
+		IDToken:      goString(C.tokenclient_token_id_token(p)),
+		Raw:          json.RawMessage(raw),
+		extra:        map[string]string{},
+	}
+	if t.ExpiresIn >= 0 {
+		const maxSeconds = int64(1<<63-1) / int64(time.Second)
+		t.Expiry = time.Now().Add(time.Duration(min(t.ExpiresIn, maxSeconds)) * time.Second)
+	}
+	var members map[string]any
+	if err := json.Unmarshal([]byte(raw), &members); err == nil {
+		for name, v := range members {
+			if s, ok := v.(string); ok {
+				t.extra[name] = s
+			}
+		}
+	}
+	return t, nil
+}

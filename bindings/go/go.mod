@@ -1,0 +1,7 @@
+module tokenclient/bindings/go
+
+go 1.26.0
+
+require golang.org/x/oauth2 v0.37.0
+
+require github.com/golang-jwt/jwt/v5 v5.3.1

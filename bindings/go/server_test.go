@@ -1,0 +1,125 @@
+package tokenclient_test
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// testServer is the oidc-provider test server (tests/server), started once
+// for the package's tests.
+type testServer struct {
+	BaseURL      string `json:"base_url"`
+	TokenURL     string `json:"token_url"`
+	CodeURL      string `json:"code_url"`
+	ProtectedURL string `json:"protected_url"`
+	RedirectURI  string `json:"redirect_uri"`
+	PingOne      struct {
+		EnvID    string `json:"env_id"`
+		AuthBase string `json:"auth_base"`
+		TokenURL string `json:"token_url"`
+	} `json:"pingone"`
+	Clients map[string]clientInfo `json:"clients"`
+}
+
+type clientInfo struct {
+	Issuer        string `json:"issuer"`
+	ClientID      string `json:"client_id"`
+	AuthMethod    string `json:"auth_method"`
+	ClientSecret  string `json:"client_secret"`
+	Alg           string `json:"alg"`
+	Kid           string `json:"kid"`
+	PrivateKeyPEM string `json:"private_key_pem"`
+	PrivateKeyB64 string `json:"private_key_b64"`
+}
+
+var server *testServer
+
+func TestMain(m *testing.M) {
+	os.Exit(runWithServer(m))
+}
+
+func runWithServer(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "tokenclient-go-")
+	if err != nil {
+		panic(err)
+	}
+	defer os.RemoveAll(dir)
+	manifest := filepath.Join(dir, "manifest.json")
+	cmd := exec.Command("node", "../../tests/server/server.mjs", "--manifest", manifest,
+		"--parent-pid", strconv.Itoa(os.Getpid()))
+	cmd.Stderr = os.Stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		panic(err)
+	}
+	if err := cmd.Start(); err != nil {
+		fmt.Fprintln(os.Stderr, "cannot start the test server (node):", err)
+		return 1
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	ready := make(chan bool, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if strings.HasPrefix(sc.Text(), "READY ") {
+				ready <- true
+			}
+		}
+	}()
+	select {
+	case <-ready:
+	case <-time.After(60 * time.Second):
+		fmt.Fprintln(os.Stderr, "the test server did not start within 60 s")
+		return 1
+	}
+	data, err := os.ReadFile(manifest)
+	if err != nil {
+		panic(err)
+	}
+	server = &testServer{}
+	if err := json.Unmarshal(data, server); err != nil {
+		panic(err)
+	}
+	return m.Run()
+}
+
+func (s *testServer) tokenURL(name string) string {
+	if s.Clients[name].Issuer == "pingone" {
+		return s.PingOne.TokenURL
+	}
+	return s.TokenURL
+}
+
+// code gets a fresh authorization code for client name.
+func (s *testServer) code(t *testing.T, name, challenge string) string {
+	t.Helper()
+	c := s.Clients[name]
+	q := url.Values{"issuer": {c.Issuer}, "client_id": {c.ClientID}, "redirect_uri": {s.RedirectURI},
+		"scope": {"openid offline_access"}}
+	if challenge != "" {
+		q.Set("code_challenge", challenge)
+		q.Set("code_challenge_method", "S256")
+	}
+	resp, err := http.Get(s.CodeURL + "?" + q.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	var out struct{ Code string }
+	if resp.StatusCode != 200 || json.Unmarshal(body, &out) != nil || out.Code == "" {
+		t.Fatalf("code endpoint: %d %s", resp.StatusCode, body)
+	}
+	return out.Code
+}
