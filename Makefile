@@ -10,6 +10,25 @@ LIBDIR     := $(CURDIR)/target/$(PROFILE)
 LIB        := $(LIBDIR)/libtokenclient.so
 export TOKENCLIENT_LIBRARY := $(LIB)
 
+VERSION    := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+MAJOR      := $(word 1,$(subst ., ,$(VERSION)))
+MINOR      := $(word 2,$(subst ., ,$(VERSION)))
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+INSTALL_LIB := $(DESTDIR)$(PREFIX)/lib
+INSTALL_INC := $(DESTDIR)$(PREFIX)/include
+INSTALL_BIN := $(DESTDIR)$(PREFIX)/bin
+SUBST      := sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' -e 's|@MAJOR@|$(MAJOR)|g' -e 's|@MINOR@|$(MINOR)|g'
+# Everything `make install` puts down, for `make uninstall` to take away.
+INSTALLED  := $(INSTALL_LIB)/libtokenclient.so.$(VERSION) $(INSTALL_LIB)/libtokenclient.so.$(MAJOR) \
+              $(INSTALL_LIB)/libtokenclient.so $(INSTALL_LIB)/libtokenclient.a \
+              $(INSTALL_INC)/tokenclient.h $(INSTALL_INC)/tokenclient.hpp \
+              $(INSTALL_LIB)/pkgconfig/tokenclient.pc \
+              $(INSTALL_LIB)/cmake/tokenclient/tokenclientConfig.cmake \
+              $(INSTALL_LIB)/cmake/tokenclient/tokenclientConfigVersion.cmake \
+              $(INSTALL_BIN)/tokenclient
+
+.PHONY: install uninstall
 .PHONY: all build test demo lint header-check test-rust test-c test-exchange-c test-python test-go server clean
 
 all: build
@@ -27,7 +46,7 @@ tests/server/node_modules/.package-lock.json: tests/server/package-lock.json
 demo: build server
 	$(PYTHON) examples/run_demo.py
 
-test: lint header-check test-rust test-c test-exchange-c test-python test-go demo
+test: lint header-check test-rust test-c test-exchange-c test-python test-go test-install demo
 	@echo "make test: all suites passed"
 
 lint:
@@ -51,8 +70,28 @@ test-exchange-c: build server
 test-python: build server
 	$(PYTHON) -m pytest -q tests/python bindings/python/tests
 
+# make install into a temporary prefix, and every way of consuming it.
+test-install: build server
+	$(PYTHON) -m pytest -q tests/install
+
 test-go: build server
 	cd bindings/go && go vet ./... && go test -race -count=1 ./...
+
+install: build
+	install -d $(INSTALL_LIB)/pkgconfig $(INSTALL_LIB)/cmake/tokenclient $(INSTALL_INC) $(INSTALL_BIN)
+	install -m 0755 $(LIBDIR)/libtokenclient.so $(INSTALL_LIB)/libtokenclient.so.$(VERSION)
+	ln -sf libtokenclient.so.$(VERSION) $(INSTALL_LIB)/libtokenclient.so.$(MAJOR)
+	ln -sf libtokenclient.so.$(MAJOR) $(INSTALL_LIB)/libtokenclient.so
+	install -m 0644 $(LIBDIR)/libtokenclient.a $(INSTALL_LIB)/libtokenclient.a
+	install -m 0644 include/tokenclient.h include/tokenclient.hpp $(INSTALL_INC)/
+	$(SUBST) packaging/tokenclient.pc.in > $(INSTALL_LIB)/pkgconfig/tokenclient.pc
+	$(SUBST) packaging/tokenclientConfig.cmake.in > $(INSTALL_LIB)/cmake/tokenclient/tokenclientConfig.cmake
+	$(SUBST) packaging/tokenclientConfigVersion.cmake.in > $(INSTALL_LIB)/cmake/tokenclient/tokenclientConfigVersion.cmake
+	install -m 0755 $(LIBDIR)/tokenclient $(INSTALL_BIN)/tokenclient
+
+uninstall:
+	rm -f $(INSTALLED)
+	-rmdir $(INSTALL_LIB)/cmake/tokenclient 2>/dev/null
 
 clean:
 	$(CARGO) clean

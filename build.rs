@@ -11,6 +11,12 @@ fn main() {
     println!("cargo:rerun-if-changed=cbindgen.toml");
     println!("cargo:rerun-if-changed=Cargo.toml");
 
+    // The shared object's SONAME carries the major version, as `make install` lays it out.
+    println!(
+        "cargo:rustc-cdylib-link-arg=-Wl,-soname,libtokenclient.so.{}",
+        env::var("CARGO_PKG_VERSION_MAJOR").expect("set by cargo")
+    );
+
     let mut config =
         cbindgen::Config::from_file(root.join("cbindgen.toml")).expect("cbindgen.toml is valid");
     let version = |name: &str| env::var(name).expect("set by cargo");

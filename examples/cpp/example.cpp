@@ -1,0 +1,41 @@
+// The C++ wrapper: exchange an authorization code with private_key_jwt,
+// refresh, and catch a typed OAuth error. Inputs from the environment, as
+// for examples/c/demo.c (examples/run_demo.py and tests/install set them).
+#include <cstdlib>
+#include <iostream>
+
+#include "tokenclient.hpp"
+
+static const char *env(const char *name) {
+  const char *v = std::getenv(name);
+  if (!v) throw std::runtime_error(std::string(name) + " is not set");
+  return v;
+}
+
+int main() {
+  try {
+    tokenclient::Client client{env("TOKEN_URL"), env("CLIENT_ID")};
+    client.set_private_key(env("CLIENT_KEY"), env("KEY_ID"));
+    tokenclient::Token tok = client.exchange_code(env("AUTH_CODE"), env("REDIRECT_URI"));
+    std::cout << "token_type " << tok.token_type << ", expires_in " << tok.expires_in.value_or(-1)
+              << ", sid " << tok.get("sid").value_or("-") << "\n";
+    tokenclient::Token refreshed = client.refresh(*tok.refresh_token);
+    std::cout << "refreshed: " << (refreshed.access_token != tok.access_token ? "new access token" : "SAME") << "\n";
+
+    tokenclient::Client wrong{env("TOKEN_URL"), env("BASIC_CLIENT_ID")};
+    wrong.set_client_secret("not-the-secret");
+    try {
+      wrong.client_credentials();
+      std::cerr << "expected an OAuth error\n";
+      return 1;
+    } catch (const tokenclient::OAuthError &e) {
+      std::cout << "wrong secret: HTTP " << e.http_status() << " " << e.code() << "\n";
+    }
+    return refreshed.access_token != tok.access_token ? 0 : 1;
+  } catch (const tokenclient::Error &e) {
+    std::cerr << "tokenclient error " << e.kind() << ": " << e.what() << "\n";
+  } catch (const std::exception &e) {
+    std::cerr << e.what() << "\n";
+  }
+  return 1;
+}

@@ -1,0 +1,251 @@
+/*
+ * tokenclient.hpp: a header-only C++17 wrapper over tokenclient.h.
+ *
+ *   tokenclient::Client client{"https://acme.talkdeskid.com/oauth/token", "my-client-id"};
+ *   client.set_private_key(key_b64, "my-key-id");
+ *   tokenclient::Token tok = client.exchange_code(code, redirect_uri);
+ *
+ * Errors are thrown as tokenclient::Error (or its subclass
+ * tokenclient::OAuthError), both std::runtime_error. A Client is move-only
+ * and frees its handle when destroyed; it is safe to use from many threads
+ * (setters included), as the C API documents. Tokens are copied out of C.
+ */
+#ifndef TOKENCLIENT_HPP
+#define TOKENCLIENT_HPP
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "tokenclient.h"
+
+namespace tokenclient {
+
+/* Any tokenclient failure: kind() is the C tokenclient_error_kind. */
+class Error : public std::runtime_error {
+ public:
+  Error(tokenclient_error_kind kind, const std::string &message, int http_status)
+      : std::runtime_error(message), kind_(kind), http_status_(http_status) {}
+  tokenclient_error_kind kind() const noexcept { return kind_; }
+  /* The HTTP status behind the error, 0 when none. */
+  int http_status() const noexcept { return http_status_; }
+
+ private:
+  tokenclient_error_kind kind_;
+  int http_status_;
+};
+
+/* An RFC 6749 §5.2 error answered by the server. */
+class OAuthError : public Error {
+ public:
+  OAuthError(const std::string &message, int http_status, std::string code, std::string description,
+             std::string uri)
+      : Error(TOKENCLIENT_ERROR_OAUTH, message, http_status),
+        code_(std::move(code)), description_(std::move(description)), uri_(std::move(uri)) {}
+  const std::string &code() const noexcept { return code_; }
+  const std::string &description() const noexcept { return description_; }
+  const std::string &uri() const noexcept { return uri_; }
+
+ private:
+  std::string code_, description_, uri_;
+};
+
+namespace detail {
+
+inline std::string str(const char *s) { return s ? std::string(s) : std::string(); }
+
+/* Throws for a non-NULL error, freeing it first. */
+inline void check(tokenclient_error *err) {
+  if (!err) return;
+  const tokenclient_error_kind kind = tokenclient_error_get_kind(err);
+  const std::string message = str(tokenclient_error_message(err));
+  const int status = tokenclient_error_http_status(err);
+  if (kind == TOKENCLIENT_ERROR_OAUTH) {
+    OAuthError e(message, status, str(tokenclient_error_oauth_code(err)),
+                 str(tokenclient_error_oauth_description(err)), str(tokenclient_error_oauth_uri(err)));
+    tokenclient_error_free(err);
+    throw e;
+  }
+  tokenclient_error_free(err);
+  throw Error(kind, message, status);
+}
+
+/* A NUL-terminated copy of a string_view (the C API takes C strings). */
+class CStr {
+ public:
+  explicit CStr(std::string_view s) : s_(s) {}
+  const char *get() const noexcept { return s_.c_str(); }
+
+ private:
+  std::string s_;
+};
+
+inline std::string take(char *s) {
+  std::string out = str(s);
+  tokenclient_string_free(s);
+  return out;
+}
+
+}  // namespace detail
+
+/* A successful token response. The common fields are copied; the C token
+ * stays alive (shared) for get(), and is freed, wiped, with the last copy. */
+struct Token {
+  std::string access_token;
+  std::string token_type;
+  std::optional<std::int64_t> expires_in;
+  std::optional<std::string> scope;
+  std::optional<std::string> refresh_token;
+  std::optional<std::string> id_token;
+  std::string json; /* the whole response body */
+
+  /* Any other string member of the response, e.g. "sid". */
+  std::optional<std::string> get(std::string_view name) const {
+    const char *v = tokenclient_token_get(raw_.get(), std::string(name).c_str());
+    if (!v) return std::nullopt;
+    return std::string(v);
+  }
+
+ private:
+  friend class Client;
+  std::shared_ptr<const tokenclient_token> raw_;
+};
+
+enum class AuthMethod : tokenclient_auth_method {
+  None = TOKENCLIENT_AUTH_NONE,
+  ClientSecretBasic = TOKENCLIENT_AUTH_CLIENT_SECRET_BASIC,
+  ClientSecretPost = TOKENCLIENT_AUTH_CLIENT_SECRET_POST,
+  ClientSecretJwt = TOKENCLIENT_AUTH_CLIENT_SECRET_JWT,
+  PrivateKeyJwt = TOKENCLIENT_AUTH_PRIVATE_KEY_JWT,
+};
+
+class Client {
+ public:
+  Client(std::string_view token_url, std::string_view client_id) {
+    detail::check(tokenclient_client_new(detail::CStr(token_url).get(), detail::CStr(client_id).get(), &h_));
+  }
+  Client(const Client &) = delete;
+  Client &operator=(const Client &) = delete;
+  Client(Client &&other) noexcept : h_(std::exchange(other.h_, nullptr)) {}
+  Client &operator=(Client &&other) noexcept {
+    if (this != &other) {
+      tokenclient_client_free(h_);
+      h_ = std::exchange(other.h_, nullptr);
+    }
+    return *this;
+  }
+  ~Client() { tokenclient_client_free(h_); }
+
+  /* The token URL of a Talkdesk account; region: TOKENCLIENT_TALKDESK_US/EU/CA. */
+  static std::string talkdesk_token_url(std::string_view account,
+                                        tokenclient_talkdesk_region region = TOKENCLIENT_TALKDESK_US) {
+    char *out = nullptr;
+    detail::check(tokenclient_talkdesk_token_url(detail::CStr(account).get(), region, &out));
+    return detail::take(out);
+  }
+
+  /* {auth_base}/{env_id}/as/token. */
+  static std::string pingone_token_url(std::string_view env_id,
+                                       std::string_view auth_base = "https://auth.pingone.com") {
+    char *out = nullptr;
+    detail::check(tokenclient_pingone_token_url(detail::CStr(auth_base).get(), detail::CStr(env_id).get(), &out));
+    return detail::take(out);
+  }
+
+  void set_client_secret(std::string_view secret, AuthMethod method = AuthMethod::ClientSecretBasic) {
+    detail::check(tokenclient_client_set_client_secret(handle(), detail::CStr(secret).get(),
+                                                       static_cast<tokenclient_auth_method>(method)));
+  }
+  /* key: PEM, one-line PEM, bare base64 DER or JWK; empty key_id/alg: none / inferred. */
+  void set_private_key(std::string_view key, std::string_view key_id = {}, std::string_view alg = {}) {
+    detail::CStr k(key), kid(key_id), a(alg);
+    detail::check(tokenclient_client_set_private_key(handle(), k.get(), key_id.empty() ? nullptr : kid.get(),
+                                                     alg.empty() ? nullptr : a.get()));
+  }
+  void set_public() { detail::check(tokenclient_client_set_public(handle())); }
+  void set_audience(std::string_view aud) {
+    detail::check(tokenclient_client_set_audience(handle(), detail::CStr(aud).get()));
+  }
+  void set_assertion_lifetime(std::uint32_t seconds) {
+    detail::check(tokenclient_client_set_assertion_lifetime(handle(), seconds));
+  }
+  void set_clock_skew(std::uint32_t seconds) { detail::check(tokenclient_client_set_clock_skew(handle(), seconds)); }
+  void set_timeout_ms(std::uint32_t connect_ms, std::uint32_t total_ms) {
+    detail::check(tokenclient_client_set_timeout_ms(handle(), connect_ms, total_ms));
+  }
+  void set_ca_file(std::string_view path) {
+    detail::check(tokenclient_client_set_ca_file(handle(), detail::CStr(path).get()));
+  }
+
+  std::string create_assertion() const {
+    char *out = nullptr;
+    detail::check(tokenclient_client_create_assertion(handle(), &out));
+    return detail::take(out);
+  }
+
+  Token exchange_code(std::string_view code, std::string_view redirect_uri,
+                      std::string_view code_verifier = {}) const {
+    detail::CStr c(code), r(redirect_uri), v(code_verifier);
+    return token([&](tokenclient_token **out) {
+      return tokenclient_client_exchange_code(handle(), c.get(), r.get(), code_verifier.empty() ? nullptr : v.get(),
+                                              out);
+    });
+  }
+  Token refresh(std::string_view refresh_token, std::string_view scope = {}) const {
+    detail::CStr rt(refresh_token), s(scope);
+    return token([&](tokenclient_token **out) {
+      return tokenclient_client_refresh(handle(), rt.get(), scope.empty() ? nullptr : s.get(), out);
+    });
+  }
+  Token client_credentials(std::string_view scope = {}) const {
+    detail::CStr s(scope);
+    return token([&](tokenclient_token **out) {
+      return tokenclient_client_client_credentials(handle(), scope.empty() ? nullptr : s.get(), out);
+    });
+  }
+  /* Any grant, with form parameters (a name may repeat). */
+  Token grant(std::string_view grant_type, const std::vector<std::pair<std::string, std::string>> &params = {}) const {
+    std::vector<const char *> arr;
+    for (const auto &p : params) {
+      arr.push_back(p.first.c_str());
+      arr.push_back(p.second.c_str());
+    }
+    arr.push_back(nullptr);
+    detail::CStr g(grant_type);
+    return token([&](tokenclient_token **out) { return tokenclient_client_grant(handle(), g.get(), arr.data(), out); });
+  }
+
+ private:
+  tokenclient_client *h_ = nullptr;
+
+  tokenclient_client *handle() const {
+    if (!h_) throw Error(TOKENCLIENT_ERROR_INVALID_ARGUMENT, "the client was moved from", 0);
+    return h_;
+  }
+
+  template <typename Call>
+  static Token token(Call call) {
+    tokenclient_token *t = nullptr;
+    detail::check(call(&t));
+    Token out;
+    out.raw_ = std::shared_ptr<const tokenclient_token>(
+        t, [](const tokenclient_token *p) { tokenclient_token_free(const_cast<tokenclient_token *>(p)); });
+    out.access_token = detail::str(tokenclient_token_access_token(t));
+    out.token_type = detail::str(tokenclient_token_token_type(t));
+    if (tokenclient_token_expires_in(t) >= 0) out.expires_in = tokenclient_token_expires_in(t);
+    if (const char *s = tokenclient_token_scope(t)) out.scope = s;
+    if (const char *s = tokenclient_token_refresh_token(t)) out.refresh_token = s;
+    if (const char *s = tokenclient_token_id_token(t)) out.id_token = s;
+    out.json = detail::str(tokenclient_token_json(t));
+    return out;
+  }
+};
+
+}  // namespace tokenclient
+
+#endif /* TOKENCLIENT_HPP */
