@@ -281,7 +281,7 @@ fn token(mut o: Options) -> Result<String, Failure> {
         _ => {}
     }
     push("scope", scope);
-    params.extend(o.params.drain(..));
+    params.append(&mut o.params);
     no_leftovers(&o)?;
     let pairs: Vec<(&str, &str)> = params
         .iter()
