@@ -28,7 +28,7 @@ INSTALLED  := $(INSTALL_LIB)/libtokenclient.so.$(VERSION) $(INSTALL_LIB)/libtoke
               $(INSTALL_LIB)/cmake/tokenclient/tokenclientConfigVersion.cmake \
               $(INSTALL_BIN)/tokenclient
 
-.PHONY: install uninstall
+.PHONY: install uninstall docs test-docs
 .PHONY: all build test demo lint header-check test-rust test-c test-exchange-c test-python test-go server clean
 
 all: build
@@ -46,7 +46,7 @@ tests/server/node_modules/.package-lock.json: tests/server/package-lock.json
 demo: build server
 	$(PYTHON) examples/run_demo.py
 
-test: lint header-check test-rust test-c test-exchange-c test-python test-go test-install demo
+test: lint header-check test-rust test-c test-exchange-c test-python test-go test-install test-docs demo
 	@echo "make test: all suites passed"
 
 lint:
@@ -69,6 +69,19 @@ test-exchange-c: build server
 
 test-python: build server
 	$(PYTHON) -m pytest -q tests/python bindings/python/tests
+
+# The C/C++ reference (Doxygen) and the Rust API (rustdoc).
+docs:
+	mkdir -p build/docs
+	doxygen docs/Doxyfile
+	$(CARGO) doc --no-deps --lib --locked
+	@echo "docs: build/docs/c/html/index.html and target/doc/tokenclient/index.html"
+
+# Every code block of the docs compiles; the reference renders every function.
+test-docs: build docs
+	$(PYTHON) -m pytest -q tests/docs
+	grep -rlq tokenclient_client_exchange_code build/docs/c/html
+	test -f target/doc/tokenclient/index.html
 
 # make install into a temporary prefix, and every way of consuming it.
 test-install: build server

@@ -30,7 +30,7 @@ def _load() -> ctypes.CDLL:
         try:
             return ctypes.CDLL(path)
         except OSError as e:
-            tried.append(f"{path}: {e}")
+            tried.append(str(e) if path in str(e) else f"{path}: {e}")
     where = "; ".join(tried)
     raise ImportError(
         "tokenclient: cannot load libtokenclient. Looked in: "
