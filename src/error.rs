@@ -43,6 +43,7 @@ pub struct Error {
     message: String,
     http_status: u16,
     oauth: Option<OAuthDetails>,
+    retry_after: Option<String>,
 }
 
 impl Error {
@@ -52,6 +53,7 @@ impl Error {
             message: message.into(),
             http_status: 0,
             oauth: None,
+            retry_after: None,
         }
     }
 
@@ -75,6 +77,20 @@ impl Error {
     pub fn with_oauth(mut self, details: OAuthDetails) -> Self {
         self.oauth = Some(details);
         self
+    }
+
+    /// Records the server's `Retry-After` (seconds or an HTTP date), and
+    /// says it in the message.
+    pub fn with_retry_after(mut self, value: &str) -> Self {
+        let value: String = value.chars().filter(|c| !c.is_control()).take(64).collect();
+        self.message.push_str(&format!(" (Retry-After: {value})"));
+        self.retry_after = Some(value);
+        self
+    }
+
+    /// The `Retry-After` of the answer that caused the error, if it had one.
+    pub fn retry_after(&self) -> Option<&str> {
+        self.retry_after.as_deref()
     }
 
     pub fn kind(&self) -> ErrorKind {

@@ -96,7 +96,11 @@ impl Client {
         if (200..300).contains(&response.status) {
             parse_token(response.status, &response.body)
         } else {
-            Err(parse_error(response.status, &response.body, &auth.redact()))
+            let error = parse_error(response.status, &response.body, &auth.redact());
+            Err(match &response.retry_after {
+                Some(value) => error.with_retry_after(value),
+                None => error,
+            })
         }
     }
 

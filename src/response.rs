@@ -91,14 +91,54 @@ impl Drop for WipedObject {
     }
 }
 
-fn parse_object(body: &[u8]) -> Option<WipedObject> {
-    match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(map)) => Some(WipedObject(map)),
-        Ok(mut other) => {
-            wipe(&mut other);
-            None
+/// A top-level JSON object whose member names are all different: a
+/// response that names `access_token` twice is ambiguous, and refused.
+struct UniqueObject(Map<String, Value>);
+
+impl<'de> serde::Deserialize<'de> for UniqueObject {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = UniqueObject;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut access: A,
+            ) -> std::result::Result<UniqueObject, A::Error> {
+                let mut map = WipedObject(Map::new());
+                while let Some((name, value)) = access.next_entry::<String, Value>()? {
+                    if map.0.contains_key(&name) {
+                        return Err(serde::de::Error::custom(DUPLICATE));
+                    }
+                    map.0.insert(name, value);
+                }
+                Ok(UniqueObject(std::mem::take(&mut map.0)))
+            }
         }
-        Err(_) => None,
+        d.deserialize_map(Visit)
+    }
+}
+
+const DUPLICATE: &str = "a member name appears twice";
+
+/// Why a body is not a usable JSON object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NotAnObject {
+    NotJson,
+    NotObject,
+    Duplicate,
+}
+
+fn parse_object(body: &[u8]) -> std::result::Result<WipedObject, NotAnObject> {
+    match serde_json::from_slice::<UniqueObject>(body) {
+        Ok(UniqueObject(map)) => Ok(WipedObject(map)),
+        Err(e) if e.to_string().starts_with(DUPLICATE) => Err(NotAnObject::Duplicate),
+        Err(e) if e.is_data() => Err(NotAnObject::NotObject),
+        Err(_) => Err(NotAnObject::NotJson),
     }
 }
 
@@ -114,8 +154,16 @@ fn status_u16(status: u32) -> u16 {
 pub fn parse_token(status: u32, body: &[u8]) -> Result<Token> {
     let json = std::str::from_utf8(body)
         .map_err(|_| response_error(status, "the token response is not UTF-8"))?;
-    let object = parse_object(body)
-        .ok_or_else(|| response_error(status, "the token response is not a JSON object"))?;
+    let object = parse_object(body).map_err(|why| {
+        response_error(
+            status,
+            match why {
+                NotAnObject::NotJson => "the token response is not JSON",
+                NotAnObject::NotObject => "the token response is not a JSON object",
+                NotAnObject::Duplicate => "the token response names a member twice",
+            },
+        )
+    })?;
     let map = &object.0;
     for required in ["access_token", "token_type"] {
         match map.get(required) {
@@ -206,7 +254,7 @@ pub fn parse_error(status: u32, body: &[u8], redact: &[&str]) -> Error {
             .map(|c| if c.is_control() { ' ' } else { c })
             .collect()
     };
-    if let Some(object) = parse_object(body) {
+    if let Ok(object) = parse_object(body) {
         let map = &object.0;
         if let Some(Value::String(code)) = map.get("error") {
             let text = |name: &str| match map.get(name) {
@@ -299,6 +347,7 @@ mod tests {
             br#"{"access_token":"x","token_type":"Bearer","expires_in":"soon"}"#,
             br#"{"access_token":"x","token_type":"Bearer","refresh_token":7}"#,
             b"\xff\xfe",
+            br#"{"access_token":"x","token_type":"Bearer","access_token":"y"}"#,
         ] {
             let e = parse_token(200, body).unwrap_err();
             assert_eq!(
