@@ -42,6 +42,12 @@ pub struct Error {
     kind: ErrorKind,
     message: String,
     http_status: u16,
+    /// Rarely present, so boxed: keeps `Result<T, Error>` small.
+    extra: Option<Box<Extra>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+struct Extra {
     oauth: Option<OAuthDetails>,
     retry_after: Option<String>,
 }
@@ -52,8 +58,7 @@ impl Error {
             kind,
             message: message.into(),
             http_status: 0,
-            oauth: None,
-            retry_after: None,
+            extra: None,
         }
     }
 
@@ -75,7 +80,7 @@ impl Error {
     }
 
     pub fn with_oauth(mut self, details: OAuthDetails) -> Self {
-        self.oauth = Some(details);
+        self.extra.get_or_insert_with(Box::default).oauth = Some(details);
         self
     }
 
@@ -84,13 +89,13 @@ impl Error {
     pub fn with_retry_after(mut self, value: &str) -> Self {
         let value: String = value.chars().filter(|c| !c.is_control()).take(64).collect();
         self.message.push_str(&format!(" (Retry-After: {value})"));
-        self.retry_after = Some(value);
+        self.extra.get_or_insert_with(Box::default).retry_after = Some(value);
         self
     }
 
     /// The `Retry-After` of the answer that caused the error, if it had one.
     pub fn retry_after(&self) -> Option<&str> {
-        self.retry_after.as_deref()
+        self.extra.as_ref()?.retry_after.as_deref()
     }
 
     pub fn kind(&self) -> ErrorKind {
@@ -107,7 +112,7 @@ impl Error {
     }
 
     pub fn oauth(&self) -> Option<&OAuthDetails> {
-        self.oauth.as_ref()
+        self.extra.as_ref()?.oauth.as_ref()
     }
 }
 
