@@ -33,8 +33,11 @@ INSTALLED  := $(INSTALL_LIB)/libtokenclient.so.$(VERSION) $(INSTALL_LIB)/libtoke
 
 all: build
 
+# The shared object's SONAME is libtokenclient.so.$(MAJOR): programs linked in
+# the build tree look for that name, so it is linked beside the library.
 build:
 	$(CARGO) build --release --locked
+	ln -sf libtokenclient.so $(LIBDIR)/libtokenclient.so.$(MAJOR)
 
 $(LIB): build
 
