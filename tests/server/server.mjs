@@ -1,275 +1,384 @@
-// The OpenID Connect test server: oidc-provider on loopback, with clients
-// for every client authentication method, a PingOne-shaped second issuer at
-// /<envID>/as, and a test-only endpoint that hands out authorization codes
-// through the real authorization endpoint (a fixed user logs in and
-// consents automatically). See README.md beside this file.
+// The OpenID Connect test server for tokenclient's tests: oidc-provider on
+// loopback with a client for every client authentication method, a
+// PingOne-shaped second issuer under /<envID>/as, and a test-only endpoint
+// that hands out authorization codes through the real authorization
+// endpoint (a fixed user logs in and consents automatically).
+// See README.md beside this file.
 
-import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import { parseArgs } from 'node:util';
 
-
-const { values: opts } = parseArgs({
-  options: {
-    manifest: { type: 'string' },
-    port: { type: 'string', default: '0' },
-    'https-cert': { type: 'string' },
-    'https-key': { type: 'string' },
-    'client-ca': { type: 'string' },
-    'parent-pid': { type: 'string' },
-    verbose: { type: 'boolean', default: false },
-  },
-});
-if (!opts.manifest) {
-  console.error('usage: node server.mjs --manifest FILE [--port N] [--https-cert C --https-key K [--client-ca CA]] [--parent-pid PID]');
+const USAGE = 'usage: node server.mjs --manifest FILE [--port N] [--https-cert C --https-key K [--client-ca CA]] [--parent-pid PID] [--verbose]';
+let opts;
+try {
+  ({ values: opts } = parseArgs({
+    options: {
+      manifest: { type: 'string' },
+      port: { type: 'string', default: '0' },
+      'https-cert': { type: 'string' },
+      'https-key': { type: 'string' },
+      'client-ca': { type: 'string' },
+      'parent-pid': { type: 'string' },
+      verbose: { type: 'boolean', default: false },
+    },
+  }));
+} catch (e) {
+  console.error(`${e.message}\n${USAGE}`);
+  process.exit(2);
+}
+const tls = Boolean(opts['https-cert'] || opts['https-key']);
+if (!opts.manifest || !/^\d+$/.test(opts.port) || (tls && !(opts['https-cert'] && opts['https-key']))
+    || (opts['client-ca'] && !tls)) {
+  console.error(USAGE);
   process.exit(2);
 }
 
-// oidc-provider's start-up notices (in-memory adapter, development keys,
-// Node version) are expected for a test server: shown only with --verbose.
-if (!opts.verbose) console.warn = () => {};
+// oidc-provider prints notices (Node.js 20 is not its preferred runtime,
+// the in-memory adapter): shown on stderr with --verbose only, so that
+// stdout carries nothing but the READY line.
+if (opts.verbose) console.info = console.error;
+else console.warn = console.info = () => {};
 const { default: Provider } = await import('oidc-provider');
 
 const ENV_ID = '0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9';
+const MOUNT = { main: '', pingone: `/${ENV_ID}/as` };
 const REDIRECT_URI = 'https://client.example.test/callback';
 const TEST_USER = 'test-user';
-const secret = (prefix) => `${prefix}${randomBytes(24).toString('base64url')}`;
+const CONFIDENTIAL_GRANTS = ['authorization_code', 'refresh_token', 'client_credentials'];
 
-// Keys are made fresh at every start: nothing secret is committed.
-function keyPair(kind, alg, kid) {
-  const options = { ec256: ['ec', { namedCurve: 'P-256' }], ec384: ['ec', { namedCurve: 'P-384' }],
-    rsa: ['rsa', { modulusLength: 2048 }], ed25519: ['ed25519', {}] }[kind];
-  const { publicKey, privateKey } = generateKeyPairSync(...options);
-  return {
-    alg,
-    kid,
-    publicJwk: { ...publicKey.export({ format: 'jwk' }), kid, alg, use: 'sig' },
-    privateJwk: { ...privateKey.export({ format: 'jwk' }), kid, alg },
-    pem: privateKey.export({ type: 'pkcs8', format: 'pem' }),
-    b64: privateKey.export({ type: 'pkcs8', format: 'der' }).toString('base64'),
+// All keys and secrets are made afresh at every start: nothing secret is committed.
+const random = (bytes = 24) => randomBytes(bytes).toString('base64url');
+const KEY_TYPES = {
+  'P-256': ['ec', { namedCurve: 'P-256' }],
+  'P-384': ['ec', { namedCurve: 'P-384' }],
+  RSA: ['rsa', { modulusLength: 2048 }],
+  Ed25519: ['ed25519', {}],
+};
+
+// name -> { issuer, metadata: oidc-provider client metadata, ...what a test needs }
+const clients = {};
+function secretClient(issuer, name, method, clientSecret) {
+  clients[name] = {
+    issuer, auth_method: method, client_secret: clientSecret,
+    ...(method === 'client_secret_jwt' ? { alg: 'HS256' } : {}),
+    metadata: {
+      token_endpoint_auth_method: method, client_secret: clientSecret,
+      ...(method === 'client_secret_jwt' ? { token_endpoint_auth_signing_alg: 'HS256' } : {}),
+    },
+  };
+}
+// Node 20 can deadlock when the garbage collector frees a key-generation
+// job while a key from it is being exported as a JWK (a mutex taken twice;
+// seen with RSA keys when two servers start at once). So a new key is
+// exported once as PKCS#8 PEM, and every other form comes from a fresh key
+// object made from that PEM.
+function newPrivateKey(type) {
+  const [kind, options] = KEY_TYPES[type];
+  const { privateKey } = generateKeyPairSync(kind, {
+    ...options,
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+  });
+  return createPrivateKey(privateKey);
+}
+
+function keyClient(issuer, name, type, alg, kid, { bareBase64 = false } = {}) {
+  const privateKey = newPrivateKey(type);
+  const publicKey = createPublicKey(privateKey);
+  clients[name] = {
+    issuer, auth_method: 'private_key_jwt', alg, kid,
+    private_key_pem: privateKey.export({ type: 'pkcs8', format: 'pem' }),
+    private_jwk: { ...privateKey.export({ format: 'jwk' }), kid, alg },
+    // Talkdesk hands out its keys as bare base64 of the PKCS#8 DER.
+    ...(bareBase64 ? { private_key_b64: privateKey.export({ type: 'pkcs8', format: 'der' }).toString('base64') } : {}),
+    metadata: {
+      token_endpoint_auth_method: 'private_key_jwt', token_endpoint_auth_signing_alg: alg,
+      jwks: { keys: [{ ...publicKey.export({ format: 'jwk' }), kid, alg, use: 'sig' }] },
+    },
   };
 }
 
-// name -> { issuer, metadata for oidc-provider, what a test needs }
-const clients = {};
-function secretClient(issuer, name, method, clientSecret) {
-  clients[name] = { issuer, auth_method: method, client_secret: clientSecret,
-    metadata: { token_endpoint_auth_method: method, client_secret: clientSecret,
-      ...(method === 'client_secret_jwt' ? { token_endpoint_auth_signing_alg: 'HS256' } : {}) } };
+// Secrets with characters that form-urlencoding must change (RFC 6749
+// §2.3.1). oidc-provider only accepts VSCHAR (%x20-7E) in client secrets,
+// so there is no non-ASCII character in them.
+secretClient('main', 'basic-client', 'client_secret_basic', `s3cr:t +&=%/?#~${random()}`);
+secretClient('main', 'post-client', 'client_secret_post', `p0st +&=%:/${random()}`);
+secretClient('main', 'hs256-client', 'client_secret_jwt', random(32));
+keyClient('main', 'es256-client', 'P-256', 'ES256', 'es256-key');
+keyClient('main', 'es384-client', 'P-384', 'ES384', 'es384-key');
+keyClient('main', 'rs256-client', 'RSA', 'RS256', 'rs256-key');
+keyClient('main', 'ps256-client', 'RSA', 'PS256', 'ps256-key');
+keyClient('main', 'eddsa-client', 'Ed25519', 'EdDSA', 'eddsa-key');
+keyClient('main', 'talkdesk-client', 'P-256', 'ES256', 'td-key-1', { bareBase64: true });
+clients['public-client'] = { issuer: 'main', auth_method: 'none', metadata: { token_endpoint_auth_method: 'none' } };
+keyClient('pingone', 'pingone-pkjwt', 'RSA', 'RS256', 'p1-key-1');
+secretClient('pingone', 'pingone-hs256', 'client_secret_jwt', random(32));
+secretClient('pingone', 'pingone-basic', 'client_secret_basic', `p1 b:s/+%&=${random()}`);
+for (const c of Object.values(clients)) {
+  c.grant_types = c.auth_method === 'none' ? ['authorization_code', 'refresh_token'] : CONFIDENTIAL_GRANTS;
+  c.scope = 'openid offline_access read write';
 }
-function keyClient(issuer, name, kind, alg, kid, extra = () => ({})) {
-  const k = keyPair(kind, alg, kid);
-  clients[name] = { issuer, auth_method: 'private_key_jwt', alg, kid, private_key_pem: k.pem,
-    private_jwk: k.privateJwk, ...extra(k),
-    metadata: { token_endpoint_auth_method: 'private_key_jwt', token_endpoint_auth_signing_alg: alg,
-      jwks: { keys: [k.publicJwk] } } };
-}
-
-// Secrets with characters that form-urlencoding must carry (RFC 6749 §2.3.1).
-secretClient('main', 'basic-client', 'client_secret_basic', secret('s3cr:t +&=%/~'));
-secretClient('main', 'post-client', 'client_secret_post', secret('p0st +&=%:'));
-secretClient('main', 'hs256-client', 'client_secret_jwt', secret('hmac-'));
-keyClient('main', 'es256-client', 'ec256', 'ES256', 'es256-key');
-keyClient('main', 'es384-client', 'ec384', 'ES384', 'es384-key');
-keyClient('main', 'rs256-client', 'rsa', 'RS256', 'rs256-key');
-keyClient('main', 'ps256-client', 'rsa', 'PS256', 'ps256-key');
-keyClient('main', 'eddsa-client', 'ed25519', 'EdDSA', 'eddsa-key');
-keyClient('main', 'talkdesk-client', 'ec256', 'ES256', 'td-key-1', (k) => ({ private_key_b64: k.b64 }));
-clients['public-client'] = { issuer: 'main', auth_method: 'none',
-  metadata: { token_endpoint_auth_method: 'none', grant_types: ['authorization_code', 'refresh_token'] } };
-keyClient('pingone', 'pingone-pkjwt', 'rsa', 'RS256', 'p1-key');
-secretClient('pingone', 'pingone-hs256', 'client_secret_jwt', secret('p1-hmac-'));
-secretClient('pingone', 'pingone-basic', 'client_secret_basic', secret('p1 b:s/'));
+// One client not allowed `write`: asking for it gives invalid_scope.
+clients['pingone-basic'].scope = 'openid offline_access read';
 
 function providerConfig(issuerName) {
+  const privateKey = newPrivateKey('RSA');
   return {
-    clients: Object.entries(clients)
-      .filter(([, c]) => c.issuer === issuerName)
-      .map(([name, c]) => ({
-        client_id: name,
-        redirect_uris: [REDIRECT_URI],
-        response_types: ['code'],
-        grant_types: ['authorization_code', 'refresh_token', 'client_credentials'],
-        scope: 'openid offline_access read write',
-        ...c.metadata,
-      })),
+    clients: Object.entries(clients).filter(([, c]) => c.issuer === issuerName).map(([name, c]) => ({
+      client_id: name,
+      redirect_uris: [REDIRECT_URI],
+      response_types: ['code'],
+      grant_types: c.grant_types,
+      scope: c.scope,
+      ...c.metadata,
+    })),
+    // ID token signing key (RS256).
+    jwks: { keys: [{ ...privateKey.export({ format: 'jwk' }), kid: `${issuerName}-signing`, alg: 'RS256', use: 'sig' }] },
     scopes: ['openid', 'offline_access', 'read', 'write'],
     claims: { openid: ['sub'] },
-    findAccount: (ctx, sub) => ({ accountId: sub, claims: () => ({ sub }) }),
+    findAccount: async (ctx, sub) => ({ accountId: sub, claims: async () => ({ sub }) }),
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
+      revocation: { enabled: true },
+      introspection: { enabled: true },
     },
     enabledJWA: {
+      // Both names of Ed25519 signatures: EdDSA (RFC 8037) and Ed25519 (RFC 9864).
       clientAuthSigningAlgValues: ['HS256', 'RS256', 'PS256', 'ES256', 'ES384', 'EdDSA', 'Ed25519'],
     },
-    // No tolerance: an assertion whose exp has passed is refused.
+    // No leeway: a client assertion whose exp has passed is refused.
     clockTolerance: 0,
-    // Always issue refresh tokens to clients allowed the grant.
-    issueRefreshToken: (ctx, client) => client.grantTypeAllowed('refresh_token'),
+    // Every client allowed the refresh_token grant gets a refresh token
+    // (offline_access need not be asked), and every refresh rotates it.
+    issueRefreshToken: async (ctx, client) => client.grantTypeAllowed('refresh_token'),
     rotateRefreshToken: true,
-    interactions: { url: (ctx, interaction) => `${mountOf(issuerName)}/interaction/${interaction.uid}` },
-    ttl: { AuthorizationCode: 600, AccessToken: 3600, ClientCredentials: 3600, IdToken: 3600,
-      RefreshToken: 86400, Interaction: 600, Session: 3600, Grant: 86400 },
-    cookies: { keys: [randomBytes(32).toString('hex')] },
-    routes: issuerName === 'main' ? { token: '/oauth/token' } : {},
-    renderError: (ctx, out) => { ctx.type = 'json'; ctx.body = out; },
+    interactions: { url: (ctx, interaction) => `${MOUNT[issuerName]}/interaction/${interaction.uid}` },
+    ttl: {
+      AccessToken: 3600, AuthorizationCode: 600, ClientCredentials: 3600, Grant: 86400,
+      IdToken: 3600, Interaction: 600, RefreshToken: 86400, Session: 86400,
+    },
+    cookies: { keys: [random(32)] },
+    routes: issuerName === 'main'
+      ? { authorization: '/oauth/authorize', token: '/oauth/token' } // Talkdesk's paths
+      : { authorization: '/authorize', token: '/token' }, // PingOne's, under /<envID>/as
+    renderError: async (ctx, out) => { ctx.type = 'json'; ctx.body = out; },
   };
 }
 
-const mountOf = (issuerName) => (issuerName === 'pingone' ? `/${ENV_ID}/as` : '');
-
-const tls = opts['https-cert'] && opts['https-key'];
+// Listen first: the issuers' URLs carry the port.
 const server = tls
-  ? https.createServer({ cert: readFileSync(opts['https-cert']), key: readFileSync(opts['https-key']),
-    ...(opts['client-ca'] ? { ca: readFileSync(opts['client-ca']), requestCert: true, rejectUnauthorized: true } : {}) })
+  ? https.createServer({
+    cert: readFileSync(opts['https-cert']),
+    key: readFileSync(opts['https-key']),
+    ...(opts['client-ca'] ? { ca: readFileSync(opts['client-ca']), requestCert: true, rejectUnauthorized: true } : {}),
+  })
   : http.createServer();
-
-await new Promise((resolve) => { server.listen(Number(opts.port), '127.0.0.1', resolve); });
-const { port } = server.address();
-const base = `${tls ? 'https' : 'http'}://${tls ? 'localhost' : '127.0.0.1'}:${port}`;
+// /test/code drives the authorization endpoint through this plain HTTP
+// listener on loopback, which needs no TLS client certificate.
+const internal = http.createServer();
+const listen = (s, port) => new Promise((resolve, reject) => {
+  s.once('error', reject);
+  s.listen(port, '127.0.0.1', resolve);
+});
+await listen(server, Number(opts.port));
+await listen(internal, 0);
+const base = `${tls ? 'https://localhost' : 'http://127.0.0.1'}:${server.address().port}`;
+const internalBase = `http://127.0.0.1:${internal.address().port}`;
 
 const providers = {
   main: new Provider(base, providerConfig('main')),
-  pingone: new Provider(`${base}${mountOf('pingone')}`, providerConfig('pingone')),
+  pingone: new Provider(`${base}${MOUNT.pingone}`, providerConfig('pingone')),
 };
+for (const [name, p] of Object.entries(providers)) {
+  p.on('server_error', (ctx, err) => console.error(`${name} server_error:`, err));
+  if (opts.verbose) {
+    // Error responses hide why a client failed; say it here.
+    for (const event of ['grant.error', 'authorization.error']) {
+      p.on(event, (ctx, err) => console.error(`${name} ${event}: ${err.error}: ${err.error_description} (${err.error_detail ?? ''})`));
+    }
+  }
+}
 
-// Talkdesk's answers carry the session id `sid` for code and refresh grants.
+// Talkdesk's token responses carry the session id `sid` for the
+// authorization_code and refresh_token grants.
 providers.main.use(async (ctx, next) => {
   await next();
-  const grant = ctx.oidc?.params?.grant_type;
-  if (ctx.path === '/oauth/token' && ctx.status === 200 && ctx.body && typeof ctx.body === 'object'
-      && (grant === 'authorization_code' || grant === 'refresh_token')) {
-    const entity = ctx.oidc.entities.AuthorizationCode || ctx.oidc.entities.RefreshToken;
-    ctx.body = { ...ctx.body, sid: entity?.sessionUid || 'unknown-session' };
+  const grantType = ctx.oidc?.params?.grant_type;
+  if (ctx.oidc?.route === 'token' && ctx.status === 200 && ctx.body && typeof ctx.body === 'object'
+      && (grantType === 'authorization_code' || grantType === 'refresh_token')) {
+    const { AuthorizationCode, RefreshToken } = ctx.oidc.entities;
+    const token = AuthorizationCode || RefreshToken;
+    ctx.body = { ...ctx.body, sid: String(token?.sessionUid || token?.grantId) };
   }
 });
 
-// The interaction: the test user logs in and consents to what was asked.
-async function interaction(provider, req, res) {
-  const details = await provider.interactionDetails(req, res);
-  const { params } = details;
-  const grant = details.grantId ? await provider.Grant.find(details.grantId)
-    : new provider.Grant({ accountId: TEST_USER, clientId: params.client_id });
-  grant.addOIDCScope(String(params.scope || 'openid'));
-  const grantId = await grant.save();
-  await provider.interactionFinished(req, res, { login: { accountId: TEST_USER }, consent: { grantId } },
+// The interaction: the test user logs in and consents to every scope asked.
+async function finishInteraction(provider, req, res) {
+  const { params, grantId } = await provider.interactionDetails(req, res);
+  const grant = (grantId && await provider.Grant.find(grantId))
+    || new provider.Grant({ accountId: TEST_USER, clientId: params.client_id });
+  grant.addOIDCScope(params.scope);
+  const consent = { grantId: await grant.save() };
+  await provider.interactionFinished(req, res, { login: { accountId: TEST_USER }, consent },
     { mergeWithLastSubmission: false });
 }
 
-// GET /test/code?issuer=&client_id=&redirect_uri=&scope=&code_challenge=&code_challenge_method=&nonce=
-// Walks the real authorization endpoint, following redirects with a
-// cookie jar, and returns the code the client would have received.
-async function testCode(url, res) {
-  const q = url.searchParams;
-  const issuerName = q.get('issuer') || 'main';
-  const provider = providers[issuerName];
-  if (!provider) throw new Error(`unknown issuer ${issuerName}`);
-  const auth = new URL(`${base}${mountOf(issuerName)}/auth`);
-  auth.searchParams.set('client_id', q.get('client_id'));
-  auth.searchParams.set('redirect_uri', q.get('redirect_uri') || REDIRECT_URI);
-  auth.searchParams.set('response_type', 'code');
-  auth.searchParams.set('scope', q.get('scope') || 'openid offline_access');
-  auth.searchParams.set('prompt', 'consent');
-  auth.searchParams.set('state', randomUUID());
+// GET /test/code?issuer=main|pingone&client_id=&redirect_uri=&scope=&code_challenge=&code_challenge_method=&nonce=
+// Sends the request to the real authorization endpoint and follows its
+// redirects (with a cookie jar) until the redirect to the client.
+async function testCode(query) {
+  const issuerName = query.get('issuer') || 'main';
+  if (!providers[issuerName]) throw new Error(`unknown issuer ${issuerName}`);
+  if (!query.get('client_id')) throw new Error('client_id is required');
+  const redirectUri = query.get('redirect_uri') || REDIRECT_URI;
+  const auth = new URL(internalBase + providers[issuerName].pathFor('authorization'));
+  auth.search = new URLSearchParams({
+    client_id: query.get('client_id'),
+    redirect_uri: redirectUri,
+    response_type: 'code',
+    scope: query.get('scope') || 'openid offline_access',
+    prompt: 'consent', // lets offline_access through
+    state: randomUUID(),
+  });
   for (const name of ['code_challenge', 'code_challenge_method', 'nonce']) {
-    if (q.get(name)) auth.searchParams.set(name, q.get(name));
+    if (query.get(name)) auth.searchParams.set(name, query.get(name));
   }
   const jar = new Map();
-  let next = auth.href;
+  let next = auth;
   for (let hop = 0; hop < 10; hop += 1) {
-    const r = await fetch(next, { redirect: 'manual',
-      headers: { cookie: [...jar].map(([k, v]) => `${k}=${v}`).join('; ') } });
+    const r = await fetch(next, {
+      redirect: 'manual',
+      headers: { cookie: [...jar].map(([k, v]) => `${k}=${v}`).join('; ') },
+    });
     for (const c of r.headers.getSetCookie()) {
       const [pair] = c.split(';');
-      const i = pair.indexOf('=');
-      jar.set(pair.slice(0, i), pair.slice(i + 1));
+      const eq = pair.indexOf('=');
+      jar.set(pair.slice(0, eq), pair.slice(eq + 1));
     }
     const location = r.headers.get('location');
-    if (!location) throw new Error(`the authorization flow stopped with HTTP ${r.status}: ${(await r.text()).slice(0, 300)}`);
-    const target = new URL(location, next);
-    if (target.href.startsWith(q.get('redirect_uri') || REDIRECT_URI)) {
-      const code = target.searchParams.get('code');
-      if (!code) throw new Error(`no code: ${target.searchParams.get('error')} ${target.searchParams.get('error_description')}`);
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ code }));
-      return;
+    if (!location) throw new Error(`the authorization endpoint answered HTTP ${r.status}: ${(await r.text()).slice(0, 500)}`);
+    next = new URL(location, next);
+    if (`${next.origin}${next.pathname}` === redirectUri) {
+      const code = next.searchParams.get('code');
+      if (!code) throw new Error(`${next.searchParams.get('error')}: ${next.searchParams.get('error_description')}`);
+      return code;
     }
-    next = target.href;
+    // Never leave loopback.
+    if (next.origin !== internalBase) throw new Error(`redirected away to ${next.href}`);
   }
   throw new Error('too many redirects in the authorization flow');
 }
 
-// GET /test/protected with `Authorization: Bearer <access token>` from the
-// main issuer: 200 {"client_id": ...} when the token is valid, else 401.
+// GET /test/protected with `Authorization: Bearer <access token>` of the
+// main issuer: 200 {"client_id", "scope"} for a valid token, else 401.
 async function protectedResource(req, res) {
   const [scheme, value] = (req.headers.authorization || '').split(' ');
   let token;
   if (scheme?.toLowerCase() === 'bearer' && value) {
     token = await providers.main.AccessToken.find(value) || await providers.main.ClientCredentials.find(value);
   }
-  res.writeHead(token ? 200 : 401, { 'content-type': 'application/json' });
-  res.end(JSON.stringify(token ? { client_id: token.clientId, scope: token.scope || '' } : { error: 'invalid_token' }));
+  if (!token) {
+    res.setHeader('www-authenticate', 'Bearer error="invalid_token"');
+    json(res, 401, { error: 'invalid_token' });
+    return;
+  }
+  json(res, 200, { client_id: token.clientId, scope: token.scope || '' });
 }
 
+const json = (res, status, body) => {
+  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+  res.end(JSON.stringify(body));
+};
+
 const callbacks = { main: providers.main.callback(), pingone: providers.pingone.callback() };
-server.on('request', async (req, res) => {
+async function route(req, res, isInternal) {
+  if (opts.verbose) console.error(`${isInternal ? '(internal) ' : ''}${req.method} ${req.url}`);
   const url = new URL(req.url, base);
-  try {
-    if (opts.verbose) console.error(req.method, req.url);
-    if (url.pathname === '/test/code') {
-      await testCode(url, res);
-      return;
+  if (!isInternal && url.pathname === '/test/code') {
+    try {
+      json(res, 200, { code: await testCode(url.searchParams) });
+    } catch (e) {
+      json(res, 400, { error: 'test_code_failed', error_description: String(e.message || e) });
     }
-    if (url.pathname === '/test/protected') {
-      await protectedResource(req, res);
-      return;
-    }
-    const issuerName = url.pathname.startsWith(`${mountOf('pingone')}/`) ? 'pingone' : 'main';
-    const mount = mountOf(issuerName);
-    if (url.pathname.startsWith(`${mount}/interaction/`)) {
-      await interaction(providers[issuerName], req, res);
-      return;
-    }
-    if (mount) {
-      // Mount like Express does: the provider sees the path under the mount.
-      req.originalUrl = req.url;
-      req.url = req.url.slice(mount.length) || '/';
-    }
-    callbacks[issuerName](req, res);
-  } catch (e) {
-    res.writeHead(400, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ error: 'test_server_error', error_description: String(e.message || e) }));
+    return;
   }
-});
+  if (!isInternal && url.pathname === '/test/protected') {
+    await protectedResource(req, res);
+    return;
+  }
+  const issuerName = url.pathname.startsWith(`${MOUNT.pingone}/`) ? 'pingone' : 'main';
+  const mount = MOUNT[issuerName];
+  if (url.pathname.startsWith(`${mount}/interaction/`)) {
+    try {
+      await finishInteraction(providers[issuerName], req, res);
+    } catch (e) {
+      json(res, 400, { error: 'interaction_failed', error_description: String(e.message || e) });
+    }
+    return;
+  }
+  if (mount) {
+    // Mounted the way Express does it: the provider sees the path under the
+    // mount and finds the mount path from originalUrl.
+    req.originalUrl = req.url;
+    req.url = req.url.slice(mount.length) || '/';
+  }
+  callbacks[issuerName](req, res);
+}
+for (const [s, isInternal] of [[server, false], [internal, true]]) {
+  s.on('request', (req, res) => route(req, res, isInternal).catch((e) => {
+    console.error(e);
+    if (!res.headersSent) json(res, 500, { error: 'server_error', error_description: String(e.message || e) });
+  }));
+}
 
 const manifest = {
   base_url: base,
   issuer: base,
   token_url: `${base}/oauth/token`,
+  authorization_url: `${base}/oauth/authorize`,
+  discovery_url: `${base}/.well-known/openid-configuration`,
   code_url: `${base}/test/code`,
   protected_url: `${base}/test/protected`,
   redirect_uri: REDIRECT_URI,
-  pingone: { env_id: ENV_ID, auth_base: base, issuer: `${base}${mountOf('pingone')}`,
-    token_url: `${base}${mountOf('pingone')}/token` },
-  clients: Object.fromEntries(Object.entries(clients).map(([name, c]) => {
-    const { metadata, ...rest } = c;
-    void metadata;
-    return [name, { client_id: name, ...rest }];
-  })),
+  test_user: TEST_USER,
+  pingone: {
+    env_id: ENV_ID,
+    auth_base: base,
+    issuer: `${base}${MOUNT.pingone}`,
+    token_url: `${base}${MOUNT.pingone}/token`,
+    authorization_url: `${base}${MOUNT.pingone}/authorize`,
+    discovery_url: `${base}${MOUNT.pingone}/.well-known/openid-configuration`,
+  },
+  clients: Object.fromEntries(Object.entries(clients).map(([name, { metadata, ...c }]) => [name, {
+    client_id: name,
+    token_url: c.issuer === 'main' ? `${base}/oauth/token` : `${base}${MOUNT.pingone}/token`,
+    ...c,
+  }])),
 };
-writeFileSync(`${opts.manifest}.tmp`, JSON.stringify(manifest, null, 2));
+writeFileSync(`${opts.manifest}.tmp`, `${JSON.stringify(manifest, null, 2)}\n`);
 renameSync(`${opts.manifest}.tmp`, opts.manifest);
 console.log(`READY ${base}`);
 
-const stop = () => server.close(() => process.exit(0)) && setTimeout(() => process.exit(0), 500).unref();
+function stop() {
+  for (const s of [server, internal]) {
+    s.close();
+    s.closeAllConnections();
+  }
+  process.exit(0);
+}
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);
 if (opts['parent-pid']) {
   const parent = Number(opts['parent-pid']);
   setInterval(() => {
-    try { process.kill(parent, 0); } catch { process.exit(0); }
+    try {
+      process.kill(parent, 0);
+    } catch (e) {
+      if (e.code === 'ESRCH') stop();
+    }
   }, 1000).unref();
 }

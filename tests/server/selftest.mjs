@@ -1,0 +1,470 @@
+// Checks the test server against itself: starts server.mjs, reads its
+// manifest and runs token exchanges with every kind of client
+// authentication, then the error cases, then HTTPS and mutual TLS.
+//   node tests/server/selftest.mjs        (prints "N passed, N failed")
+
+import { execFileSync, spawn } from 'node:child_process';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import https from 'node:https';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+import { createRemoteJWKSet, decodeJwt, importJWK, importPKCS8, jwtVerify, SignJWT } from 'jose';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const work = mkdtempSync(join(tmpdir(), 'tokenclient-selftest-'));
+const servers = [];
+let passed = 0;
+let failed = 0;
+
+async function check(name, fn) {
+  try {
+    await fn();
+    passed += 1;
+    console.log(`ok     ${name}`);
+  } catch (e) {
+    failed += 1;
+    console.log(`FAILED ${name}: ${e.message}`);
+  }
+}
+function assert(cond, message) {
+  if (!cond) throw new Error(message);
+}
+function expectError(r, status, error) {
+  assert(r.status === status && r.body.error === error,
+    `expected ${status} ${error}, got ${r.status} ${JSON.stringify(r.body)}`);
+}
+
+// --- the server ----------------------------------------------------------
+
+async function startServer(name, args = []) {
+  const manifestPath = join(work, `${name}-manifest.json`);
+  const proc = spawn(process.execPath, [join(HERE, 'server.mjs'), '--manifest', manifestPath,
+    '--parent-pid', String(process.pid), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  servers.push(proc);
+  const ready = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('the server did not start in 30 s')), 30000);
+    proc.once('exit', (code) => reject(new Error(`the server exited with ${code}`)));
+    createInterface({ input: proc.stdout }).on('line', (line) => {
+      if (line.startsWith('READY ')) {
+        clearTimeout(timer);
+        resolve(line.slice(6));
+      }
+    });
+  });
+  const manifest = JSON.parse(readFileSync(manifestPath, 'utf8'));
+  assert(manifest.base_url === ready, `READY ${ready} but base_url ${manifest.base_url}`);
+  return { proc, manifest };
+}
+
+// --- requests ------------------------------------------------------------
+
+// Plain fetch for HTTP; node:https where TLS options (CA, client certificate) are needed.
+async function request(url, { method = 'GET', headers = {}, body, tlsOptions } = {}) {
+  if (!tlsOptions) {
+    const r = await fetch(url, { method, headers, body });
+    const text = await r.text();
+    return { status: r.status, body: parseJson(text) };
+  }
+  return new Promise((resolve, reject) => {
+    const req = https.request(url, { method, headers, ...tlsOptions }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => { text += d; });
+      res.on('end', () => resolve({ status: res.statusCode, body: parseJson(text) }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+function parseJson(text) {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return { text };
+  }
+}
+
+// application/x-www-form-urlencoded, as RFC 6749 §2.3.1 asks for the
+// client id and secret before they are put in the Basic header.
+const formEncode = (s) => new URLSearchParams({ s }).toString().slice(2);
+const now = () => Math.floor(Date.now() / 1000);
+
+async function signingKey(c, form) {
+  if (c.auth_method === 'client_secret_jwt') return new TextEncoder().encode(c.client_secret);
+  if (form === 'jwk') return importJWK(c.private_jwk, c.alg);
+  if (form === 'b64') {
+    const lines = c.private_key_b64.match(/.{1,64}/g).join('\n');
+    return importPKCS8(`-----BEGIN PRIVATE KEY-----\n${lines}\n-----END PRIVATE KEY-----\n`, c.alg);
+  }
+  return importPKCS8(c.private_key_pem, c.alg);
+}
+
+// Client authentication for client `c`: headers and form parameters.
+// o: { secret, raw (Basic without form-urlencoding), aud, exp, kid, jti, keyForm }
+async function clientAuth(c, tokenUrl, o = {}) {
+  const secret = o.secret ?? c.client_secret;
+  switch (c.auth_method) {
+    case 'none':
+      return { headers: {}, params: { client_id: c.client_id } };
+    case 'client_secret_basic': {
+      const pair = o.raw ? `${c.client_id}:${secret}` : `${formEncode(c.client_id)}:${formEncode(secret)}`;
+      return { headers: { authorization: `Basic ${Buffer.from(pair).toString('base64')}` }, params: {} };
+    }
+    case 'client_secret_post':
+      return { headers: {}, params: { client_id: c.client_id, client_secret: secret } };
+    default: {
+      const iat = o.exp !== undefined ? o.exp - 60 : now();
+      const assertion = await new SignJWT({ jti: o.jti ?? randomUUID() })
+        .setProtectedHeader({ alg: c.alg, typ: 'JWT', ...(c.kid || o.kid ? { kid: o.kid ?? c.kid } : {}) })
+        .setIssuer(c.client_id)
+        .setSubject(c.client_id)
+        .setAudience(o.aud ?? tokenUrl)
+        .setIssuedAt(iat)
+        .setExpirationTime(o.exp ?? iat + 60)
+        .sign(await signingKey(c, o.keyForm));
+      return {
+        headers: {},
+        params: {
+          client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+          client_assertion: assertion,
+        },
+      };
+    }
+  }
+}
+
+async function tokenRequest(m, name, params, o = {}) {
+  const c = m.clients[name];
+  const tokenUrl = c.issuer === 'pingone' ? m.pingone.token_url : m.token_url;
+  const auth = await clientAuth(c, tokenUrl, o);
+  return request(tokenUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json', ...auth.headers },
+    body: new URLSearchParams({ ...params, ...auth.params }).toString(),
+    tlsOptions: o.tlsOptions,
+  });
+}
+
+async function getCode(m, name, extra = {}, tlsOptions = undefined) {
+  const c = m.clients[name];
+  const q = new URLSearchParams({
+    issuer: c.issuer, client_id: c.client_id, redirect_uri: m.redirect_uri, scope: 'openid offline_access', ...extra,
+  });
+  const r = await request(`${m.code_url}?${q}`, { tlsOptions });
+  assert(r.status === 200 && r.body.code, `/test/code: ${r.status} ${JSON.stringify(r.body)}`);
+  return r.body.code;
+}
+
+function pkce() {
+  const verifier = randomBytes(32).toString('base64url');
+  return { verifier, challenge: createHash('sha256').update(verifier).digest('base64url') };
+}
+
+// --- the checks ------------------------------------------------------------
+
+const jwksCache = {};
+async function checkIdToken(m, c, idToken, nonce) {
+  const issuer = c.issuer === 'pingone' ? m.pingone.issuer : m.issuer;
+  const discovery = c.issuer === 'pingone' ? m.pingone.discovery_url : m.discovery_url;
+  jwksCache[issuer] ??= createRemoteJWKSet(new URL((await request(discovery)).body.jwks_uri));
+  const { payload } = await jwtVerify(idToken, jwksCache[issuer], { issuer, audience: c.client_id });
+  assert(payload.sub === m.test_user, `id_token sub ${payload.sub}`);
+  assert(!nonce || payload.nonce === nonce, `id_token nonce ${payload.nonce}`);
+}
+
+async function fullFlow(m, name) {
+  const c = m.clients[name];
+  const nonce = randomUUID();
+  const p = c.auth_method === 'none' ? pkce() : undefined;
+  const code = await getCode(m, name, {
+    nonce, ...(p ? { code_challenge: p.challenge, code_challenge_method: 'S256' } : {}),
+  });
+  const t = await tokenRequest(m, name, {
+    grant_type: 'authorization_code', code, redirect_uri: m.redirect_uri, ...(p ? { code_verifier: p.verifier } : {}),
+  });
+  assert(t.status === 200, `authorization_code: ${t.status} ${JSON.stringify(t.body)}`);
+  const b = t.body;
+  assert(b.access_token && b.token_type === 'Bearer' && b.expires_in > 0, `token response ${JSON.stringify(b)}`);
+  assert(b.refresh_token, 'no refresh_token');
+  await checkIdToken(m, c, b.id_token, nonce);
+  if (c.issuer === 'main') assert(typeof b.sid === 'string' && b.sid, 'no sid on the main issuer');
+  else assert(b.sid === undefined, 'sid on the PingOne issuer');
+
+  const r = await tokenRequest(m, name, { grant_type: 'refresh_token', refresh_token: b.refresh_token });
+  assert(r.status === 200, `refresh_token: ${r.status} ${JSON.stringify(r.body)}`);
+  assert(r.body.access_token && r.body.access_token !== b.access_token, 'no new access token');
+  assert(r.body.refresh_token && r.body.refresh_token !== b.refresh_token, 'the refresh token was not rotated');
+  await checkIdToken(m, c, r.body.id_token);
+  if (c.issuer === 'main') assert(r.body.sid === b.sid, `sid changed on refresh: ${r.body.sid} vs ${b.sid}`);
+
+  if (c.auth_method !== 'none') {
+    const cc = await tokenRequest(m, name, { grant_type: 'client_credentials', scope: 'read' });
+    assert(cc.status === 200 && cc.body.access_token && cc.body.scope === 'read',
+      `client_credentials: ${cc.status} ${JSON.stringify(cc.body)}`);
+    assert(cc.body.refresh_token === undefined && cc.body.id_token === undefined, 'client_credentials gave more than an access token');
+  }
+  return { tokens: b, refreshed: r.body };
+}
+
+async function plainChecks() {
+  const { manifest: m } = await startServer('plain');
+  const every = Object.keys(m.clients);
+  let sample;
+
+  await check('discovery: main issuer and /oauth/token', async () => {
+    const d = (await request(m.discovery_url)).body;
+    assert(d.issuer === m.issuer && d.token_endpoint === m.token_url, JSON.stringify([d.issuer, d.token_endpoint]));
+    assert(d.token_endpoint_auth_signing_alg_values_supported.includes('ES384'), 'ES384 not offered');
+  });
+  await check('discovery: PingOne-shaped issuer and /<env>/as/token', async () => {
+    const d = (await request(m.pingone.discovery_url)).body;
+    assert(d.issuer === `${m.base_url}/${m.pingone.env_id}/as` && d.issuer === m.pingone.issuer, d.issuer);
+    assert(d.token_endpoint === `${m.base_url}/${m.pingone.env_id}/as/token`, d.token_endpoint);
+  });
+  await check('manifest: keys for every private_key_jwt client', async () => {
+    for (const [name, c] of Object.entries(m.clients).filter(([, x]) => x.auth_method === 'private_key_jwt')) {
+      assert(c.private_key_pem.startsWith('-----BEGIN PRIVATE KEY-----'), `${name} pem`);
+      assert(c.private_jwk.kid === c.kid && c.private_jwk.alg === c.alg && c.private_jwk.d, `${name} jwk`);
+    }
+    assert(/^[A-Za-z0-9+/]+=*$/.test(m.clients['talkdesk-client'].private_key_b64), 'talkdesk key is not bare base64');
+  });
+
+  for (const name of every) {
+    await check(`${name}: code, refresh, client_credentials`, async () => {
+      const flow = await fullFlow(m, name);
+      if (name === 'basic-client') sample = flow;
+    });
+  }
+  await check('talkdesk-client: the bare base64 key and the JWK sign alike', async () => {
+    for (const keyForm of ['b64', 'jwk', 'pem']) {
+      const r = await tokenRequest(m, 'talkdesk-client', { grant_type: 'client_credentials' }, { keyForm });
+      assert(r.status === 200, `${keyForm}: ${r.status} ${JSON.stringify(r.body)}`);
+    }
+  });
+  await check('client_credentials without scope', async () => {
+    const r = await tokenRequest(m, 'basic-client', { grant_type: 'client_credentials' });
+    assert(r.status === 200 && r.body.access_token && r.body.scope === undefined, JSON.stringify(r.body));
+    console.log(`       response: ${JSON.stringify({ ...r.body, access_token: '…' })}`);
+  });
+  await check('client_credentials with scope "read write"', async () => {
+    const r = await tokenRequest(m, 'es256-client', { grant_type: 'client_credentials', scope: 'read write' });
+    assert(r.status === 200 && r.body.scope === 'read write', JSON.stringify(r.body));
+  });
+  await check('sample responses', async () => {
+    const hide = (b) => Object.fromEntries(Object.entries(b).map(([k, v]) => [k, /token$/.test(k) ? '…' : v]));
+    console.log(`       authorization_code: ${JSON.stringify(hide(sample.tokens))}`);
+    console.log(`       refresh_token:      ${JSON.stringify(hide(sample.refreshed))}`);
+  });
+
+  await check('/test/protected: 200 for a valid access token, 401 otherwise', async () => {
+    const cc = await tokenRequest(m, 'es256-client', { grant_type: 'client_credentials', scope: 'read' });
+    const call = (token) => request(m.protected_url, { headers: { authorization: `Bearer ${token}` } });
+    let r = await call(cc.body.access_token);
+    assert(r.status === 200 && r.body.client_id === 'es256-client' && r.body.scope === 'read', JSON.stringify(r.body));
+    r = await call(sample.tokens.access_token);
+    assert(r.status === 200 && r.body.client_id === 'basic-client', JSON.stringify(r.body));
+    r = await call('not-a-token');
+    assert(r.status === 401 && r.body.error === 'invalid_token', JSON.stringify(r.body));
+  });
+
+  // Errors.
+  await check('wrong secret (Basic) -> 401 invalid_client', async () => {
+    expectError(await tokenRequest(m, 'basic-client', { grant_type: 'client_credentials' }, { secret: 'wrong' }), 401, 'invalid_client');
+  });
+  await check('wrong secret (post) -> 401 invalid_client', async () => {
+    expectError(await tokenRequest(m, 'post-client', { grant_type: 'client_credentials' }, { secret: 'wrong' }), 401, 'invalid_client');
+  });
+  await check('Basic credentials not form-urlencoded -> 400 invalid_request', async () => {
+    const r = await tokenRequest(m, 'basic-client', { grant_type: 'client_credentials' }, { raw: true });
+    expectError(r, 400, 'invalid_request');
+    console.log(`       ${r.body.error_description}`);
+  });
+  await check('PingOne Basic with the right secret works, wrong -> 401', async () => {
+    const ok = await tokenRequest(m, 'pingone-basic', { grant_type: 'client_credentials', scope: 'read' });
+    assert(ok.status === 200, JSON.stringify(ok.body));
+    expectError(await tokenRequest(m, 'pingone-basic', { grant_type: 'client_credentials' }, { secret: 'x' }), 401, 'invalid_client');
+  });
+  await check('reused code -> 400 invalid_grant', async () => {
+    const code = await getCode(m, 'basic-client');
+    const params = { grant_type: 'authorization_code', code, redirect_uri: m.redirect_uri };
+    assert((await tokenRequest(m, 'basic-client', params)).status === 200, 'first use failed');
+    expectError(await tokenRequest(m, 'basic-client', params), 400, 'invalid_grant');
+  });
+  await check('used refresh token (rotated away) -> 400 invalid_grant', async () => {
+    const code = await getCode(m, 'post-client');
+    const t = await tokenRequest(m, 'post-client', { grant_type: 'authorization_code', code, redirect_uri: m.redirect_uri });
+    const params = { grant_type: 'refresh_token', refresh_token: t.body.refresh_token };
+    assert((await tokenRequest(m, 'post-client', params)).status === 200, 'first refresh failed');
+    expectError(await tokenRequest(m, 'post-client', params), 400, 'invalid_grant');
+  });
+  await check('public client: wrong code_verifier -> 400 invalid_grant', async () => {
+    const p = pkce();
+    const code = await getCode(m, 'public-client', { code_challenge: p.challenge, code_challenge_method: 'S256' });
+    expectError(await tokenRequest(m, 'public-client', {
+      grant_type: 'authorization_code', code, redirect_uri: m.redirect_uri, code_verifier: pkce().verifier,
+    }), 400, 'invalid_grant');
+  });
+  await check('public client: no code_challenge -> /test/code 400', async () => {
+    const q = new URLSearchParams({ client_id: 'public-client', redirect_uri: m.redirect_uri, scope: 'openid' });
+    const r = await request(`${m.code_url}?${q}`);
+    assert(r.status === 400 && r.body.error_description, JSON.stringify(r.body));
+    console.log(`       ${r.body.error_description}`);
+  });
+  await check('unregistered redirect_uri -> /test/code 400', async () => {
+    const q = new URLSearchParams({ client_id: 'basic-client', redirect_uri: 'https://evil.example.test/cb', scope: 'openid' });
+    const r = await request(`${m.code_url}?${q}`);
+    assert(r.status === 400, JSON.stringify(r.body));
+  });
+  const cc = { grant_type: 'client_credentials' };
+  for (const name of ['es256-client', 'eddsa-client', 'talkdesk-client', 'hs256-client', 'pingone-pkjwt', 'pingone-hs256']) {
+    await check(`${name}: assertion expired 2 s ago -> 401 invalid_client`, async () => {
+      expectError(await tokenRequest(m, name, cc, { exp: now() - 2 }), 401, 'invalid_client');
+    });
+  }
+  for (const name of ['es256-client', 'talkdesk-client', 'pingone-pkjwt']) {
+    await check(`${name}: unknown kid -> 401 invalid_client`, async () => {
+      expectError(await tokenRequest(m, name, cc, { kid: 'no-such-key' }), 401, 'invalid_client');
+    });
+  }
+  await check('es256-client: assertion signed by another key -> 401 invalid_client', async () => {
+    const other = { ...m.clients['es256-client'], private_key_pem: m.clients['talkdesk-client'].private_key_pem };
+    const c = m.clients['es256-client'];
+    const auth = await clientAuth(other, m.token_url);
+    const r = await request(m.token_url, {
+      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ ...cc, ...auth.params }).toString(),
+    });
+    expectError(r, 401, 'invalid_client');
+    assert(c.client_id === decodeJwt(auth.params.client_assertion).iss, 'iss');
+  });
+  await check('replayed assertion (same jti) -> 401 invalid_client', async () => {
+    const jti = randomUUID();
+    assert((await tokenRequest(m, 'es256-client', cc, { jti })).status === 200, 'first use failed');
+    expectError(await tokenRequest(m, 'es256-client', cc, { jti }), 401, 'invalid_client');
+  });
+  await check('aud = issuer URL is accepted too (main and PingOne)', async () => {
+    let r = await tokenRequest(m, 'es256-client', cc, { aud: m.issuer });
+    assert(r.status === 200, JSON.stringify(r.body));
+    r = await tokenRequest(m, 'pingone-pkjwt', cc, { aud: m.pingone.issuer });
+    assert(r.status === 200, JSON.stringify(r.body));
+  });
+  await check('aud = another issuer\'s token URL -> 401 invalid_client', async () => {
+    expectError(await tokenRequest(m, 'es256-client', cc, { aud: m.pingone.token_url }), 401, 'invalid_client');
+    expectError(await tokenRequest(m, 'pingone-pkjwt', cc, { aud: m.token_url }), 401, 'invalid_client');
+  });
+  await check('PingOne client at the main token URL -> 401 invalid_client', async () => {
+    const c = m.clients['pingone-basic'];
+    const r = await request(m.token_url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: `Basic ${Buffer.from(`${c.client_id}:${formEncode(c.client_secret)}`).toString('base64')}`,
+      },
+      body: 'grant_type=client_credentials',
+    });
+    expectError(r, 401, 'invalid_client');
+  });
+  await check('scope the client may not have -> 400 invalid_scope', async () => {
+    expectError(await tokenRequest(m, 'pingone-basic', { ...cc, scope: 'read write' }), 400, 'invalid_scope');
+  });
+  await check('unknown scope in client_credentials is dropped (200, no scope member)', async () => {
+    const r = await tokenRequest(m, 'basic-client', { ...cc, scope: 'admin' });
+    assert(r.status === 200 && r.body.scope === undefined, JSON.stringify(r.body));
+    const mixed = await tokenRequest(m, 'basic-client', { ...cc, scope: 'admin read' });
+    assert(mixed.status === 200 && mixed.body.scope === 'read', JSON.stringify(mixed.body));
+  });
+}
+
+// --- HTTPS and mutual TLS ------------------------------------------------
+
+function makePki() {
+  const dir = mkdtempSync(join(work, 'pki-'));
+  const f = (name) => join(dir, name);
+  const openssl = (...args) => execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
+  openssl('req', '-x509', ...ec, '-keyout', f('ca.key'), '-out', f('ca.pem'), '-days', '1', '-subj', '/CN=selftest CA',
+    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
+  openssl('req', '-x509', ...ec, '-keyout', f('other-ca.key'), '-out', f('other-ca.pem'), '-days', '1', '-subj', '/CN=other CA',
+    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
+  const leaf = (name, ca, ext) => {
+    writeFileSync(f(`${name}.ext`), ext);
+    openssl('req', ...ec, '-keyout', f(`${name}.key`), '-out', f(`${name}.csr`), '-subj', `/CN=${name}`);
+    openssl('x509', '-req', '-in', f(`${name}.csr`), '-CA', f(`${ca}.pem`), '-CAkey', f(`${ca}.key`), '-CAcreateserial',
+      '-days', '1', '-out', f(`${name}.pem`), '-extfile', f(`${name}.ext`));
+  };
+  leaf('localhost', 'ca', 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
+  leaf('client', 'ca', 'extendedKeyUsage=clientAuth\n');
+  leaf('stranger', 'other-ca', 'extendedKeyUsage=clientAuth\n');
+  const read = (name) => readFileSync(f(name));
+  return { f, ca: read('ca.pem'), client: { cert: read('client.pem'), key: read('client.key') },
+    stranger: { cert: read('stranger.pem'), key: read('stranger.key') } };
+}
+
+async function tlsChecks() {
+  let pki;
+  await check('openssl: a CA, a server certificate for localhost, client certificates', async () => {
+    pki = makePki();
+  });
+  if (!pki) return;
+  const serverArgs = ['--https-cert', pki.f('localhost.pem'), '--https-key', pki.f('localhost.key')];
+
+  const { manifest: m, proc } = await startServer('https', serverArgs);
+  await check('HTTPS: base URL https://localhost:PORT, token exchange with the CA trusted', async () => {
+    assert(m.base_url.startsWith('https://localhost:') && m.token_url === `${m.base_url}/oauth/token`, m.base_url);
+    const tlsOptions = { ca: pki.ca };
+    const r = await tokenRequest(m, 'basic-client', { grant_type: 'client_credentials', scope: 'read' }, { tlsOptions });
+    assert(r.status === 200 && r.body.scope === 'read', JSON.stringify(r.body));
+  });
+  await check('HTTPS: the server certificate is refused without the CA', async () => {
+    const err = await request(m.discovery_url, { tlsOptions: {} }).then(() => null, (e) => e);
+    assert(err, 'the request succeeded');
+  });
+  proc.kill('SIGTERM');
+
+  const { manifest: mt } = await startServer('mtls', [...serverArgs, '--client-ca', pki.f('ca.pem')]);
+  const withCert = { ca: pki.ca, ...pki.client };
+  await check('mTLS: code over TLS with a client certificate, then exchange and refresh', async () => {
+    const code = await getCode(mt, 'es256-client', {}, withCert);
+    const t = await tokenRequest(mt, 'es256-client', { grant_type: 'authorization_code', code, redirect_uri: mt.redirect_uri },
+      { tlsOptions: withCert });
+    assert(t.status === 200 && t.body.refresh_token && t.body.sid, JSON.stringify(t.body));
+    const r = await tokenRequest(mt, 'es256-client', { grant_type: 'refresh_token', refresh_token: t.body.refresh_token },
+      { tlsOptions: withCert });
+    assert(r.status === 200, JSON.stringify(r.body));
+  });
+  await check('mTLS: PingOne-shaped issuer works with a client certificate', async () => {
+    const r = await tokenRequest(mt, 'pingone-hs256', { grant_type: 'client_credentials' }, { tlsOptions: withCert });
+    assert(r.status === 200, JSON.stringify(r.body));
+  });
+  await check('mTLS: no client certificate -> refused in the TLS handshake', async () => {
+    const err = await tokenRequest(mt, 'basic-client', { grant_type: 'client_credentials' }, { tlsOptions: { ca: pki.ca } })
+      .then((r) => new Error(`answered HTTP ${r.status}`), (e) => e);
+    assert(!/^answered/.test(err.message), err.message);
+    console.log(`       ${err.code || ''} ${err.message}`);
+  });
+  await check('mTLS: client certificate from another CA -> refused in the TLS handshake', async () => {
+    const err = await tokenRequest(mt, 'basic-client', { grant_type: 'client_credentials' },
+      { tlsOptions: { ca: pki.ca, ...pki.stranger } }).then((r) => new Error(`answered HTTP ${r.status}`), (e) => e);
+    assert(!/^answered/.test(err.message), err.message);
+  });
+}
+
+// --- main ----------------------------------------------------------------------
+
+try {
+  await plainChecks();
+  await tlsChecks();
+} catch (e) {
+  failed += 1;
+  console.log(`FAILED (aborted): ${e.stack || e.message}`);
+} finally {
+  for (const proc of servers) if (proc.exitCode === null) proc.kill('SIGTERM');
+  rmSync(work, { recursive: true, force: true });
+}
+console.log(`${passed} passed, ${failed} failed`);
+process.exitCode = failed ? 1 : 0;
