@@ -28,7 +28,7 @@ INSTALLED  := $(INSTALL_LIB)/libtokenclient.so.$(VERSION) $(INSTALL_LIB)/libtoke
               $(INSTALL_LIB)/cmake/tokenclient/tokenclientConfigVersion.cmake \
               $(INSTALL_BIN)/tokenclient
 
-.PHONY: install uninstall docs test-docs
+.PHONY: install uninstall docs test-docs test-server test-install
 .PHONY: all build test demo lint header-check test-rust test-c test-exchange-c test-python test-go server clean
 
 all: build
@@ -49,7 +49,7 @@ tests/server/node_modules/.package-lock.json: tests/server/package-lock.json
 demo: build server
 	$(PYTHON) examples/run_demo.py
 
-test: lint header-check test-rust test-c test-exchange-c test-python test-go test-install test-docs demo
+test: lint header-check test-server test-rust test-c test-exchange-c test-python test-go test-install test-docs demo
 	@echo "make test: all suites passed"
 
 lint:
@@ -65,6 +65,10 @@ test-rust: server
 
 test-c: build
 	bash tests/c/run.sh
+
+# The test server checks itself (with the `jose` npm package as the client).
+test-server: server
+	node tests/server/selftest.mjs
 
 # Token exchanges from C against the real server, plainly and under valgrind.
 test-exchange-c: build server
