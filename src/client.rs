@@ -10,6 +10,7 @@ use zeroize::Zeroizing;
 use crate::assertion::{Audience, Claims, JwsSigner};
 use crate::error::{Error, Result};
 use crate::keys::{Algorithm, PrivateKey};
+use crate::retry::RetryPolicy;
 use crate::transport::{Pool, TransportOptions};
 use crate::url::check_endpoint;
 
@@ -77,6 +78,7 @@ pub(crate) struct Settings {
     pub(crate) clock_skew: u32,
     pub(crate) hmac_alg: Algorithm,
     pub(crate) transport: TransportOptions,
+    pub(crate) retry: RetryPolicy,
 }
 
 impl Default for Settings {
@@ -88,6 +90,7 @@ impl Default for Settings {
             clock_skew: DEFAULT_CLOCK_SKEW,
             hmac_alg: Algorithm::HS256,
             transport: TransportOptions::default(),
+            retry: RetryPolicy::default(),
         }
     }
 }
@@ -444,6 +447,36 @@ impl Client {
                 return Err(Error::invalid_argument("at most 32 extra headers"));
             }
             s.transport.headers.push(format!("{name}: {value}"));
+            Ok(())
+        })
+    }
+
+    /// Sets the retry policy: up to `max_retries` retries (0 to 10; default
+    /// 2), backoff starting at `base_delay_ms` and doubling (default 200),
+    /// no wait longer than `max_delay_ms` (default 10,000; a longer
+    /// `Retry-After` ends the retries).
+    pub fn set_retry_policy(
+        &self,
+        max_retries: u32,
+        base_delay_ms: u32,
+        max_delay_ms: u32,
+    ) -> Result<()> {
+        if max_retries > 10
+            || base_delay_ms > 60_000
+            || max_delay_ms > 600_000
+            || base_delay_ms > max_delay_ms
+        {
+            return Err(Error::invalid_argument(
+                "retry policy: at most 10 retries, base delay up to 60000 ms and not above the maximum delay, \
+                 maximum delay up to 600000 ms",
+            ));
+        }
+        self.update(|s| {
+            s.retry = RetryPolicy {
+                max_retries,
+                base_delay: Duration::from_millis(u64::from(base_delay_ms)),
+                max_delay: Duration::from_millis(u64::from(max_delay_ms)),
+            };
             Ok(())
         })
     }

@@ -44,6 +44,12 @@ pub struct Error {
     http_status: u16,
     /// Rarely present, so boxed: keeps `Result<T, Error>` small.
     extra: Option<Box<Extra>>,
+    /// Worth retrying: a transport failure or an overloaded server.
+    transient: bool,
+    /// The server cannot have processed the request (it was never sent, or
+    /// the server said so with 429/503), so even a single-use grant may be
+    /// retried.
+    not_processed: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -59,6 +65,8 @@ impl Error {
             message: message.into(),
             http_status: 0,
             extra: None,
+            transient: false,
+            not_processed: false,
         }
     }
 
@@ -82,6 +90,22 @@ impl Error {
     pub fn with_oauth(mut self, details: OAuthDetails) -> Self {
         self.extra.get_or_insert_with(Box::default).oauth = Some(details);
         self
+    }
+
+    pub(crate) fn mark_transient(mut self, not_processed: bool) -> Self {
+        self.transient = true;
+        self.not_processed = not_processed;
+        self
+    }
+
+    /// Whether retrying the same request may succeed.
+    pub fn is_transient(&self) -> bool {
+        self.transient
+    }
+
+    /// Whether the server certainly did not process the request.
+    pub fn is_not_processed(&self) -> bool {
+        self.not_processed
     }
 
     /// Records the server's `Retry-After` (seconds or an HTTP date), and

@@ -10,6 +10,7 @@ use crate::client::{AuthMethod, Client, Credentials, Settings};
 use crate::error::{Error, Result};
 use crate::form::{encode_into, Form};
 use crate::response::{parse_error, parse_token, Token};
+use crate::retry::{delay, may_retry, random_u64, Repeat};
 use crate::transport::Request;
 
 /// `client_assertion_type` of RFC 7523 client authentication.
@@ -70,6 +71,12 @@ impl Client {
     /// repeat, e.g. `resource`), with the client's authentication added.
     /// Use it too to send extra parameters such as `audience` or
     /// `resource` with a standard grant.
+    ///
+    /// Failures are retried by the client's retry policy with OAuth
+    /// semantics: transport failures, 5xx and 429 only, never an OAuth
+    /// error; a refresh_token grant only when the server cannot have
+    /// processed it (not sent, or 429/503), an authorization_code grant only
+    /// when it was never sent. Every attempt carries a new assertion.
     pub fn grant(&self, grant_type: &str, params: &[(&str, &str)]) -> Result<Token> {
         required("the grant type", grant_type)?;
         for (name, _) in params {
@@ -80,6 +87,30 @@ impl Client {
                 )));
             }
         }
+        let repeat = match grant_type {
+            "authorization_code" => Repeat::SingleUse,
+            "refresh_token" => Repeat::RotatesState,
+            _ => Repeat::Safe,
+        };
+        let policy = self.settings().retry;
+        let mut attempt = 0;
+        loop {
+            match self.grant_once(grant_type, params) {
+                Err(e) if attempt < policy.max_retries && may_retry(&e, repeat) => {
+                    attempt += 1;
+                    match delay(&policy, attempt, e.retry_after(), random_u64()) {
+                        Some(wait) => std::thread::sleep(wait),
+                        None => return Err(e),
+                    }
+                }
+                result => return result,
+            }
+        }
+    }
+
+    /// One POST: the form, the client authentication (a new assertion),
+    /// and the answer parsed.
+    fn grant_once(&self, grant_type: &str, params: &[(&str, &str)]) -> Result<Token> {
         let settings = self.settings();
         let mut form = Form::new();
         form.push("grant_type", grant_type);
@@ -96,7 +127,12 @@ impl Client {
         if (200..300).contains(&response.status) {
             parse_token(response.status, &response.body)
         } else {
-            let error = parse_error(response.status, &response.body, &auth.redact());
+            let mut error = parse_error(response.status, &response.body, &auth.redact());
+            if response.status >= 500 || response.status == 429 {
+                // Overloaded or failing; with 429 and 503 the server says it
+                // did not process the request.
+                error = error.mark_transient(matches!(response.status, 429 | 503));
+            }
             Err(match &response.retry_after {
                 Some(value) => error.with_retry_after(value),
                 None => error,

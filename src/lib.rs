@@ -14,6 +14,7 @@ pub mod form;
 pub mod keys;
 pub mod providers;
 pub mod response;
+pub mod retry;
 pub mod transport;
 pub mod url;
 

@@ -186,7 +186,9 @@ fn perform(
                 ),
             ));
         }
-        return Err(transport_error(&e, options));
+        // Nothing of the request left this process: safe to retry anything.
+        let unsent = easy.request_size().map_or(false, |n| n == 0);
+        return Err(transport_error(&e, options, unsent));
     }
     let status = easy.response_code().map_err(setup_error)?;
     let collector = easy.get_mut();
@@ -246,7 +248,7 @@ fn configure(
     Ok(())
 }
 
-fn transport_error(e: &curl::Error, options: &TransportOptions) -> Error {
+fn transport_error(e: &curl::Error, options: &TransportOptions, unsent: bool) -> Error {
     let what = if e.is_operation_timedout() {
         format!(
             "the request timed out (connect timeout {} ms, total {} ms)",
@@ -262,5 +264,16 @@ fn transport_error(e: &curl::Error, options: &TransportOptions) -> Error {
         }
         _ => what,
     };
-    Error::new(ErrorKind::Transport, message)
+    let error = Error::new(ErrorKind::Transport, message);
+    // A certificate that does not verify will not verify on a retry.
+    let permanent = e.is_peer_failed_verification()
+        || e.is_ssl_certproblem()
+        || e.is_ssl_cacert()
+        || e.is_ssl_cacert_badfile();
+    if permanent {
+        error
+    } else {
+        let unsent = unsent || e.is_couldnt_resolve_host() || e.is_couldnt_connect();
+        error.mark_transient(unsent)
+    }
 }

@@ -252,11 +252,12 @@ fn post_assertion(server: &Server, name: &str, assertion: &str) -> (u32, Value) 
 fn expired_assertion_is_invalid_client() {
     let server = shared();
     let c = client_for(server, "es256-client");
-    c.set_assertion_lifetime(1).unwrap();
     c.set_clock_skew(0).unwrap();
-    // Control: the same kind of assertion, sent at once, is accepted.
+    // Control: an assertion sent at once, by the same path, is accepted.
     let (status, body) = post_assertion(server, "es256-client", &c.create_assertion().unwrap());
     assert_eq!(status, 200, "{body}");
+    // exp = now + 1 s (whole seconds); sent 2.5 s later it has expired.
+    c.set_assertion_lifetime(1).unwrap();
     let assertion = c.create_assertion().unwrap();
     std::thread::sleep(std::time::Duration::from_millis(2500));
     let (status, body) = post_assertion(server, "es256-client", &assertion);
