@@ -8,6 +8,7 @@ use std::time::Duration;
 use zeroize::Zeroizing;
 
 use crate::assertion::{Audience, Claims, JwsSigner};
+use crate::cache::{Cache, Clock, RefreshPolicy, SystemClock, TokenCallback};
 use crate::error::{Error, Result};
 use crate::keys::{Algorithm, PrivateKey};
 use crate::retry::RetryPolicy;
@@ -79,6 +80,9 @@ pub(crate) struct Settings {
     pub(crate) hmac_alg: Algorithm,
     pub(crate) transport: TransportOptions,
     pub(crate) retry: RetryPolicy,
+    pub(crate) refresh: RefreshPolicy,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) on_token: Option<TokenCallback>,
 }
 
 impl Default for Settings {
@@ -91,6 +95,9 @@ impl Default for Settings {
             hmac_alg: Algorithm::HS256,
             transport: TransportOptions::default(),
             retry: RetryPolicy::default(),
+            refresh: RefreshPolicy::default(),
+            clock: Arc::new(SystemClock),
+            on_token: None,
         }
     }
 }
@@ -102,6 +109,7 @@ pub struct Client {
     client_id: String,
     settings: RwLock<Arc<Settings>>,
     pool: Pool,
+    cache: Cache,
 }
 
 impl std::fmt::Debug for Client {
@@ -148,6 +156,7 @@ impl Client {
             client_id: client_id.to_string(),
             settings: RwLock::new(Arc::new(Settings::default())),
             pool: Pool::default(),
+            cache: Cache::default(),
         })
     }
 
@@ -161,6 +170,10 @@ impl Client {
 
     pub(crate) fn pool(&self) -> &Pool {
         &self.pool
+    }
+
+    pub(crate) fn cache(&self) -> &Cache {
+        &self.cache
     }
 
     pub(crate) fn settings(&self) -> Arc<Settings> {
@@ -477,6 +490,40 @@ impl Client {
                 base_delay: Duration::from_millis(u64::from(base_delay_ms)),
                 max_delay: Duration::from_millis(u64::from(max_delay_ms)),
             };
+            Ok(())
+        })
+    }
+
+    /// Sets when `get_token` refreshes: once `fraction` (0 < f <= 1;
+    /// default 0.8) of a token's lifetime has passed, or `margin` before it
+    /// expires (default 10 s), whichever comes first; a token is never
+    /// handed out within `margin` of its expiry.
+    pub fn set_refresh_policy(&self, fraction: f64, margin: Duration) -> Result<()> {
+        if !(fraction > 0.0 && fraction <= 1.0) || margin > Duration::from_secs(3600) {
+            return Err(Error::invalid_argument(
+                "the refresh fraction must be in (0, 1] and the margin at most 3600 s",
+            ));
+        }
+        self.update(|s| {
+            s.refresh.fraction = fraction;
+            s.refresh.margin = margin;
+            Ok(())
+        })
+    }
+
+    /// Calls `callback` with every token `get_token` obtains, so that new
+    /// tokens and rotated refresh tokens can be persisted. `None` removes it.
+    pub fn set_token_callback(&self, callback: Option<TokenCallback>) -> Result<()> {
+        self.update(|s| {
+            s.on_token = callback;
+            Ok(())
+        })
+    }
+
+    /// Replaces the clock the token cache reads (tests move time with it).
+    pub fn set_clock(&self, clock: Arc<dyn Clock>) -> Result<()> {
+        self.update(|s| {
+            s.clock = clock;
             Ok(())
         })
     }

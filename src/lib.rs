@@ -7,6 +7,7 @@
 #![deny(unsafe_code)]
 
 pub mod assertion;
+pub mod cache;
 pub mod client;
 pub mod error;
 pub mod exchange;
@@ -20,6 +21,7 @@ pub mod url;
 
 mod ffi;
 
+pub use cache::{Clock, RefreshPolicy, SystemClock, TokenCallback};
 pub use client::{AuthMethod, Client};
 pub use error::{Error, ErrorKind, OAuthDetails, Result};
 pub use keys::Algorithm;

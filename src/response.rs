@@ -1,20 +1,31 @@
 //! Token responses (RFC 6749 §5.1) and error responses (§5.2).
 #![forbid(unsafe_code)]
 
+use std::ffi::{CStr, CString};
 use std::fmt;
 
 use serde_json::{Map, Value};
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::Zeroize;
 
 use crate::error::{Error, ErrorKind, OAuthDetails, Result};
 
-/// A successful token response. Its strings are wiped when it is dropped.
-/// `Debug` never shows token values.
+/// A successful token response. Its strings are kept NUL-terminated, so
+/// the C API hands them out without copying, and are wiped when it is
+/// dropped. `Debug` never shows token values.
 pub struct Token {
-    json: Zeroizing<String>,
+    json: CString,
     /// Every member whose value is a string, in the order of the JSON.
-    strings: Vec<(String, Zeroizing<String>)>,
+    strings: Vec<(String, CString)>,
     expires_in: Option<i64>,
+}
+
+impl Drop for Token {
+    fn drop(&mut self) {
+        std::mem::take(&mut self.json).into_bytes().zeroize();
+        for (_, value) in self.strings.drain(..) {
+            value.into_bytes().zeroize();
+        }
+    }
 }
 
 impl fmt::Debug for Token {
@@ -27,13 +38,29 @@ impl fmt::Debug for Token {
     }
 }
 
+/// Text as a C string; a NUL inside (possible through a JSON `\u0000`)
+/// becomes U+FFFD so the string is never silently cut short.
+pub fn c_string(text: &str) -> CString {
+    CString::new(text.replace('\0', "\u{FFFD}")).expect("no NUL left")
+}
+
+fn as_text(c: &CStr) -> &str {
+    // Built from &str in this module, so always UTF-8.
+    std::str::from_utf8(c.to_bytes()).unwrap_or_default()
+}
+
 impl Token {
     /// A string member of the response, e.g. `sid`.
     pub fn get(&self, name: &str) -> Option<&str> {
+        self.get_c(name).map(as_text)
+    }
+
+    /// A string member of the response as a C string.
+    pub fn get_c(&self, name: &str) -> Option<&CStr> {
         self.strings
             .iter()
             .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| v.as_c_str())
     }
 
     pub fn access_token(&self) -> &str {
@@ -63,12 +90,17 @@ impl Token {
 
     /// The whole response body.
     pub fn json(&self) -> &str {
+        as_text(&self.json)
+    }
+
+    /// The whole response body as a C string.
+    pub fn json_c(&self) -> &CStr {
         &self.json
     }
 
     /// Every string member, name and value.
     pub fn string_members(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.strings.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+        self.strings.iter().map(|(n, v)| (n.as_str(), as_text(v)))
     }
 }
 
@@ -224,12 +256,12 @@ pub fn parse_token(status: u32, body: &[u8]) -> Result<Token> {
     let strings = map
         .iter()
         .filter_map(|(name, value)| match value {
-            Value::String(s) => Some((name.clone(), Zeroizing::new(s.clone()))),
+            Value::String(s) => Some((name.clone(), c_string(s))),
             _ => None,
         })
         .collect();
     Ok(Token {
-        json: Zeroizing::new(json.to_string()),
+        json: c_string(json),
         strings,
         expires_in,
     })

@@ -187,7 +187,7 @@ fn perform(
             ));
         }
         // Nothing of the request left this process: safe to retry anything.
-        let unsent = easy.request_size().map_or(false, |n| n == 0);
+        let unsent = easy.request_size().is_ok_and(|n| n == 0);
         return Err(transport_error(&e, options, unsent));
     }
     let status = easy.response_code().map_err(setup_error)?;

@@ -1,6 +1,7 @@
 //! Token exchanges: each sends one POST to the token URL.
 
 use std::ffi::c_char;
+use std::sync::Arc;
 
 use super::client::tokenclient_client;
 use super::token::tokenclient_token;
@@ -25,7 +26,7 @@ unsafe fn exchange(
         out_arg(out, "out")?;
         let client = &ref_arg(client, "client")?.inner;
         let token = run(client)?;
-        write_out(out, tokenclient_token::into_raw(token));
+        write_out(out, tokenclient_token::into_raw(Arc::new(token)));
         Ok(())
     })
 }

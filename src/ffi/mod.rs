@@ -104,14 +104,7 @@ pub(crate) unsafe fn write_out<T>(p: *mut *mut T, value: *mut T) {
     *p = value;
 }
 
-/// A C string from text that may hold NUL bytes (e.g. from a server): each
-/// NUL becomes U+FFFD so the string is never silently cut short.
-pub(crate) fn to_cstring(text: &str) -> CString {
-    match CString::new(text) {
-        Ok(c) => c,
-        Err(_) => CString::new(text.replace('\0', "\u{FFFD}")).expect("no NUL left"),
-    }
-}
+pub(crate) use crate::response::c_string as to_cstring;
 
 /// A borrowed `const char *` for an optional C string, NULL for `None`.
 pub(crate) fn opt_ptr(s: &Option<CString>) -> *const c_char {

@@ -1,55 +1,33 @@
 //! `tokenclient_token`: a successful token response.
 
-use std::collections::BTreeMap;
-use std::ffi::{c_char, CStr, CString};
+use std::ffi::{c_char, CStr};
 use std::ptr;
+use std::sync::Arc;
 
-use zeroize::Zeroize;
-
-use super::{guard, to_cstring};
+use super::guard;
 use crate::response::Token;
 
 /// A successful token response. Opaque; read it with the
-/// `tokenclient_token_*` accessors and free it with `tokenclient_token_free`,
-/// which wipes it. It owns every string its accessors return.
+/// `tokenclient_token_*` accessors and free it with `tokenclient_token_free`.
+/// It owns every string its accessors return. Its strings are wiped when the
+/// last reference to them (this object, or the client's token cache) goes.
 pub struct tokenclient_token {
-    expires_in: i64,
-    json: CString,
-    /// Every string member of the response, by name.
-    strings: BTreeMap<String, CString>,
+    token: Arc<Token>,
 }
 
 impl tokenclient_token {
-    pub(crate) fn into_raw(token: Token) -> *mut tokenclient_token {
-        let strings = token
-            .string_members()
-            .map(|(name, value)| (name.to_string(), to_cstring(value)))
-            .collect();
-        Box::into_raw(Box::new(tokenclient_token {
-            expires_in: token.expires_in().unwrap_or(-1),
-            json: to_cstring(token.json()),
-            strings,
-        }))
-    }
-
-    fn member(&self, name: &str) -> *const c_char {
-        self.strings.get(name).map_or(ptr::null(), |c| c.as_ptr())
-    }
-}
-
-impl Drop for tokenclient_token {
-    fn drop(&mut self) {
-        std::mem::take(&mut self.json).into_bytes().zeroize();
-        for value in std::mem::take(&mut self.strings).into_values() {
-            value.into_bytes().zeroize();
-        }
+    pub(crate) fn into_raw(token: Arc<Token>) -> *mut tokenclient_token {
+        Box::into_raw(Box::new(tokenclient_token { token }))
     }
 }
 
 /// Reads a string member of a token, NULL when the token is NULL.
 unsafe fn member(token: *const tokenclient_token, name: &str) -> *const c_char {
     guard(ptr::null(), || {
-        token.as_ref().map_or(ptr::null(), |t| t.member(name))
+        token
+            .as_ref()
+            .and_then(|t| t.token.get_c(name))
+            .map_or(ptr::null(), CStr::as_ptr)
     })
 }
 
@@ -76,7 +54,12 @@ pub unsafe extern "C" fn tokenclient_token_token_type(
 /// `TOKENCLIENT_ERROR_RESPONSE` when the token was received.
 #[no_mangle]
 pub unsafe extern "C" fn tokenclient_token_expires_in(token: *const tokenclient_token) -> i64 {
-    guard(-1, || token.as_ref().map_or(-1, |t| t.expires_in))
+    guard(-1, || {
+        token
+            .as_ref()
+            .and_then(|t| t.token.expires_in())
+            .unwrap_or(-1)
+    })
 }
 
 /// The `scope`, or NULL when the server sent none. Ownership: belongs to `token`.
@@ -116,7 +99,7 @@ pub unsafe extern "C" fn tokenclient_token_get(
             return ptr::null();
         }
         match (token.as_ref(), CStr::from_ptr(field).to_str()) {
-            (Some(t), Ok(name)) => t.member(name),
+            (Some(t), Ok(name)) => t.token.get_c(name).map_or(ptr::null(), CStr::as_ptr),
             _ => ptr::null(),
         }
     })
@@ -127,7 +110,9 @@ pub unsafe extern "C" fn tokenclient_token_get(
 #[no_mangle]
 pub unsafe extern "C" fn tokenclient_token_json(token: *const tokenclient_token) -> *const c_char {
     guard(ptr::null(), || {
-        token.as_ref().map_or(ptr::null(), |t| t.json.as_ptr())
+        token
+            .as_ref()
+            .map_or(ptr::null(), |t| t.token.json_c().as_ptr())
     })
 }
 

@@ -195,6 +195,13 @@ const providers = {
 };
 for (const [name, p] of Object.entries(providers)) {
   p.on('server_error', (ctx, err) => console.error(`${name} server_error:`, err));
+  // Token requests per client, for tests that count them (/test/stats).
+  for (const event of ['grant.success', 'grant.error']) {
+    p.on(event, (ctx) => {
+      const id = ctx.oidc?.client?.clientId ?? ctx.oidc?.params?.client_id ?? '(unknown)';
+      tokenRequests.set(id, (tokenRequests.get(id) ?? 0) + 1);
+    });
+  }
   if (opts.verbose) {
     // Error responses hide why a client failed; say it here.
     for (const event of ['grant.error', 'authorization.error']) {
@@ -289,6 +296,8 @@ async function protectedResource(req, res) {
   json(res, 200, { client_id: token.clientId, scope: token.scope || '' });
 }
 
+const tokenRequests = new Map();
+
 const json = (res, status, body) => {
   res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
   res.end(JSON.stringify(body));
@@ -304,6 +313,11 @@ async function route(req, res, isInternal) {
     } catch (e) {
       json(res, 400, { error: 'test_code_failed', error_description: String(e.message || e) });
     }
+    return;
+  }
+  // GET /test/stats?client_id=X: {"token_requests": N} that client sent so far.
+  if (!isInternal && url.pathname === '/test/stats') {
+    json(res, 200, { token_requests: tokenRequests.get(url.searchParams.get('client_id')) ?? 0 });
     return;
   }
   if (!isInternal && url.pathname === '/test/protected') {
@@ -343,6 +357,7 @@ const manifest = {
   discovery_url: `${base}/.well-known/openid-configuration`,
   code_url: `${base}/test/code`,
   protected_url: `${base}/test/protected`,
+  stats_url: `${base}/test/stats`,
   redirect_uri: REDIRECT_URI,
   test_user: TEST_USER,
   pingone: {
