@@ -91,10 +91,21 @@ typedef struct tokenclient_error tokenclient_error;
 
 /**
  * A successful token response. Opaque; read it with the
- * `tokenclient_token_*` accessors and free it with `tokenclient_token_free`,
- * which wipes it. It owns every string its accessors return.
+ * `tokenclient_token_*` accessors and free it with `tokenclient_token_free`.
+ * It owns every string its accessors return. Its strings are wiped when the
+ * last reference to them (this object, or the client's token cache) goes.
  */
 typedef struct tokenclient_token tokenclient_token;
+
+/**
+ * Called with every token `tokenclient_client_get_token` obtains from the
+ * server (a new access token, and with it any rotated refresh token), so
+ * the program can persist it. `token` is valid only during the call: copy
+ * what you keep, do not free it. Runs on the thread that made the request,
+ * while other callers may be waiting for it: return quickly, and do not
+ * call `tokenclient_client_get_token` of the same client from it.
+ */
+typedef void (*tokenclient_token_callback)(void *user_data, const tokenclient_token *token);
 
 /**
  * How the client authenticates at the token endpoint; pass one of the
@@ -157,6 +168,82 @@ typedef uint32_t tokenclient_talkdesk_region;
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+/**
+ * Returns a valid access token for `scope` (NULL: the server's default)
+ * in `*out`: the cached one while it is fresh, otherwise a new one.
+ *
+ * A cached token is refreshed once it has lived 80% of its lifetime or
+ * comes within 10 s of expiry (`tokenclient_client_set_refresh_policy`):
+ * the first caller after that point makes the request while others still
+ * get the current token; no caller ever gets a token within the margin.
+ * When no usable token is cached, however many threads call at once,
+ * exactly one request is made and every caller gets its result or its
+ * error (single flight). Tokens come from the refresh_token grant when the
+ * client was given a refresh token (`tokenclient_client_set_refresh_token`;
+ * rotated refresh tokens replace it), else from client_credentials.
+ * Failures are retried by the retry policy.
+ *
+ * Ownership: on success `*out` is a token to free with
+ * `tokenclient_token_free` (cheap: it shares the cached copy). On error
+ * `*out` is not written.
+ * Errors: as for `tokenclient_client_client_credentials`.
+ */
+tokenclient_error *tokenclient_client_get_token(const tokenclient_client *client, const char *scope, tokenclient_token **out);
+
+/**
+ * Gives `tokenclient_client_get_token` a refresh token to use (the
+ * refresh_token grant), which it replaces with each rotated one. NULL
+ * clears it (back to client_credentials). The string is copied and wiped
+ * when replaced.
+ *
+ * Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for a NULL client, invalid
+ * UTF-8 or an empty string.
+ */
+tokenclient_error *tokenclient_client_set_refresh_token(tokenclient_client *client, const char *refresh_token);
+
+/**
+ * Drops the cached token of `scope` (NULL: the default scope), e.g. after
+ * a resource server rejected it; the next `tokenclient_client_get_token`
+ * obtains a new one.
+ *
+ * Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for a NULL client or invalid UTF-8.
+ */
+tokenclient_error *tokenclient_client_invalidate_token(const tokenclient_client *client, const char *scope);
+
+/**
+ * Calls `callback(user_data, token)` with every token
+ * `tokenclient_client_get_token` obtains (see `tokenclient_token_callback`).
+ * A NULL callback removes it. `user_data` is passed back untouched and is
+ * not freed by tokenclient.
+ *
+ * Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for a NULL client.
+ */
+tokenclient_error *tokenclient_client_set_token_callback(tokenclient_client *client, tokenclient_token_callback callback, void *user_data);
+
+/**
+ * Sets how failed requests are retried: up to `max_retries` retries (0 to
+ * 10; default 2) with exponential backoff and full jitter starting at
+ * `base_delay_ms` (default 200), no wait longer than `max_delay_ms`
+ * (default 10000; a `Retry-After` longer than that ends the retries).
+ * Retried: transport failures, HTTP 5xx and 429, each with a new assertion.
+ * Never retried: OAuth errors (invalid_grant, invalid_client, ...); a
+ * refresh_token grant the server may have processed; an authorization
+ * code that was sent.
+ *
+ * Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for NULL or values out of range.
+ */
+tokenclient_error *tokenclient_client_set_retry_policy(tokenclient_client *client, uint32_t max_retries, uint32_t base_delay_ms, uint32_t max_delay_ms);
+
+/**
+ * Sets when cached tokens are refreshed: after `percent` (1 to 100;
+ * default 80) of their lifetime, or `margin_seconds` (0 to 3600; default
+ * 10) before expiry, whichever is first. No token is handed out within the
+ * margin of its expiry.
+ *
+ * Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for NULL or values out of range.
+ */
+tokenclient_error *tokenclient_client_set_refresh_policy(tokenclient_client *client, uint32_t percent, uint32_t margin_seconds);
 
 /**
  * Creates a client of `token_url` identified as `client_id`, and writes it

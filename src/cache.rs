@@ -31,7 +31,7 @@ impl Clock for SystemClock {
 
 /// Called with every token the cache obtains (and so with every rotated
 /// refresh token), on the thread that obtained it, so it can be persisted.
-pub type TokenCallback = Arc<dyn Fn(&Token) + Send + Sync>;
+pub type TokenCallback = Arc<dyn Fn(&Arc<Token>) + Send + Sync>;
 
 /// When cached tokens are refreshed.
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -170,7 +170,7 @@ fn rotated_refresh_token_reaches_the_hook() {
 
     let seen: Arc<Mutex<Vec<String>>> = Arc::default();
     let sink = seen.clone();
-    c.set_token_callback(Some(Arc::new(move |t: &tokenclient::Token| {
+    c.set_token_callback(Some(Arc::new(move |t: &Arc<tokenclient::Token>| {
         sink.lock()
             .unwrap()
             .push(t.refresh_token().unwrap_or_default().to_string());

@@ -11,6 +11,7 @@
 #![allow(unsafe_code)]
 #![allow(non_camel_case_types)]
 
+pub mod cache;
 pub mod client;
 pub mod error;
 pub mod exchange;

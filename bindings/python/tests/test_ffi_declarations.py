@@ -22,6 +22,8 @@ C_TO_CTYPES = {
     "tokenclient_error_kind": {ctypes.c_int, ctypes.c_uint32},
     "tokenclient_auth_method": {ctypes.c_uint32},
     "tokenclient_talkdesk_region": {ctypes.c_uint32},
+    "tokenclient_token_callback": {_ffi.TOKEN_CALLBACK},
+    "void *": {ctypes.c_void_p},
 }
 
 

@@ -106,6 +106,7 @@ class Client:
     def __init__(self, token_url: str, client_id: str) -> None:
         self._lock = threading.Lock()
         self._handle: Optional[int] = None
+        self._callback: Any = None  # keeps the ctypes trampoline alive
         self._busy = 0
         self._closing = False
         out = ctypes.c_void_p()
@@ -277,6 +278,52 @@ class Client:
     def client_credentials(self, scope: Optional[str] = None) -> Token:
         """The client_credentials grant."""
         return self._token(lib.tokenclient_client_client_credentials, _arg(scope, "scope", True))
+
+    # -- the token cache ------------------------------------------------------
+    def get_token(self, scope: Optional[str] = None) -> Token:
+        """A valid access token for `scope` from the client's cache, obtained
+        (once, however many threads ask) when missing or due for refresh."""
+        return self._token(lib.tokenclient_client_get_token, _arg(scope, "scope", True))
+
+    def set_refresh_token(self, refresh_token: Optional[str]) -> None:
+        """Makes `get_token` use this refresh token (following rotation);
+        None goes back to client credentials."""
+        self._set(lib.tokenclient_client_set_refresh_token, _arg(refresh_token, "refresh_token", True))
+
+    def invalidate_token(self, scope: Optional[str] = None) -> None:
+        """Drops the cached token of `scope`, e.g. after an API rejected it."""
+        self._set(lib.tokenclient_client_invalidate_token, _arg(scope, "scope", True))
+
+    def on_token(self, callback: Optional[Callable[[Token], None]]) -> None:
+        """Calls `callback(token)` with every token `get_token` obtains, so new
+        tokens and rotated refresh tokens can be persisted. It runs on the
+        thread that made the request; exceptions it raises are printed, not
+        raised. None removes it."""
+        if callback is None:
+            trampoline = _ffi.TOKEN_CALLBACK()
+        else:
+            def call(_user_data: Optional[int], handle: Optional[int]) -> None:
+                try:
+                    callback(Token(handle))
+                except BaseException:  # noqa: BLE001 - nothing may unwind into C
+                    import traceback
+
+                    traceback.print_exc()
+
+            trampoline = _ffi.TOKEN_CALLBACK(call)
+        self._set(lib.tokenclient_client_set_token_callback, trampoline, None)
+        self._callback = trampoline
+
+    def set_retry_policy(self, max_retries: int, base_delay_ms: int = 200, max_delay_ms: int = 10000) -> None:
+        """Retries of transport failures, 5xx and 429 (never OAuth errors)."""
+        self._set(lib.tokenclient_client_set_retry_policy, _uint(max_retries, "max_retries"),
+                  _uint(base_delay_ms, "base_delay_ms"), _uint(max_delay_ms, "max_delay_ms"))
+
+    def set_refresh_policy(self, percent: int = 80, margin_seconds: int = 10) -> None:
+        """When `get_token` refreshes: after `percent` of the lifetime, or
+        `margin_seconds` before expiry."""
+        self._set(lib.tokenclient_client_set_refresh_policy, _uint(percent, "percent"),
+                  _uint(margin_seconds, "margin_seconds"))
 
     def grant(self, grant_type: str, **params: Union[str, Iterable[str]]) -> Token:
         """Any grant, with form parameters; a list value repeats the name

@@ -41,6 +41,9 @@ def _load() -> ctypes.CDLL:
 
 lib = _load()
 
+#: void (*)(void *user_data, const tokenclient_token *token)
+TOKEN_CALLBACK = ctypes.CFUNCTYPE(None, c_void_p, c_void_p)
+
 # Opaque handles and owned strings are plain pointers; borrowed strings
 # (`const char *` owned by an object) are read with c_char_p.
 _ERR = c_void_p
@@ -78,6 +81,12 @@ SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "tokenclient_client_refresh": (_ERR, [c_void_p, c_char_p, c_char_p, _OUT]),
     "tokenclient_client_client_credentials": (_ERR, [c_void_p, c_char_p, _OUT]),
     "tokenclient_client_grant": (_ERR, [c_void_p, c_char_p, POINTER(c_char_p), _OUT]),
+    "tokenclient_client_get_token": (_ERR, [c_void_p, c_char_p, _OUT]),
+    "tokenclient_client_set_refresh_token": (_ERR, [c_void_p, c_char_p]),
+    "tokenclient_client_invalidate_token": (_ERR, [c_void_p, c_char_p]),
+    "tokenclient_client_set_token_callback": (_ERR, [c_void_p, TOKEN_CALLBACK, c_void_p]),
+    "tokenclient_client_set_retry_policy": (_ERR, [c_void_p, c_uint32, c_uint32, c_uint32]),
+    "tokenclient_client_set_refresh_policy": (_ERR, [c_void_p, c_uint32, c_uint32]),
     "tokenclient_token_access_token": (c_char_p, [c_void_p]),
     "tokenclient_token_token_type": (c_char_p, [c_void_p]),
     "tokenclient_token_expires_in": (c_int64, [c_void_p]),
