@@ -208,6 +208,21 @@ class Client {
       return tokenclient_client_client_credentials(handle(), scope.empty() ? nullptr : s.get(), out);
     });
   }
+  /* A valid access token from the client's cache (one request however many threads ask). */
+  Token get_token(std::string_view scope = {}) const {
+    detail::CStr s(scope);
+    return token([&](tokenclient_token **out) {
+      return tokenclient_client_get_token(handle(), scope.empty() ? nullptr : s.get(), out);
+    });
+  }
+  void set_refresh_token(std::string_view refresh_token) {
+    detail::check(tokenclient_client_set_refresh_token(handle(), detail::CStr(refresh_token).get()));
+  }
+  void invalidate_token(std::string_view scope = {}) {
+    detail::CStr s(scope);
+    detail::check(tokenclient_client_invalidate_token(handle(), scope.empty() ? nullptr : s.get()));
+  }
+
   /* Any grant, with form parameters (a name may repeat). */
   Token grant(std::string_view grant_type, const std::vector<std::pair<std::string, std::string>> &params = {}) const {
     std::vector<const char *> arr;

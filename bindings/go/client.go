@@ -1,8 +1,17 @@
 package tokenclient
 
 /*
+#include <stdint.h>
 #include <stdlib.h>
 #include "tokenclient.h"
+
+extern void tokenclientGoTokenCallback(void *user_data, tokenclient_token *token);
+static void tokenclient_go_callback_shim(void *user_data, const tokenclient_token *token) {
+	tokenclientGoTokenCallback(user_data, (tokenclient_token *)token);
+}
+static tokenclient_error *tokenclient_go_set_callback(tokenclient_client *c, void *user_data) {
+	return tokenclient_client_set_token_callback(c, user_data ? tokenclient_go_callback_shim : NULL, user_data);
+}
 */
 import "C"
 
@@ -10,6 +19,7 @@ import (
 	"encoding/json"
 	"net/url"
 	"runtime"
+	"runtime/cgo"
 	"sort"
 	"sync"
 	"time"
@@ -36,6 +46,9 @@ const (
 type Client struct {
 	mu sync.RWMutex // read-held by calls, write-held by Close
 	h  *C.tokenclient_client
+
+	hookMu sync.Mutex
+	hook   *C.uintptr_t // C memory holding the cgo.Handle of the OnToken func
 }
 
 // New creates a client of tokenURL (https://, or http:// to loopback)
@@ -103,13 +116,104 @@ func PingOne(envID, clientID string, opts ...PingOneOption) (*Client, error) {
 // It is idempotent; a closed client's methods return an error.
 func (c *Client) Close() error {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.h != nil {
 		C.tokenclient_client_free(c.h)
 		c.h = nil
 		runtime.SetFinalizer(c, nil)
 	}
+	c.mu.Unlock()
+	// The handle is gone, so no callback can run any more.
+	c.hookMu.Lock()
+	releaseHook(c.hook)
+	c.hook = nil
+	c.hookMu.Unlock()
 	return nil
+}
+
+func releaseHook(slot *C.uintptr_t) {
+	if slot != nil {
+		cgo.Handle(*slot).Delete()
+		C.free(unsafe.Pointer(slot))
+	}
+}
+
+// GetToken returns a valid access token for scope ("" for the server's
+// default) from the client's cache; when none is fresh, one request is
+// made however many goroutines ask at once, and all share its result.
+// Tokens come from the refresh token (SetRefreshToken, following
+// rotation) or from client credentials.
+func (c *Client) GetToken(scope string) (*Token, error) {
+	s := cStringOrNil(scope)
+	defer freeCString(s)
+	return c.token(func(h *C.tokenclient_client, out **C.tokenclient_token) *C.tokenclient_error {
+		return C.tokenclient_client_get_token(h, s, out)
+	})
+}
+
+// SetRefreshToken makes GetToken use the refresh_token grant, starting
+// from refreshToken and following rotation; "" goes back to client credentials.
+func (c *Client) SetRefreshToken(refreshToken string) error {
+	return c.setString(refreshToken, true, func(h *C.tokenclient_client, s *C.char) *C.tokenclient_error {
+		return C.tokenclient_client_set_refresh_token(h, s)
+	})
+}
+
+// InvalidateToken drops the cached token of scope, e.g. after an API rejected it.
+func (c *Client) InvalidateToken(scope string) error {
+	return c.setString(scope, true, func(h *C.tokenclient_client, s *C.char) *C.tokenclient_error {
+		return C.tokenclient_client_invalidate_token(h, s)
+	})
+}
+
+// OnToken calls f with every token GetToken obtains (new access tokens and
+// rotated refresh tokens), on the goroutine that made the request; nil
+// removes it. f must return quickly and must not call GetToken.
+func (c *Client) OnToken(f func(*Token)) error {
+	c.hookMu.Lock()
+	defer c.hookMu.Unlock()
+	var slot *C.uintptr_t
+	if f != nil {
+		slot = (*C.uintptr_t)(C.malloc(C.size_t(unsafe.Sizeof(C.uintptr_t(0)))))
+		*slot = C.uintptr_t(cgo.NewHandle(f))
+	}
+	err := c.with(func(h *C.tokenclient_client) *C.tokenclient_error {
+		return C.tokenclient_go_set_callback(h, unsafe.Pointer(slot))
+	})
+	if err != nil {
+		releaseHook(slot)
+		return err
+	}
+	// Wait for calls in flight, which may be running the old func.
+	c.mu.Lock()
+	old := c.hook
+	c.hook = slot
+	c.mu.Unlock()
+	releaseHook(old)
+	return nil
+}
+
+// SetRetryPolicy sets how failures are retried: up to maxRetries (0 to 10)
+// with exponential backoff and full jitter from base, no wait over max.
+// Transport failures, 5xx and 429 are retried; OAuth errors never.
+func (c *Client) SetRetryPolicy(maxRetries int, base, max time.Duration) error {
+	if maxRetries < 0 {
+		return invalidArgument("maxRetries is negative")
+	}
+	return c.with(func(h *C.tokenclient_client) *C.tokenclient_error {
+		return C.tokenclient_client_set_retry_policy(h, C.uint32_t(min(maxRetries, 1<<20)),
+			C.uint32_t(clampMillis(base)), C.uint32_t(clampMillis(max)))
+	})
+}
+
+// SetRefreshPolicy sets when GetToken refreshes: after percent (1 to 100)
+// of a token's lifetime, or margin before its expiry.
+func (c *Client) SetRefreshPolicy(percent int, margin time.Duration) error {
+	if percent < 0 {
+		return invalidArgument("percent is negative")
+	}
+	return c.with(func(h *C.tokenclient_client) *C.tokenclient_error {
+		return C.tokenclient_client_set_refresh_policy(h, C.uint32_t(min(percent, 1<<20)), C.uint32_t(clampSeconds(margin)))
+	})
 }
 
 // with runs f with the live handle, or fails if the client is closed.

@@ -3,6 +3,7 @@ package tokenclient_test
 import (
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -294,4 +295,93 @@ func algOf(info clientInfo) string {
 		return "HS256"
 	}
 	return info.Alg
+}
+
+func tokenRequests(t *testing.T, clientID string) int {
+	t.Helper()
+	resp, err := http.Get(server.StatsURL + "?client_id=" + url.QueryEscape(clientID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		TokenRequests int `json:"token_requests"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		t.Fatal(err)
+	}
+	return out.TokenRequests
+}
+
+func TestGetTokenSingleFlight(t *testing.T) {
+	c := newClient(t, "ps256-client")
+	before := tokenRequests(t, "ps256-client")
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	tokens := make([]string, 1000)
+	errs := make([]error, 1000)
+	for i := range tokens {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			<-start
+			tok, err := c.GetToken("read")
+			errs[i] = err
+			if err == nil {
+				tokens[i] = tok.AccessToken
+			}
+		}(i)
+	}
+	close(start)
+	wg.Wait()
+	for i := range tokens {
+		if errs[i] != nil || tokens[i] == "" || tokens[i] != tokens[0] {
+			t.Fatalf("caller %d: %v", i, errs[i])
+		}
+	}
+	if n := tokenRequests(t, "ps256-client") - before; n != 1 {
+		t.Fatalf("%d token requests for 1000 callers", n)
+	}
+	if err := c.InvalidateToken("read"); err != nil {
+		t.Fatal(err)
+	}
+	again, err := c.GetToken("read")
+	if err != nil || again.AccessToken == tokens[0] {
+		t.Fatalf("after invalidate: %v", err)
+	}
+}
+
+func TestOnTokenSeesRotatedRefreshTokens(t *testing.T) {
+	c := newClient(t, "eddsa-client")
+	first, err := c.ExchangeCode(server.code(t, "eddsa-client", ""), server.RedirectURI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var seen []string
+	if err := c.OnToken(func(tok *tokenclient.Token) {
+		mu.Lock()
+		seen = append(seen, tok.RefreshToken)
+		mu.Unlock()
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SetRefreshToken(first.RefreshToken); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := c.GetToken("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != 1 || seen[0] != tok.RefreshToken || tok.RefreshToken == first.RefreshToken {
+		t.Fatalf("hook saw %v", seen)
+	}
+	if err := c.SetRetryPolicy(11, time.Millisecond, time.Second); err == nil {
+		t.Fatal("11 retries accepted")
+	}
+	if err := c.SetRefreshPolicy(0, time.Second); err == nil {
+		t.Fatal("0 percent accepted")
+	}
 }

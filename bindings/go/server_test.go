@@ -23,6 +23,7 @@ type testServer struct {
 	TokenURL     string `json:"token_url"`
 	CodeURL      string `json:"code_url"`
 	ProtectedURL string `json:"protected_url"`
+	StatsURL     string `json:"stats_url"`
 	RedirectURI  string `json:"redirect_uri"`
 	PingOne      struct {
 		EnvID    string `json:"env_id"`

@@ -29,14 +29,15 @@ def build() -> pathlib.Path:
     subprocess.run(
         [os.environ.get("CC", "cc"), "-std=c11", "-Wall", "-Wextra", "-Werror", "-g",
          f"-I{REPO / 'include'}", str(REPO / "tests" / "c" / "test_exchange.c"),
-         f"-L{LIBDIR}", "-ltokenclient", f"-Wl,-rpath,{LIBDIR}", "-o", str(exe)],
+         f"-L{LIBDIR}", "-ltokenclient", f"-Wl,-rpath,{LIBDIR}", "-lcurl", "-pthread", "-o", str(exe)],
         check=True,
     )
     return exe
 
 
 def environment(server: OIDCServer) -> dict:
-    env = dict(os.environ, TC_CLIENTS=" ".join(CLIENTS), TC_REDIRECT_URI=server.redirect_uri)
+    env = dict(os.environ, TC_CLIENTS=" ".join(CLIENTS), TC_REDIRECT_URI=server.redirect_uri,
+               TC_STATS_URL=server.manifest["stats_url"])
     for name in CLIENTS:
         c = server.client(name)
         prefix = "TC_" + name.upper().replace("-", "_") + "_"
@@ -64,7 +65,7 @@ def main() -> int:
     exe = build()
     runs = {
         "plain": [str(exe)],
-        "valgrind": ["valgrind", "--quiet", "--error-exitcode=1", "--leak-check=full",
+        "valgrind": ["env", "TC_CALLERS=100", "valgrind", "--quiet", "--error-exitcode=1", "--leak-check=full",
                      "--errors-for-leak-kinds=definite,indirect", str(exe)],
     }
     status = 0

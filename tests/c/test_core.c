@@ -380,6 +380,37 @@ static void test_exchange_arguments(void) {
   tokenclient_client_free(c);
 }
 
+static void test_cache_arguments(void) {
+  tokenclient_client *c = new_client();
+  tokenclient_token *t = (tokenclient_token *)0x1;
+  EXPECT_KIND(tokenclient_client_get_token(NULL, NULL, &t), TOKENCLIENT_ERROR_INVALID_ARGUMENT);
+  EXPECT_KIND(tokenclient_client_get_token(c, NULL, NULL), TOKENCLIENT_ERROR_INVALID_ARGUMENT);
+  EXPECT_KIND(tokenclient_client_get_token(c, BAD_UTF8, &t), TOKENCLIENT_ERROR_INVALID_ARGUMENT);
+  EXPECT_KIND(tokenclient_client_get_token(c, NULL, &t), TOKENCLIENT_ERROR_CONFIG); /* no credentials */
+  CHECK(t == (tokenclient_token *)0x1);
+  EXPECT_KIND(tokenclient_client_set_refresh_token(NULL, "rt"), TOKENCLIENT_ERROR_INVALID_ARGUMENT);
+  EXPECT_KIND(tokenclient_client_set_refresh_token(c, ""), TOKENCLIENT_ERROR_INVALID_ARGUMENT);
+  EXPECT_KIND(tokenclient_client_set_refresh_token(c, BAD_UTF8), TOKENCLIENT_ERROR_INVALID_ARGUMENT);
+  EXPECT_OK(tokenclient_client_set_refresh_token(c, "rt"));
+  EXPECT_OK(tokenclient_client_set_refresh_token(c, NULL));
+  EXPECT_KIND(tokenclient_client_invalidate_token(NULL, NULL), TOKENCLIENT_ERROR_INVALID_ARGUMENT);
+  EXPECT_KIND(tokenclient_client_invalidate_token(c, BAD_UTF8), TOKENCLIENT_ERROR_INVALID_ARGUMENT);
+  EXPECT_OK(tokenclient_client_invalidate_token(c, NULL));
+  EXPECT_OK(tokenclient_client_invalidate_token(c, "read"));
+  EXPECT_KIND(tokenclient_client_set_token_callback(NULL, NULL, NULL), TOKENCLIENT_ERROR_INVALID_ARGUMENT);
+  EXPECT_OK(tokenclient_client_set_token_callback(c, NULL, NULL));
+  EXPECT_KIND(tokenclient_client_set_retry_policy(NULL, 1, 1, 1), TOKENCLIENT_ERROR_INVALID_ARGUMENT);
+  EXPECT_KIND(tokenclient_client_set_retry_policy(c, 11, 1, 1), TOKENCLIENT_ERROR_INVALID_ARGUMENT);
+  EXPECT_KIND(tokenclient_client_set_retry_policy(c, 1, 100, 10), TOKENCLIENT_ERROR_INVALID_ARGUMENT);
+  EXPECT_OK(tokenclient_client_set_retry_policy(c, 3, 100, 1000));
+  EXPECT_KIND(tokenclient_client_set_refresh_policy(NULL, 80, 10), TOKENCLIENT_ERROR_INVALID_ARGUMENT);
+  EXPECT_KIND(tokenclient_client_set_refresh_policy(c, 0, 10), TOKENCLIENT_ERROR_INVALID_ARGUMENT);
+  EXPECT_KIND(tokenclient_client_set_refresh_policy(c, 101, 10), TOKENCLIENT_ERROR_INVALID_ARGUMENT);
+  EXPECT_KIND(tokenclient_client_set_refresh_policy(c, 80, 3601), TOKENCLIENT_ERROR_INVALID_ARGUMENT);
+  EXPECT_OK(tokenclient_client_set_refresh_policy(c, 50, 30));
+  tokenclient_client_free(c);
+}
+
 static void test_providers(void) {
   char *url = (char *)0x1;
   static const struct {
@@ -485,6 +516,7 @@ int main(int argc, char **argv) {
   test_setters();
   test_keys_and_assertions();
   test_exchange_arguments();
+  test_cache_arguments();
   test_providers();
   test_threads();
   printf("%d passed, %d failed\n", passed, failed);

@@ -6,6 +6,9 @@
  * _METHOD, _SECRET or _KEY/_KID/_ALG, _CODE; TC_REDIRECT_URI;
  * TC_PUBLIC_CLIENT_VERIFIER for the PKCE client.
  */
+#define _POSIX_C_SOURCE 200809L
+#include <curl/curl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,6 +158,81 @@ static void error_paths(const char *redirect_uri) {
   printf("error paths: %s\n", failed ? "FAILED" : "ok");
 }
 
+/* Collects a small HTTP body. */
+static size_t collect(char *data, size_t size, size_t n, void *out) {
+  size_t have = strlen((char *)out), add = size * n;
+  if (have + add < 255) {
+    memcpy((char *)out + have, data, add);
+    ((char *)out)[have + add] = '\0';
+  }
+  return add;
+}
+
+/* Token requests the test server has seen from `client_id` (GET /test/stats). */
+static long token_requests(const char *client_id) {
+  char url[1024], body[256] = "";
+  long n = -1;
+  snprintf(url, sizeof url, "%s?client_id=%s", getenv("TC_STATS_URL"), client_id);
+  CURL *curl = curl_easy_init();
+  curl_easy_setopt(curl, CURLOPT_URL, url);
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, body);
+  if (curl_easy_perform(curl) == CURLE_OK) sscanf(body, "{\"token_requests\":%ld", &n);
+  curl_easy_cleanup(curl);
+  return n;
+}
+
+static tokenclient_client *cache_client;
+static pthread_barrier_t cache_start;
+
+static void *cache_caller(void *arg) {
+  tokenclient_token *tok = NULL;
+  (void)arg;
+  pthread_barrier_wait(&cache_start);
+  tokenclient_error *err = tokenclient_client_get_token(cache_client, "read", &tok);
+  char *copy = tok ? strdup(tokenclient_token_access_token(tok)) : NULL;
+  tokenclient_error_free(err);
+  tokenclient_token_free(tok);
+  return copy;
+}
+
+static int hook_calls;
+static void count_hook(void *user_data, const tokenclient_token *token) {
+  (void)user_data;
+  if (tokenclient_token_access_token(token)) hook_calls++;
+}
+
+/* Many threads on an empty cache: exactly one request, one shared token. */
+static void single_flight(void) {
+  const char *name = "es384-client";
+  int callers = getenv("TC_CALLERS") ? atoi(getenv("TC_CALLERS")) : 1000;
+  pthread_t *threads = calloc((size_t)callers, sizeof *threads);
+  cache_client = make_client(name);
+  if (!cache_client) return;
+  OK(tokenclient_client_set_token_callback(cache_client, count_hook, NULL));
+  long before = token_requests(name);
+  pthread_barrier_init(&cache_start, NULL, (unsigned)callers);
+  for (int i = 0; i < callers; i++) pthread_create(&threads[i], NULL, cache_caller, NULL);
+  char *first = NULL;
+  int same = 1;
+  for (int i = 0; i < callers; i++) {
+    void *r;
+    pthread_join(threads[i], &r);
+    if (!r || (first && strcmp(first, r) != 0)) same = 0;
+    if (!first) first = r; else free(r);
+  }
+  long after = token_requests(name);
+  CHECK(same && first != NULL);
+  CHECK(before >= 0 && after - before == 1);
+  CHECK(hook_calls == 1);
+  printf("get_token: %d concurrent callers, %ld request(s): %s\n", callers, after - before,
+         same && after - before == 1 ? "ok" : "FAILED");
+  free(first);
+  free(threads);
+  pthread_barrier_destroy(&cache_start);
+  tokenclient_client_free(cache_client);
+}
+
 int main(void) {
   const char *clients = getenv("TC_CLIENTS");
   const char *redirect_uri = getenv("TC_REDIRECT_URI");
@@ -166,6 +244,7 @@ int main(void) {
   snprintf(names, sizeof names, "%s", clients);
   for (char *name = strtok(names, " "); name; name = strtok(NULL, " ")) full_flow(name, redirect_uri);
   error_paths(redirect_uri);
+  single_flight();
   printf("%d passed, %d failed\n", passed, failed);
   return failed != 0;
 }
