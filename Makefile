@@ -28,7 +28,7 @@ INSTALLED  := $(INSTALL_LIB)/libtokenclient.so.$(VERSION) $(INSTALL_LIB)/libtoke
               $(INSTALL_LIB)/cmake/tokenclient/tokenclientConfigVersion.cmake \
               $(INSTALL_BIN)/tokenclient
 
-.PHONY: install uninstall docs test-docs test-server test-install
+.PHONY: install uninstall docs test-docs test-server test-install bench
 .PHONY: all build test demo lint header-check test-rust test-c test-exchange-c test-python test-go server clean
 
 all: build
@@ -112,6 +112,10 @@ install: build
 uninstall:
 	rm -f $(INSTALLED)
 	-rmdir $(INSTALL_LIB)/cmake/tokenclient 2>/dev/null
+
+# Benchmarks (not part of make test): bench/RESULTS.md.
+bench: build server
+	$(PYTHON) bench/run.py
 
 clean:
 	$(CARGO) clean

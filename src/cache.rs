@@ -177,7 +177,10 @@ impl Client {
         let cache = self.cache();
         let mut state = cache.lock();
         let now = settings.clock.now();
-        let slot = state.slots.entry(key.to_string()).or_default();
+        if !state.slots.contains_key(key) {
+            state.slots.insert(key.to_string(), Slot::default());
+        }
+        let slot = state.slots.get_mut(key).expect("inserted above");
         let mut stale = None;
         if let Some(cached) = &slot.cached {
             if now < cached.refresh_at {
