@@ -15,6 +15,22 @@ LIBDIR = REPO / "target" / "release"
 BUILD = REPO / "build"
 
 
+def demo_env(server: OIDCServer) -> dict:
+    """The demo's inputs, from the test server: a Talkdesk-shaped client
+    (bare base64 EC key with a key id) and a fresh authorization code."""
+    td = server.client("talkdesk-client")
+    return dict(
+        os.environ,
+        TOKEN_URL=server.token_url("talkdesk-client"),
+        CLIENT_ID=td["client_id"],
+        CLIENT_KEY=td["private_key_b64"],
+        KEY_ID=td["kid"],
+        AUTH_CODE=server.code("talkdesk-client"),
+        REDIRECT_URI=server.redirect_uri,
+        BASIC_CLIENT_ID=server.client("basic-client")["client_id"],
+    )
+
+
 def main() -> int:
     BUILD.mkdir(exist_ok=True)
     exe = BUILD / "demo"
@@ -26,17 +42,7 @@ def main() -> int:
         check=True,
     )
     with OIDCServer() as server:
-        td = server.client("talkdesk-client")
-        env = dict(
-            os.environ,
-            TOKEN_URL=server.token_url("talkdesk-client"),
-            CLIENT_ID=td["client_id"],
-            CLIENT_KEY=td["private_key_b64"],
-            KEY_ID=td["kid"],
-            AUTH_CODE=server.code("talkdesk-client"),
-            REDIRECT_URI=server.redirect_uri,
-            BASIC_CLIENT_ID=server.client("basic-client")["client_id"],
-        )
+        env = demo_env(server)
         print(f"test server: {server.manifest['issuer']} (oidc-provider on loopback)", flush=True)
         return subprocess.run([str(exe)], env=env).returncode
 

@@ -2,8 +2,8 @@
 //! with RFC 7523 client assertions (`private_key_jwt`, `client_secret_jwt`)
 //! or client secrets, shipped as a C library.
 //!
-//! The Rust API here is the library; `ffi` is a thin C skin over it and the
-//! only module allowed `unsafe` code.
+//! The Rust API here is the library; `ffi` is a thin C skin over it, and
+//! the only module exempt from the `unsafe_code` lint.
 #![deny(unsafe_code)]
 
 pub mod assertion;

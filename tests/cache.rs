@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
@@ -204,14 +204,7 @@ fn sequence_server(replies: Vec<String>) -> (String, RequestLog) {
     thread::spawn(move || {
         for mut s in listener.incoming().flatten() {
             let n = count.fetch_add(1, Ordering::SeqCst);
-            let mut buf = vec![0u8; 65536];
-            let mut data = Vec::new();
-            while let Ok(k) = s.read(&mut buf) {
-                data.extend_from_slice(&buf[..k]);
-                if k == 0 || body_complete(&data) {
-                    break;
-                }
-            }
+            let data = common::read_request(&mut s);
             let text = String::from_utf8_lossy(&data).into_owned();
             seen.lock().unwrap().push((Instant::now(), text));
             let reply = &replies[n.min(replies.len() - 1)];
@@ -219,19 +212,6 @@ fn sequence_server(replies: Vec<String>) -> (String, RequestLog) {
         }
     });
     (url, log)
-}
-
-fn body_complete(data: &[u8]) -> bool {
-    let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n") else {
-        return false;
-    };
-    let head = String::from_utf8_lossy(&data[..end]).to_ascii_lowercase();
-    let len: usize = head
-        .lines()
-        .find_map(|l| l.strip_prefix("content-length:"))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0);
-    data.len() >= end + 4 + len
 }
 
 fn http(status: &str, headers: &str, body: &str) -> String {

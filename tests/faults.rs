@@ -2,8 +2,10 @@
 //! purpose: every answer must become the right typed error, within the
 //! timeout, and the client must stay usable.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+mod common;
+
+use std::io::Write;
+use std::net::TcpListener;
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -35,30 +37,6 @@ fn json(status: &str, body: &str) -> Reply {
     http(status, &["Content-Type: application/json"], body.as_bytes())
 }
 
-/// Reads one HTTP request (headers and a Content-Length body).
-fn read_request(stream: &mut TcpStream) -> Vec<u8> {
-    let mut data = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        let n = match stream.read(&mut buf) {
-            Ok(0) | Err(_) => return data,
-            Ok(n) => n,
-        };
-        data.extend_from_slice(&buf[..n]);
-        if let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&data[..end]).to_ascii_lowercase();
-            let len = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length:"))
-                .and_then(|v| v.trim().parse::<usize>().ok())
-                .unwrap_or(0);
-            if data.len() >= end + 4 + len {
-                return data;
-            }
-        }
-    }
-}
-
 /// Serves `reply` to every connection (one request each) and reports each
 /// request it read. Returns the token URL.
 fn serve(reply: Reply) -> (String, mpsc::Receiver<Vec<u8>>) {
@@ -71,7 +49,7 @@ fn serve(reply: Reply) -> (String, mpsc::Receiver<Vec<u8>>) {
             let reply = reply.clone();
             let tx = tx.clone();
             thread::spawn(move || {
-                let request = read_request(&mut stream);
+                let request = common::read_request(&mut stream);
                 let _ = tx.send(request);
                 match reply {
                     Reply::Raw(bytes) => {

@@ -2,6 +2,8 @@
 //! connection and answers properly on the next: the client must return the
 //! right typed error within its timeout, then work on its next call.
 
+mod common;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -15,31 +17,6 @@ const GOOD: &str = r#"{"access_token":"good-token","token_type":"Bearer","expire
 const TIMEOUT_MS: u32 = 1500;
 
 type Play = Arc<dyn Fn(&mut TcpStream) + Send + Sync>;
-
-fn read_request(stream: &mut TcpStream) {
-    let mut data = Vec::new();
-    let mut buf = [0u8; 4096];
-    stream
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
-    while let Ok(n) = stream.read(&mut buf) {
-        if n == 0 {
-            return;
-        }
-        data.extend_from_slice(&buf[..n]);
-        if let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&data[..end]).to_ascii_lowercase();
-            let len: usize = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length:"))
-                .and_then(|v| v.trim().parse().ok())
-                .unwrap_or(0);
-            if data.len() >= end + 4 + len {
-                return;
-            }
-        }
-    }
-}
 
 fn respond(stream: &mut TcpStream, status: &str, headers: &str, body: &[u8]) {
     let head = format!(
@@ -65,7 +42,7 @@ fn server(first: Play) -> String {
                 if n == 0 {
                     first(&mut stream);
                 } else {
-                    read_request(&mut stream);
+                    common::read_request(&mut stream);
                     respond(
                         &mut stream,
                         "200 OK",
@@ -114,7 +91,7 @@ fn check(
 
 fn json_200(body: &'static str) -> impl Fn(&mut TcpStream) + Send + Sync + 'static {
     move |s: &mut TcpStream| {
-        read_request(s);
+        common::read_request(s);
         respond(
             s,
             "200 OK",
@@ -128,7 +105,7 @@ fn json_200(body: &'static str) -> impl Fn(&mut TcpStream) + Send + Sync + 'stat
 fn drip_feed_one_byte_per_second() {
     let e = check(
         |s| {
-            read_request(s);
+            common::read_request(s);
             for b in b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{" {
                 if s.write_all(&[*b]).is_err() {
                     return;
@@ -145,7 +122,7 @@ fn drip_feed_one_byte_per_second() {
 fn headers_and_no_body() {
     check(
         |s| {
-            read_request(s);
+            common::read_request(s);
             let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 500\r\n\r\n");
             thread::sleep(Duration::from_secs(5));
         },
@@ -157,7 +134,7 @@ fn headers_and_no_body() {
 fn closes_mid_body() {
     check(
         |s| {
-            read_request(s);
+            common::read_request(s);
             let _ =
                 s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 500\r\n\r\n{\"access_token\":\"x");
             let _ = s.shutdown(std::net::Shutdown::Both);
@@ -170,7 +147,7 @@ fn closes_mid_body() {
 fn closes_without_answering() {
     check(
         |s| {
-            read_request(s);
+            common::read_request(s);
             let _ = s.shutdown(std::net::Shutdown::Both);
         },
         ErrorKind::Transport,
@@ -181,7 +158,7 @@ fn closes_without_answering() {
 fn hundred_mib_body_with_length() {
     let e = check(
         |s| {
-            read_request(s);
+            common::read_request(s);
             let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 104857600\r\n\r\n");
             let chunk = vec![b'a'; 1 << 16];
             for _ in 0..1600 {
@@ -199,7 +176,7 @@ fn hundred_mib_body_with_length() {
 fn hundred_mib_chunked_body() {
     let e = check(
         |s| {
-            read_request(s);
+            common::read_request(s);
             let _ = s.write_all(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
             let chunk = vec![b'a'; 1 << 16];
             let mut framed = format!("{:x}\r\n", chunk.len()).into_bytes();
@@ -220,7 +197,7 @@ fn hundred_mib_chunked_body() {
 fn invalid_utf8_body() {
     check(
         |s| {
-            read_request(s);
+            common::read_request(s);
             respond(
                 s,
                 "200 OK",
@@ -236,7 +213,7 @@ fn invalid_utf8_body() {
 fn deeply_nested_json() {
     check(
         |s| {
-            read_request(s);
+            common::read_request(s);
             let body = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
             respond(s, "200 OK", "", body.as_bytes());
         },
@@ -244,7 +221,7 @@ fn deeply_nested_json() {
     );
     check(
         |s| {
-            read_request(s);
+            common::read_request(s);
             let body = format!(
                 r#"{{"access_token":"x","token_type":"B","x":{}1{}}}"#,
                 "[".repeat(100_000),
@@ -294,7 +271,7 @@ fn too_many_requests_and_unavailable_carry_retry_after() {
     for status in ["429 Too Many Requests", "503 Service Unavailable"] {
         let e = check(
             move |s| {
-                read_request(s);
+                common::read_request(s);
                 respond(s, status, "Retry-After: 7\r\n", b"slow down");
             },
             ErrorKind::Http,
@@ -314,7 +291,7 @@ fn redirects_are_not_followed() {
     ] {
         let e = check(
             move |s| {
-                read_request(s);
+                common::read_request(s);
                 respond(
                     s,
                     "307 Temporary Redirect",
@@ -352,7 +329,7 @@ fn tls_alert_instead_of_a_handshake() {
 fn garbage_instead_of_http() {
     check(
         |s| {
-            read_request(s);
+            common::read_request(s);
             let _ = s.write_all(b"\x00\x01\x02 this is not HTTP\r\n\r\n");
         },
         ErrorKind::Transport,

@@ -15,18 +15,8 @@
 #include <string.h>
 
 #include "tokenclient.h"
+#include "check.h"
 
-static int passed, failed;
-
-#define CHECK(cond)                                                           \
-  do {                                                                        \
-    if (cond) {                                                               \
-      passed++;                                                               \
-    } else {                                                                  \
-      failed++;                                                               \
-      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-    }                                                                         \
-  } while (0)
 
 /* Checks that `call` fails with `kind`, then frees the error. */
 #define EXPECT_KIND(call, kind) expect_kind((call), (kind), #call, __LINE__)

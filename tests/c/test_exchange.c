@@ -14,18 +14,8 @@
 #include <string.h>
 
 #include "tokenclient.h"
+#include "check.h"
 
-static int passed, failed;
-
-#define CHECK(cond)                                                         \
-  do {                                                                      \
-    if (cond) {                                                             \
-      passed++;                                                             \
-    } else {                                                                \
-      failed++;                                                             \
-      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-    }                                                                       \
-  } while (0)
 
 /* Checks that `err` is NULL; if not, reports it and frees it. */
 #define OK(call)                                                             \

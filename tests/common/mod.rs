@@ -2,7 +2,8 @@
 //! binary and reads its manifest.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
+use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
@@ -194,4 +195,32 @@ fn request(url: &str, form: Option<&str>) -> (u32, String) {
         easy.response_code().unwrap(),
         String::from_utf8_lossy(&body).into_owned(),
     )
+}
+
+/// Reads one HTTP request (head and a Content-Length body) from a test
+/// server's connection; gives up after 5 s of silence or at EOF.
+pub fn read_request(stream: &mut TcpStream) -> Vec<u8> {
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut data = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = match stream.read(&mut buf) {
+            Ok(0) | Err(_) => return data,
+            Ok(n) => n,
+        };
+        data.extend_from_slice(&buf[..n]);
+        if let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&data[..end]).to_ascii_lowercase();
+            let len = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .unwrap_or(0);
+            if data.len() >= end + 4 + len {
+                return data;
+            }
+        }
+    }
 }

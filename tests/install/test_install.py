@@ -15,7 +15,9 @@ import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO / "examples"))
 from oidc_server import OIDCServer  # noqa: E402
+from run_demo import demo_env  # noqa: E402  (the inputs `make demo` gives examples/c/demo.c)
 
 VERSION = next(
     line.split('"')[1] for line in (REPO / "Cargo.toml").read_text().splitlines() if line.startswith("version = ")
@@ -44,20 +46,6 @@ def prefix(tmp_path_factory):
 def server():
     with OIDCServer() as s:
         yield s
-
-
-def demo_env(server):
-    td = server.client("talkdesk-client")
-    return dict(
-        os.environ,
-        TOKEN_URL=server.token_url("talkdesk-client"),
-        CLIENT_ID=td["client_id"],
-        CLIENT_KEY=td["private_key_b64"],
-        KEY_ID=td["kid"],
-        AUTH_CODE=server.code("talkdesk-client"),
-        REDIRECT_URI=server.redirect_uri,
-        BASIC_CLIENT_ID=server.client("basic-client")["client_id"],
-    )
 
 
 def pkg_config(prefix, *args):
