@@ -22,7 +22,11 @@ enum Reply {
 }
 
 fn http(status: &str, headers: &[&str], body: &[u8]) -> Reply {
-    let mut out = format!("HTTP/1.1 {status}\r\nContent-Length: {}\r\n", body.len());
+    // The server closes after one answer, and says so: no keep-alive races.
+    let mut out = format!(
+        "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
     for h in headers {
         out.push_str(h);
         out.push_str("\r\n");
