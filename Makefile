@@ -75,6 +75,7 @@ test-exchange-c: build server
 	$(PYTHON) tests/c/run_exchange.py
 
 test-python: build server
+	$(PYTHON) -m pytest -q tests/python
 	$(PYTHON) -m pytest -q bindings/python/tests
 
 # The C/C++ reference (Doxygen) and the Rust API (rustdoc).

@@ -23,6 +23,21 @@ use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
 
+/// `value` quoted for an error message when it is short and plainly a name
+/// (e.g. "ES999"), otherwise a placeholder: a caller who passed a key or a
+/// secret in the wrong argument must not find it echoed in a message.
+pub(crate) fn shown(value: &str) -> String {
+    let plain = value.len() <= 20
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, ' ' | '-' | '_' | '.'));
+    if plain {
+        format!("{value:?}")
+    } else {
+        "(value not shown)".to_string()
+    }
+}
+
 /// Smallest RSA modulus we sign with (RFC 7518 §3.3 requires 2048 bits).
 pub const MIN_RSA_BITS: u32 = 2048;
 
@@ -130,8 +145,9 @@ impl FromStr for Algorithm {
             .find(|a| a.name() == s)
             .ok_or_else(|| {
                 Error::invalid_argument(format!(
-                    "unknown algorithm {s:?}: expected one of RS256, RS384, RS512, PS256, PS384, \
-                     PS512, ES256, ES384, ES512, EdDSA, HS256, HS384, HS512"
+                    "unknown algorithm {}: expected one of RS256, RS384, RS512, PS256, PS384, \
+                     PS512, ES256, ES384, ES512, EdDSA, HS256, HS384, HS512",
+                    shown(s)
                 ))
             })
     }
@@ -327,9 +343,19 @@ fn parse_pem(text: &str) -> Result<PrivateKey> {
     let text: Zeroizing<String> = Zeroizing::new(text.replace("\\r", "").replace("\\n", "\n"));
     let begin = text.find("-----BEGIN ").expect("checked by the caller");
     let after_begin = &text[begin + "-----BEGIN ".len()..];
+    // The label sits on the BEGIN line, in capitals and spaces; anything
+    // else is a broken BEGIN line, and is not quoted (it may be key text).
     let label_end = after_begin
         .find("-----")
-        .ok_or_else(|| Error::key("malformed PEM: the BEGIN line is not closed by -----"))?;
+        .filter(|&end| {
+            end <= 40
+                && after_begin[..end]
+                    .bytes()
+                    .all(|b| b.is_ascii_uppercase() || b == b' ' || b.is_ascii_digit())
+        })
+        .ok_or_else(|| {
+            Error::key("malformed PEM: the BEGIN line is not of the form -----BEGIN <LABEL>-----")
+        })?;
     let label = after_begin[..label_end].trim();
     let body_and_rest = &after_begin[label_end + 5..];
     let end_marker = format!("-----END {label}-----");
@@ -355,7 +381,8 @@ fn parse_pem(text: &str) -> Result<PrivateKey> {
         "PUBLIC KEY" | "RSA PUBLIC KEY" | "EC PUBLIC KEY" => Err(public_key_error()),
         "CERTIFICATE" | "X509 CERTIFICATE" | "TRUSTED CERTIFICATE" => Err(certificate_error()),
         other => Err(Error::key(format!(
-            "unsupported PEM block \"{other}\": expected PRIVATE KEY, EC PRIVATE KEY or RSA PRIVATE KEY"
+            "unsupported PEM block {}: expected PRIVATE KEY, EC PRIVATE KEY or RSA PRIVATE KEY",
+            shown(other)
         ))),
     }
 }
@@ -501,7 +528,8 @@ fn parse_jwk(text: &str) -> Result<PrivateKey> {
         "OKP" => jwk_okp(obj)?,
         other => {
             return Err(Error::key(format!(
-                "unsupported JWK kty {other:?}: expected RSA, EC or OKP"
+                "unsupported JWK kty {}: expected RSA, EC or OKP",
+                shown(other)
             )))
         }
     };
@@ -509,7 +537,7 @@ fn parse_jwk(text: &str) -> Result<PrivateKey> {
     if let Some(alg) = jwk_str(obj, "alg")? {
         let alg: Algorithm = alg
             .parse()
-            .map_err(|_| Error::key(format!("the JWK names an unknown \"alg\" {alg:?}")))?;
+            .map_err(|_| Error::key(format!("the JWK names an unknown \"alg\" {}", shown(alg))))?;
         if !key.key_type.fits(alg) {
             return Err(Error::key(format!(
                 "the JWK's alg {alg} does not fit {}",
@@ -518,7 +546,14 @@ fn parse_jwk(text: &str) -> Result<PrivateKey> {
         }
         key.jwk_alg = Some(alg);
     }
-    key.jwk_kid = jwk_str(obj, "kid")?.map(str::to_string);
+    if let Some(kid) = jwk_str(obj, "kid")? {
+        if kid.is_empty() || kid.len() > 1024 || kid.chars().any(char::is_control) {
+            return Err(Error::key(
+                "the JWK's \"kid\" is empty, longer than 1024 bytes, or has control characters",
+            ));
+        }
+        key.jwk_kid = Some(kid.to_string());
+    }
     Ok(key)
 }
 
@@ -576,7 +611,8 @@ fn jwk_ec(obj: &Map<String, Value>) -> Result<PKey<Private>> {
     let crv = jwk_str(obj, "crv")?.ok_or_else(|| Error::key("the EC JWK has no \"crv\""))?;
     let curve = Curve::from_jwk(crv).ok_or_else(|| {
         Error::key(format!(
-            "unsupported EC JWK curve {crv:?}: expected P-256, P-384 or P-521"
+            "unsupported EC JWK curve {}: expected P-256, P-384 or P-521",
+            shown(crv)
         ))
     })?;
     let group = EcGroup::from_curve_name(curve.nid()).map_err(openssl_key_error)?;
@@ -615,7 +651,8 @@ fn jwk_okp(obj: &Map<String, Value>) -> Result<PKey<Private>> {
     let crv = jwk_str(obj, "crv")?.ok_or_else(|| Error::key("the OKP JWK has no \"crv\""))?;
     if crv != "Ed25519" {
         return Err(Error::key(format!(
-            "unsupported OKP JWK curve {crv:?}: expected Ed25519"
+            "unsupported OKP JWK curve {}: expected Ed25519",
+            shown(crv)
         )));
     }
     let d = jwk_bytes(obj, "d")?;
@@ -1005,6 +1042,34 @@ mod tests {
         assert!(e.message().contains("curve"), "{e}");
         let x25519 = PKey::generate_x25519().unwrap();
         parse_err(&b64(&x25519.private_key_to_pkcs8().unwrap()));
+    }
+
+    #[test]
+    fn messages_never_quote_key_text() {
+        let key = ec_key(Nid::X9_62_PRIME256V1);
+        let text = String::from_utf8(key.private_key_to_pem_pkcs8().unwrap()).unwrap();
+        let body_line = text.lines().nth(1).unwrap();
+        for broken in [
+            text.replace("-----BEGIN PRIVATE KEY-----", "-----BEGIN PRIVATE KEY"),
+            text.replace("-----BEGIN PRIVATE KEY-----", "-----BEGIN PRIVATE KEY----"),
+            text.replace("PRIVATE KEY", &body_line[..30]),
+        ] {
+            let e = parse_err(&broken);
+            assert!(!e.message().contains(&body_line[..20]), "{}", e.message());
+            assert!(!e.message().contains('\n'));
+        }
+        let b64 = b64(&key.private_key_to_pkcs8().unwrap());
+        let e = b64.parse::<Algorithm>().unwrap_err();
+        assert!(!e.message().contains(&b64[..20]) && e.message().contains("not shown"));
+        assert!("ES999"
+            .parse::<Algorithm>()
+            .unwrap_err()
+            .message()
+            .contains("\"ES999\""));
+        let jwk = ec_jwk(&key, "P-256", r#","kid":"""#);
+        assert!(parse_err(&jwk).message().contains("kid"));
+        let jwk = ec_jwk(&key, "P-256", r#","kid":"a\nb""#);
+        parse_err(&jwk);
     }
 
     #[test]
