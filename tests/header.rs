@@ -45,7 +45,11 @@ fn functions(h: &str) -> Vec<(String, String)> {
             }
             continue;
         }
-        if t.contains("tokenclient_") && t.contains('(') && t.ends_with(");") {
+        if t.contains("tokenclient_")
+            && t.contains('(')
+            && t.ends_with(");")
+            && !t.starts_with("typedef")
+        {
             out.push((std::mem::take(&mut doc), t.to_string()));
         } else if !t.is_empty() {
             doc.clear();
