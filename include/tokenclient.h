@@ -22,12 +22,6 @@
 #define TOKENCLIENT_VERSION_PATCH 0
 
 
-#define DEFAULT_CONNECT_TIMEOUT_MS 10000
-
-#define DEFAULT_TOTAL_TIMEOUT_MS 30000
-
-#define DEFAULT_MAX_RESPONSE_BYTES (1 << 20)
-
 /**
  * What kind of failure a `tokenclient_error` describes. Values are only
  * ever appended, never changed or reused.
@@ -176,7 +170,9 @@ extern "C" {
  * A cached token is refreshed once it has lived 80% of its lifetime or
  * comes within 10 s of expiry (`tokenclient_client_set_refresh_policy`):
  * the first caller after that point makes the request while others still
- * get the current token; no caller ever gets a token within the margin.
+ * get the current token; no caller gets a token within the margin of its
+ * expiry (for tokens living less than twice the margin: within half their
+ * lifetime). "" and NULL are the same scope.
  * When no usable token is cached, however many threads call at once,
  * exactly one request is made and every caller gets its result or its
  * error (single flight). Tokens come from the refresh_token grant when the
@@ -323,10 +319,11 @@ tokenclient_error *tokenclient_client_set_public(tokenclient_client *client);
 
 /**
  * Sets the `aud` claim of assertions to `audience` (default: the token
- * URL; some servers want the issuer URL). Replaces any audiences set before.
+ * URL; some servers want the issuer URL). Replaces any audiences set
+ * before; NULL restores the default. At most 8192 bytes.
  *
- * Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for NULL, invalid UTF-8 or an
- * empty string.
+ * Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for a NULL client, invalid
+ * UTF-8, an empty string or control characters.
  */
 tokenclient_error *tokenclient_client_set_audience(tokenclient_client *client, const char *audience);
 

@@ -173,6 +173,8 @@ impl Client {
     /// request and share its result or its error.
     pub fn get_token(&self, scope: Option<&str>) -> Result<Arc<Token>> {
         let settings = self.settings();
+        // "" and None are the same request (no scope parameter) and slot.
+        let scope = scope.filter(|s| !s.is_empty());
         let key = scope.unwrap_or("");
         let cache = self.cache();
         let mut state = cache.lock();

@@ -125,6 +125,11 @@ fn readable_file(what: &str, path: &str) -> Result<PathBuf> {
     check_text(what, path, 4096)?;
     std::fs::File::open(path)
         .map_err(|e| Error::invalid_argument(format!("{what} {path:?} cannot be opened: {e}")))?;
+    if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
+        return Err(Error::invalid_argument(format!(
+            "{what} {path:?} is not a file"
+        )));
+    }
     Ok(PathBuf::from(path))
 }
 

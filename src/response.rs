@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 use zeroize::Zeroize;
 
 use crate::error::{Error, ErrorKind, OAuthDetails, Result};
+use crate::form::encode_into;
 
 /// A successful token response. Its strings are kept NUL-terminated, so
 /// the C API hands them out without copying, and are wiped when it is
@@ -275,11 +276,22 @@ const SNIPPET_BYTES: usize = 200;
 /// request that must never be echoed into a message, should the server
 /// reflect them.
 pub fn parse_error(status: u32, body: &[u8], redact: &[&str]) -> Error {
+    // Each secret as sent, and as it looks form-encoded (a server or proxy
+    // may echo the request body).
+    let mut needles: Vec<String> = Vec::new();
+    for secret in redact.iter().filter(|s| s.len() >= 4) {
+        needles.push(secret.to_string());
+        let mut encoded = String::new();
+        encode_into(&mut encoded, secret);
+        if encoded != *secret {
+            needles.push(encoded);
+        }
+    }
     let scrub = |text: &str| -> String {
         let mut out = text.to_string();
-        for secret in redact.iter().filter(|s| s.len() >= 4) {
-            if out.contains(secret) {
-                out = out.replace(secret, "[redacted]");
+        for needle in &needles {
+            if out.contains(needle.as_str()) {
+                out = out.replace(needle.as_str(), "[redacted]");
             }
         }
         out.chars()
@@ -311,19 +323,18 @@ pub fn parse_error(status: u32, body: &[u8], redact: &[&str]) -> Error {
                 .with_oauth(details);
         }
     }
-    let snippet = String::from_utf8_lossy(&body[..body.len().min(SNIPPET_BYTES)]);
+    // Scrub the whole body first, then cut: a cut could split a secret so
+    // that no needle matches the part that remains.
+    let scrubbed = scrub(&String::from_utf8_lossy(body));
     let mut message = if (300..400).contains(&status) {
         format!("the token endpoint answered HTTP {status} (a redirect, which is not followed)")
     } else {
         format!("the token endpoint answered HTTP {status} without an OAuth error body")
     };
-    let snippet = scrub(snippet.trim());
-    if !snippet.is_empty() {
+    let trimmed = scrubbed.trim();
+    if !trimmed.is_empty() {
         message.push_str(": ");
-        message.push_str(&snippet);
-        if body.len() > SNIPPET_BYTES {
-            message.push_str("...");
-        }
+        message.push_str(&truncate(trimmed, SNIPPET_BYTES));
     }
     Error::new(ErrorKind::Http, message).with_http_status(status_u16(status))
 }
@@ -430,6 +441,20 @@ mod tests {
         let e = parse_error(302, b"", &[]);
         assert_eq!(e.kind(), ErrorKind::Http);
         assert!(e.message().contains("redirect"));
+
+        // A proxy echoing the request body: the secret, form-encoded, and
+        // an assertion longer than the snippet are redacted before the cut.
+        let assertion = format!("eyJhbGciOiJIUzI1NiJ9.{}.sig", "A".repeat(300));
+        let echoed = format!(
+            "{}&client_secret=p%40ss+word%21secret&client_assertion={assertion}",
+            "x".repeat(150)
+        );
+        let e = parse_error(400, echoed.as_bytes(), &["p@ss word!secret", &assertion]);
+        assert!(
+            !e.message().contains("p%40ss") && !e.message().contains("eyJhbGci"),
+            "{}",
+            e.message()
+        );
 
         let long = "x".repeat(5000);
         let e = parse_error(503, long.as_bytes(), &[]);

@@ -103,3 +103,35 @@ fn every_function_is_documented() {
         }
     }
 }
+
+#[test]
+fn every_name_has_the_prefix() {
+    let h = header();
+    for line in h.lines() {
+        let t = line.trim();
+        if let Some(rest) = t.strip_prefix("#define ") {
+            let name = rest.split_whitespace().next().unwrap();
+            assert!(name.starts_with("TOKENCLIENT_"), "unprefixed macro {name}");
+        }
+        if let Some(rest) = t.strip_prefix("typedef ").filter(|r| r.ends_with(';')) {
+            let name = rest
+                .trim_end_matches(';')
+                .rsplit([' ', '*', '(', ')'])
+                .find(|s| !s.is_empty())
+                .unwrap();
+            let name = if rest.contains("(*") {
+                rest.split("(*").nth(1).unwrap().split(')').next().unwrap()
+            } else {
+                name
+            };
+            assert!(
+                name.starts_with("tokenclient_"),
+                "unprefixed type {name} in {t:?}"
+            );
+        }
+        if t.starts_with("} ") && t.ends_with(';') {
+            let name = t.trim_start_matches("} ").trim_end_matches(';');
+            assert!(name.starts_with("tokenclient_"), "unprefixed type {name}");
+        }
+    }
+}

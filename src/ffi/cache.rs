@@ -38,7 +38,9 @@ impl UserData {
 /// A cached token is refreshed once it has lived 80% of its lifetime or
 /// comes within 10 s of expiry (`tokenclient_client_set_refresh_policy`):
 /// the first caller after that point makes the request while others still
-/// get the current token; no caller ever gets a token within the margin.
+/// get the current token; no caller gets a token within the margin of its
+/// expiry (for tokens living less than twice the margin: within half their
+/// lifetime). "" and NULL are the same scope.
 /// When no usable token is cached, however many threads call at once,
 /// exactly one request is made and every caller gets its result or its
 /// error (single flight). Tokens come from the refresh_token grant when the

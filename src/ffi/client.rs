@@ -193,16 +193,17 @@ pub unsafe extern "C" fn tokenclient_client_set_public(
 }
 
 /// Sets the `aud` claim of assertions to `audience` (default: the token
-/// URL; some servers want the issuer URL). Replaces any audiences set before.
+/// URL; some servers want the issuer URL). Replaces any audiences set
+/// before; NULL restores the default. At most 8192 bytes.
 ///
-/// Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for NULL, invalid UTF-8 or an
-/// empty string.
+/// Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for a NULL client, invalid
+/// UTF-8, an empty string or control characters.
 #[no_mangle]
 pub unsafe extern "C" fn tokenclient_client_set_audience(
     client: *mut tokenclient_client,
     audience: *const c_char,
 ) -> *mut tokenclient_error {
-    boundary(|| self::client(client)?.set_audience(Some(str_arg(audience, "audience")?)))
+    boundary(|| self::client(client)?.set_audience(opt_str_arg(audience, "audience")?))
 }
 
 /// Adds `audience` to the `aud` claim, which becomes a JSON array (for

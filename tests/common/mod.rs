@@ -14,7 +14,6 @@ use serde_json::Value;
 pub struct Server {
     child: Child,
     pub manifest: Value,
-    _dir: TempDir,
 }
 
 /// A directory removed when dropped.
@@ -94,11 +93,10 @@ impl Server {
         }
         let manifest: Value =
             serde_json::from_slice(&std::fs::read(&manifest_path).unwrap()).unwrap();
-        Server {
-            child,
-            manifest,
-            _dir: dir,
-        }
+        // The manifest is read: its directory can go (a shared server is
+        // never dropped, so nothing else would remove it).
+        drop(dir);
+        Server { child, manifest }
     }
 
     pub fn client(&self, name: &str) -> &Value {
