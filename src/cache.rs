@@ -212,7 +212,7 @@ impl Client {
             };
         }
         slot.in_flight = true;
-        let refresh_token = state.refresh_token.clone();
+        let has_refresh_token = state.refresh_token.is_some();
         drop(state);
 
         let mut flight = Flight {
@@ -220,7 +220,7 @@ impl Client {
             scope: key,
             landed: false,
         };
-        let result = self.fetch(scope, refresh_token).map(Arc::new);
+        let result = self.fetch(scope, has_refresh_token).map(Arc::new);
         flight.land(&result, settings.clock.now(), &settings.refresh);
         if let Ok(token) = &result {
             if let Some(callback) = &settings.on_token {
@@ -234,14 +234,10 @@ impl Client {
         }
     }
 
-    fn fetch(
-        &self,
-        scope: Option<&str>,
-        refresh_token: Option<Zeroizing<String>>,
-    ) -> Result<Token> {
-        let Some(_) = refresh_token else {
+    fn fetch(&self, scope: Option<&str>, has_refresh_token: bool) -> Result<Token> {
+        if !has_refresh_token {
             return self.client_credentials(scope);
-        };
+        }
         let _one_at_a_time = self
             .cache()
             .refreshing

@@ -50,10 +50,6 @@ impl Form {
     pub fn as_bytes(&self) -> &[u8] {
         self.body.as_bytes()
     }
-
-    pub fn into_bytes(self) -> Zeroizing<Vec<u8>> {
-        Zeroizing::new(self.body.as_bytes().to_vec())
-    }
 }
 
 #[cfg(test)]

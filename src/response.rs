@@ -98,11 +98,6 @@ impl Token {
     pub fn json_c(&self) -> &CStr {
         &self.json
     }
-
-    /// Every string member, name and value.
-    pub fn string_members(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.strings.iter().map(|(n, v)| (n.as_str(), as_text(v)))
-    }
 }
 
 /// Overwrites every string inside a parsed JSON value before it is dropped.

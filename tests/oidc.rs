@@ -11,10 +11,16 @@ use tokenclient::{Algorithm, AuthMethod, Client, ErrorKind, Token};
 
 const OPENID: &str = "openid offline_access";
 
+/// A client of the manifest entry `name`'s issuer and id, without credentials.
+fn bare_client(server: &Server, name: &str) -> Client {
+    let id = server.client(name)["client_id"].as_str().unwrap();
+    Client::new(&server.token_url_of(name), id).unwrap()
+}
+
 /// A client configured from the manifest entry `name`.
 fn client_for(server: &Server, name: &str) -> Client {
     let m = server.client(name);
-    let c = Client::new(&server.token_url_of(name), m["client_id"].as_str().unwrap()).unwrap();
+    let c = bare_client(server, name);
     let method = m["auth_method"].as_str().unwrap();
     match method {
         "none" => c.set_public().unwrap(),
@@ -141,11 +147,7 @@ fn talkdesk_bare_base64_key_with_kid() {
 fn private_key_jwt_from_jwk() {
     let server = shared();
     let m = server.client("es256-client");
-    let c = Client::new(
-        &server.token_url_of("es256-client"),
-        m["client_id"].as_str().unwrap(),
-    )
-    .unwrap();
+    let c = bare_client(server, "es256-client");
     c.set_private_key(&m["private_jwk"].to_string(), None, None)
         .unwrap();
     check_token(&c.client_credentials(Some("read")).unwrap());
@@ -195,12 +197,7 @@ fn public_client_with_pkce() {
 #[test]
 fn wrong_secret_is_invalid_client_401() {
     let server = shared();
-    let m = server.client("basic-client");
-    let c = Client::new(
-        &server.token_url_of("basic-client"),
-        m["client_id"].as_str().unwrap(),
-    )
-    .unwrap();
+    let c = bare_client(server, "basic-client");
     c.set_client_secret("definitely-wrong", AuthMethod::ClientSecretBasic)
         .unwrap();
     let e = c.client_credentials(None).unwrap_err();
@@ -269,11 +266,7 @@ fn expired_assertion_is_invalid_client() {
 fn unknown_kid_is_invalid_client() {
     let server = shared();
     let m = server.client("es256-client");
-    let c = Client::new(
-        &server.token_url_of("es256-client"),
-        m["client_id"].as_str().unwrap(),
-    )
-    .unwrap();
+    let c = bare_client(server, "es256-client");
     c.set_private_key(
         m["private_key_pem"].as_str().unwrap(),
         Some("no-such-kid"),
@@ -289,11 +282,7 @@ fn unknown_kid_is_invalid_client() {
 fn wrong_key_is_invalid_client() {
     let server = shared();
     let m = server.client("es256-client");
-    let c = Client::new(
-        &server.token_url_of("es256-client"),
-        m["client_id"].as_str().unwrap(),
-    )
-    .unwrap();
+    let c = bare_client(server, "es256-client");
     let key = openssl::ec::EcKey::generate(
         &openssl::ec::EcGroup::from_curve_name(openssl::nid::Nid::X9_62_PRIME256V1).unwrap(),
     )
