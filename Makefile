@@ -10,6 +10,17 @@ LIBDIR     := $(CURDIR)/target/$(PROFILE)
 LIB        := $(LIBDIR)/libtokenclient.so
 export TOKENCLIENT_LIBRARY := $(LIB)
 
+# The test-hooks build (cargo feature test-hooks, in its own target dir): the
+# shipped code plus tokenclient_test_panic and the record of every error
+# message and secret (src/audit.rs). The behavioural suites run against it,
+# with TOKENCLIENT_AUDIT_DIR set; test-secrets then scans what they recorded.
+# install, docs and demo use the shipped build.
+HOOKS_LIBDIR := $(CURDIR)/target/hooks/release
+HOOKS_LIB  := $(HOOKS_LIBDIR)/libtokenclient.so
+AUDIT_DIR  := $(CURDIR)/build/audit
+TEST_HOOKS := TOKENCLIENT_AUDIT_DIR=$(AUDIT_DIR) TOKENCLIENT_REQUIRE_TEST_HOOKS=1
+FUZZ_SECONDS ?= 60
+
 VERSION    := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 MAJOR      := $(word 1,$(subst ., ,$(VERSION)))
 MINOR      := $(word 2,$(subst ., ,$(VERSION)))
@@ -30,6 +41,7 @@ INSTALLED  := $(INSTALL_LIB)/libtokenclient.so.$(VERSION) $(INSTALL_LIB)/libtoke
 
 .PHONY: install uninstall docs test-docs test-server test-install bench
 .PHONY: all build test demo lint header-check test-rust test-c test-exchange-c test-python test-go server clean
+.PHONY: build-hooks audit-reset test-secrets fuzz test-fuzz
 
 all: build
 
@@ -41,6 +53,10 @@ build:
 
 $(LIB): build
 
+build-hooks:
+	$(CARGO) build --release --locked --features test-hooks --target-dir target/hooks
+	ln -sf libtokenclient.so $(HOOKS_LIBDIR)/libtokenclient.so.$(MAJOR)
+
 # Node dependencies of the test OpenID Connect server (oidc-provider).
 server: tests/server/node_modules/.package-lock.json
 tests/server/node_modules/.package-lock.json: tests/server/package-lock.json
@@ -49,34 +65,49 @@ tests/server/node_modules/.package-lock.json: tests/server/package-lock.json
 demo: build server
 	$(PYTHON) examples/run_demo.py
 
-test: lint header-check test-server test-rust test-c test-exchange-c test-python test-go test-install test-docs demo
+test: lint header-check audit-reset test-server test-rust test-c test-exchange-c test-python test-go \
+      test-secrets test-install test-docs demo
 	@echo "make test: all suites passed"
 
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --locked --all-targets -- -D warnings
+	$(CARGO) clippy --locked --all-targets --features test-hooks -- -D warnings
 
 # The build regenerates include/tokenclient.h; it must match the committed one.
 header-check: build
 	git diff --exit-code -- include/ || { echo "include/ differs from the build's header: commit it"; exit 1; }
 
 test-rust: server
-	$(CARGO) test --locked
+	$(TEST_HOOKS) $(CARGO) test --locked --features test-hooks
 
-test-c: build
-	bash tests/c/run.sh
+test-c: build-hooks
+	$(TEST_HOOKS) TOKENCLIENT_LIBDIR=$(HOOKS_LIBDIR) bash tests/c/run.sh
 
 # The test server checks itself (with the `jose` npm package as the client).
 test-server: server
 	node tests/server/selftest.mjs
 
 # Token exchanges from C against the real server, plainly and under valgrind.
-test-exchange-c: build server
-	$(PYTHON) tests/c/run_exchange.py
+test-exchange-c: build-hooks server
+	$(TEST_HOOKS) TOKENCLIENT_LIBDIR=$(HOOKS_LIBDIR) $(PYTHON) tests/c/run_exchange.py
 
-test-python: build server
-	$(PYTHON) -m pytest -q tests/python
-	$(PYTHON) -m pytest -q bindings/python/tests
+test-python: build-hooks server
+	$(TEST_HOOKS) TOKENCLIENT_LIBRARY=$(HOOKS_LIB) $(PYTHON) -m pytest -q tests/python
+	$(TEST_HOOKS) TOKENCLIENT_LIBRARY=$(HOOKS_LIB) $(PYTHON) -m pytest -q bindings/python/tests
+
+# Fresh records for the secret scan of this run.
+audit-reset:
+	rm -rf $(AUDIT_DIR)
+
+# No error message recorded by any suite above contains any secret, key,
+# assertion or token that was in play (tests/audit/scan.py; its own tests
+# plant leaks). --expect: each suite must have recorded something.
+test-secrets:
+	$(PYTHON) -m pytest -q tests/audit
+	$(PYTHON) tests/audit/scan.py $(AUDIT_DIR) --expect tokenclient- --expect oidc- --expect hostile- \
+	  --expect faults- --expect cache- --expect soak- --expect tls- --expect test_core \
+	  --expect test_exchange --expect python --expect go.test
 
 # The C/C++ reference (Doxygen) and the Rust API (rustdoc).
 docs:
@@ -95,8 +126,10 @@ test-docs: build docs
 test-install: build server
 	$(PYTHON) -m pytest -q tests/install
 
-test-go: build server
-	cd bindings/go && go vet ./... && go test -race -count=1 ./...
+# LD_LIBRARY_PATH loads the test-hooks build; the tag adds the panic test.
+test-go: build-hooks server
+	cd bindings/go && go vet ./... && go vet -tags tokenclient_testhooks ./... && \
+	  $(TEST_HOOKS) LD_LIBRARY_PATH=$(HOOKS_LIBDIR) go test -race -count=1 -tags tokenclient_testhooks ./...
 
 install: build
 	install -d $(INSTALL_LIB)/pkgconfig $(INSTALL_LIB)/cmake/tokenclient $(INSTALL_INC) $(INSTALL_BIN)

@@ -259,6 +259,7 @@ impl Client {
     /// refresh_token grant, following rotation. `None` goes back to client
     /// credentials.
     pub fn set_refresh_token(&self, refresh_token: Option<&str>) -> Result<()> {
+        refresh_token.into_iter().for_each(crate::audit::secret);
         if refresh_token.is_some_and(str::is_empty) {
             return Err(Error::invalid_argument("the refresh token is empty"));
         }

@@ -204,6 +204,7 @@ impl Client {
     /// Authenticates with a client secret by `method`, one of
     /// `ClientSecretBasic`, `ClientSecretPost` or `ClientSecretJwt`.
     pub fn set_client_secret(&self, secret: &str, method: AuthMethod) -> Result<()> {
+        crate::audit::secret(secret);
         if secret.is_empty() {
             return Err(Error::invalid_argument("the client secret is empty"));
         }
@@ -273,6 +274,7 @@ impl Client {
         key_id: Option<&str>,
         alg: Option<Algorithm>,
     ) -> Result<()> {
+        crate::audit::key(key);
         if let Some(kid) = key_id {
             check_text("the key id", kid, 1024)?;
         }
@@ -577,7 +579,9 @@ impl Client {
             settings.assertion_lifetime,
             settings.clock_skew,
         );
-        signer.sign_compact(&claims.to_json())
+        let assertion = signer.sign_compact(&claims.to_json())?;
+        crate::audit::secret(&assertion);
+        Ok(assertion)
     }
 }
 
@@ -605,6 +609,47 @@ mod tests {
                 .unwrap(),
         )
         .unwrap()
+    }
+
+    /// `Debug` of every type that holds a secret shows none of it (they are
+    /// written by hand; a derive would print the secret).
+    #[test]
+    fn debug_never_shows_secrets() {
+        const SECRET: &str = "debug-secret-0123456789abcdefghijkl";
+        let pem = p256_pem();
+        let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+        let shows_secret = |text: &str| {
+            text.contains(SECRET) || (0..body.len() - 16).any(|i| text.contains(&body[i..i + 16]))
+        };
+
+        let client = Client::new(URL, "debug-client").unwrap();
+        client
+            .set_client_secret(SECRET, AuthMethod::ClientSecretJwt)
+            .unwrap();
+        client.set_refresh_token(Some(SECRET)).unwrap();
+        let signer = JwsSigner::hmac(SECRET.as_bytes(), Algorithm::HS256).unwrap();
+        let key = PrivateKey::parse(&pem).unwrap();
+        let token = crate::response::parse_token(
+            200,
+            format!(
+                r#"{{"access_token":"{SECRET}","token_type":"Bearer","refresh_token":"{SECRET}"}}"#
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+        let texts = [
+            format!("{client:?}"),
+            format!("{signer:?}"),
+            format!("{key:?}"),
+            format!("{token:?}"),
+        ];
+        client.set_private_key(&pem, Some("kid-1"), None).unwrap();
+        let with_key = [format!("{client:?}")];
+        for text in texts.iter().chain(&with_key) {
+            assert!(!shows_secret(text), "{text}");
+        }
+        // The checks can fail: the secret's own Debug shows it.
+        assert!(shows_secret(&format!("{SECRET:?}")) && shows_secret(&format!("{pem:?}")));
     }
 
     fn decode(jwt: &str) -> (Value, Value, Vec<u8>) {

@@ -60,9 +60,11 @@ struct Extra {
 
 impl Error {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        let message = message.into();
+        crate::audit::message(&message);
         Error {
             kind,
-            message: message.into(),
+            message,
             http_status: 0,
             extra: None,
             transient: false,
@@ -88,6 +90,10 @@ impl Error {
     }
 
     pub fn with_oauth(mut self, details: OAuthDetails) -> Self {
+        crate::audit::message(&details.code);
+        for text in [&details.description, &details.uri].into_iter().flatten() {
+            crate::audit::message(text);
+        }
         self.extra.get_or_insert_with(Box::default).oauth = Some(details);
         self
     }
@@ -113,6 +119,7 @@ impl Error {
     pub fn with_retry_after(mut self, value: &str) -> Self {
         let value: String = value.chars().filter(|c| !c.is_control()).take(64).collect();
         self.message.push_str(&format!(" (Retry-After: {value})"));
+        crate::audit::message(&self.message);
         self.extra.get_or_insert_with(Box::default).retry_after = Some(value);
         self
     }

@@ -78,6 +78,7 @@ impl Client {
     /// processed it (not sent, or 429/503), an authorization_code grant only
     /// when it was never sent. Every attempt carries a new assertion.
     pub fn grant(&self, grant_type: &str, params: &[(&str, &str)]) -> Result<Token> {
+        crate::audit::grant_params(params);
         required("the grant type", grant_type)?;
         for (name, _) in params {
             required("a parameter name", name)?;
@@ -125,7 +126,15 @@ impl Client {
         };
         let response = self.pool().post(&settings.transport, &request)?;
         if (200..300).contains(&response.status) {
-            parse_token(response.status, &response.body)
+            let token = parse_token(response.status, &response.body)?;
+            for value in [
+                Some(token.access_token()),
+                token.refresh_token(),
+                token.id_token(),
+            ] {
+                value.into_iter().for_each(crate::audit::secret);
+            }
+            Ok(token)
         } else {
             let mut error = parse_error(response.status, &response.body, &auth.redact());
             if response.status >= 500 || response.status == 429 {

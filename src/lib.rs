@@ -7,6 +7,7 @@
 #![deny(unsafe_code)]
 
 pub mod assertion;
+mod audit;
 pub mod cache;
 pub mod client;
 pub mod error;

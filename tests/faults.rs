@@ -308,12 +308,12 @@ fn public_client_sends_client_id_and_no_secret() {
     ));
     let c = Client::new(&url, "pub").unwrap();
     c.set_public().unwrap();
-    c.exchange_code("the code", "https://app/cb", Some("verifier"))
+    c.exchange_code("Splx0Q 7dwK", "https://app/cb", Some("vrf-8Hq2LmZ"))
         .unwrap();
     let req = request_text(&rx);
     assert!(!req.to_ascii_lowercase().contains("authorization:"));
     assert!(req.ends_with(
-        "grant_type=authorization_code&code=the+code&redirect_uri=https%3A%2F%2Fapp%2Fcb&code_verifier=verifier&client_id=pub"
+        "grant_type=authorization_code&code=Splx0Q+7dwK&redirect_uri=https%3A%2F%2Fapp%2Fcb&code_verifier=vrf-8Hq2LmZ&client_id=pub"
     ), "{req}");
 }
 

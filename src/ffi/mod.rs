@@ -17,6 +17,8 @@ pub mod error;
 pub mod exchange;
 pub mod providers;
 pub mod strings;
+#[cfg(feature = "test-hooks")]
+pub mod testing;
 pub mod token;
 
 use std::ffi::{c_char, CStr, CString};

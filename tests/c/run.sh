@@ -5,10 +5,15 @@
 #   3. test_core.c built with AddressSanitizer + UndefinedBehaviorSanitizer
 #      (with LeakSanitizer when this machine lets it run);
 #   4. test_core.c built with ThreadSanitizer (tests/c/tsan.supp);
-#   5. test_header.cpp: the header from C++17.
+#   5. test_header.cpp: the header from C++17;
+#   6. test_panic.c, plainly and under valgrind, when the library is the
+#      test-hooks build (which exports tokenclient_test_panic).
 # Keys of every format are made here with the openssl CLI, in a temporary
 # directory removed on exit. Binaries and logs go to build/c-tests/.
-# Needs target/release/libtokenclient.so (`cargo build --release`).
+# Needs target/release/libtokenclient.so (`cargo build --release`), or the
+# library in $TOKENCLIENT_LIBDIR (`make test` uses the test-hooks build in
+# target/hooks/release and sets TOKENCLIENT_REQUIRE_TEST_HOOKS=1, which makes
+# stage 6 required rather than skipped).
 # Environment: CC, CXX; TC_ITERATIONS (assertions per thread in the plain
 # and ASan runs, default 500); TC_VALGRIND_ITERATIONS (default 100) and
 # TC_TSAN_ITERATIONS (default 100).
@@ -16,7 +21,7 @@
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-lib="$repo/target/release"
+lib="${TOKENCLIENT_LIBDIR:-$repo/target/release}"
 out="$repo/build/c-tests"
 CC="${CC:-cc}"
 CXX="${CXX:-c++}"
@@ -193,11 +198,27 @@ stage_header() {
   "$out/test_header"
 }
 
+stage_panic() {
+  if ! nm -D --defined-only "$lib/libtokenclient.so" | grep -qw tokenclient_test_panic; then
+    if [ -n "${TOKENCLIENT_REQUIRE_TEST_HOOKS:-}" ]; then
+      echo "$lib/libtokenclient.so is not a test-hooks build (no tokenclient_test_panic)"
+      return 1
+    fi
+    echo "skipped: $lib/libtokenclient.so is not a test-hooks build (make test uses one)"
+    return 0
+  fi
+  "$CC" "${cflags[@]}" "$repo/tests/c/test_panic.c" "${ldflags[@]}" -o "$out/test_panic" || return 1
+  "$out/test_panic" || return 1
+  valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect \
+    --show-leak-kinds=definite,indirect "$out/test_panic"
+}
+
 run_stage "1. test_core (plain)" stage_plain
 run_stage "2. test_core (valgrind memcheck, leak check)" stage_valgrind
 run_stage "3. test_core (AddressSanitizer + UBSan + LeakSanitizer)" stage_asan
 run_stage "4. test_core (ThreadSanitizer)" stage_tsan
 run_stage "5. test_header.cpp (C++17)" stage_header
+run_stage "6. test_panic (panic boundary, test-hooks build)" stage_panic
 
 echo
 echo "=== summary (logs in $out)"

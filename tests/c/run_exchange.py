@@ -14,7 +14,8 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests"))
 from oidc_server import OIDCServer  # noqa: E402
 
-LIBDIR = REPO / "target" / "release"
+# `make test` points TOKENCLIENT_LIBDIR at the test-hooks build (target/hooks/release).
+LIBDIR = pathlib.Path(os.environ.get("TOKENCLIENT_LIBDIR", REPO / "target" / "release"))
 BUILD = REPO / "build" / "c-tests"
 CLIENTS = [
     "basic-client", "post-client", "hs256-client", "es256-client", "es384-client", "rs256-client",
