@@ -5,12 +5,15 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use openssl::ec::EcKey;
 use openssl::ecdsa::EcdsaSig;
 use openssl::hash::MessageDigest;
 use openssl::pkey::{PKey, Private};
 use openssl::rsa::Padding;
+use openssl::sha::{Sha256, Sha384, Sha512};
 use openssl::sign::{RsaPssSaltlen, Signer};
 use serde::Serialize;
+use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
 use crate::keys::{Algorithm, Hash, KeyType, PrivateKey};
@@ -18,19 +21,82 @@ use crate::keys::{Algorithm, Hash, KeyType, PrivateKey};
 /// A key ready to sign JWS with one algorithm, with the encoded JOSE header
 /// computed once.
 pub struct JwsSigner {
-    key: PKey<Private>,
     kind: SignKind,
     alg: Algorithm,
     encoded_header: String,
 }
 
-#[derive(Clone, Copy)]
+/// The key in the form its algorithm signs fastest with: everything that
+/// can be derived from the key is derived once, here, not per signature.
 enum SignKind {
-    RsaPkcs1(Hash),
-    RsaPss(Hash),
-    Ecdsa { hash: Hash, scalar_len: usize },
-    Ed25519,
-    Hmac(Hash),
+    RsaPkcs1(Hash, PKey<Private>),
+    RsaPss(Hash, PKey<Private>),
+    /// ECDSA over the digest with the EC key itself: no per-call EVP
+    /// context set-up, and `r`, `s` straight from OpenSSL (no DER round trip).
+    Ecdsa {
+        hash: Hash,
+        scalar_len: usize,
+        key: EcKey<Private>,
+    },
+    Ed25519(PKey<Private>),
+    Hmac(HmacKey),
+}
+
+/// HMAC (RFC 2104) over OpenSSL's SHA-2: the key padded to the hash's block
+/// size and XORed with ipad and opad, computed once. Per signature this
+/// costs two hash computations and no context set-up, where an EVP HMAC
+/// signer would be rebuilt for every call.
+struct HmacKey {
+    hash: Hash,
+    inner_pad: Zeroizing<Vec<u8>>,
+    outer_pad: Zeroizing<Vec<u8>>,
+}
+
+/// The SHA-2 digest of `parts`, concatenated.
+fn sha2(hash: Hash, parts: &[&[u8]]) -> Vec<u8> {
+    match hash {
+        Hash::Sha256 => {
+            let mut h = Sha256::new();
+            parts.iter().for_each(|p| h.update(p));
+            h.finish().to_vec()
+        }
+        Hash::Sha384 => {
+            let mut h = Sha384::new();
+            parts.iter().for_each(|p| h.update(p));
+            h.finish().to_vec()
+        }
+        Hash::Sha512 => {
+            let mut h = Sha512::new();
+            parts.iter().for_each(|p| h.update(p));
+            h.finish().to_vec()
+        }
+    }
+}
+
+impl HmacKey {
+    fn new(hash: Hash, secret: &[u8]) -> HmacKey {
+        let block = match hash {
+            Hash::Sha256 => 64,
+            Hash::Sha384 | Hash::Sha512 => 128,
+        };
+        // A key longer than a block is replaced by its hash (RFC 2104 §2).
+        let mut key = Zeroizing::new(if secret.len() > block {
+            sha2(hash, &[secret])
+        } else {
+            secret.to_vec()
+        });
+        key.resize(block, 0);
+        HmacKey {
+            hash,
+            inner_pad: Zeroizing::new(key.iter().map(|b| b ^ 0x36).collect()),
+            outer_pad: Zeroizing::new(key.iter().map(|b| b ^ 0x5c).collect()),
+        }
+    }
+
+    fn sign(&self, input: &[u8]) -> Vec<u8> {
+        let inner = Zeroizing::new(sha2(self.hash, &[&self.inner_pad, input]));
+        sha2(self.hash, &[&self.outer_pad, &inner])
+    }
 }
 
 impl std::fmt::Debug for JwsSigner {
@@ -76,16 +142,17 @@ impl JwsSigner {
     pub fn asymmetric(key: PrivateKey, alg: Algorithm, kid: Option<&str>) -> Result<JwsSigner> {
         let kind = match (key.key_type, alg) {
             (KeyType::Rsa { .. }, Algorithm::RS256 | Algorithm::RS384 | Algorithm::RS512) => {
-                SignKind::RsaPkcs1(alg.hash().expect("RSA algorithms hash"))
+                SignKind::RsaPkcs1(alg.hash().expect("RSA algorithms hash"), key.pkey)
             }
             (KeyType::Rsa { .. }, Algorithm::PS256 | Algorithm::PS384 | Algorithm::PS512) => {
-                SignKind::RsaPss(alg.hash().expect("RSA algorithms hash"))
+                SignKind::RsaPss(alg.hash().expect("RSA algorithms hash"), key.pkey)
             }
             (KeyType::Ec(curve), _) if key.key_type.fits(alg) => SignKind::Ecdsa {
                 hash: alg.hash().expect("ECDSA algorithms hash"),
                 scalar_len: curve.scalar_len(),
+                key: key.pkey.ec_key().map_err(sign_error)?,
             },
-            (KeyType::Ed25519, Algorithm::EdDSA) => SignKind::Ed25519,
+            (KeyType::Ed25519, Algorithm::EdDSA) => SignKind::Ed25519(key.pkey),
             _ => {
                 return Err(Error::key(format!(
                     "algorithm {alg} does not fit {}",
@@ -94,7 +161,6 @@ impl JwsSigner {
             }
         };
         Ok(JwsSigner {
-            key: key.pkey,
             kind,
             alg,
             encoded_header: encoded_header(alg, kid),
@@ -119,10 +185,8 @@ impl JwsSigner {
                 hash.output_len()
             )));
         }
-        let key = PKey::hmac(secret).map_err(sign_error)?;
         Ok(JwsSigner {
-            key,
-            kind: SignKind::Hmac(hash),
+            kind: SignKind::Hmac(HmacKey::new(hash, secret)),
             alg,
             encoded_header: encoded_header(alg, None),
         })
@@ -135,26 +199,30 @@ impl JwsSigner {
     /// Signs `payload` (already JSON) into a JWS compact serialization.
     pub fn sign_compact(&self, payload: &[u8]) -> Result<String> {
         let payload_len = base64::encoded_len(payload.len(), false).unwrap_or(0);
-        let mut out = String::with_capacity(self.encoded_header.len() + payload_len + 200);
+        let mut out = String::with_capacity(self.encoded_header.len() + 1 + payload_len);
         out.push_str(&self.encoded_header);
         out.push('.');
         URL_SAFE_NO_PAD.encode_string(payload, &mut out);
-        let signature = self.sign(out.as_bytes())?;
+        let signature = Zeroizing::new(self.sign(out.as_bytes())?);
+        // Grown before the signature goes in, so no freed copy of the whole
+        // assertion is left behind; room too for the NUL of a C string.
+        let signature_len = base64::encoded_len(signature.len(), false).unwrap_or(0);
+        out.reserve_exact(1 + signature_len + 1);
         out.push('.');
         URL_SAFE_NO_PAD.encode_string(&signature, &mut out);
         Ok(out)
     }
 
     fn sign(&self, input: &[u8]) -> Result<Vec<u8>> {
-        match self.kind {
-            SignKind::RsaPkcs1(hash) => {
-                let mut signer = Signer::new(digest(hash), &self.key).map_err(sign_error)?;
+        match &self.kind {
+            SignKind::RsaPkcs1(hash, key) => {
+                let mut signer = Signer::new(digest(*hash), key).map_err(sign_error)?;
                 signer.set_rsa_padding(Padding::PKCS1).map_err(sign_error)?;
                 signer.sign_oneshot_to_vec(input).map_err(sign_error)
             }
-            SignKind::RsaPss(hash) => {
-                let md = digest(hash);
-                let mut signer = Signer::new(md, &self.key).map_err(sign_error)?;
+            SignKind::RsaPss(hash, key) => {
+                let md = digest(*hash);
+                let mut signer = Signer::new(md, key).map_err(sign_error)?;
                 signer
                     .set_rsa_padding(Padding::PKCS1_PSS)
                     .map_err(sign_error)?;
@@ -164,37 +232,34 @@ impl JwsSigner {
                 signer.set_rsa_mgf1_md(md).map_err(sign_error)?;
                 signer.sign_oneshot_to_vec(input).map_err(sign_error)
             }
-            SignKind::Ecdsa { hash, scalar_len } => {
-                let mut signer = Signer::new(digest(hash), &self.key).map_err(sign_error)?;
-                let der = signer.sign_oneshot_to_vec(input).map_err(sign_error)?;
+            SignKind::Ecdsa {
+                hash,
+                scalar_len,
+                key,
+            } => {
+                let sig = EcdsaSig::sign(&sha2(*hash, &[input]), key).map_err(sign_error)?;
                 // JOSE wants r || s, each left-padded to the curve size.
-                let sig = EcdsaSig::from_der(&der).map_err(sign_error)?;
-                let len = i32::try_from(scalar_len).expect("small");
+                let len = i32::try_from(*scalar_len).expect("small");
                 let mut raw = sig.r().to_vec_padded(len).map_err(sign_error)?;
                 raw.extend(sig.s().to_vec_padded(len).map_err(sign_error)?);
                 Ok(raw)
             }
-            SignKind::Ed25519 => {
-                let mut signer = Signer::new_without_digest(&self.key).map_err(sign_error)?;
+            SignKind::Ed25519(key) => {
+                let mut signer = Signer::new_without_digest(key).map_err(sign_error)?;
                 signer.sign_oneshot_to_vec(input).map_err(sign_error)
             }
-            SignKind::Hmac(hash) => {
-                let mut signer = Signer::new(digest(hash), &self.key).map_err(sign_error)?;
-                signer.sign_oneshot_to_vec(input).map_err(sign_error)
-            }
+            SignKind::Hmac(key) => Ok(key.sign(input)),
         }
     }
 }
 
-/// The claims of a client assertion (RFC 7523 §3).
-#[derive(Serialize, Debug, Clone, PartialEq, Eq)]
-pub struct Claims<'a> {
-    pub iss: &'a str,
-    pub sub: &'a str,
-    pub aud: Audience<'a>,
-    pub jti: String,
-    pub iat: u64,
-    pub exp: u64,
+/// The claims of a client's assertions (RFC 7523 §3): `iss` = `sub` = the
+/// client id and `aud`, JSON-encoded once when the settings change; each
+/// assertion only appends its `jti`, `iat` and `exp`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimsTemplate {
+    /// `{"iss":…,"sub":…,"aud":…,"jti":"`
+    prefix: String,
 }
 
 /// One audience is a string; several are an array (RFC 7519 §4.1.3).
@@ -205,6 +270,13 @@ pub enum Audience<'a> {
     Many(&'a [String]),
 }
 
+#[derive(Serialize)]
+struct FixedClaims<'a> {
+    iss: &'a str,
+    sub: &'a str,
+    aud: Audience<'a>,
+}
+
 /// Seconds since the Unix epoch.
 pub fn now() -> u64 {
     SystemTime::now()
@@ -213,22 +285,87 @@ pub fn now() -> u64 {
         .unwrap_or(0)
 }
 
-impl<'a> Claims<'a> {
-    /// Fresh claims: a new random `jti`, `iat` backdated by `clock_skew`,
-    /// `exp` = now + `lifetime`.
-    pub fn new(client_id: &'a str, aud: Audience<'a>, lifetime: u32, clock_skew: u32) -> Self {
-        let now = now();
-        Claims {
+impl ClaimsTemplate {
+    pub fn new(client_id: &str, aud: Audience<'_>) -> Self {
+        let fixed = FixedClaims {
             iss: client_id,
             sub: client_id,
             aud,
-            jti: uuid::Uuid::new_v4().to_string(),
-            iat: now.saturating_sub(u64::from(clock_skew)),
-            exp: now + u64::from(lifetime),
+        };
+        let mut prefix = serde_json::to_string(&fixed).expect("claims always serialize");
+        prefix.pop(); // the closing brace
+        prefix.push_str(r#","jti":""#);
+        ClaimsTemplate { prefix }
+    }
+
+    /// Fresh claims as JSON: a new random `jti` (UUID v4), `iat` backdated
+    /// by `clock_skew`, `exp` = now + `lifetime`.
+    pub fn to_json(&self, lifetime: u32, clock_skew: u32) -> Vec<u8> {
+        use std::io::Write;
+        let now = now();
+        let mut json = Vec::with_capacity(self.prefix.len() + 80);
+        json.extend_from_slice(self.prefix.as_bytes());
+        let mut jti = [0u8; uuid::fmt::Hyphenated::LENGTH];
+        json.extend_from_slice(
+            crate::random::uuid_v4()
+                .hyphenated()
+                .encode_lower(&mut jti)
+                .as_bytes(),
+        );
+        let iat = now.saturating_sub(u64::from(clock_skew));
+        let exp = now + u64::from(lifetime);
+        write!(json, r#"","iat":{iat},"exp":{exp}}}"#).expect("writing to a Vec cannot fail");
+        json
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Our HMAC equals OpenSSL's, for every hash, keys shorter than, equal
+    /// to and longer than the block, and messages of several lengths.
+    #[test]
+    fn hmac_matches_openssl() {
+        for hash in [Hash::Sha256, Hash::Sha384, Hash::Sha512] {
+            for key_len in [32, 48, 63, 64, 65, 127, 128, 129, 300] {
+                let key: Vec<u8> = (0..key_len).map(|i| (i * 7 + key_len) as u8).collect();
+                for msg_len in [0, 1, 55, 64, 300, 1000] {
+                    let msg: Vec<u8> = (0..msg_len).map(|i| (i * 13) as u8).collect();
+                    let pkey = PKey::hmac(&key).unwrap();
+                    let mut signer = Signer::new(digest(hash), &pkey).unwrap();
+                    let expected = signer.sign_oneshot_to_vec(&msg).unwrap();
+                    assert_eq!(HmacKey::new(hash, &key).sign(&msg), expected);
+                }
+            }
         }
     }
 
-    pub fn to_json(&self) -> Vec<u8> {
-        serde_json::to_vec(self).expect("claims always serialize")
+    #[test]
+    fn claims_template_is_json_with_fresh_jti() {
+        let many = ["a\"b".to_string(), "https://x/y".to_string()];
+        for (aud, expected) in [
+            (
+                Audience::One("https://as/token"),
+                serde_json::json!("https://as/token"),
+            ),
+            (
+                Audience::Many(&many),
+                serde_json::json!(["a\"b", "https://x/y"]),
+            ),
+        ] {
+            let template = ClaimsTemplate::new("client \"1\"\n", aud);
+            let one: serde_json::Value = serde_json::from_slice(&template.to_json(300, 5)).unwrap();
+            let two: serde_json::Value = serde_json::from_slice(&template.to_json(300, 5)).unwrap();
+            assert_eq!(one["iss"], "client \"1\"\n");
+            assert_eq!(one["sub"], one["iss"]);
+            assert_eq!(one["aud"], expected);
+            assert_eq!(
+                one["exp"].as_u64().unwrap() - one["iat"].as_u64().unwrap(),
+                305
+            );
+            assert_eq!(one.as_object().unwrap().len(), 6);
+            assert_ne!(one["jti"], two["jti"]);
+        }
     }
 }

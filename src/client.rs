@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use zeroize::Zeroizing;
 
-use crate::assertion::{Audience, Claims, JwsSigner};
+use crate::assertion::{Audience, ClaimsTemplate, JwsSigner};
 use crate::cache::{Cache, Clock, RefreshPolicy, SystemClock, TokenCallback};
 use crate::error::{Error, Result};
 use crate::keys::{Algorithm, PrivateKey};
@@ -75,6 +75,8 @@ pub(crate) struct Settings {
     pub(crate) credentials: Credentials,
     /// Empty: the token URL.
     pub(crate) audience: Vec<String>,
+    /// The client id and audience as assertion claims, encoded once.
+    pub(crate) claims: Arc<ClaimsTemplate>,
     pub(crate) assertion_lifetime: u32,
     pub(crate) clock_skew: u32,
     pub(crate) hmac_alg: Algorithm,
@@ -90,6 +92,7 @@ impl Default for Settings {
         Settings {
             credentials: Credentials::Unset,
             audience: Vec::new(),
+            claims: Arc::new(ClaimsTemplate::new("", Audience::One(""))),
             assertion_lifetime: DEFAULT_ASSERTION_LIFETIME,
             clock_skew: DEFAULT_CLOCK_SKEW,
             hmac_alg: Algorithm::HS256,
@@ -156,13 +159,15 @@ impl Client {
     pub fn new(token_url: &str, client_id: &str) -> Result<Client> {
         check_endpoint("the token URL", token_url)?;
         check_text("the client id", client_id, 1024)?;
-        Ok(Client {
+        let client = Client {
             token_url: token_url.to_string(),
             client_id: client_id.to_string(),
             settings: RwLock::new(Arc::new(Settings::default())),
             pool: Pool::default(),
             cache: Cache::default(),
-        })
+        };
+        client.update(|_| Ok(()))?;
+        Ok(client)
     }
 
     pub fn token_url(&self) -> &str {
@@ -197,6 +202,15 @@ impl Client {
             .unwrap_or_else(PoisonError::into_inner);
         let mut next = Settings::clone(&guard);
         change(&mut next)?;
+        let aud = match next.audience.as_slice() {
+            [] => Audience::One(&self.token_url),
+            [one] => Audience::One(one),
+            many => Audience::Many(many),
+        };
+        let claims = ClaimsTemplate::new(&self.client_id, aud);
+        if *next.claims != claims {
+            next.claims = Arc::new(claims);
+        }
         *guard = Arc::new(next);
         Ok(())
     }
@@ -568,18 +582,10 @@ impl Client {
                     ))
                 }
             };
-        let aud = match settings.audience.as_slice() {
-            [] => Audience::One(&self.token_url),
-            [one] => Audience::One(one),
-            many => Audience::Many(many),
-        };
-        let claims = Claims::new(
-            &self.client_id,
-            aud,
-            settings.assertion_lifetime,
-            settings.clock_skew,
-        );
-        let assertion = signer.sign_compact(&claims.to_json())?;
+        let claims = settings
+            .claims
+            .to_json(settings.assertion_lifetime, settings.clock_skew);
+        let assertion = signer.sign_compact(&claims)?;
         crate::audit::secret(&assertion);
         Ok(assertion)
     }

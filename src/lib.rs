@@ -15,6 +15,7 @@ pub mod exchange;
 pub mod form;
 pub mod keys;
 pub mod providers;
+mod random;
 pub mod response;
 pub mod retry;
 pub mod transport;

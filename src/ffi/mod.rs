@@ -15,6 +15,7 @@ pub mod cache;
 pub mod client;
 pub mod error;
 pub mod exchange;
+mod fork;
 pub mod providers;
 pub mod strings;
 #[cfg(feature = "test-hooks")]
@@ -27,6 +28,7 @@ use std::ptr;
 
 use crate::error::{Error, ErrorKind, Result};
 use error::tokenclient_error;
+pub(crate) use fork::fork_count;
 
 /// Runs `f`, turning its error or its panic into a `tokenclient_error *`
 /// (NULL on success).

@@ -7,11 +7,19 @@ use zeroize::Zeroize;
 use super::guard;
 
 /// Hands `text` to the caller as a string to be released with
-/// `tokenclient_string_free`; the Rust copy is wiped.
-pub(crate) fn into_owned_raw(mut text: String) -> *mut c_char {
-    let owned = super::to_cstring(&text);
-    text.zeroize();
-    owned.into_raw()
+/// `tokenclient_string_free` (which wipes it). The allocation is handed over
+/// as it is, not copied, so no copy of a secret is left behind.
+pub(crate) fn into_owned_raw(text: String) -> *mut c_char {
+    match CString::new(text) {
+        Ok(owned) => owned.into_raw(),
+        // Never for the strings handed out (JWTs, URLs); replaced, not cut.
+        Err(e) => {
+            let mut bytes = e.into_vec();
+            let owned = super::to_cstring(&String::from_utf8_lossy(&bytes));
+            bytes.zeroize();
+            owned.into_raw()
+        }
+    }
 }
 
 /// The library version, e.g. "0.1.0", equal to the

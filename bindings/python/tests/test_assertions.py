@@ -69,15 +69,18 @@ def test_every_algorithm(alg):
         verify(tokens[0], GENERATORS[alg]().public_key(), alg)
 
 
-@pytest.mark.parametrize("alg,size", [("HS256", 32), ("HS384", 48), ("HS512", 64)])
+@pytest.mark.parametrize("alg,size", [("HS256", 32), ("HS384", 48), ("HS512", 64), ("HS256", 65),
+                                      ("HS384", 129), ("HS512", 300)])
 def test_client_secret_jwt(alg, size):
+    """Secrets shorter and longer than the hash's block (64 or 128 bytes)."""
     secret = "s" * (size - 1) + "!"
     with Client(URL, CLIENT_ID) as c:
         c.set_client_secret(secret, AuthMethod.CLIENT_SECRET_JWT)
         c.set_hmac_alg(alg)
         token = c.create_assertion()
-        with pytest.raises(tokenclient.KeyFormatError):
-            c.set_client_secret(secret[:-2], AuthMethod.CLIENT_SECRET_JWT)  # shorter than the hash
+        if size <= 64:
+            with pytest.raises(tokenclient.KeyFormatError):
+                c.set_client_secret(secret[:-2], AuthMethod.CLIENT_SECRET_JWT)  # shorter than the hash
     assert jwt.get_unverified_header(token) == {"alg": alg, "typ": "JWT"}
     verify(token, secret, alg)
     with pytest.raises(jwt.InvalidSignatureError):
@@ -188,3 +191,26 @@ def test_refused_keys_and_messages_without_secrets():
         with pytest.raises(tokenclient.KeyFormatError) as e:
             c.set_client_secret(secret, AuthMethod.CLIENT_SECRET_JWT)
         assert secret not in str(e.value) and "secret-value" not in str(e.value)
+
+
+def test_forked_child_never_repeats_the_parents_jti():
+    """jti randomness is fetched in batches per thread; a forked child must
+    not reuse what was left of its parent's batch."""
+    import os
+
+    with Client(URL, CLIENT_ID) as c:
+        c.set_client_secret("k" * 32, AuthMethod.CLIENT_SECRET_JWT)
+        c.create_assertion()  # fills this thread's batch
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.write(write, jwt.decode(c.create_assertion(), options={"verify_signature": False})["jti"].encode())
+            finally:
+                os._exit(0)
+        os.close(write)
+        child = os.read(read, 100).decode()
+        os.close(read)
+        os.waitpid(pid, 0)
+        parent = jwt.decode(c.create_assertion(), options={"verify_signature": False})["jti"]
+    assert len(child) == 36 and child != parent
