@@ -7,13 +7,13 @@ use std::path::PathBuf;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use curl::easy::{Easy2, Handler, List, ReadError, WriteError};
+use curl::easy::{Easy2, Handler, List, WriteError};
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::error::{Error, ErrorKind, Result};
 
 /// Transport settings, part of the client's settings snapshot.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct TransportOptions {
     pub connect_timeout: Duration,
     pub total_timeout: Duration,
@@ -61,23 +61,36 @@ pub struct Response {
     pub retry_after: Option<String>,
 }
 
-/// Collects one exchange: feeds the body to libcurl and gathers the answer
-/// up to the size limit. Buffers are wiped between requests.
+/// Collects one answer up to the size limit. The buffer is wiped between
+/// requests.
 #[derive(Default)]
 struct Collector {
-    upload: Zeroizing<Vec<u8>>,
-    upload_pos: usize,
+    /// What the handle's options were last set for: while it stays the
+    /// same, the next request on the handle sets nothing again.
+    configured: Option<Configured>,
     body: Zeroizing<Vec<u8>>,
     limit: usize,
     overflowed: bool,
     retry_after: Option<String>,
 }
 
+#[derive(PartialEq)]
+struct Configured {
+    options: TransportOptions,
+    url: String,
+    authorization: Option<Zeroizing<String>>,
+}
+
+impl Configured {
+    fn matches(&self, options: &TransportOptions, request: &Request<'_>) -> bool {
+        self.url == request.url
+            && self.authorization.as_deref().map(String::as_str) == request.authorization
+            && self.options == *options
+    }
+}
+
 impl Collector {
-    fn start(&mut self, upload: &[u8], limit: usize) {
-        self.upload.zeroize();
-        self.upload.extend_from_slice(upload);
-        self.upload_pos = 0;
+    fn start(&mut self, limit: usize) {
         self.body.zeroize();
         self.limit = limit;
         self.overflowed = false;
@@ -85,7 +98,6 @@ impl Collector {
     }
 
     fn finish(&mut self) {
-        self.upload.zeroize();
         self.body.zeroize();
     }
 }
@@ -98,14 +110,6 @@ impl Handler for Collector {
         }
         self.body.extend_from_slice(data);
         Ok(data.len())
-    }
-
-    fn read(&mut self, into: &mut [u8]) -> std::result::Result<usize, ReadError> {
-        let rest = &self.upload[self.upload_pos..];
-        let n = rest.len().min(into.len());
-        into[..n].copy_from_slice(&rest[..n]);
-        self.upload_pos += n;
-        Ok(n)
     }
 
     fn header(&mut self, data: &[u8]) -> bool {
@@ -172,10 +176,19 @@ fn perform(
     options: &TransportOptions,
     request: &Request<'_>,
 ) -> Result<Response> {
-    configure(easy, options, request).map_err(setup_error)?;
-    easy.get_mut()
-        .start(request.body, options.max_response_bytes);
-    if let Err(e) = easy.perform() {
+    let current = easy.get_ref().configured.as_ref();
+    if !current.is_some_and(|c| c.matches(options, request)) {
+        easy.get_mut().configured = None;
+        configure(easy, options, request).map_err(setup_error)?;
+        easy.get_mut().configured = Some(Configured {
+            options: options.clone(),
+            url: request.url.to_string(),
+            authorization: request.authorization.map(|a| Zeroizing::new(a.to_string())),
+        });
+    }
+    easy.get_mut().start(options.max_response_bytes);
+    // The body is read in place by libcurl, never copied (it may hold secrets).
+    if let Err(e) = crate::ffi::perform_post(easy, request.body) {
         // Content-Length over the limit (max_filesize), or a body that grew past it.
         if easy.get_ref().overflowed || e.is_filesize_exceeded() {
             return Err(Error::new(
@@ -209,7 +222,6 @@ fn configure(
     easy.reset();
     easy.url(request.url)?;
     easy.post(true)?;
-    easy.post_field_size(request.body.len() as u64)?;
     // Many threads, no signals: timeouts must not rely on SIGALRM.
     easy.signal(false)?;
     easy.follow_location(false)?;

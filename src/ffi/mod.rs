@@ -13,6 +13,7 @@
 
 pub mod cache;
 pub mod client;
+mod curl_post;
 pub mod error;
 pub mod exchange;
 mod fork;
@@ -28,6 +29,7 @@ use std::ptr;
 
 use crate::error::{Error, ErrorKind, Result};
 use error::tokenclient_error;
+pub(crate) use curl_post::perform_post;
 pub(crate) use fork::fork_count;
 
 /// Runs `f`, turning its error or its panic into a `tokenclient_error *`
