@@ -148,7 +148,8 @@ uninstall:
 	-rmdir $(INSTALL_LIB)/cmake/tokenclient 2>/dev/null
 
 # Benchmarks (not part of make test): bench/RESULTS.md.
-bench: build server
+bench: build
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r bench/requirements.txt
 	$(PYTHON) bench/run.py
 
 clean:

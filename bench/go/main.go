@@ -1,0 +1,200 @@
+// Command gobench measures, from Go, the tokenclient binding beside what a
+// Go user would otherwise pick (github.com/golang-jwt/jwt/v5 and net/http),
+// against the benchmark server. One measurement per invocation; it prints
+// "name ops_per_sec".
+//
+//	gobench -m tc_assert|jwt_assert|tc_exchange|jwt_exchange -url URL -key ES256.pem -seconds 1
+package main
+
+import (
+	"crypto/ecdsa"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	tokenclient "tokenclient/bindings/go"
+)
+
+const assertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+var (
+	measurement = flag.String("m", "", "tc_assert, jwt_assert, tc_exchange or jwt_exchange")
+	tokenURL    = flag.String("url", "", "token endpoint")
+	keyFile     = flag.String("key", "", "ES256 private key (PEM)")
+	keyID       = flag.String("kid", "bench-key", "key id")
+	clientID    = flag.String("client-id", "bench-client", "client id")
+	seconds     = flag.Float64("seconds", 1, "how long to measure")
+	warmup      = flag.Int("warmup", 20, "untimed operations first")
+	version     = flag.Bool("version", false, "print the golang-jwt and tokenclient versions")
+)
+
+func fail(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "gobench: "+format+"\n", args...)
+	os.Exit(1)
+}
+
+// uuid4 is a random (version 4) UUID, as tokenclient puts in jti.
+func uuid4() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		fail("rand: %v", err)
+	}
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+// jwtSigner makes the same assertions as tokenclient with golang-jwt: header
+// alg, typ, kid; claims iss, sub, aud, jti, iat (backdated 5 s), exp (+300 s).
+type jwtSigner struct{ key *ecdsa.PrivateKey }
+
+func (s jwtSigner) assertion() string {
+	now := time.Now()
+	tok := jwt.NewWithClaims(jwt.SigningMethodES256, jwt.RegisteredClaims{
+		Issuer:    *clientID,
+		Subject:   *clientID,
+		Audience:  jwt.ClaimStrings{*tokenURL},
+		ID:        uuid4(),
+		IssuedAt:  jwt.NewNumericDate(now.Add(-5 * time.Second)),
+		ExpiresAt: jwt.NewNumericDate(now.Add(300 * time.Second)),
+	})
+	tok.Header["kid"] = *keyID
+	signed, err := tok.SignedString(s.key)
+	if err != nil {
+		fail("golang-jwt: %v", err)
+	}
+	return signed
+}
+
+type tokenResponse struct {
+	AccessToken string `json:"access_token"`
+	TokenType   string `json:"token_type"`
+	ExpiresIn   int64  `json:"expires_in"`
+}
+
+// jwtExchange is a client_credentials request with net/http: one
+// http.Client (keep-alive), the body read and closed, the JSON decoded.
+type jwtExchange struct {
+	signer jwtSigner
+	client *http.Client
+}
+
+func (e jwtExchange) exchange() {
+	form := url.Values{
+		"grant_type":            {"client_credentials"},
+		"client_id":             {*clientID},
+		"client_assertion_type": {assertionType},
+		"client_assertion":      {e.signer.assertion()},
+	}
+	req, err := http.NewRequest(http.MethodPost, *tokenURL, strings.NewReader(form.Encode()))
+	if err != nil {
+		fail("request: %v", err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	resp, err := e.client.Do(req)
+	if err != nil {
+		fail("POST: %v", err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK {
+		fail("POST: HTTP %d, %v", resp.StatusCode, err)
+	}
+	var tok tokenResponse
+	if err := json.Unmarshal(body, &tok); err != nil || tok.AccessToken == "" {
+		fail("bad token response: %v", err)
+	}
+}
+
+func newBindingClient(key []byte) *tokenclient.Client {
+	c, err := tokenclient.New(*tokenURL, *clientID)
+	if err != nil {
+		fail("tokenclient.New: %v", err)
+	}
+	if err := c.NoProxy(); err != nil {
+		fail("NoProxy: %v", err)
+	}
+	if err := c.SetPrivateKey(string(key), tokenclient.KeyID(*keyID), tokenclient.Algorithm("ES256")); err != nil {
+		fail("SetPrivateKey: %v", err)
+	}
+	return c
+}
+
+// measure runs op for warmup untimed calls, then for *seconds, and returns
+// calls per second.
+func measure(op func()) float64 {
+	for i := 0; i < *warmup; i++ {
+		op()
+	}
+	start := time.Now()
+	deadline := start.Add(time.Duration(*seconds * float64(time.Second)))
+	n := 0
+	for {
+		op()
+		n++
+		if time.Now().After(deadline) {
+			break
+		}
+	}
+	return float64(n) / time.Since(start).Seconds()
+}
+
+func main() {
+	flag.Parse()
+	// "aud" as one string, as tokenclient (and PyJWT) send it.
+	jwt.MarshalSingleStringAsArray = false
+	if *version {
+		fmt.Printf("tokenclient %s\n", tokenclient.Version())
+		return
+	}
+	key, err := os.ReadFile(*keyFile)
+	if err != nil {
+		fail("%v", err)
+	}
+	var op func()
+	switch *measurement {
+	case "tc_assert":
+		c := newBindingClient(key)
+		defer c.Close()
+		op = func() {
+			if _, err := c.CreateAssertion(); err != nil {
+				fail("CreateAssertion: %v", err)
+			}
+		}
+	case "tc_exchange":
+		c := newBindingClient(key)
+		defer c.Close()
+		op = func() {
+			if _, err := c.ClientCredentials(""); err != nil {
+				fail("ClientCredentials: %v", err)
+			}
+		}
+	case "jwt_assert", "jwt_exchange":
+		k, err := jwt.ParseECPrivateKeyFromPEM(key) // loaded once
+		if err != nil {
+			fail("ParseECPrivateKeyFromPEM: %v", err)
+		}
+		s := jwtSigner{key: k}
+		if *measurement == "jwt_assert" {
+			op = func() { _ = s.assertion() }
+		} else {
+			e := jwtExchange{signer: s, client: &http.Client{Timeout: 30 * time.Second}}
+			op = e.exchange
+		}
+	default:
+		fail("unknown measurement %q", *measurement)
+	}
+	fmt.Printf("go_%s %.1f\n", *measurement, measure(op))
+}

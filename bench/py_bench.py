@@ -1,0 +1,133 @@
+"""Python side of `make bench`: the tokenclient binding beside what a Python
+user would otherwise pick (PyJWT with a key object loaded once; httpx.Client
+or requests.Session with keep-alive), against the benchmark server. One
+measurement per invocation; prints "name ops_per_sec".
+
+    py_bench.py -m tc_assert|jwt_assert|tc_exchange|jwt_httpx_exchange|jwt_requests_exchange
+                --url URL --key ES256.pem [--seconds 1]
+    py_bench.py --versions    prints "package version" lines
+
+The binding is imported from bindings/python (PYTHONPATH) and loads
+$TOKENCLIENT_LIBRARY.
+"""
+
+import argparse
+import sys
+import time
+import uuid
+from typing import Callable
+
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+
+def measure(op: Callable[[], object], seconds: float, warmup: int) -> float:
+    for _ in range(warmup):
+        op()
+    n = 0
+    clock = time.perf_counter
+    start = clock()
+    deadline = start + seconds
+    while True:
+        op()
+        n += 1
+        now = clock()
+        if now >= deadline:
+            return n / (now - start)
+
+
+def pyjwt_signer(args: argparse.Namespace) -> Callable[[], str]:
+    """Assertions as tokenclient makes them, with PyJWT: header alg, typ, kid;
+    claims iss, sub, aud, jti (uuid4), iat (backdated 5 s), exp (+300 s)."""
+    import jwt
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    with open(args.key, "rb") as f:
+        key = load_pem_private_key(f.read(), password=None)  # loaded once
+    headers = {"kid": args.kid, "typ": "JWT"}
+
+    def sign() -> str:
+        now = int(time.time())
+        claims = {"iss": args.client_id, "sub": args.client_id, "aud": args.url, "jti": str(uuid.uuid4()),
+                  "iat": now - 5, "exp": now + 300}
+        return jwt.encode(claims, key, algorithm="ES256", headers=headers)
+
+    return sign
+
+
+def form(args: argparse.Namespace, assertion: str) -> dict:
+    return {"grant_type": "client_credentials", "client_id": args.client_id,
+            "client_assertion_type": ASSERTION_TYPE, "client_assertion": assertion}
+
+
+def check_token(body: dict) -> None:
+    if not body.get("access_token"):
+        raise SystemExit("py_bench: no access_token in the response")
+
+
+def operation(args: argparse.Namespace) -> Callable[[], object]:
+    m = args.measurement
+    if m in ("tc_assert", "tc_exchange"):
+        import tokenclient
+
+        client = tokenclient.Client(args.url, args.client_id)
+        client.set_proxy("")
+        with open(args.key) as f:
+            client.set_private_key(f.read(), key_id=args.kid, alg="ES256")
+        return client.create_assertion if m == "tc_assert" else client.client_credentials
+    sign = pyjwt_signer(args)
+    if m == "jwt_assert":
+        return sign
+    headers = {"Accept": "application/json"}
+    if m == "jwt_httpx_exchange":
+        import httpx
+
+        session = httpx.Client(timeout=30)
+
+        def httpx_exchange() -> None:
+            r = session.post(args.url, data=form(args, sign()), headers=headers)
+            r.raise_for_status()
+            check_token(r.json())
+
+        return httpx_exchange
+    if m == "jwt_requests_exchange":
+        import requests
+
+        session = requests.Session()
+
+        def requests_exchange() -> None:
+            r = session.post(args.url, data=form(args, sign()), headers=headers, timeout=30)
+            r.raise_for_status()
+            check_token(r.json())
+
+        return requests_exchange
+    raise SystemExit(f"py_bench: unknown measurement {m!r}")
+
+
+def versions() -> None:
+    from importlib.metadata import version
+
+    for name in ("PyJWT", "cryptography", "httpx", "requests"):
+        print(name, version(name))
+
+
+def main() -> int:
+    p = argparse.ArgumentParser()
+    p.add_argument("-m", dest="measurement")
+    p.add_argument("--url")
+    p.add_argument("--key")
+    p.add_argument("--kid", default="bench-key")
+    p.add_argument("--client-id", default="bench-client")
+    p.add_argument("--seconds", type=float, default=1.0)
+    p.add_argument("--warmup", type=int, default=20)
+    p.add_argument("--versions", action="store_true")
+    args = p.parse_args()
+    if args.versions:
+        versions()
+        return 0
+    rate = measure(operation(args), args.seconds, args.warmup)
+    print(f"py_{args.measurement} {rate:.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

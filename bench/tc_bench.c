@@ -1,0 +1,285 @@
+/*
+ * tokenclient through its C ABI: one measurement per invocation, printed as
+ * lines "name value" (rates in operations per second, times in µs).
+ *
+ *   tc_bench assert URL ALG KEYFILE SECONDS
+ *       tokenclient_client_create_assertion + tokenclient_string_free.
+ *       ALG: ES256 ES384 RS256 PS256 EdDSA (KEYFILE a PEM key), or HS256
+ *       (KEYFILE holds the 32-byte client secret; client_secret_jwt).
+ *   tc_bench setkey URL ALG KEYFILE REPS
+ *       REPS fresh clients: the time of tokenclient_client_set_private_key
+ *       and of the first assertion after it; medians, and the first rep
+ *       (the process's first use of the key type) as "..._cold_us".
+ *   tc_bench exchange URL KEYFILE THREADS SECONDS
+ *       tokenclient_client_client_credentials + tokenclient_token_free with
+ *       an ES256 key, THREADS threads sharing one client; total rate.
+ *   tc_bench cached URL SECONDS
+ *       a cached tokenclient_client_get_token + tokenclient_token_free
+ *       (client_secret_post; the cache is filled first).
+ *   tc_bench baseline SECONDS
+ *       a mutex lock/unlock and a malloc/free pair, for scale beside cached.
+ *   tc_bench input URL KEYFILE
+ *       prints the signing input ("header.payload") of an ES256 assertion.
+ *   tc_bench version
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "tokenclient.h"
+
+static const char CLIENT_ID[] = "bench-client";
+static const char KEY_ID[] = "bench-key";
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void check(tokenclient_error *err, const char *what) {
+  if (err) {
+    fprintf(stderr, "tc_bench: %s failed: %s\n", what, tokenclient_error_message(err));
+    exit(1);
+  }
+}
+
+static char *slurp(const char *path) {
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    perror(path);
+    exit(1);
+  }
+  char *data = NULL;
+  size_t cap = 0, n = 0, r;
+  do {
+    if (n + 4096 > cap) {
+      cap = cap * 2 + 4096;
+      data = realloc(data, cap);
+      if (!data) exit(1);
+    }
+    r = fread(data + n, 1, cap - n - 1, f);
+    n += r;
+  } while (r > 0);
+  fclose(f);
+  while (n > 0 && (data[n - 1] == '\n' || data[n - 1] == '\r')) n--; /* a secret's newline */
+  data[n] = 0;
+  return data;
+}
+
+static tokenclient_client *new_client(const char *url) {
+  tokenclient_client *c = NULL;
+  check(tokenclient_client_new(url, CLIENT_ID, &c), "tokenclient_client_new");
+  check(tokenclient_client_set_proxy(c, ""), "tokenclient_client_set_proxy");
+  return c;
+}
+
+/* Sets the credentials of `alg` from the text of KEYFILE. */
+static void set_credentials(tokenclient_client *c, const char *alg, const char *key) {
+  if (strcmp(alg, "HS256") == 0) {
+    check(tokenclient_client_set_client_secret(c, key, TOKENCLIENT_AUTH_CLIENT_SECRET_JWT),
+          "tokenclient_client_set_client_secret");
+    check(tokenclient_client_set_hmac_alg(c, "HS256"), "tokenclient_client_set_hmac_alg");
+  } else {
+    check(tokenclient_client_set_private_key(c, key, KEY_ID, alg), "tokenclient_client_set_private_key");
+  }
+}
+
+static void assertion(const tokenclient_client *c) {
+  char *jwt = NULL;
+  check(tokenclient_client_create_assertion(c, &jwt), "tokenclient_client_create_assertion");
+  tokenclient_string_free(jwt);
+}
+
+static void exchange(const tokenclient_client *c) {
+  tokenclient_token *t = NULL;
+  check(tokenclient_client_client_credentials(c, NULL, &t), "tokenclient_client_client_credentials");
+  tokenclient_token_free(t);
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+static int run_assert(const char *url, const char *alg, const char *keyfile, double seconds) {
+  char *key = slurp(keyfile);
+  tokenclient_client *c = new_client(url);
+  set_credentials(c, alg, key);
+  for (int i = 0; i < 20; i++) assertion(c); /* warm-up */
+  long n = 0;
+  double start = now_s(), deadline = start + seconds, t;
+  do { /* the clock is read every 8 assertions: HS256 takes ~1 µs */
+    for (int i = 0; i < 8; i++) assertion(c);
+    n += 8;
+  } while ((t = now_s()) < deadline);
+  printf("tc_assert_%s %.1f\n", alg, (double)n / (t - start));
+  tokenclient_client_free(c);
+  free(key);
+  return 0;
+}
+
+static int run_setkey(const char *url, const char *alg, const char *keyfile, int reps) {
+  char *key = slurp(keyfile);
+  double *set = calloc((size_t)reps, sizeof *set), *first = calloc((size_t)reps, sizeof *first);
+  if (reps < 1 || !set || !first) return 2;
+  for (int i = 0; i < reps; i++) {
+    tokenclient_client *c = new_client(url);
+    double t0 = now_s();
+    set_credentials(c, alg, key);
+    double t1 = now_s();
+    assertion(c);
+    double t2 = now_s();
+    set[i] = (t1 - t0) * 1e6;
+    first[i] = (t2 - t1) * 1e6;
+    tokenclient_client_free(c);
+  }
+  printf("setkey_%s_cold_us %.1f\nfirst_assertion_%s_cold_us %.1f\n", alg, set[0], alg, first[0]);
+  qsort(set, (size_t)reps, sizeof *set, cmp_double);
+  qsort(first, (size_t)reps, sizeof *first, cmp_double);
+  printf("setkey_%s_us %.1f\nfirst_assertion_%s_us %.1f\n", alg, set[reps / 2], alg, first[reps / 2]);
+  free(set);
+  free(first);
+  free(key);
+  return 0;
+}
+
+struct worker {
+  pthread_t thread;
+  const tokenclient_client *client;
+  pthread_barrier_t *barrier;
+  const double *deadline;
+  long ops;
+  double end;
+};
+
+static void *work(void *arg) {
+  struct worker *w = arg;
+  for (int i = 0; i < 20; i++) exchange(w->client); /* connect and warm up */
+  pthread_barrier_wait(w->barrier);                  /* all warmed up */
+  pthread_barrier_wait(w->barrier);                  /* the deadline is set */
+  long n = 0;
+  double t;
+  do {
+    exchange(w->client);
+    n++;
+  } while ((t = now_s()) < *w->deadline);
+  w->ops = n;
+  w->end = t;
+  return NULL;
+}
+
+static int run_exchange(const char *url, const char *keyfile, int threads, double seconds) {
+  char *key = slurp(keyfile);
+  tokenclient_client *c = new_client(url);
+  set_credentials(c, "ES256", key);
+  struct worker *w = calloc((size_t)threads, sizeof *w);
+  pthread_barrier_t barrier;
+  double deadline = 0;
+  if (threads < 1 || !w || pthread_barrier_init(&barrier, NULL, (unsigned)threads + 1) != 0) return 2;
+  for (int i = 0; i < threads; i++) {
+    w[i] = (struct worker){.client = c, .barrier = &barrier, .deadline = &deadline};
+    if (pthread_create(&w[i].thread, NULL, work, &w[i]) != 0) return 1;
+  }
+  pthread_barrier_wait(&barrier);
+  double start = now_s();
+  deadline = start + seconds;
+  pthread_barrier_wait(&barrier);
+  long total = 0;
+  double end = start;
+  for (int i = 0; i < threads; i++) {
+    pthread_join(w[i].thread, NULL);
+    total += w[i].ops;
+    if (w[i].end > end) end = w[i].end;
+  }
+  printf("tc_exchange_%dt %.1f\n", threads, (double)total / (end - start));
+  pthread_barrier_destroy(&barrier);
+  free(w);
+  tokenclient_client_free(c);
+  free(key);
+  return 0;
+}
+
+enum { BATCH = 1000 };
+
+static int run_cached(const char *url, double seconds) {
+  tokenclient_client *c = new_client(url);
+  tokenclient_token *t = NULL;
+  check(tokenclient_client_set_client_secret(c, "bench-secret", TOKENCLIENT_AUTH_CLIENT_SECRET_POST),
+        "tokenclient_client_set_client_secret");
+  check(tokenclient_client_get_token(c, "read", &t), "tokenclient_client_get_token"); /* fills the cache */
+  tokenclient_token_free(t);
+  long n = 0;
+  double start = now_s(), deadline = start + seconds, end;
+  do {
+    for (int i = 0; i < BATCH; i++) {
+      tokenclient_client_get_token(c, "read", &t);
+      tokenclient_token_free(t);
+    }
+    n += BATCH;
+  } while ((end = now_s()) < deadline);
+  printf("cached_get_token %.1f\n", (double)n / (end - start));
+  tokenclient_client_free(c);
+  return 0;
+}
+
+static int run_baseline(double seconds) {
+  pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+  void *volatile sink;
+  long n = 0;
+  double start = now_s(), deadline = start + seconds, end;
+  do {
+    for (int i = 0; i < BATCH; i++) {
+      pthread_mutex_lock(&m);
+      void *p = malloc(16);
+      sink = p;
+      pthread_mutex_unlock(&m);
+      free(p);
+    }
+    n += BATCH;
+  } while ((end = now_s()) < deadline);
+  (void)sink;
+  printf("baseline_mutex_malloc %.1f\n", (double)n / (end - start));
+  return 0;
+}
+
+static int run_input(const char *url, const char *keyfile) {
+  char *key = slurp(keyfile), *jwt = NULL;
+  tokenclient_client *c = new_client(url);
+  set_credentials(c, "ES256", key);
+  check(tokenclient_client_create_assertion(c, &jwt), "tokenclient_client_create_assertion");
+  char *dot = strrchr(jwt, '.');
+  if (!dot) return 1;
+  printf("%.*s\n", (int)(dot - jwt), jwt);
+  tokenclient_string_free(jwt);
+  tokenclient_client_free(c);
+  free(key);
+  return 0;
+}
+
+static int usage(void) {
+  fprintf(stderr, "usage: tc_bench assert URL ALG KEYFILE SECONDS | setkey URL ALG KEYFILE REPS |\n"
+                  "       exchange URL KEYFILE THREADS SECONDS | cached URL SECONDS | baseline SECONDS |\n"
+                  "       input URL KEYFILE | version\n");
+  return 2;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) return usage();
+  const char *m = argv[1];
+  if (strcmp(m, "assert") == 0 && argc == 6) return run_assert(argv[2], argv[3], argv[4], atof(argv[5]));
+  if (strcmp(m, "setkey") == 0 && argc == 6) return run_setkey(argv[2], argv[3], argv[4], atoi(argv[5]));
+  if (strcmp(m, "exchange") == 0 && argc == 6)
+    return run_exchange(argv[2], argv[3], atoi(argv[4]), atof(argv[5]));
+  if (strcmp(m, "cached") == 0 && argc == 4) return run_cached(argv[2], atof(argv[3]));
+  if (strcmp(m, "baseline") == 0 && argc == 3) return run_baseline(atof(argv[2]));
+  if (strcmp(m, "input") == 0 && argc == 4) return run_input(argv[2], argv[3]);
+  if (strcmp(m, "version") == 0 && argc == 2) {
+    printf("%s\n", tokenclient_version());
+    return 0;
+  }
+  return usage();
+}
