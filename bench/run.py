@@ -34,6 +34,10 @@ LIBDIR = REPO / "target" / "release"
 BUILD = REPO / "build" / "bench"
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
 SECONDS = float(os.environ.get("BENCH_SECONDS", "1.0"))
+# Optional: a directory holding an earlier build's libtokenclient.so.0 (e.g. from before an
+# optimization). Its C ABI measurements then run in the same rounds, for a before/after table.
+BEFORE = os.environ.get("BENCH_BEFORE_LIBDIR")
+BEFORE_LABEL = os.environ.get("BENCH_BEFORE_LABEL", "an earlier build")
 CLIENT_ID, KEY_ID = "bench-client", "bench-key"
 CFLAGS = ["-O2", "-std=c11", "-Wall", "-Wextra", "-Werror"]
 ALGS = ["ES256", "ES384", "RS256", "PS256", "EdDSA", "HS256"]
@@ -60,8 +64,10 @@ def bench_env() -> Dict[str, str]:
 ENV = bench_env()
 
 
-def run(cmd: Sequence[object], cwd: Optional[pathlib.Path] = None, timeout: float = 120) -> str:
-    p = subprocess.run([str(c) for c in cmd], cwd=cwd, env=ENV, capture_output=True, text=True, timeout=timeout)
+def run(cmd: Sequence[object], cwd: Optional[pathlib.Path] = None, timeout: float = 120,
+        env: Optional[Dict[str, str]] = None) -> str:
+    p = subprocess.run([str(c) for c in cmd], cwd=cwd, env=env or ENV, capture_output=True, text=True,
+                       timeout=timeout)
     if p.returncode != 0:
         raise SystemExit(f"bench: {' '.join(map(str, cmd))} failed ({p.returncode}):\n{p.stdout}{p.stderr}")
     return p.stdout
@@ -146,6 +152,13 @@ def program(cmd: Sequence[object]) -> Callable[[], Dict[str, float]]:
     return lambda: parse_lines(run(cmd))
 
 
+def program_before(cmd: Sequence[object]) -> Callable[[], Dict[str, float]]:
+    """`cmd` (a tc_bench run) with the earlier library loaded instead (tc_bench's
+    RUNPATH gives way to LD_LIBRARY_PATH); its results are named `<name>_before`."""
+    env = dict(ENV, LD_LIBRARY_PATH=str(BEFORE))
+    return lambda: {f"{k}_before": v for k, v in parse_lines(run(cmd, env=env)).items()}
+
+
 def measurements(url: str) -> List[Tuple[str, Callable[[], Dict[str, float]]]]:
     s = str(SECONDS)
     key = {alg: BUILD / f for alg, f in KEYS.items()}
@@ -172,6 +185,13 @@ def measurements(url: str) -> List[Tuple[str, Callable[[], Dict[str, float]]]]:
         m.append((f"go {name}", program(go + ["-m", name])))
     m.append(("tc cached get_token", program([BUILD / "tc_bench", "cached", url, SECONDS / 2])))
     m.append(("baseline", program([BUILD / "tc_bench", "baseline", SECONDS / 4])))
+    if BEFORE:
+        for alg in ALGS:
+            m.append((f"before assert {alg}", program_before([BUILD / "tc_bench", "assert", url, alg, key[alg], s])))
+        m.append(("before setkey RS256", program_before([BUILD / "tc_bench", "setkey", url, "RS256", key["RS256"], 11])))
+        for threads in (1, 2):
+            m.append((f"before exchange {threads}t",
+                      program_before([BUILD / "tc_bench", "exchange", url, es256, threads, s])))
     return m
 
 
@@ -360,6 +380,16 @@ def tables(samples: Dict[str, List[float]]) -> Tuple[str, List[str]]:
                 missed.append(label)
             goal = f"{'≥' if op == '>=' else '<'} {bound:g}: {'met' if met else '**NOT met**'}"
         lines.append(f"| {label} | {med:,.{digits}f} | {rng} | {unit} | {goal} |")
+    if any(name.endswith("_before") for name in samples):
+        lines += ["", f"Before/after: the same C ABI measurements with {BEFORE_LABEL} loaded, in the same rounds.", "",
+                  "| measurement | before | after | after / before (per round, median) |", "|---|---:|---:|---:|"]
+        for name, (label, unit) in LABELS.items():
+            if f"{name}_before" not in samples or name not in samples:
+                continue
+            ratios = [a / b if unit == "rate" else b / a
+                      for a, b in zip(samples[name], samples[f"{name}_before"])]
+            lines.append(f"| {label} | {summary(samples[f'{name}_before'], unit)[0]} {UNITS[unit]} | "
+                         f"{summary(samples[name], unit)[0]} {UNITS[unit]} | {statistics.median(ratios):.2f}× faster |")
     return "\n".join(lines), missed
 
 
