@@ -78,7 +78,7 @@ def run(cmd: Sequence[object], cwd: Optional[pathlib.Path] = None, timeout: floa
 def build() -> None:
     BUILD.mkdir(parents=True, exist_ok=True)
     tc = [f"-I{REPO / 'include'}", f"-L{LIBDIR}", "-ltokenclient", f"-Wl,-rpath,{LIBDIR}", "-pthread"]
-    programs = {"server": ["-pthread"], "raw_sign": ["-lcrypto"], "raw_curl": ["-lcurl"], "tc_bench": tc}
+    programs = {"server": ["-pthread"], "raw_sign": ["-lcrypto"], "raw_curl": ["-lcurl", "-lcrypto"], "tc_bench": tc}
     for name, libs in programs.items():
         run([os.environ.get("CC", "cc"), *CFLAGS, BENCH / f"{name}.c", *libs, "-o", BUILD / name])
     log("bench: go build (bench/go)")
@@ -175,6 +175,7 @@ def measurements(url: str) -> List[Tuple[str, Callable[[], Dict[str, float]]]]:
     for alg in ("ES256", "RS256"):
         m.append((f"tc setkey {alg}", program([BUILD / "tc_bench", "setkey", url, alg, key[alg], 11])))
     m.append(("raw_curl", program([BUILD / "raw_curl", url, s])))
+    m.append(("raw_curl_sign", program([BUILD / "raw_curl", url, s, es256, inp])))
     for threads in (1, 2, 8):
         m.append((f"tc exchange {threads}t", program([BUILD / "tc_bench", "exchange", url, es256, threads, s])))
     py = [sys.executable, BENCH / "py_bench.py", "--url", url, "--key", es256, "--seconds", s]
@@ -267,6 +268,7 @@ LABELS = {
     **{f"raw_sign_{a}": (f"raw C EVP_DigestSign {a}, context copied from one set up once", "rate") for a in ALGS},
     **{f"raw_sign_init_{a}": (f"raw C EVP_DigestSign {a}, context set up per signature", "rate") for a in ALGS},
     "raw_curl": ("raw libcurl POST, one easy handle, 550-byte form (C)", "rate"),
+    "raw_curl_sign": ("raw ES256 EVP_DigestSign, then the raw libcurl POST (C): the composed limit, measured", "rate"),
     **{f"tc_assert_{a}": (f"tokenclient assertion {a} (C ABI)", "rate") for a in ALGS},
     **{f"setkey_{a}_us": (f"tokenclient set_private_key {a}, median of 11 fresh clients", "us")
        for a in ("ES256", "RS256")},
@@ -328,8 +330,14 @@ RATIOS: List[Tuple[str, Callable[[Dict[str, float]], float], Optional[Tuple[str,
      lambda r: r["tc_assert_HS256"] / r["speed_hmac_sha256"], None),
     ("Python binding assertion / PyJWT (ES256)", lambda r: r["py_tc_assert"] / r["py_jwt_assert"], (">=", 1.5)),
     ("Go binding assertion / golang-jwt (ES256)", lambda r: r["go_tc_assert"] / r["go_jwt_assert"], (">=", 2.0)),
+    ("raw C ES256 / golang-jwt (ES256): the most an OpenSSL-based Go binding can reach",
+     lambda r: r["raw_sign_ES256"] / r["go_jwt_assert"], None),
     ("exchange C, 1 connection / composed limit 1/(1/raw_curl + 1/raw_sign_ES256)",
      lambda r: r["tc_exchange_1t"] / composed(r), (">=", 0.85)),
+    ("raw sign-then-POST (measured) / composed limit 1/(1/raw_curl + 1/raw_sign_ES256)",
+     lambda r: r["raw_curl_sign"] / composed(r), None),
+    ("exchange C, 1 connection / raw sign-then-POST (measured)",
+     lambda r: r["tc_exchange_1t"] / r["raw_curl_sign"], (">=", 0.85)),
     ("Python binding exchange / PyJWT + httpx", lambda r: r["py_tc_exchange"] / r["py_jwt_httpx_exchange"], (">=", 3.0)),
     ("Python binding exchange / PyJWT + requests", lambda r: r["py_tc_exchange"] / r["py_jwt_requests_exchange"], None),
     ("Go binding exchange / golang-jwt + net/http", lambda r: r["go_tc_exchange"] / r["go_jwt_exchange"], (">=", 1.5)),
