@@ -66,7 +66,7 @@ demo: build server
 	$(PYTHON) examples/run_demo.py
 
 test: lint header-check audit-reset test-server test-rust test-c test-exchange-c test-python test-go \
-      test-secrets test-install test-docs demo
+      test-secrets test-fuzz test-install test-docs demo
 	@echo "make test: all suites passed"
 
 lint:
@@ -125,6 +125,14 @@ test-docs: build docs
 # make install into a temporary prefix, and every way of consuming it.
 test-install: build server
 	$(PYTHON) -m pytest -q tests/install
+
+# cargo-fuzz targets (fuzz/, docs/fuzzing.md): `make fuzz FUZZ_SECONDS=N` runs
+# each for N seconds; make test runs each for 20 s so regressions show in CI.
+fuzz:
+	bash fuzz/run.sh $(FUZZ_SECONDS)
+
+test-fuzz:
+	bash fuzz/run.sh 20
 
 # LD_LIBRARY_PATH loads the test-hooks build; the tag adds the panic test.
 test-go: build-hooks server

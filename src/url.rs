@@ -68,8 +68,9 @@ pub fn check_endpoint(what: &str, url: &str) -> Result<EndpointUrl> {
     let (host, port) =
         split_host_port(authority).ok_or_else(|| bad(what, "the host or port is malformed"))?;
     if let Some(port) = port {
+        // Digits only: `u16::from_str` would also take a sign ("+443").
         match port.parse::<u16>() {
-            Ok(p) if p > 0 => {}
+            Ok(p) if p > 0 && port.bytes().all(|b| b.is_ascii_digit()) => {}
             _ => return Err(bad(what, "the port is not a number from 1 to 65535")),
         }
     }
@@ -90,11 +91,9 @@ fn split_host_port(authority: &str) -> Option<(&str, Option<&str>)> {
         let close = authority.find(']')?;
         let host = &authority[..=close];
         let inner = &host[1..host.len() - 1];
-        if inner.is_empty()
-            || !inner
-                .chars()
-                .all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.')
-        {
+        // An IPv6 address (no zone id), not just its characters: "[1]" or
+        // "[2:::1]" would only fail later, in curl.
+        if inner.parse::<std::net::Ipv6Addr>().is_err() {
             return None;
         }
         return match &authority[close + 1..] {
@@ -131,6 +130,7 @@ mod tests {
             "http://127.0.0.1:8080/oauth/token",
             "http://localhost/token",
             "http://[::1]:9/token?x=1",
+            "https://[::ffff:192.0.2.1]/token",
         ] {
             assert!(check_endpoint("u", ok).is_ok(), "{ok}");
         }
@@ -152,6 +152,26 @@ mod tests {
             "https://hóst/token",
             "https://[zz::1]/token",
             "https://host:/token",
+        ] {
+            let e = check_endpoint("token_url", bad).unwrap_err();
+            assert_eq!(e.kind(), crate::ErrorKind::InvalidArgument, "{bad}");
+        }
+    }
+
+    /// Found by fuzzing (fuzz/fuzz_targets/endpoint_url.rs): a signed port
+    /// ("+9", which `u16::from_str` takes) and bracketed hosts made of IPv6
+    /// characters that are no IPv6 address passed the check.
+    #[test]
+    fn refuses_signed_ports_and_bogus_ipv6() {
+        for bad in [
+            "https://ttp:+9/2",
+            "https://host:+443/token",
+            "https://[::1]:+443/token",
+            "https://[2:::::::::::::::::::::::001:db8::1]:8443/token",
+            "https://[1]/token",
+            "https://[.]/token",
+            "https://[1:2:3:4:5:6:7:8:9]/token",
+            "http://[::1:]/token",
         ] {
             let e = check_endpoint("token_url", bad).unwrap_err();
             assert_eq!(e.kind(), crate::ErrorKind::InvalidArgument, "{bad}");

@@ -28,8 +28,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
 
 use crate::error::{Error, ErrorKind, Result};
-use error::tokenclient_error;
 pub(crate) use curl_post::perform_post;
+use error::tokenclient_error;
 pub(crate) use fork::fork_count;
 
 /// Runs `f`, turning its error or its panic into a `tokenclient_error *`
