@@ -47,7 +47,7 @@ triple=$(rustc -vV | sed -n 's/^host: //p')
 
 # fuzz/Cargo.lock is committed: refuse to build if it is out of date (cargo
 # fuzz build has no --locked of its own). After a dependency change in the
-# root Cargo.toml, refresh it with: cargo update --manifest-path fuzz/Cargo.toml -w
+# root Cargo.toml, refresh it with: cargo update --workspace --manifest-path fuzz/Cargo.toml
 if ! cargo fetch --locked --manifest-path Cargo.toml --target "$triple" >/dev/null; then
   echo "fuzz/Cargo.lock is out of date (a dependency of the root Cargo.toml changed?):" >&2
   echo "  cargo update --workspace --manifest-path fuzz/Cargo.toml   # then commit fuzz/Cargo.lock" >&2
@@ -86,8 +86,9 @@ for t in "${targets[@]}"; do
   if [ "$rc" -ne 0 ]; then
     line="$line  FAILED (exit $rc)"
     failed+=("$t")
-    echo "-- $t failed; the end of fuzz/$log:"
-    grep -v '^#[0-9]' "$log" | tail -n 40
+    echo "-- $t failed (fuzz/$log):"
+    grep -A 3 'panicked at' "$log" | grep -v '^stack backtrace' | head -n 8 || true
+    grep -v '^#[0-9]' "$log" | grep -v '^ *#[0-9]' | tail -n 12
     find "artifacts/$t" -type f -newer "$stamp" | while read -r a; do
       echo "   reproduce: fuzz/target/$triple/release/$t fuzz/$a"
     done
