@@ -5,9 +5,16 @@
  * EVP_MD_CTX_new, EVP_DigestSignInit (with the padding for PS256),
  * EVP_DigestSign, EVP_MD_CTX_free. No base64, no DER-to-JOSE conversion.
  *
- * Usage: raw_sign ALG KEYFILE INPUTFILE SECONDS
+ * Usage: raw_sign ALG KEYFILE INPUTFILE SECONDS dup|init
  *   ALG: ES256 ES384 RS256 PS256 EdDSA HS256. KEYFILE: a PEM private key, or
  *   for HS256 the secret itself. Prints "raw_sign_<ALG> <signatures/s>".
+ *   dup: each signature on a copy of a context set up once; init: a context
+ *   set up per signature.
+ * Usage: raw_sign ALG KEYFILE INPUTFILE REPS setkey
+ *   The raw side of tokenclient's key set-up figures: REPS times, the key
+ *   loaded with PEM_read_bio_PrivateKey and the first signature with it;
+ *   the first rep (the process's first key and signature: OpenSSL's
+ *   one-time start-up) as "..._cold_us", then the medians.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <openssl/err.h>
@@ -97,9 +104,52 @@ static void sign_once(const struct alg *a, EVP_PKEY *key, const EVP_MD_CTX *temp
   EVP_MD_CTX_free(ctx);
 }
 
+static EVP_PKEY *load_key(const struct alg *a, char *key_text, size_t key_len) {
+  EVP_PKEY *key;
+  if (strcmp(a->name, "HS256") == 0) {
+    while (key_len > 0 && (key_text[key_len - 1] == '\n' || key_text[key_len - 1] == '\r')) key_len--;
+    key = EVP_PKEY_new_raw_private_key(EVP_PKEY_HMAC, NULL, (unsigned char *)key_text, key_len);
+  } else {
+    BIO *bio = BIO_new_mem_buf(key_text, (int)key_len);
+    key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+    BIO_free(bio);
+  }
+  if (!key) die("loading the key");
+  return key;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+static int run_setkey(const struct alg *a, char *key_text, size_t key_len, const unsigned char *in, size_t in_len,
+                      int reps) {
+  double *load = calloc((size_t)reps, sizeof *load), *first = calloc((size_t)reps, sizeof *first);
+  if (reps < 1 || !load || !first) return 2;
+  for (int i = 0; i < reps; i++) {
+    double t0 = now_s();
+    EVP_PKEY *key = load_key(a, key_text, key_len);
+    double t1 = now_s();
+    sign_once(a, key, NULL, in, in_len);
+    double t2 = now_s();
+    load[i] = (t1 - t0) * 1e6;
+    first[i] = (t2 - t1) * 1e6;
+    EVP_PKEY_free(key);
+  }
+  printf("raw_setkey_%s_cold_us %.1f\nraw_first_sign_%s_cold_us %.1f\n", a->name, load[0], a->name, first[0]);
+  qsort(load, (size_t)reps, sizeof *load, cmp_double);
+  qsort(first, (size_t)reps, sizeof *first, cmp_double);
+  printf("raw_setkey_%s_us %.1f\nraw_first_sign_%s_us %.1f\n", a->name, load[reps / 2], a->name, first[reps / 2]);
+  free(load);
+  free(first);
+  return 0;
+}
+
 int main(int argc, char **argv) {
-  if (argc != 6 || (strcmp(argv[5], "dup") != 0 && strcmp(argv[5], "init") != 0)) {
-    fprintf(stderr, "usage: %s ALG KEYFILE INPUTFILE SECONDS dup|init\n", argv[0]);
+  if (argc != 6 || (strcmp(argv[5], "dup") != 0 && strcmp(argv[5], "init") != 0 && strcmp(argv[5], "setkey") != 0)) {
+    fprintf(stderr, "usage: %s ALG KEYFILE INPUTFILE SECONDS dup|init, or %s ALG KEYFILE INPUTFILE REPS setkey\n",
+            argv[0], argv[0]);
     return 2;
   }
   int dup = strcmp(argv[5], "dup") == 0;
@@ -114,20 +164,11 @@ int main(int argc, char **argv) {
   char *key_text = slurp(argv[2], &key_len);
   char *input = slurp(argv[3], &in_len);
   while (in_len > 0 && (input[in_len - 1] == '\n' || input[in_len - 1] == '\r')) in_len--;
-  double seconds = atof(argv[4]);
-
-  EVP_PKEY *key;
-  if (strcmp(a->name, "HS256") == 0) {
-    while (key_len > 0 && (key_text[key_len - 1] == '\n' || key_text[key_len - 1] == '\r')) key_len--;
-    key = EVP_PKEY_new_raw_private_key(EVP_PKEY_HMAC, NULL, (unsigned char *)key_text, key_len);
-  } else {
-    BIO *bio = BIO_new_mem_buf(key_text, (int)key_len);
-    key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
-    BIO_free(bio);
-  }
-  if (!key) die("loading the key");
-
   const unsigned char *in = (const unsigned char *)input;
+  if (strcmp(argv[5], "setkey") == 0) return run_setkey(a, key_text, key_len, in, in_len, atoi(argv[4]));
+  double seconds = atof(argv[4]);
+  EVP_PKEY *key = load_key(a, key_text, key_len);
+
   EVP_MD_CTX *template = dup ? init_ctx(a, key) : NULL;
   for (int i = 0; i < 20; i++) sign_once(a, key, template, in, in_len); /* warm-up */
   long n = 0;

@@ -174,6 +174,7 @@ def measurements(url: str) -> List[Tuple[str, Callable[[], Dict[str, float]]]]:
         m.append((f"tc assert {alg}", program([BUILD / "tc_bench", "assert", url, alg, key[alg], s])))
     for alg in ("ES256", "RS256"):
         m.append((f"tc setkey {alg}", program([BUILD / "tc_bench", "setkey", url, alg, key[alg], 11])))
+        m.append((f"raw setkey {alg}", program([BUILD / "raw_sign", alg, key[alg], inp, 11, "setkey"])))
     m.append(("raw_curl", program([BUILD / "raw_curl", url, s])))
     m.append(("raw_curl_sign", program([BUILD / "raw_curl", url, s, es256, inp])))
     for threads in (1, 2, 8):
@@ -182,7 +183,7 @@ def measurements(url: str) -> List[Tuple[str, Callable[[], Dict[str, float]]]]:
     for name in ("tc_assert", "jwt_assert", "tc_exchange", "jwt_httpx_exchange", "jwt_requests_exchange"):
         m.append((f"python {name}", program(py + ["-m", name])))
     go = [BUILD / "gobench", "-url", url, "-key", es256, "-seconds", s]
-    for name in ("tc_assert", "jwt_assert", "tc_exchange", "jwt_exchange"):
+    for name in ("tc_assert", "tc_assert_locked", "jwt_assert", "tc_exchange", "jwt_exchange"):
         m.append((f"go {name}", program(go + ["-m", name])))
     m.append(("tc cached get_token", program([BUILD / "tc_bench", "cached", url, SECONDS / 2])))
     m.append(("baseline", program([BUILD / "tc_bench", "baseline", SECONDS / 4])))
@@ -278,6 +279,13 @@ LABELS = {
        for a in ("ES256", "RS256")},
     **{f"first_assertion_{a}_cold_us": (f"tokenclient first assertion {a}, first in the process", "us")
        for a in ("ES256", "RS256")},
+    **{f"raw_setkey_{a}_us": (f"raw C PEM_read_bio_PrivateKey {a}, median of 11", "us") for a in ("ES256", "RS256")},
+    **{f"raw_first_sign_{a}_us": (f"raw C first EVP_DigestSign {a} with a freshly loaded key, median of 11", "us")
+       for a in ("ES256", "RS256")},
+    **{f"raw_setkey_{a}_cold_us": (f"raw C PEM_read_bio_PrivateKey {a}, first in the process", "us")
+       for a in ("ES256", "RS256")},
+    **{f"raw_first_sign_{a}_cold_us": (f"raw C first EVP_DigestSign {a}, first in the process", "us")
+       for a in ("ES256", "RS256")},
     "tc_exchange_1t": ("tokenclient exchange ES256 (C), 1 thread", "rate"),
     "tc_exchange_2t": ("tokenclient exchange ES256 (C), 2 threads, one client (total)", "rate"),
     "tc_exchange_8t": ("tokenclient exchange ES256 (C), 8 threads, one client (total)", "rate"),
@@ -287,6 +295,7 @@ LABELS = {
     "py_jwt_httpx_exchange": ("Python: PyJWT + httpx.Client exchange", "rate"),
     "py_jwt_requests_exchange": ("Python: PyJWT + requests.Session exchange", "rate"),
     "go_tc_assert": ("Go: tokenclient `CreateAssertion()` ES256", "rate"),
+    "go_tc_assert_locked": ("Go: tokenclient `CreateAssertion()` ES256, goroutine locked to its OS thread", "rate"),
     "go_jwt_assert": ("Go: golang-jwt `SignedString` ES256, key parsed once", "rate"),
     "go_tc_exchange": ("Go: tokenclient `ClientCredentials()` ES256", "rate"),
     "go_jwt_exchange": ("Go: golang-jwt + net/http exchange", "rate"),
@@ -332,6 +341,12 @@ RATIOS: List[Tuple[str, Callable[[Dict[str, float]], float], Optional[Tuple[str,
     ("Go binding assertion / golang-jwt (ES256)", lambda r: r["go_tc_assert"] / r["go_jwt_assert"], (">=", 2.0)),
     ("raw C ES256 / golang-jwt (ES256): the most an OpenSSL-based Go binding can reach",
      lambda r: r["raw_sign_ES256"] / r["go_jwt_assert"], None),
+    ("assertion ES256 (C ABI) / golang-jwt (ES256): the ceiling of the Go binding, which calls the C ABI",
+     lambda r: r["tc_assert_ES256"] / r["go_jwt_assert"], None),
+    ("Go binding assertion / C ABI assertion (ES256): what cgo and the Go scheduler cost",
+     lambda r: r["go_tc_assert"] / r["tc_assert_ES256"], None),
+    ("Go binding assertion, goroutine locked to its OS thread / golang-jwt (ES256)",
+     lambda r: r["go_tc_assert_locked"] / r["go_jwt_assert"], None),
     ("exchange C, 1 connection / composed limit 1/(1/raw_curl + 1/raw_sign_ES256)",
      lambda r: r["tc_exchange_1t"] / composed(r), (">=", 0.85)),
     ("raw sign-then-POST (measured) / composed limit 1/(1/raw_curl + 1/raw_sign_ES256)",
@@ -347,6 +362,17 @@ RATIOS: List[Tuple[str, Callable[[Dict[str, float]], float], Optional[Tuple[str,
     ("first assertion after set_private_key ES256 (µs)", lambda r: r["first_assertion_ES256_us"], ("<", 1000)),
     ("set_private_key RS256 (µs)", lambda r: r["setkey_RS256_us"], ("<", 1000)),
     ("first assertion after set_private_key RS256 (µs)", lambda r: r["first_assertion_RS256_us"], ("<", 1000)),
+    ("set_private_key ES256, first in the process (µs)", lambda r: r["setkey_ES256_cold_us"], ("<", 1000)),
+    ("set_private_key RS256, first in the process (µs)", lambda r: r["setkey_RS256_cold_us"], ("<", 1000)),
+    *[row for a in ("ES256", "RS256") for row in (
+        (f"set_private_key + first assertion {a}, first in the process (µs)",
+         lambda r, a=a: r[f"setkey_{a}_cold_us"] + r[f"first_assertion_{a}_cold_us"], None),
+        (f"raw C PEM_read_bio_PrivateKey + first signature {a}, first in the process (µs): "
+         "OpenSSL's one-time start-up, which any program pays once",
+         lambda r, a=a: r[f"raw_setkey_{a}_cold_us"] + r[f"raw_first_sign_{a}_cold_us"], None),
+    )],
+    ("first assertion after set_private_key RS256 / raw C first signature with a fresh key",
+     lambda r: r["first_assertion_RS256_us"] / r["raw_first_sign_RS256_us"], None),
     ("cached get_token (ns/op)", lambda r: 1e9 / r["cached_get_token"], ("<", 1000)),
     ("cached get_token / baseline", lambda r: r["baseline_mutex_malloc"] / r["cached_get_token"], None),
 ]

@@ -14,13 +14,14 @@ use std::str::FromStr;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use openssl::bn::{BigNum, BigNumContext};
-use openssl::ec::{EcGroup, EcKey};
+use openssl::ec::{EcGroup, EcKey, EcPoint};
 use openssl::nid::Nid;
 use openssl::pkey::{Id, PKey, Private};
 use openssl::rsa::Rsa;
 use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
+use crate::der;
 use crate::error::{Error, Result};
 
 /// `value` quoted for an error message when it is short and plainly a name
@@ -403,6 +404,9 @@ fn certificate_error() -> Error {
 
 fn parse_bare_der(der: &[u8]) -> Result<PrivateKey> {
     // A key that parses in one of the formats is final, usable or not.
+    if let Some(pkey) = pkcs8_direct(der) {
+        return finish(pkey);
+    }
     if let Ok(pkey) = PKey::private_key_from_pkcs8(der) {
         return finish(pkey);
     }
@@ -438,12 +442,45 @@ fn looks_encrypted_pkcs8(der: &[u8]) -> bool {
 }
 
 fn from_pkcs8(der: &[u8]) -> Result<PrivateKey> {
+    if let Some(pkey) = pkcs8_direct(der) {
+        return finish(pkey);
+    }
     match PKey::private_key_from_pkcs8(der) {
         Ok(pkey) => finish(pkey),
         Err(_) if looks_encrypted_pkcs8(der) => Err(encrypted_error()),
         Err(_) => Err(Error::key(
             "the PRIVATE KEY block is not a valid PKCS#8 key",
         )),
+    }
+}
+
+/// A PKCS#8 key of a supported type built with OpenSSL's type-specific
+/// parsers and constructors instead of its generic decoder (0.5 ms a key);
+/// None leaves the key to that decoder, which also words its errors.
+fn pkcs8_direct(der: &[u8]) -> Option<PKey<Private>> {
+    match der::pkcs8(der)? {
+        der::Pkcs8::Rsa(pkcs1) => PKey::from_rsa(Rsa::private_key_from_der(pkcs1).ok()?).ok(),
+        der::Pkcs8::Ec { curve, sec1 } => {
+            let parts = der::sec1(sec1)?;
+            if parts.curve.is_some_and(|stated| stated != curve) {
+                return None;
+            }
+            let group = EcGroup::from_curve_name(curve).ok()?;
+            let private = secret_bn(parts.private).ok()?;
+            let mut ctx = BigNumContext::new().ok()?;
+            let public = match parts.public {
+                Some(point) => EcPoint::from_bytes(&group, point, &mut ctx).ok()?,
+                None => {
+                    let mut point = EcPoint::new(&group).ok()?;
+                    point.mul_generator2(&group, &private, &mut ctx).ok()?;
+                    point
+                }
+            };
+            // finish() checks that the public point is the private scalar's.
+            let key = EcKey::from_private_components(&group, &private, &public).ok()?;
+            PKey::from_ec_key(key).ok()
+        }
+        der::Pkcs8::Ed25519(seed) => PKey::private_key_from_raw_bytes(seed, Id::ED25519).ok(),
     }
 }
 
@@ -623,7 +660,14 @@ fn jwk_bytes(obj: &Map<String, Value>, name: &str) -> Result<Zeroizing<Vec<u8>>>
 
 fn jwk_bn(obj: &Map<String, Value>, name: &str) -> Result<BigNum> {
     let bytes = jwk_bytes(obj, name)?;
-    BigNum::from_slice(&bytes).map_err(openssl_key_error)
+    secret_bn(&bytes).map_err(openssl_key_error)
+}
+
+/// A BigNum that OpenSSL wipes when it is freed (a plain one is not).
+fn secret_bn(bytes: &[u8]) -> std::result::Result<BigNum, openssl::error::ErrorStack> {
+    let mut n = BigNum::new_secure()?;
+    n.copy_from_slice(bytes)?;
+    Ok(n)
 }
 
 fn jwk_rsa(obj: &Map<String, Value>) -> Result<PKey<Private>> {
@@ -714,7 +758,7 @@ fn jwk_okp(obj: &Map<String, Value>) -> Result<PKey<Private>> {
 mod tests {
     use super::*;
     use crate::ErrorKind;
-    use openssl::ec::EcGroup;
+    use openssl::ec::{EcGroup, PointConversionForm};
 
     fn b64(der: &[u8]) -> String {
         STANDARD.encode(der)
@@ -852,6 +896,80 @@ mod tests {
             assert_eq!(parsed.key_type, ty);
             same_key(&parsed, &key);
         }
+    }
+
+    #[test]
+    fn pkcs8_of_every_supported_type_skips_openssls_decoder() {
+        for key in [
+            ec_key(Nid::X9_62_PRIME256V1),
+            ec_key(Nid::SECP384R1),
+            ec_key(Nid::SECP521R1),
+            rsa_key(2048),
+            ed_key(),
+        ] {
+            let direct = pkcs8_direct(&key.private_key_to_pkcs8().unwrap())
+                .expect("built without the generic decoder");
+            assert!(direct.public_eq(&key));
+        }
+    }
+
+    /// PKCS#8 of a P-256 key whose SEC1 part holds `public` (DER of the
+    /// BIT STRING content) or no public key at all.
+    fn p256_pkcs8(private: &[u8; 32], public: Option<&[u8]>) -> Vec<u8> {
+        fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+            let mut out = vec![tag];
+            if content.len() < 0x80 {
+                out.push(content.len() as u8);
+            } else {
+                out.extend([0x81, content.len() as u8]);
+            }
+            out.extend_from_slice(content);
+            out
+        }
+        let mut sec1 = tlv(0x02, &[1]);
+        sec1.extend(tlv(0x04, private));
+        if let Some(point) = public {
+            let bits: Vec<u8> = [&[0u8][..], point].concat();
+            sec1.extend(tlv(0xa1, &tlv(0x03, &bits)));
+        }
+        let mut algorithm = tlv(0x06, &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01]);
+        algorithm.extend(tlv(0x06, &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07]));
+        let mut info = tlv(0x02, &[0]);
+        info.extend(tlv(0x30, &algorithm));
+        info.extend(tlv(0x04, &tlv(0x30, &sec1)));
+        tlv(0x30, &info)
+    }
+
+    #[test]
+    fn pkcs8_ec_public_key_is_derived_when_absent_and_checked_when_present() {
+        let original = ec_key(Nid::X9_62_PRIME256V1);
+        let ec = original.ec_key().unwrap();
+        let mut private = [0u8; 32];
+        private.copy_from_slice(&ec.private_key().to_vec_padded(32).unwrap());
+        let mut ctx = BigNumContext::new().unwrap();
+        let point = ec
+            .public_key()
+            .to_bytes(ec.group(), PointConversionForm::UNCOMPRESSED, &mut ctx)
+            .unwrap();
+
+        let without_public = STANDARD.encode(p256_pkcs8(&private, None));
+        same_key(&parse_ok(&without_public), &original);
+        let with_public = STANDARD.encode(p256_pkcs8(&private, Some(&point)));
+        same_key(&parse_ok(&with_public), &original);
+
+        // Someone else's public key beside this private key is refused.
+        let other = ec_key(Nid::X9_62_PRIME256V1).ec_key().unwrap();
+        let other_point = other
+            .public_key()
+            .to_bytes(other.group(), PointConversionForm::UNCOMPRESSED, &mut ctx)
+            .unwrap();
+        let mismatched = STANDARD.encode(p256_pkcs8(&private, Some(&other_point)));
+        assert_eq!(parse_err(&mismatched).kind(), ErrorKind::Key);
+        // A scalar of zero is not a key.
+        assert_eq!(
+            parse_err(&STANDARD.encode(p256_pkcs8(&[0; 32], None))).kind(),
+            ErrorKind::Key
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod assertion;
 mod audit;
 pub mod cache;
 pub mod client;
+mod der;
 pub mod error;
 pub mod exchange;
 pub mod form;

@@ -3,7 +3,7 @@
 // against the benchmark server. One measurement per invocation; it prints
 // "name ops_per_sec".
 //
-//	gobench -m tc_assert|jwt_assert|tc_exchange|jwt_exchange -url URL -key ES256.pem -seconds 1
+//	gobench -m tc_assert|tc_assert_locked|jwt_assert|tc_exchange|jwt_exchange -url URL -key ES256.pem -seconds 1
 package main
 
 import (
@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"runtime"
 	"strings"
 	"time"
 
@@ -28,7 +29,7 @@ import (
 const assertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 var (
-	measurement = flag.String("m", "", "tc_assert, jwt_assert, tc_exchange or jwt_exchange")
+	measurement = flag.String("m", "", "tc_assert, tc_assert_locked, jwt_assert, tc_exchange or jwt_exchange")
 	tokenURL    = flag.String("url", "", "token endpoint")
 	keyFile     = flag.String("key", "", "ES256 private key (PEM)")
 	keyID       = flag.String("kid", "bench-key", "key id")
@@ -165,7 +166,13 @@ func main() {
 	}
 	var op func()
 	switch *measurement {
-	case "tc_assert":
+	case "tc_assert", "tc_assert_locked":
+		if *measurement == "tc_assert_locked" {
+			// The same calls with the goroutine kept on one OS thread, so
+			// the scheduler cannot move it (and its warm caches) between
+			// threads: what part of the cgo overhead is the scheduler's.
+			runtime.LockOSThread()
+		}
 		c := newBindingClient(key)
 		defer c.Close()
 		op = func() {

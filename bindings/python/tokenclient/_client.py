@@ -61,27 +61,36 @@ def _owned_string(call: Callable[[ctypes.c_void_p], Optional[int]]) -> str:
     return _ffi.take_string(out)
 
 
+def _text(raw: Optional[bytes]) -> Optional[str]:
+    return None if raw is None else raw.decode("utf-8")
+
+
 class Token:
     """A successful token response, copied out of C (nothing of it stays in
     C memory). `repr` never shows token values."""
 
-    __slots__ = ("access_token", "token_type", "expires_in", "scope", "refresh_token", "id_token", "json")
+    __slots__ = ("access_token", "token_type", "expires_in", "scope", "refresh_token", "id_token", "_body", "_json")
 
     def __init__(self, handle: int) -> None:
-        def text(fn: Callable[[int], Optional[bytes]]) -> Optional[str]:
-            raw = fn(handle)
-            return None if raw is None else raw.decode("utf-8")
-
-        self.access_token: str = text(lib.tokenclient_token_access_token) or ""
-        self.token_type: str = text(lib.tokenclient_token_token_type) or ""
+        self.access_token: str = _text(lib.tokenclient_token_access_token(handle)) or ""
+        self.token_type: str = _text(lib.tokenclient_token_token_type(handle)) or ""
         expires = lib.tokenclient_token_expires_in(handle)
         #: Seconds the access token lives; None when the server did not say.
         self.expires_in: Optional[int] = None if expires < 0 else expires
-        self.scope: Optional[str] = text(lib.tokenclient_token_scope)
-        self.refresh_token: Optional[str] = text(lib.tokenclient_token_refresh_token)
-        self.id_token: Optional[str] = text(lib.tokenclient_token_id_token)
-        #: The whole response body, parsed.
-        self.json: Dict[str, Any] = _json.loads(text(lib.tokenclient_token_json) or "{}")
+        self.scope: Optional[str] = _text(lib.tokenclient_token_scope(handle))
+        self.refresh_token: Optional[str] = _text(lib.tokenclient_token_refresh_token(handle))
+        self.id_token: Optional[str] = _text(lib.tokenclient_token_id_token(handle))
+        # The body as bytes; parsed on the first use of `json` (most callers
+        # only read the typed fields).
+        self._body: bytes = lib.tokenclient_token_json(handle) or b"{}"
+        self._json: Optional[Dict[str, Any]] = None
+
+    @property
+    def json(self) -> Dict[str, Any]:
+        """The whole response body, parsed (on first use)."""
+        if self._json is None:
+            self._json = _json.loads(self._body)
+        return self._json
 
     def __getitem__(self, name: str) -> str:
         """A string member of the response, e.g. `token["sid"]`."""
@@ -133,19 +142,26 @@ class Client:
         return cls(url, client_id)
 
     # -- handle lifetime ---------------------------------------------------
-    def _call(self, fn: Callable[[int], T]) -> T:
-        """Runs `fn(handle)`; the handle cannot be freed while it runs."""
+    def _acquire(self) -> int:
+        """The handle, which cannot be freed until `_release()`."""
         with self._lock:
             if self._handle is None or self._closing:
                 raise InvalidArgumentError("the client is closed", _ffi.ERROR_INVALID_ARGUMENT)
             self._busy += 1
-            handle = self._handle
+            return self._handle
+
+    def _release(self) -> None:
+        with self._lock:
+            self._busy -= 1
+            self._free_if_done()
+
+    def _call(self, fn: Callable[[int], T]) -> T:
+        """Runs `fn(handle)`; the handle cannot be freed while it runs."""
+        handle = self._acquire()
         try:
             return fn(handle)
         finally:
-            with self._lock:
-                self._busy -= 1
-                self._free_if_done()
+            self._release()
 
     def _free_if_done(self) -> None:
         if self._closing and self._busy == 0 and self._handle is not None:
@@ -252,15 +268,16 @@ class Client:
         return self._call(lambda h: _owned_string(lambda out: lib.tokenclient_client_create_assertion(h, ctypes.byref(out))))
 
     def _token(self, fn: Callable[..., Optional[int]], *args: Any) -> Token:
-        def run(handle: int) -> Token:
-            out = ctypes.c_void_p()
+        out = ctypes.c_void_p()
+        handle = self._acquire()
+        try:
             check(fn(handle, *args, ctypes.byref(out)))
-            try:
-                return Token(out.value)
-            finally:
-                lib.tokenclient_token_free(out)
-
-        return self._call(run)
+        finally:
+            self._release()
+        try:  # the token does not depend on the client
+            return Token(out.value)
+        finally:
+            lib.tokenclient_token_free(out)
 
     def exchange_code(self, code: str, redirect_uri: str, code_verifier: Optional[str] = None) -> Token:
         """The authorization_code grant, with PKCE when `code_verifier` is given."""
