@@ -256,7 +256,7 @@ impl JwsSigner {
 /// The claims of a client's assertions (RFC 7523 §3): `iss` = `sub` = the
 /// client id and `aud`, JSON-encoded once when the settings change; each
 /// assertion only appends its `jti`, `iat` and `exp`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct ClaimsTemplate {
     /// `{"iss":…,"sub":…,"aud":…,"jti":"`
     prefix: String,

@@ -87,12 +87,13 @@ pub(crate) struct Settings {
     pub(crate) on_token: Option<TokenCallback>,
 }
 
-impl Default for Settings {
-    fn default() -> Self {
+impl Settings {
+    /// The defaults, for a client whose assertion claims are `claims`.
+    fn new(claims: ClaimsTemplate) -> Self {
         Settings {
             credentials: Credentials::Unset,
             audience: Vec::new(),
-            claims: Arc::new(ClaimsTemplate::new("", Audience::One(""))),
+            claims: Arc::new(claims),
             assertion_lifetime: DEFAULT_ASSERTION_LIFETIME,
             clock_skew: DEFAULT_CLOCK_SKEW,
             hmac_alg: Algorithm::HS256,
@@ -153,21 +154,31 @@ fn check_text(what: &str, value: &str, max: usize) -> Result<()> {
     Ok(())
 }
 
+/// The assertion claims of a client: `aud` is the token URL unless
+/// audiences were set.
+fn claims_template(client_id: &str, token_url: &str, audience: &[String]) -> ClaimsTemplate {
+    let aud = match audience {
+        [] => Audience::One(token_url),
+        [one] => Audience::One(one),
+        many => Audience::Many(many),
+    };
+    ClaimsTemplate::new(client_id, aud)
+}
+
 impl Client {
     /// A client of `token_url` (absolute `https://`, or `http://` to a
     /// loopback host) identified as `client_id`. Set credentials before use.
     pub fn new(token_url: &str, client_id: &str) -> Result<Client> {
         check_endpoint("the token URL", token_url)?;
         check_text("the client id", client_id, 1024)?;
-        let client = Client {
+        let claims = claims_template(client_id, token_url, &[]);
+        Ok(Client {
             token_url: token_url.to_string(),
             client_id: client_id.to_string(),
-            settings: RwLock::new(Arc::new(Settings::default())),
+            settings: RwLock::new(Arc::new(Settings::new(claims))),
             pool: Pool::default(),
             cache: Cache::default(),
-        };
-        client.update(|_| Ok(()))?;
-        Ok(client)
+        })
     }
 
     pub fn token_url(&self) -> &str {
@@ -202,14 +213,12 @@ impl Client {
             .unwrap_or_else(PoisonError::into_inner);
         let mut next = Settings::clone(&guard);
         change(&mut next)?;
-        let aud = match next.audience.as_slice() {
-            [] => Audience::One(&self.token_url),
-            [one] => Audience::One(one),
-            many => Audience::Many(many),
-        };
-        let claims = ClaimsTemplate::new(&self.client_id, aud);
-        if *next.claims != claims {
-            next.claims = Arc::new(claims);
+        if next.audience != guard.audience {
+            next.claims = Arc::new(claims_template(
+                &self.client_id,
+                &self.token_url,
+                &next.audience,
+            ));
         }
         *guard = Arc::new(next);
         Ok(())
