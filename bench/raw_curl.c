@@ -20,6 +20,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "common.h"
+
 enum { BODY_LEN = 550 };
 
 struct sink {
@@ -36,12 +38,6 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *user) {
   return n;
 }
 
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 /* The raw signing step of the composed limit: a P-256 signature over the
  * input, as bench/raw_sign.c makes them ("dup"). */
 struct signer {
@@ -56,13 +52,8 @@ static int signer_load(struct signer *g, const char *keyfile, const char *inputf
   if (!f) return 0;
   g->key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
   fclose(f);
-  f = fopen(inputfile, "rb");
-  if (!f || !g->key) return 0;
-  g->input = malloc(4096);
-  g->input_len = g->input ? fread(g->input, 1, 4096, f) : 0;
-  fclose(f);
-  while (g->input_len > 0 && (g->input[g->input_len - 1] == '\n' || g->input[g->input_len - 1] == '\r'))
-    g->input_len--;
+  if (!g->key) return 0;
+  g->input = (unsigned char *)slurp(inputfile, &g->input_len);
   g->template = EVP_MD_CTX_new();
   return g->input_len > 0 && g->template &&
          EVP_DigestSignInit(g->template, NULL, EVP_sha256(), NULL, g->key) == 1;

@@ -26,34 +26,7 @@
 #include <string.h>
 #include <time.h>
 
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static char *slurp(const char *path, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    perror(path);
-    exit(1);
-  }
-  char *data = NULL;
-  size_t cap = 0, n = 0, r;
-  do {
-    if (n + 4096 > cap) {
-      cap = cap * 2 + 4096;
-      data = realloc(data, cap);
-      if (!data) exit(1);
-    }
-    r = fread(data + n, 1, cap - n - 1, f);
-    n += r;
-  } while (r > 0);
-  fclose(f);
-  data[n] = 0;
-  *len = n;
-  return data;
-}
+#include "common.h"
 
 static void die(const char *what) {
   fprintf(stderr, "raw_sign: %s failed\n", what);
@@ -107,7 +80,6 @@ static void sign_once(const struct alg *a, EVP_PKEY *key, const EVP_MD_CTX *temp
 static EVP_PKEY *load_key(const struct alg *a, char *key_text, size_t key_len) {
   EVP_PKEY *key;
   if (strcmp(a->name, "HS256") == 0) {
-    while (key_len > 0 && (key_text[key_len - 1] == '\n' || key_text[key_len - 1] == '\r')) key_len--;
     key = EVP_PKEY_new_raw_private_key(EVP_PKEY_HMAC, NULL, (unsigned char *)key_text, key_len);
   } else {
     BIO *bio = BIO_new_mem_buf(key_text, (int)key_len);
@@ -116,11 +88,6 @@ static EVP_PKEY *load_key(const struct alg *a, char *key_text, size_t key_len) {
   }
   if (!key) die("loading the key");
   return key;
-}
-
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
 }
 
 static int run_setkey(const struct alg *a, char *key_text, size_t key_len, const unsigned char *in, size_t in_len,
@@ -163,7 +130,6 @@ int main(int argc, char **argv) {
   size_t key_len, in_len;
   char *key_text = slurp(argv[2], &key_len);
   char *input = slurp(argv[3], &in_len);
-  while (in_len > 0 && (input[in_len - 1] == '\n' || input[in_len - 1] == '\r')) in_len--;
   const unsigned char *in = (const unsigned char *)input;
   if (strcmp(argv[5], "setkey") == 0) return run_setkey(a, key_text, key_len, in, in_len, atoi(argv[4]));
   double seconds = atof(argv[4]);

@@ -29,45 +29,17 @@
 #include <string.h>
 #include <time.h>
 
+#include "common.h"
 #include "tokenclient.h"
 
 static const char CLIENT_ID[] = "bench-client";
 static const char KEY_ID[] = "bench-key";
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static void check(tokenclient_error *err, const char *what) {
   if (err) {
     fprintf(stderr, "tc_bench: %s failed: %s\n", what, tokenclient_error_message(err));
     exit(1);
   }
-}
-
-static char *slurp(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    perror(path);
-    exit(1);
-  }
-  char *data = NULL;
-  size_t cap = 0, n = 0, r;
-  do {
-    if (n + 4096 > cap) {
-      cap = cap * 2 + 4096;
-      data = realloc(data, cap);
-      if (!data) exit(1);
-    }
-    r = fread(data + n, 1, cap - n - 1, f);
-    n += r;
-  } while (r > 0);
-  fclose(f);
-  while (n > 0 && (data[n - 1] == '\n' || data[n - 1] == '\r')) n--; /* a secret's newline */
-  data[n] = 0;
-  return data;
 }
 
 static tokenclient_client *new_client(const char *url) {
@@ -100,13 +72,8 @@ static void exchange(const tokenclient_client *c) {
   tokenclient_token_free(t);
 }
 
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
 static int run_assert(const char *url, const char *alg, const char *keyfile, double seconds) {
-  char *key = slurp(keyfile);
+  char *key = slurp(keyfile, NULL);
   tokenclient_client *c = new_client(url);
   set_credentials(c, alg, key);
   for (int i = 0; i < 20; i++) assertion(c); /* warm-up */
@@ -123,7 +90,7 @@ static int run_assert(const char *url, const char *alg, const char *keyfile, dou
 }
 
 static int run_setkey(const char *url, const char *alg, const char *keyfile, int reps) {
-  char *key = slurp(keyfile);
+  char *key = slurp(keyfile, NULL);
   double *set = calloc((size_t)reps, sizeof *set), *first = calloc((size_t)reps, sizeof *first);
   if (reps < 1 || !set || !first) return 2;
   for (int i = 0; i < reps; i++) {
@@ -173,7 +140,7 @@ static void *work(void *arg) {
 }
 
 static int run_exchange(const char *url, const char *keyfile, int threads, double seconds) {
-  char *key = slurp(keyfile);
+  char *key = slurp(keyfile, NULL);
   tokenclient_client *c = new_client(url);
   set_credentials(c, "ES256", key);
   struct worker *w = calloc((size_t)threads, sizeof *w);
@@ -247,7 +214,7 @@ static int run_baseline(double seconds) {
 }
 
 static int run_input(const char *url, const char *keyfile) {
-  char *key = slurp(keyfile), *jwt = NULL;
+  char *key = slurp(keyfile, NULL), *jwt = NULL;
   tokenclient_client *c = new_client(url);
   set_credentials(c, "ES256", key);
   check(tokenclient_client_create_assertion(c, &jwt), "tokenclient_client_create_assertion");
