@@ -130,3 +130,34 @@ def test_key_and_config_errors(server):
         assert not isinstance(e.value, KeyError)
         with pytest.raises(tokenclient.KeyFormatError):
             c.set_client_secret("short", AuthMethod.CLIENT_SECRET_JWT)
+
+
+def test_token_outlives_its_client_and_copies_are_snapshots(server):
+    import copy
+    import gc
+    import pickle
+
+    with make_client(server, "es256-client") as c:
+        tok = c.exchange_code(server.code("es256-client"), redirect_uri=server.redirect_uri)
+    gc.collect()  # the client is freed; the token owns its own C memory
+    fields = ("access_token", "token_type", "expires_in", "scope", "refresh_token", "id_token", "json")
+    values = {name: getattr(tok, name) for name in fields}
+    assert values["access_token"] and values["json"]["access_token"] == values["access_token"]
+    for clone in (copy.copy(tok), copy.deepcopy(tok), pickle.loads(pickle.dumps(tok))):
+        assert clone is not tok
+        assert {name: getattr(clone, name) for name in fields} == values
+    assert tok.json is tok.json, "parsed once"
+
+
+def test_callback_tokens_are_copied_before_c_takes_them_back(server):
+    kept = []
+    with make_client(server, "post-client") as c:
+        c.on_token(kept.append)
+        tok = c.get_token("read")
+        c.invalidate_token("read")
+    import gc
+
+    gc.collect()
+    assert len(kept) == 1
+    # The callback's token was lent by C for the call only; the copy holds on.
+    assert kept[0].access_token == tok.access_token and kept[0].json == tok.json

@@ -65,32 +65,76 @@ def _text(raw: Optional[bytes]) -> Optional[str]:
     return None if raw is None else raw.decode("utf-8")
 
 
-class Token:
-    """A successful token response, copied out of C (nothing of it stays in
-    C memory). `repr` never shows token values."""
+def _expires_in(handle: int) -> Optional[int]:
+    seconds = lib.tokenclient_token_expires_in(handle)
+    return None if seconds < 0 else seconds
 
-    __slots__ = ("access_token", "token_type", "expires_in", "scope", "refresh_token", "id_token", "_body", "_json")
+
+#: How each field of a Token is read from a C token.
+_FIELDS: Dict[str, Callable[[int], Any]] = {
+    "access_token": lambda h: _text(lib.tokenclient_token_access_token(h)) or "",
+    "token_type": lambda h: _text(lib.tokenclient_token_token_type(h)) or "",
+    "expires_in": _expires_in,
+    "scope": lambda h: _text(lib.tokenclient_token_scope(h)),
+    "refresh_token": lambda h: _text(lib.tokenclient_token_refresh_token(h)),
+    "id_token": lambda h: _text(lib.tokenclient_token_id_token(h)),
+    "json": lambda h: _json.loads(lib.tokenclient_token_json(h) or b"{}"),
+}
+
+
+def _field(name: str, doc: str) -> Any:
+    return property(lambda self: self._get(name), doc=doc)
+
+
+class Token:
+    """A successful token response. It owns the C token, whose memory is
+    wiped when this object goes; each field is copied out of it on first
+    use, so values a caller never reads never become Python strings.
+    Copies and pickles are plain snapshots. `repr` never shows token
+    values."""
+
+    __slots__ = ("_handle", "_values")
 
     def __init__(self, handle: int) -> None:
-        self.access_token: str = _text(lib.tokenclient_token_access_token(handle)) or ""
-        self.token_type: str = _text(lib.tokenclient_token_token_type(handle)) or ""
-        expires = lib.tokenclient_token_expires_in(handle)
-        #: Seconds the access token lives; None when the server did not say.
-        self.expires_in: Optional[int] = None if expires < 0 else expires
-        self.scope: Optional[str] = _text(lib.tokenclient_token_scope(handle))
-        self.refresh_token: Optional[str] = _text(lib.tokenclient_token_refresh_token(handle))
-        self.id_token: Optional[str] = _text(lib.tokenclient_token_id_token(handle))
-        # The body as bytes; parsed on the first use of `json` (most callers
-        # only read the typed fields).
-        self._body: bytes = lib.tokenclient_token_json(handle) or b"{}"
-        self._json: Optional[Dict[str, Any]] = None
+        """Takes ownership of `handle` (a `tokenclient_token *`)."""
+        self._handle: Optional[int] = handle
+        self._values: Dict[str, Any] = {}
 
-    @property
-    def json(self) -> Dict[str, Any]:
-        """The whole response body, parsed (on first use)."""
-        if self._json is None:
-            self._json = _json.loads(self._body)
-        return self._json
+    @classmethod
+    def _from_values(cls, values: Dict[str, Any]) -> "Token":
+        token = cls.__new__(cls)
+        token._handle = None
+        token._values = dict(values)
+        return token
+
+    @classmethod
+    def _copy(cls, handle: int) -> "Token":
+        """A snapshot of a token the caller does not own (e.g. one lent to a
+        callback)."""
+        return cls._from_values({name: read(handle) for name, read in _FIELDS.items()})
+
+    def _get(self, name: str) -> Any:
+        try:
+            return self._values[name]
+        except KeyError:
+            value = self._values[name] = _FIELDS[name](self._handle)
+            return value
+
+    def __del__(self) -> None:
+        handle, self._handle = getattr(self, "_handle", None), None
+        if handle:
+            lib.tokenclient_token_free(handle)
+
+    def __reduce__(self) -> Tuple[Any, ...]:
+        return (Token._from_values, ({name: self._get(name) for name in _FIELDS},))
+
+    access_token = _field("access_token", "The access token (a credential: do not log it).")
+    token_type = _field("token_type", 'The token type, e.g. "Bearer".')
+    expires_in = _field("expires_in", "Seconds the access token lives; None when the server did not say.")
+    scope = _field("scope", "The granted scope, when the server sent one.")
+    refresh_token = _field("refresh_token", "The refresh token, when the server sent one.")
+    id_token = _field("id_token", "The OpenID Connect ID token, when the server sent one.")
+    json = _field("json", "The whole response body, parsed.")
 
     def __getitem__(self, name: str) -> str:
         """A string member of the response, e.g. `token["sid"]`."""
@@ -274,10 +318,7 @@ class Client:
             check(fn(handle, *args, ctypes.byref(out)))
         finally:
             self._release()
-        try:  # the token does not depend on the client
-            return Token(out.value)
-        finally:
-            lib.tokenclient_token_free(out)
+        return Token(out.value)  # it does not depend on the client
 
     def exchange_code(self, code: str, redirect_uri: str, code_verifier: Optional[str] = None) -> Token:
         """The authorization_code grant, with PKCE when `code_verifier` is given."""
@@ -321,7 +362,7 @@ class Client:
         else:
             def call(_user_data: Optional[int], handle: Optional[int]) -> None:
                 try:
-                    callback(Token(handle))
+                    callback(Token._copy(handle))
                 except BaseException:  # noqa: BLE001 - nothing may unwind into C
                     import traceback
 
