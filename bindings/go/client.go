@@ -501,11 +501,23 @@ type Token struct {
 	RefreshToken string
 	IDToken      string
 	Raw          json.RawMessage // the whole response body
-	extra        map[string]string
 }
 
-// Extra returns any other string member of the response, e.g. "sid".
-func (t *Token) Extra(name string) string { return t.extra[name] }
+// Extra returns any other string member of the response, e.g. "sid"; ""
+// when there is none or it is not a string. It reads Raw on each call (the
+// typed fields above are all most callers need, so no exchange pays for
+// parsing the body in Go).
+func (t *Token) Extra(name string) string {
+	var members map[string]json.RawMessage
+	if json.Unmarshal(t.Raw, &members) != nil {
+		return ""
+	}
+	var value string
+	if json.Unmarshal(members[name], &value) != nil {
+		return ""
+	}
+	return value
+}
 
 // String never shows token values.
 func (t *Token) String() string {
@@ -522,19 +534,10 @@ func copyToken(p *C.tokenclient_token) (*Token, error) {
 		RefreshToken: goString(C.tokenclient_token_refresh_token(p)),
 		IDToken:      goString(C.tokenclient_token_id_token(p)),
 		Raw:          json.RawMessage(raw),
-		extra:        map[string]string{},
 	}
 	if t.ExpiresIn >= 0 {
 		const maxSeconds = int64(1<<63-1) / int64(time.Second)
 		t.Expiry = time.Now().Add(time.Duration(min(t.ExpiresIn, maxSeconds)) * time.Second)
-	}
-	var members map[string]any
-	if err := json.Unmarshal([]byte(raw), &members); err == nil {
-		for name, v := range members {
-			if s, ok := v.(string); ok {
-				t.extra[name] = s
-			}
-		}
 	}
 	return t, nil
 }

@@ -385,3 +385,15 @@ func TestOnTokenSeesRotatedRefreshTokens(t *testing.T) {
 		t.Fatal("0 percent accepted")
 	}
 }
+
+func TestTokenExtraReadsStringMembersOfRaw(t *testing.T) {
+	tok := &tokenclient.Token{Raw: json.RawMessage(`{"sid":"s-1","n":5,"nil":null,"obj":{"sid":"inner"}}`)}
+	for name, want := range map[string]string{"sid": "s-1", "n": "", "nil": "", "obj": "", "absent": ""} {
+		if got := tok.Extra(name); got != want {
+			t.Errorf("Extra(%q) = %q, want %q", name, got, want)
+		}
+	}
+	if got := (&tokenclient.Token{}).Extra("sid"); got != "" {
+		t.Errorf("Extra on a token without Raw = %q", got)
+	}
+}
