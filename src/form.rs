@@ -4,8 +4,20 @@
 
 use zeroize::Zeroizing;
 
+/// Bytes that stay as they are: ASCII letters, digits and `*-._`.
+const STAYS: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] =
+            matches!(b as u8, b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'*' | b'-' | b'.' | b'_');
+        b += 1;
+    }
+    table
+};
+
 fn stays(b: u8) -> bool {
-    matches!(b, b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'*' | b'-' | b'.' | b'_')
+    STAYS[usize::from(b)]
 }
 
 /// Appends `value` to `out`, form-urlencoded: ASCII letters, digits and
@@ -13,16 +25,20 @@ fn stays(b: u8) -> bool {
 /// `%XX`. Runs of bytes that stay are copied whole (an assertion is one).
 pub fn encode_into(out: &mut String, value: &str) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let bytes = value.as_bytes();
     let mut run_start = 0;
-    for (i, &b) in value.as_bytes().iter().enumerate() {
-        if stays(b) {
-            continue;
-        }
-        if i > run_start {
+    while run_start < bytes.len() {
+        let run_end = bytes[run_start..]
+            .iter()
+            .position(|&b| !stays(b))
+            .map_or(bytes.len(), |n| run_start + n);
+        if run_end > run_start {
             // ASCII on both ends, so both are character boundaries.
-            out.push_str(&value[run_start..i]);
+            out.push_str(&value[run_start..run_end]);
         }
-        run_start = i + 1;
+        let Some(&b) = bytes.get(run_end) else {
+            break;
+        };
         if b == b' ' {
             out.push('+');
         } else {
@@ -30,9 +46,7 @@ pub fn encode_into(out: &mut String, value: &str) {
             out.push(HEX[usize::from(b >> 4)] as char);
             out.push(HEX[usize::from(b & 15)] as char);
         }
-    }
-    if value.len() > run_start {
-        out.push_str(&value[run_start..]);
+        run_start = run_end + 1;
     }
 }
 
