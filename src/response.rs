@@ -40,9 +40,19 @@ impl fmt::Debug for Token {
 }
 
 /// Text as a C string; a NUL inside (possible through a JSON `\u0000`)
-/// becomes U+FFFD so the string is never silently cut short.
+/// becomes U+FFFD so the string is never silently cut short. The text is
+/// copied once into a buffer with room for the NUL, so no copy of it (a
+/// token) is left behind in a freed, unwiped buffer.
 pub fn c_string(text: &str) -> CString {
-    CString::new(text.replace('\0', "\u{FFFD}")).expect("no NUL left")
+    let nuls = text.bytes().filter(|&b| b == 0).count();
+    let mut bytes = Vec::with_capacity(text.len() + 2 * nuls + 1);
+    for (i, piece) in text.split('\0').enumerate() {
+        if i > 0 {
+            bytes.extend_from_slice("\u{FFFD}".as_bytes());
+        }
+        bytes.extend_from_slice(piece.as_bytes());
+    }
+    CString::new(bytes).expect("no NUL left")
 }
 
 fn as_text(c: &CStr) -> &str {
@@ -182,7 +192,7 @@ fn status_u16(status: u32) -> u16 {
 pub fn parse_token(status: u32, body: &[u8]) -> Result<Token> {
     let json = std::str::from_utf8(body)
         .map_err(|_| response_error(status, "the token response is not UTF-8"))?;
-    let object = parse_object(body).map_err(|why| {
+    let mut object = parse_object(body).map_err(|why| {
         response_error(
             status,
             match why {
@@ -249,13 +259,15 @@ pub fn parse_token(status: u32, body: &[u8]) -> Result<Token> {
             ))
         }
     };
-    let strings = map
-        .iter()
-        .filter_map(|(name, value)| match value {
-            Value::String(s) => Some((name.clone(), c_string(s))),
-            _ => None,
-        })
-        .collect();
+    // The members move out of the parsed object (names and all); each
+    // value is wiped once copied.
+    let mut strings = Vec::with_capacity(map.len());
+    for (name, mut value) in std::mem::take(&mut object.0) {
+        if let Value::String(s) = &value {
+            strings.push((name, c_string(s)));
+        }
+        wipe(&mut value);
+    }
     Ok(Token {
         json: c_string(json),
         strings,
@@ -422,6 +434,23 @@ mod tests {
             !debug.contains("\"at\"") && !debug.contains("rt"),
             "{debug}"
         );
+    }
+
+    #[test]
+    fn nuls_become_replacement_characters_in_c_strings() {
+        for (text, want) in [
+            ("", ""),
+            ("abc", "abc"),
+            ("\0", "\u{FFFD}"),
+            ("a\0b", "a\u{FFFD}b"),
+            ("\0\0é\0", "\u{FFFD}\u{FFFD}é\u{FFFD}"),
+        ] {
+            let c = c_string(text);
+            assert_eq!(c.to_str().unwrap(), want, "{text:?}");
+            assert_eq!(c.as_bytes_with_nul().len(), want.len() + 1);
+        }
+        let t = parse_token(200, br#"{"access_token":"A\u0000B","token_type":"Bearer"}"#).unwrap();
+        assert_eq!(t.access_token(), "A\u{FFFD}B");
     }
 
     #[test]
