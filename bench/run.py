@@ -190,7 +190,8 @@ def measurements(url: str) -> List[Tuple[str, Callable[[], Dict[str, float]]]]:
     if BEFORE:
         for alg in ALGS:
             m.append((f"before assert {alg}", program_before([BUILD / "tc_bench", "assert", url, alg, key[alg], s])))
-        m.append(("before setkey RS256", program_before([BUILD / "tc_bench", "setkey", url, "RS256", key["RS256"], 11])))
+        for alg in ("ES256", "RS256"):
+            m.append((f"before setkey {alg}", program_before([BUILD / "tc_bench", "setkey", url, alg, key[alg], 11])))
         for threads in (1, 2):
             m.append((f"before exchange {threads}t",
                       program_before([BUILD / "tc_bench", "exchange", url, es256, threads, s])))
