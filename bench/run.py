@@ -168,17 +168,26 @@ def measurements(url: str) -> List[Tuple[str, Callable[[], Dict[str, float]]]]:
     for alg in SPEED:
         m.append((f"openssl speed {alg}", openssl_speed(alg)))
     m.append(("openssl speed hmac", openssl_speed("hmac")))
+
+    def tc(name: str, cmd: List[object]) -> None:
+        """A tc_bench measurement, and right after it (so both see the same
+        machine) the same one with the earlier library, when there is one."""
+        m.append((f"tc {name}", program([BUILD / "tc_bench", *cmd])))
+        if BEFORE:
+            m.append((f"before {name}", program_before([BUILD / "tc_bench", *cmd])))
+
     for alg in ALGS:
         m.append((f"raw_sign {alg}", program([BUILD / "raw_sign", alg, key[alg], inp, s, "dup"])))
         m.append((f"raw_sign init {alg}", program([BUILD / "raw_sign", alg, key[alg], inp, SECONDS / 2, "init"])))
-        m.append((f"tc assert {alg}", program([BUILD / "tc_bench", "assert", url, alg, key[alg], s])))
+        tc(f"assert {alg}", ["assert", url, alg, key[alg], s])
     for alg in ("ES256", "RS256"):
-        m.append((f"tc setkey {alg}", program([BUILD / "tc_bench", "setkey", url, alg, key[alg], 11])))
+        tc(f"setkey {alg}", ["setkey", url, alg, key[alg], 11])
         m.append((f"raw setkey {alg}", program([BUILD / "raw_sign", alg, key[alg], inp, 11, "setkey"])))
     m.append(("raw_curl", program([BUILD / "raw_curl", url, s])))
     m.append(("raw_curl_sign", program([BUILD / "raw_curl", url, s, es256, inp])))
-    for threads in (1, 2, 8):
-        m.append((f"tc exchange {threads}t", program([BUILD / "tc_bench", "exchange", url, es256, threads, s])))
+    for threads in (1, 2):
+        tc(f"exchange {threads}t", ["exchange", url, es256, threads, s])
+    m.append(("tc exchange 8t", program([BUILD / "tc_bench", "exchange", url, es256, 8, s])))
     py = [sys.executable, BENCH / "py_bench.py", "--url", url, "--key", es256, "--seconds", s]
     for name in ("tc_assert", "jwt_assert", "tc_exchange", "jwt_httpx_exchange", "jwt_requests_exchange"):
         m.append((f"python {name}", program(py + ["-m", name])))
@@ -187,14 +196,6 @@ def measurements(url: str) -> List[Tuple[str, Callable[[], Dict[str, float]]]]:
         m.append((f"go {name}", program(go + ["-m", name])))
     m.append(("tc cached get_token", program([BUILD / "tc_bench", "cached", url, SECONDS / 2])))
     m.append(("baseline", program([BUILD / "tc_bench", "baseline", SECONDS / 4])))
-    if BEFORE:
-        for alg in ALGS:
-            m.append((f"before assert {alg}", program_before([BUILD / "tc_bench", "assert", url, alg, key[alg], s])))
-        for alg in ("ES256", "RS256"):
-            m.append((f"before setkey {alg}", program_before([BUILD / "tc_bench", "setkey", url, alg, key[alg], 11])))
-        for threads in (1, 2):
-            m.append((f"before exchange {threads}t",
-                      program_before([BUILD / "tc_bench", "exchange", url, es256, threads, s])))
     return m
 
 
