@@ -82,10 +82,6 @@ _FIELDS: Dict[str, Callable[[int], Any]] = {
 }
 
 
-def _field(name: str, doc: str) -> Any:
-    return property(lambda self: self._get(name), doc=doc)
-
-
 class Token:
     """A successful token response. It owns the C token, whose memory is
     wiped when this object goes; each field is copied out of it on first
@@ -128,13 +124,40 @@ class Token:
     def __reduce__(self) -> Tuple[Any, ...]:
         return (Token._from_values, ({name: self._get(name) for name in _FIELDS},))
 
-    access_token = _field("access_token", "The access token (a credential: do not log it).")
-    token_type = _field("token_type", 'The token type, e.g. "Bearer".')
-    expires_in = _field("expires_in", "Seconds the access token lives; None when the server did not say.")
-    scope = _field("scope", "The granted scope, when the server sent one.")
-    refresh_token = _field("refresh_token", "The refresh token, when the server sent one.")
-    id_token = _field("id_token", "The OpenID Connect ID token, when the server sent one.")
-    json = _field("json", "The whole response body, parsed.")
+    @property
+    def access_token(self) -> str:
+        """The access token (a credential: do not log it)."""
+        return self._get("access_token")
+
+    @property
+    def token_type(self) -> str:
+        """The token type, e.g. "Bearer"."""
+        return self._get("token_type")
+
+    @property
+    def expires_in(self) -> Optional[int]:
+        """Seconds the access token lives; None when the server did not say."""
+        return self._get("expires_in")
+
+    @property
+    def scope(self) -> Optional[str]:
+        """The granted scope, when the server sent one."""
+        return self._get("scope")
+
+    @property
+    def refresh_token(self) -> Optional[str]:
+        """The refresh token, when the server sent one."""
+        return self._get("refresh_token")
+
+    @property
+    def id_token(self) -> Optional[str]:
+        """The OpenID Connect ID token, when the server sent one."""
+        return self._get("id_token")
+
+    @property
+    def json(self) -> Dict[str, Any]:
+        """The whole response body, parsed."""
+        return self._get("json")
 
     def __getitem__(self, name: str) -> str:
         """A string member of the response, e.g. `token["sid"]`."""
