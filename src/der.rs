@@ -20,6 +20,9 @@ const NULL: u8 = 0x05;
 const OID: u8 = 0x06;
 const EXPLICIT_0: u8 = 0xa0;
 const EXPLICIT_1: u8 = 0xa1;
+/// PKCS#8 `[0] IMPLICIT Attributes` and `[1] IMPLICIT BIT STRING`.
+const ATTRIBUTES: u8 = 0xa0;
+const PUBLIC_KEY: u8 = 0x81;
 
 const OID_RSA_ENCRYPTION: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
 const OID_EC_PUBLIC_KEY: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
@@ -147,7 +150,23 @@ pub fn pkcs8(der: &[u8]) -> Option<Pkcs8<'_>> {
         Some(parameters)
     };
     let private_key = info.expect(OCTET_STRING)?;
-    // What may follow (attributes, a public key) is not needed.
+    // What may follow is not needed, but must be what RFC 5958 allows:
+    // [0] attributes, then [1] the public key.
+    let mut last = 0;
+    while let Some((tag, _)) = info.next() {
+        let order = match tag {
+            ATTRIBUTES => 1,
+            PUBLIC_KEY => 2,
+            _ => return None,
+        };
+        if order <= last {
+            return None;
+        }
+        last = order;
+    }
+    if !info.is_empty() {
+        return None;
+    }
     match (oid, parameters) {
         (OID_RSA_ENCRYPTION, None | Some((NULL, []))) => Some(Pkcs8::Rsa(private_key)),
         (OID_EC_PUBLIC_KEY, Some((OID, curve))) => Some(Pkcs8::Ec {
@@ -268,6 +287,31 @@ mod tests {
         for cut in [0, 1, 2, 10, good.len() / 2, good.len() - 1] {
             assert_eq!(pkcs8(&good[..cut]), None, "cut at {cut}");
         }
+        // After the private key only [0] attributes and a [1] public key,
+        // once each and in that order, may follow.
+        let with = |extra: &[u8]| {
+            let mut info = good[4..].to_vec(); // 30 82 xx xx: a 2-byte length
+            info.extend_from_slice(extra);
+            let mut der = vec![0x30, 0x82];
+            der.extend_from_slice(&u16::try_from(info.len()).unwrap().to_be_bytes());
+            der.extend(info);
+            der
+        };
+        assert!(pkcs8(&with(&[])).is_some());
+        assert!(pkcs8(&with(&[0xa0, 0x00])).is_some(), "attributes");
+        assert!(
+            pkcs8(&with(&[0xa0, 0x00, 0x81, 0x02, 0x00, 0x04])).is_some(),
+            "attributes, public key"
+        );
+        assert_eq!(pkcs8(&with(&[0x04, 0x00])), None, "an OCTET STRING");
+        assert_eq!(
+            pkcs8(&with(&[0x81, 0x01, 0x00, 0xa0, 0x00])),
+            None,
+            "out of order"
+        );
+        assert_eq!(pkcs8(&with(&[0xa0, 0x00, 0xa0, 0x00])), None, "twice");
+        assert_eq!(pkcs8(&with(&[0xa0, 0x05])), None, "cut short");
+
         let mut version2 = good.clone();
         version2[6] = 2; // 30 82 xx xx 02 01 <version>
         assert_eq!(pkcs8(&version2), None, "version 2");
