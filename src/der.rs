@@ -125,7 +125,7 @@ fn named_curve(oid: &[u8]) -> Option<Nid> {
     }
 }
 
-/// The version 0 or 1 (RFC 5958) INTEGER.
+/// A one-octet version INTEGER with one of the `allowed` values.
 fn small_version(content: &[u8], allowed: &[u8]) -> Option<()> {
     match content {
         [v] if allowed.contains(v) => Some(()),

@@ -404,10 +404,7 @@ fn certificate_error() -> Error {
 
 fn parse_bare_der(der: &[u8]) -> Result<PrivateKey> {
     // A key that parses in one of the formats is final, usable or not.
-    if let Some(pkey) = pkcs8_direct(der) {
-        return finish(pkey);
-    }
-    if let Ok(pkey) = PKey::private_key_from_pkcs8(der) {
+    if let Some(pkey) = pkcs8_key(der) {
         return finish(pkey);
     }
     if let Ok(rsa) = Rsa::private_key_from_der(der) {
@@ -442,16 +439,19 @@ fn looks_encrypted_pkcs8(der: &[u8]) -> bool {
 }
 
 fn from_pkcs8(der: &[u8]) -> Result<PrivateKey> {
-    if let Some(pkey) = pkcs8_direct(der) {
-        return finish(pkey);
-    }
-    match PKey::private_key_from_pkcs8(der) {
-        Ok(pkey) => finish(pkey),
-        Err(_) if looks_encrypted_pkcs8(der) => Err(encrypted_error()),
-        Err(_) => Err(Error::key(
+    match pkcs8_key(der) {
+        Some(pkey) => finish(pkey),
+        None if looks_encrypted_pkcs8(der) => Err(encrypted_error()),
+        None => Err(Error::key(
             "the PRIVATE KEY block is not a valid PKCS#8 key",
         )),
     }
+}
+
+/// An unencrypted PKCS#8 key: directly when it is of a supported type,
+/// otherwise through OpenSSL's generic decoder.
+fn pkcs8_key(der: &[u8]) -> Option<PKey<Private>> {
+    pkcs8_direct(der).or_else(|| PKey::private_key_from_pkcs8(der).ok())
 }
 
 /// A PKCS#8 key of a supported type built with OpenSSL's type-specific
