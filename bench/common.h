@@ -13,6 +13,13 @@ static inline double now_s(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+/* CPU seconds used by the calling thread (user and kernel). */
+static inline double thread_cpu_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 /* The whole file, NUL-terminated, without trailing CR/LF (a secret's or a
  * signing input's final newline is not part of it); its length goes to
  * *len when len is not NULL. Exits when the file cannot be read. */

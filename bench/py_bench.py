@@ -1,10 +1,12 @@
 """Python side of `make bench`: the tokenclient binding beside what a Python
 user would otherwise pick (PyJWT with a key object loaded once; httpx.Client
 or requests.Session with keep-alive), against the benchmark server. One
-measurement per invocation; prints "name ops_per_sec".
+or more measurements per invocation (-m takes a comma-separated list; several
+take turns, --slice seconds each, until each has run --seconds, so that all
+see the same conditions); prints "py_<name> ops_per_sec" for each.
 
-    py_bench.py -m tc_assert|jwt_assert|tc_exchange|jwt_httpx_exchange|jwt_requests_exchange
-                --url URL --key ES256.pem [--seconds 1]
+    py_bench.py -m tc_assert|jwt_assert|tc_exchange|jwt_httpx_exchange|jwt_requests_exchange[,...]
+                --url URL --key ES256.pem [--seconds 1] [--slice 0.05]
     py_bench.py --versions    prints "package version" lines
 
 The binding is imported from bindings/python (PYTHONPATH) and loads
@@ -15,24 +17,35 @@ import argparse
 import sys
 import time
 import uuid
-from typing import Callable
+from typing import Callable, List
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 
-def measure(op: Callable[[], object], seconds: float, warmup: int) -> float:
-    for _ in range(warmup):
-        op()
-    n = 0
+def measure(ops: List[Callable[[], object]], seconds: float, slice_s: float, warmup: int) -> List[float]:
+    """Each op's calls per second; several ops take turns of `slice_s`."""
+    for op in ops:
+        for _ in range(warmup):
+            op()
+    if len(ops) == 1:
+        slice_s = seconds
+    calls = [0] * len(ops)
+    spent = [0.0] * len(ops)
     clock = time.perf_counter
-    start = clock()
-    deadline = start + seconds
-    while True:
-        op()
-        n += 1
-        now = clock()
-        if now >= deadline:
-            return n / (now - start)
+    while spent[-1] < seconds or calls[-1] == 0:
+        for i, op in enumerate(ops):
+            n = 0
+            start = clock()
+            deadline = start + slice_s
+            while True:
+                op()
+                n += 1
+                now = clock()
+                if now >= deadline:
+                    break
+            calls[i] += n
+            spent[i] += now - start
+    return [c / t for c, t in zip(calls, spent)]
 
 
 def pyjwt_signer(args: argparse.Namespace) -> Callable[[], str]:
@@ -64,8 +77,7 @@ def check_token(body: dict) -> None:
         raise SystemExit("py_bench: no access_token in the response")
 
 
-def operation(args: argparse.Namespace) -> Callable[[], object]:
-    m = args.measurement
+def operation(args: argparse.Namespace, m: str) -> Callable[[], object]:
     if m in ("tc_assert", "tc_exchange"):
         import tokenclient
 
@@ -118,14 +130,17 @@ def main() -> int:
     p.add_argument("--kid", default="bench-key")
     p.add_argument("--client-id", default="bench-client")
     p.add_argument("--seconds", type=float, default=1.0)
+    p.add_argument("--slice", type=float, default=0.05)
     p.add_argument("--warmup", type=int, default=20)
     p.add_argument("--versions", action="store_true")
     args = p.parse_args()
     if args.versions:
         versions()
         return 0
-    rate = measure(operation(args), args.seconds, args.warmup)
-    print(f"py_{args.measurement} {rate:.1f}")
+    names = args.measurement.split(",")
+    ops = [operation(args, name) for name in names]
+    for name, rate in zip(names, measure(ops, args.seconds, args.slice, args.warmup)):
+        print(f"py_{name} {rate:.1f}")
     return 0
 
 

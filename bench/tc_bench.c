@@ -13,6 +13,16 @@
  *   tc_bench exchange URL KEYFILE THREADS SECONDS
  *       tokenclient_client_client_credentials + tokenclient_token_free with
  *       an ES256 key, THREADS threads sharing one client; total rate.
+ *   tc_bench paired URL KEYFILE INPUTFILE SECONDS
+ *       in turns of SLICE_S each in one process: the 1-thread ES256
+ *       exchange, and from raw_exchange.h the raw signature then the raw
+ *       POST (the composed limit, measured), the raw POST alone and the raw
+ *       signature alone (the composed limit's terms). Taking turns puts all
+ *       four under the same conditions (other load, how awake the CPUs
+ *       are). Prints each rate as "<name>_paired", and the CPU time this
+ *       thread spent per operation (user and kernel: on loopback the kernel
+ *       also runs the receiving side's TCP work on the sending thread) as
+ *       "<name>_paired_cpu_us".
  *   tc_bench cached URL SECONDS
  *       a cached tokenclient_client_get_token + tokenclient_token_free
  *       (client_secret_post; the cache is filled first).
@@ -30,6 +40,7 @@
 #include <time.h>
 
 #include "common.h"
+#include "raw_exchange.h"
 #include "tokenclient.h"
 
 static const char CLIENT_ID[] = "bench-client";
@@ -170,6 +181,52 @@ static int run_exchange(const char *url, const char *keyfile, int threads, doubl
   return 0;
 }
 
+static const double SLICE_S = 0.05;
+
+/* The operations of `paired`, in the order they take turns. */
+enum { TC_EXCHANGE, RAW_EXCHANGE, RAW_POST, RAW_SIGN, PAIRED_OPS };
+static const char *const PAIRED_NAMES[PAIRED_OPS] = {"tc_exchange_paired", "raw_exchange_paired",
+                                                     "raw_post_paired", "raw_sign_paired"};
+
+static int run_paired(const char *url, const char *keyfile, const char *inputfile, double seconds) {
+  char *key = slurp(keyfile, NULL);
+  tokenclient_client *c = new_client(url);
+  set_credentials(c, "ES256", key);
+  struct raw_signer g = {0};
+  raw_signer_load(&g, keyfile, inputfile);
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  struct raw_poster *p = raw_poster_new(url);
+  for (int i = 0; i < 20; i++) { /* connect and warm up */
+    exchange(c);
+    raw_sign(&g);
+    raw_post(p);
+  }
+  long n[PAIRED_OPS] = {0};
+  double spent[PAIRED_OPS] = {0}, cpu[PAIRED_OPS] = {0};
+  while (spent[PAIRED_OPS - 1] < seconds || n[PAIRED_OPS - 1] == 0) {
+    for (int op = 0; op < PAIRED_OPS; op++) {
+      double cpu0 = thread_cpu_s(), start = now_s(), deadline = start + SLICE_S, t;
+      do {
+        if (op == TC_EXCHANGE) exchange(c);
+        if (op == RAW_EXCHANGE || op == RAW_SIGN) raw_sign(&g);
+        if (op == RAW_EXCHANGE || op == RAW_POST) raw_post(p);
+        n[op]++;
+      } while ((t = now_s()) < deadline);
+      spent[op] += t - start;
+      cpu[op] += thread_cpu_s() - cpu0;
+    }
+  }
+  for (int op = 0; op < PAIRED_OPS; op++)
+    printf("%s %.1f\n%s_cpu_us %.2f\n", PAIRED_NAMES[op], (double)n[op] / spent[op], PAIRED_NAMES[op],
+           cpu[op] * 1e6 / (double)n[op]);
+  raw_poster_free(p);
+  raw_signer_free(&g);
+  curl_global_cleanup();
+  tokenclient_client_free(c);
+  free(key);
+  return 0;
+}
+
 enum { BATCH = 1000 };
 
 static int run_cached(const char *url, double seconds) {
@@ -229,7 +286,8 @@ static int run_input(const char *url, const char *keyfile) {
 
 static int usage(void) {
   fprintf(stderr, "usage: tc_bench assert URL ALG KEYFILE SECONDS | setkey URL ALG KEYFILE REPS |\n"
-                  "       exchange URL KEYFILE THREADS SECONDS | cached URL SECONDS | baseline SECONDS |\n"
+                  "       exchange URL KEYFILE THREADS SECONDS | paired URL KEYFILE INPUTFILE SECONDS |\n"
+                  "       cached URL SECONDS | baseline SECONDS |\n"
                   "       input URL KEYFILE | version\n");
   return 2;
 }
@@ -241,6 +299,7 @@ int main(int argc, char **argv) {
   if (strcmp(m, "setkey") == 0 && argc == 6) return run_setkey(argv[2], argv[3], argv[4], atoi(argv[5]));
   if (strcmp(m, "exchange") == 0 && argc == 6)
     return run_exchange(argv[2], argv[3], atoi(argv[4]), atof(argv[5]));
+  if (strcmp(m, "paired") == 0 && argc == 6) return run_paired(argv[2], argv[3], argv[4], atof(argv[5]));
   if (strcmp(m, "cached") == 0 && argc == 4) return run_cached(argv[2], atof(argv[3]));
   if (strcmp(m, "baseline") == 0 && argc == 3) return run_baseline(atof(argv[2]));
   if (strcmp(m, "input") == 0 && argc == 4) return run_input(argv[2], argv[3]);

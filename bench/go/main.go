@@ -3,7 +3,11 @@
 // against the benchmark server. One measurement per invocation; it prints
 // "name ops_per_sec".
 //
-//	gobench -m tc_assert|tc_assert_locked|jwt_assert|tc_exchange|jwt_exchange -url URL -key ES256.pem -seconds 1
+// raw_assert and raw_exchange are the binding's limits measured in this
+// process (raw.go).
+//
+//	gobench -m tc_assert|tc_assert_locked|jwt_assert|raw_assert|tc_exchange|jwt_exchange|raw_exchange \
+//	  -url URL -key ES256.pem -input SIGNING-INPUT -seconds 1
 package main
 
 import (
@@ -29,13 +33,15 @@ import (
 const assertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 var (
-	measurement = flag.String("m", "", "tc_assert, tc_assert_locked, jwt_assert, tc_exchange or jwt_exchange")
+	measurement = flag.String("m", "", "tc_assert, tc_assert_locked, jwt_assert, raw_assert, tc_exchange, jwt_exchange or raw_exchange")
 	tokenURL    = flag.String("url", "", "token endpoint")
 	keyFile     = flag.String("key", "", "ES256 private key (PEM)")
+	inputFile   = flag.String("input", "", "signing input of raw_assert and raw_exchange (an assertion's header.payload)")
 	keyID       = flag.String("kid", "bench-key", "key id")
 	clientID    = flag.String("client-id", "bench-client", "client id")
 	seconds     = flag.Float64("seconds", 1, "how long to measure")
 	warmup      = flag.Int("warmup", 20, "untimed operations first")
+	sliceLen    = flag.Duration("slice", 50*time.Millisecond, "with several measurements, how long each runs in its turn")
 	version     = flag.Bool("version", false, "print the golang-jwt and tokenclient versions")
 )
 
@@ -133,23 +139,43 @@ func newBindingClient(key []byte) *tokenclient.Client {
 	return c
 }
 
-// measure runs op for warmup untimed calls, then for *seconds, and returns
-// calls per second.
-func measure(op func()) float64 {
-	for i := 0; i < *warmup; i++ {
-		op()
-	}
-	start := time.Now()
-	deadline := start.Add(time.Duration(*seconds * float64(time.Second)))
-	n := 0
-	for {
-		op()
-		n++
-		if time.Now().After(deadline) {
-			break
+// measure runs each op for warmup untimed calls, then all of them in turn,
+// a slice of time each, until each has run for *seconds, and returns each
+// one's calls per second. Taking turns in one process puts every op under
+// the same conditions (other load, how awake the CPUs are), so their ratios
+// are steadier than those of separate runs.
+func measure(ops []func()) []float64 {
+	for _, op := range ops {
+		for i := 0; i < *warmup; i++ {
+			op()
 		}
 	}
-	return float64(n) / time.Since(start).Seconds()
+	total := time.Duration(*seconds * float64(time.Second))
+	slice := *sliceLen
+	if len(ops) == 1 || slice > total {
+		slice = total
+	}
+	calls := make([]int, len(ops))
+	spent := make([]time.Duration, len(ops))
+	for spent[len(ops)-1] < total || calls[len(ops)-1] == 0 {
+		for i, op := range ops {
+			start := time.Now()
+			deadline := start.Add(slice)
+			for {
+				op()
+				calls[i]++
+				if time.Now().After(deadline) {
+					break
+				}
+			}
+			spent[i] += time.Since(start)
+		}
+	}
+	rates := make([]float64, len(ops))
+	for i := range ops {
+		rates[i] = float64(calls[i]) / spent[i].Seconds()
+	}
+	return rates
 }
 
 func main() {
@@ -164,17 +190,28 @@ func main() {
 	if err != nil {
 		fail("%v", err)
 	}
+	names := strings.Split(*measurement, ",")
+	ops := make([]func(), len(names))
+	for i, name := range names {
+		ops[i] = newOp(name, key)
+	}
+	for i, rate := range measure(ops) {
+		fmt.Printf("go_%s %.1f\n", names[i], rate)
+	}
+}
+
+// newOp sets up measurement `name` and returns one operation of it.
+func newOp(name string, key []byte) func() {
 	var op func()
-	switch *measurement {
+	switch name {
 	case "tc_assert", "tc_assert_locked":
-		if *measurement == "tc_assert_locked" {
+		if name == "tc_assert_locked" {
 			// The same calls with the goroutine kept on one OS thread, so
 			// the scheduler cannot move it (and its warm caches) between
 			// threads: what part of the cgo overhead is the scheduler's.
 			runtime.LockOSThread()
 		}
 		c := newBindingClient(key)
-		defer c.Close()
 		op = func() {
 			if _, err := c.CreateAssertion(); err != nil {
 				fail("CreateAssertion: %v", err)
@@ -182,26 +219,27 @@ func main() {
 		}
 	case "tc_exchange":
 		c := newBindingClient(key)
-		defer c.Close()
 		op = func() {
 			if _, err := c.ClientCredentials(""); err != nil {
 				fail("ClientCredentials: %v", err)
 			}
 		}
+	case "raw_assert", "raw_exchange":
+		op = rawOp(name, *keyFile, *inputFile, *tokenURL)
 	case "jwt_assert", "jwt_exchange":
 		k, err := jwt.ParseECPrivateKeyFromPEM(key) // loaded once
 		if err != nil {
 			fail("ParseECPrivateKeyFromPEM: %v", err)
 		}
 		s := jwtSigner{key: k}
-		if *measurement == "jwt_assert" {
+		if name == "jwt_assert" {
 			op = func() { _ = s.assertion() }
 		} else {
 			e := jwtExchange{signer: s, client: &http.Client{Timeout: 30 * time.Second}}
 			op = e.exchange
 		}
 	default:
-		fail("unknown measurement %q", *measurement)
+		fail("unknown measurement %q", name)
 	}
-	fmt.Printf("go_%s %.1f\n", *measurement, measure(op))
+	return op
 }
