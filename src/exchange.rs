@@ -190,7 +190,8 @@ impl Client {
         let assertion = Zeroizing::new(self.assertion_with(settings)?);
         form.push("client_id", self.client_id());
         form.push("client_assertion_type", JWT_BEARER_ASSERTION_TYPE);
-        form.push("client_assertion", &assertion);
+        // base64url and dots: nothing to escape.
+        form.push_unescaped("client_assertion", &assertion);
         auth.assertion = Some(assertion);
         Ok(())
     }

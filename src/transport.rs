@@ -91,7 +91,10 @@ impl Configured {
 
 impl Collector {
     fn start(&mut self, limit: usize) {
-        self.body.zeroize();
+        // `finish` wiped the last body, unless that request never got there.
+        if !self.body.is_empty() {
+            self.body.zeroize();
+        }
         self.limit = limit;
         self.overflowed = false;
         self.retry_after = None;
@@ -117,9 +120,13 @@ impl Handler for Collector {
         if data.starts_with(b"HTTP/") {
             self.retry_after = None;
         }
+        const NAME: &[u8] = b"retry-after";
+        if !data.get(..NAME.len()).is_some_and(|n| n.eq_ignore_ascii_case(NAME)) {
+            return true; // the only header read
+        }
         if let Ok(line) = std::str::from_utf8(data) {
             if let Some((name, value)) = line.split_once(':') {
-                if name.trim().eq_ignore_ascii_case("retry-after") {
+                if name.trim_end().eq_ignore_ascii_case("retry-after") {
                     self.retry_after = Some(value.trim().chars().take(64).collect());
                 }
             }
