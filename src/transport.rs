@@ -121,7 +121,10 @@ impl Handler for Collector {
             self.retry_after = None;
         }
         const NAME: &[u8] = b"retry-after";
-        if !data.get(..NAME.len()).is_some_and(|n| n.eq_ignore_ascii_case(NAME)) {
+        if !data
+            .get(..NAME.len())
+            .is_some_and(|n| n.eq_ignore_ascii_case(NAME))
+        {
             return true; // the only header read
         }
         if let Ok(line) = std::str::from_utf8(data) {
