@@ -14,6 +14,7 @@ $TOKENCLIENT_LIBRARY.
 """
 
 import argparse
+import random
 import sys
 import time
 import uuid
@@ -23,7 +24,8 @@ ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 
 def measure(ops: List[Callable[[], object]], seconds: float, slice_s: float, warmup: int) -> List[float]:
-    """Each op's calls per second; several ops take turns of `slice_s`."""
+    """Each op's calls per second; several ops take turns of `slice_s`, in an
+    order shuffled every cycle."""
     for op in ops:
         for _ in range(warmup):
             op()
@@ -32,8 +34,13 @@ def measure(ops: List[Callable[[], object]], seconds: float, slice_s: float, war
     calls = [0] * len(ops)
     spent = [0.0] * len(ops)
     clock = time.perf_counter
-    while spent[-1] < seconds or calls[-1] == 0:
-        for i, op in enumerate(ops):
+    order = list(range(len(ops)))
+    while min(spent) < seconds or min(calls) == 0:
+        # Shuffled every cycle: what one op leaves behind (a garbage
+        # collection, warm caches) helps whichever op comes next.
+        random.shuffle(order)
+        for i in order:
+            op = ops[i]
             n = 0
             start = clock()
             deadline = start + slice_s

@@ -273,6 +273,7 @@ PAIRED = {
     "raw_exchange": "raw C ES256 signature, then the raw libcurl POST (the composed limit, measured)",
     "raw_post": "raw libcurl POST alone",
     "raw_sign": "raw C ES256 signature alone",
+    "spin_post": "a spin as long as the raw signature, touching no memory, then the raw libcurl POST",
 }
 
 LABELS = {
@@ -373,6 +374,10 @@ RATIOS: List[Tuple[str, Callable[[Dict[str, float]], float], Optional[Tuple[str,
     ("CPU per raw sign-then-POST minus CPU per raw signature and per raw POST (µs): what doing both costs beyond "
      "their sum", lambda r: r["raw_exchange_paired_cpu_us"] - r["raw_post_paired_cpu_us"] - r["raw_sign_paired_cpu_us"],
      None),
+    ("CPU per spin-then-POST minus CPU per raw signature (as long as the spin) and per raw POST (µs): the same for "
+     "work that touches no memory",
+     lambda r: r["spin_post_paired_cpu_us"] - r["raw_post_paired_cpu_us"] - r["raw_sign_paired_cpu_us"], None),
+    (f"spin-then-POST / {COMPOSED}, in turns", lambda r: r["spin_post_paired"] / composed(r), None),
     ("CPU per exchange C minus CPU per raw sign-then-POST (µs): tokenclient's own work",
      lambda r: r["tc_exchange_paired_cpu_us"] - r["raw_exchange_paired_cpu_us"], None),
     ("Python binding exchange / PyJWT + httpx", lambda r: r["py_tc_exchange"] / r["py_jwt_httpx_exchange"], (">=", 3.0)),
@@ -571,8 +576,9 @@ Produced by `make bench` (bench/run.py) on {now:%Y-%m-%d %H:%M %Z}.
 - Method: {ROUNDS} interleaved rounds (round 1 runs every measurement once, then round 2, ...), each
   measurement {SECONDS:g} s after a short warm-up, one thread unless said; medians over the rounds
   with min–max. Ratios are computed per round, then their median is taken. The measurements behind
-  the exchange targets and the bindings' targets run in one process, taking turns of 50 ms until
-  each has run {SECONDS:g} s (tc_bench `paired`; py_bench.py and gobench with several `-m` names):
+  the exchange targets and the bindings' targets run in one process, taking turns of 50 ms in an
+  order shuffled every cycle until each has run {SECONDS:g} s (tc_bench `paired`; py_bench.py and
+  gobench with several `-m` names):
   the rates they compare then see the same conditions, which on this VM move exchange rates by
   10–20% from one process to the next. Other measurements run in their own process.
 - Server: bench/server.c, an HTTP/1.1 keep-alive server on 127.0.0.1 (thread per connection) that

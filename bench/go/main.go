@@ -18,10 +18,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	mathrand "math/rand/v2"
 	"net/http"
 	"net/url"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -143,7 +145,9 @@ func newBindingClient(key []byte) *tokenclient.Client {
 // a slice of time each, until each has run for *seconds, and returns each
 // one's calls per second. Taking turns in one process puts every op under
 // the same conditions (other load, how awake the CPUs are), so their ratios
-// are steadier than those of separate runs.
+// are steadier than those of separate runs. The order of the turns is
+// shuffled in every cycle: what an op leaves behind (net/http's goroutines,
+// a garbage collection still running) speeds up whichever op comes next.
 func measure(ops []func()) []float64 {
 	for _, op := range ops {
 		for i := 0; i < *warmup; i++ {
@@ -157,12 +161,14 @@ func measure(ops []func()) []float64 {
 	}
 	calls := make([]int, len(ops))
 	spent := make([]time.Duration, len(ops))
-	for spent[len(ops)-1] < total || calls[len(ops)-1] == 0 {
-		for i, op := range ops {
+	order := mathrand.Perm(len(ops))
+	for slices.Min(spent) < total || slices.Min(calls) == 0 {
+		mathrand.Shuffle(len(order), func(a, b int) { order[a], order[b] = order[b], order[a] })
+		for _, i := range order {
 			start := time.Now()
 			deadline := start.Add(slice)
 			for {
-				op()
+				ops[i]()
 				calls[i]++
 				if time.Now().After(deadline) {
 					break
