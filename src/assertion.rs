@@ -52,9 +52,10 @@ struct HmacKey {
     outer_pad: Zeroizing<Vec<u8>>,
 }
 
-/// The SHA-2 digest of `parts`, concatenated.
-fn sha2(hash: Hash, parts: &[&[u8]]) -> Vec<u8> {
-    match hash {
+/// The SHA-2 digest of `parts`, concatenated; wiped when dropped (the
+/// digest of a long HMAC secret is the key itself).
+fn sha2(hash: Hash, parts: &[&[u8]]) -> Zeroizing<Vec<u8>> {
+    Zeroizing::new(match hash {
         Hash::Sha256 => {
             let mut h = Sha256::new();
             parts.iter().for_each(|p| h.update(p));
@@ -70,7 +71,7 @@ fn sha2(hash: Hash, parts: &[&[u8]]) -> Vec<u8> {
             parts.iter().for_each(|p| h.update(p));
             h.finish().to_vec()
         }
-    }
+    })
 }
 
 impl HmacKey {
@@ -79,12 +80,15 @@ impl HmacKey {
             Hash::Sha256 => 64,
             Hash::Sha384 | Hash::Sha512 => 128,
         };
-        // A key longer than a block is replaced by its hash (RFC 2104 §2).
-        let mut key = Zeroizing::new(if secret.len() > block {
-            sha2(hash, &[secret])
+        // A key longer than a block is replaced by its hash (RFC 2104 §2),
+        // then padded with zeros to a block, in a buffer that never grows
+        // (growing would free a copy of the key without wiping it).
+        let mut key = Zeroizing::new(Vec::with_capacity(block));
+        if secret.len() > block {
+            key.extend_from_slice(&sha2(hash, &[secret]));
         } else {
-            secret.to_vec()
-        });
+            key.extend_from_slice(secret);
+        }
         key.resize(block, 0);
         HmacKey {
             hash,
@@ -94,8 +98,8 @@ impl HmacKey {
     }
 
     fn sign(&self, input: &[u8]) -> Vec<u8> {
-        let inner = Zeroizing::new(sha2(self.hash, &[&self.inner_pad, input]));
-        sha2(self.hash, &[&self.outer_pad, &inner])
+        let inner = sha2(self.hash, &[&self.inner_pad, input]);
+        std::mem::take(&mut *sha2(self.hash, &[&self.outer_pad, &inner]))
     }
 }
 

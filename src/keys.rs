@@ -18,11 +18,14 @@ use openssl::ec::{EcGroup, EcKey, EcPoint};
 use openssl::nid::Nid;
 use openssl::pkey::{Id, PKey, Private};
 use openssl::rsa::Rsa;
-use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
 use crate::der;
 use crate::error::{Error, Result};
+use crate::json::{parse_object, Member, NotAnObject};
+
+/// A JWK's members.
+type Members<'a> = std::collections::BTreeMap<String, Member<'a>>;
 
 /// `value` quoted for an error message when it is short and plainly a name
 /// (e.g. "ES999"), otherwise a placeholder: a caller who passed a key or a
@@ -311,37 +314,59 @@ impl PrivateKey {
 }
 
 /// Base64 with or without padding, standard or URL-safe alphabet, ignoring
-/// whitespace.
+/// whitespace. The text is key material: each copy of it is made in a
+/// buffer of its final size (growing one would free a copy unwiped).
 fn decode_base64(text: &str) -> std::result::Result<Zeroizing<Vec<u8>>, ()> {
-    let compact: Zeroizing<String> =
-        Zeroizing::new(text.chars().filter(|c| !c.is_whitespace()).collect());
-    if compact.is_empty() {
+    // At most the text's non-whitespace, then up to three '=' of padding.
+    let mut standard = Zeroizing::new(String::with_capacity(text.len() + 3));
+    for c in text.chars().filter(|c| !c.is_whitespace()) {
+        standard.push(match c {
+            '-' => '+',
+            '_' => '/',
+            c => c,
+        });
+    }
+    if standard.is_empty() {
         return Err(());
     }
-    let standard: Zeroizing<String> = Zeroizing::new(
-        compact
-            .trim_end_matches('=')
-            .chars()
-            .map(|c| match c {
-                '-' => '+',
-                '_' => '/',
-                c => c,
-            })
-            .collect(),
-    );
-    let mut padded = Zeroizing::new(standard.to_string());
-    while padded.len() % 4 != 0 {
-        padded.push('=');
+    while standard.ends_with('=') {
+        standard.pop();
+    }
+    while standard.len() % 4 != 0 {
+        standard.push('=');
     }
     STANDARD
-        .decode(padded.as_bytes())
+        .decode(standard.as_bytes())
         .map(Zeroizing::new)
         .map_err(|_| ())
 }
 
+/// PEM text with each literal "\n" (two characters, as environment
+/// variables and JSON strings often carry a key) turned into a newline and
+/// each literal "\r" dropped, in a buffer that never grows: the result is
+/// never longer than the text.
+fn literal_newlines(text: &str) -> Zeroizing<String> {
+    let mut out = Zeroizing::new(String::with_capacity(text.len()));
+    let mut rest = text;
+    while let Some(at) = rest.find('\\') {
+        out.push_str(&rest[..at]);
+        rest = &rest[at..];
+        if let Some(after) = rest.strip_prefix("\\n") {
+            out.push('\n');
+            rest = after;
+        } else if let Some(after) = rest.strip_prefix("\\r") {
+            rest = after;
+        } else {
+            out.push('\\');
+            rest = &rest[1..];
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 fn parse_pem(text: &str) -> Result<PrivateKey> {
-    // Environment variables and JSON strings often carry literal "\n".
-    let text: Zeroizing<String> = Zeroizing::new(text.replace("\\r", "").replace("\\n", "\n"));
+    let text = literal_newlines(text);
     let malformed_begin =
         || Error::key("malformed PEM: the BEGIN line is not of the form -----BEGIN <LABEL>-----");
     // The caller saw "-----BEGIN", but not necessarily followed by a space
@@ -582,16 +607,13 @@ fn finish(pkey: PKey<Private>) -> Result<PrivateKey> {
 }
 
 fn parse_jwk(text: &str) -> Result<PrivateKey> {
-    let value: Zeroizing<String> = Zeroizing::new(text.to_string());
-    let json: Value = serde_json::from_str(&value).map_err(|e| {
-        Error::key(format!(
-            "the JWK is not valid JSON ({})",
-            json_error_position(&e)
-        ))
+    // Its strings (the private members among them) are wiped when dropped.
+    let object = parse_object(text.as_bytes()).map_err(|why| match why {
+        NotAnObject::NotJson(why) => Error::key(format!("the JWK is not valid JSON ({why})")),
+        NotAnObject::NotObject => Error::key("the JWK is not a JSON object"),
+        NotAnObject::Duplicate => Error::key("the JWK names a member twice"),
     })?;
-    let obj = json
-        .as_object()
-        .ok_or_else(|| Error::key("the JWK is not a JSON object"))?;
+    let obj = &object.0;
     if obj.contains_key("keys") {
         return Err(Error::key("a JWK Set was given; pass one private JWK"));
     }
@@ -634,22 +656,17 @@ fn parse_jwk(text: &str) -> Result<PrivateKey> {
     Ok(key)
 }
 
-/// serde_json's messages can quote the input; keep only the position.
-fn json_error_position(e: &serde_json::Error) -> String {
-    format!("line {}, column {}", e.line(), e.column())
-}
-
-fn jwk_str<'a>(obj: &'a Map<String, Value>, name: &str) -> Result<Option<&'a str>> {
+fn jwk_str<'a>(obj: &'a Members, name: &str) -> Result<Option<&'a str>> {
     match obj.get(name) {
         None => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
+        Some(Member::Str(s)) => Ok(Some(s.as_str())),
         Some(_) => Err(Error::key(format!(
             "the JWK member \"{name}\" is not a string"
         ))),
     }
 }
 
-fn jwk_bytes(obj: &Map<String, Value>, name: &str) -> Result<Zeroizing<Vec<u8>>> {
+fn jwk_bytes(obj: &Members, name: &str) -> Result<Zeroizing<Vec<u8>>> {
     let text =
         jwk_str(obj, name)?.ok_or_else(|| Error::key(format!("the JWK has no \"{name}\"")))?;
     URL_SAFE_NO_PAD
@@ -658,7 +675,7 @@ fn jwk_bytes(obj: &Map<String, Value>, name: &str) -> Result<Zeroizing<Vec<u8>>>
         .map_err(|_| Error::key(format!("the JWK member \"{name}\" is not base64url")))
 }
 
-fn jwk_bn(obj: &Map<String, Value>, name: &str) -> Result<BigNum> {
+fn jwk_bn(obj: &Members, name: &str) -> Result<BigNum> {
     let bytes = jwk_bytes(obj, name)?;
     secret_bn(&bytes).map_err(openssl_key_error)
 }
@@ -670,7 +687,7 @@ fn secret_bn(bytes: &[u8]) -> std::result::Result<BigNum, openssl::error::ErrorS
     Ok(n)
 }
 
-fn jwk_rsa(obj: &Map<String, Value>) -> Result<PKey<Private>> {
+fn jwk_rsa(obj: &Members) -> Result<PKey<Private>> {
     let needed = ["p", "q", "dp", "dq", "qi"];
     if needed.iter().any(|n| !obj.contains_key(*n)) {
         return Err(Error::key(
@@ -691,7 +708,7 @@ fn jwk_rsa(obj: &Map<String, Value>) -> Result<PKey<Private>> {
     PKey::from_rsa(rsa).map_err(openssl_key_error)
 }
 
-fn jwk_ec(obj: &Map<String, Value>) -> Result<PKey<Private>> {
+fn jwk_ec(obj: &Members) -> Result<PKey<Private>> {
     let crv = jwk_str(obj, "crv")?.ok_or_else(|| Error::key("the EC JWK has no \"crv\""))?;
     let curve = Curve::from_jwk(crv).ok_or_else(|| {
         Error::key(format!(
@@ -711,7 +728,7 @@ fn jwk_ec(obj: &Map<String, Value>) -> Result<PKey<Private>> {
     }
     let x = BigNum::from_slice(&x).map_err(openssl_key_error)?;
     let y = BigNum::from_slice(&y).map_err(openssl_key_error)?;
-    let d = BigNum::from_slice(&d).map_err(openssl_key_error)?;
+    let d = secret_bn(&d).map_err(openssl_key_error)?;
     let public = EcKey::from_public_key_affine_coordinates(&group, &x, &y)
         .map_err(|_| Error::key("the EC JWK's x and y are not a point on the curve"))?;
     let private = EcKey::from_private_components(&group, &d, public.public_key())
@@ -731,7 +748,7 @@ fn jwk_ec(obj: &Map<String, Value>) -> Result<PKey<Private>> {
     PKey::from_ec_key(private).map_err(openssl_key_error)
 }
 
-fn jwk_okp(obj: &Map<String, Value>) -> Result<PKey<Private>> {
+fn jwk_okp(obj: &Members) -> Result<PKey<Private>> {
     let crv = jwk_str(obj, "crv")?.ok_or_else(|| Error::key("the OKP JWK has no \"crv\""))?;
     if crv != "Ed25519" {
         return Err(Error::key(format!(
@@ -759,6 +776,7 @@ mod tests {
     use super::*;
     use crate::ErrorKind;
     use openssl::ec::{EcGroup, PointConversionForm};
+    use serde_json::Value;
 
     fn b64(der: &[u8]) -> String {
         STANDARD.encode(der)

@@ -14,6 +14,7 @@ mod der;
 pub mod error;
 pub mod exchange;
 pub mod form;
+mod json;
 pub mod keys;
 pub mod providers;
 mod random;

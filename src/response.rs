@@ -4,18 +4,18 @@
 use std::ffi::{CStr, CString};
 use std::fmt;
 
-use serde_json::{Map, Value};
-use zeroize::Zeroize;
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::error::{Error, ErrorKind, OAuthDetails, Result};
 use crate::form::encode_into;
+use crate::json::{parse_object, Member, NotAnObject};
 
 /// A successful token response. Its strings are kept NUL-terminated, so
 /// the C API hands them out without copying, and are wiped when it is
 /// dropped. `Debug` never shows token values.
 pub struct Token {
     json: CString,
-    /// Every member whose value is a string, in the order of the JSON.
+    /// Every member whose value is a string, by name.
     strings: Vec<(String, CString)>,
     expires_in: Option<i64>,
 }
@@ -110,76 +110,6 @@ impl Token {
     }
 }
 
-/// Overwrites every string inside a parsed JSON value before it is dropped.
-fn wipe(value: &mut Value) {
-    match value {
-        Value::String(s) => s.zeroize(),
-        Value::Array(items) => items.iter_mut().for_each(wipe),
-        Value::Object(map) => map.values_mut().for_each(wipe),
-        _ => {}
-    }
-}
-
-/// A parsed JSON object that is wiped when dropped.
-struct WipedObject(Map<String, Value>);
-
-impl Drop for WipedObject {
-    fn drop(&mut self) {
-        self.0.values_mut().for_each(wipe);
-    }
-}
-
-/// A top-level JSON object whose member names are all different: a
-/// response that names `access_token` twice is ambiguous, and refused.
-struct UniqueObject(Map<String, Value>);
-
-impl<'de> serde::Deserialize<'de> for UniqueObject {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        struct Visit;
-        impl<'de> serde::de::Visitor<'de> for Visit {
-            type Value = UniqueObject;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a JSON object")
-            }
-
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut access: A,
-            ) -> std::result::Result<UniqueObject, A::Error> {
-                let mut map = WipedObject(Map::new());
-                while let Some((name, value)) = access.next_entry::<String, Value>()? {
-                    if map.0.contains_key(&name) {
-                        return Err(serde::de::Error::custom(DUPLICATE));
-                    }
-                    map.0.insert(name, value);
-                }
-                Ok(UniqueObject(std::mem::take(&mut map.0)))
-            }
-        }
-        d.deserialize_map(Visit)
-    }
-}
-
-const DUPLICATE: &str = "a member name appears twice";
-
-/// Why a body is not a usable JSON object.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum NotAnObject {
-    NotJson,
-    NotObject,
-    Duplicate,
-}
-
-fn parse_object(body: &[u8]) -> std::result::Result<WipedObject, NotAnObject> {
-    match serde_json::from_slice::<UniqueObject>(body) {
-        Ok(UniqueObject(map)) => Ok(WipedObject(map)),
-        Err(e) if e.to_string().starts_with(DUPLICATE) => Err(NotAnObject::Duplicate),
-        Err(e) if e.is_data() => Err(NotAnObject::NotObject),
-        Err(_) => Err(NotAnObject::NotJson),
-    }
-}
-
 fn response_error(status: u32, message: impl Into<String>) -> Error {
     Error::new(ErrorKind::Response, message).with_http_status(status_u16(status))
 }
@@ -192,11 +122,11 @@ fn status_u16(status: u32) -> u16 {
 pub fn parse_token(status: u32, body: &[u8]) -> Result<Token> {
     let json = std::str::from_utf8(body)
         .map_err(|_| response_error(status, "the token response is not UTF-8"))?;
-    let mut object = parse_object(body).map_err(|why| {
+    let object = parse_object(body).map_err(|why| {
         response_error(
             status,
             match why {
-                NotAnObject::NotJson => "the token response is not JSON",
+                NotAnObject::NotJson(_) => "the token response is not JSON",
                 NotAnObject::NotObject => "the token response is not a JSON object",
                 NotAnObject::Duplicate => "the token response names a member twice",
             },
@@ -205,7 +135,7 @@ pub fn parse_token(status: u32, body: &[u8]) -> Result<Token> {
     let map = &object.0;
     for required in ["access_token", "token_type"] {
         match map.get(required) {
-            Some(Value::String(s)) if !s.is_empty() => {}
+            Some(Member::Str(s)) if !s.is_empty() => {}
             Some(_) => {
                 return Err(response_error(
                     status,
@@ -222,7 +152,7 @@ pub fn parse_token(status: u32, body: &[u8]) -> Result<Token> {
     }
     for optional in ["scope", "refresh_token", "id_token"] {
         match map.get(optional) {
-            None | Some(Value::String(_)) | Some(Value::Null) => {}
+            None | Some(Member::Str(_)) | Some(Member::Null) => {}
             Some(_) => {
                 return Err(response_error(
                     status,
@@ -232,8 +162,10 @@ pub fn parse_token(status: u32, body: &[u8]) -> Result<Token> {
         }
     }
     let expires_in = match map.get("expires_in") {
-        None | Some(Value::Null) => None,
-        Some(Value::Number(n)) => match n.as_i64() {
+        None | Some(Member::Null) => None,
+        // An integer's text; a fraction or an exponent makes it a float,
+        // which is refused.
+        Some(Member::Number(n)) => match n.parse::<i64>().ok() {
             Some(v) if v >= 0 => Some(v),
             _ => {
                 return Err(response_error(
@@ -243,7 +175,7 @@ pub fn parse_token(status: u32, body: &[u8]) -> Result<Token> {
             }
         },
         // Some servers send the number as a string; accept it when it is one.
-        Some(Value::String(s)) => match s.parse::<i64>() {
+        Some(Member::Str(s)) => match s.parse::<i64>() {
             Ok(v) if v >= 0 => Some(v),
             _ => {
                 return Err(response_error(
@@ -259,14 +191,13 @@ pub fn parse_token(status: u32, body: &[u8]) -> Result<Token> {
             ))
         }
     };
-    // The members move out of the parsed object (names and all); each
-    // value is wiped once copied.
+    // The names move out of the parsed object; each string is copied once
+    // into its C string, and wiped when its member is dropped.
     let mut strings = Vec::with_capacity(map.len());
-    for (name, mut value) in std::mem::take(&mut object.0) {
-        if let Value::String(s) = &value {
-            strings.push((name, c_string(s)));
+    for (name, member) in object.0 {
+        if let Member::Str(s) = member {
+            strings.push((name, c_string(&s)));
         }
-        wipe(&mut value);
     }
     Ok(Token {
         json: c_string(json),
@@ -284,16 +215,19 @@ const SNIPPET_BYTES: usize = 200;
 /// reflect them.
 pub fn parse_error(status: u32, body: &[u8], redact: &[&str]) -> Error {
     // Each secret as sent, and as it looks form-encoded (a server or proxy
-    // may echo the request body).
-    let mut needles: Vec<String> = Vec::new();
+    // may echo the request body). The encoded copies are wiped when
+    // dropped, in buffers that never grow (encoding at most triples a text).
+    let mut encoded_copies: Vec<Zeroizing<String>> = Vec::new();
+    let mut needles: Vec<&str> = Vec::new();
     for secret in redact.iter().filter(|s| s.len() >= 4) {
-        needles.push(secret.to_string());
-        let mut encoded = String::new();
+        needles.push(secret);
+        let mut encoded = Zeroizing::new(String::with_capacity(3 * secret.len()));
         encode_into(&mut encoded, secret);
-        if encoded != *secret {
-            needles.push(encoded);
+        if encoded.as_str() != *secret {
+            encoded_copies.push(encoded);
         }
     }
+    needles.extend(encoded_copies.iter().map(|e| e.as_str()));
     let scrub = |text: &str| -> String {
         redact_occurrences(text, &needles)
             .chars()
@@ -302,11 +236,11 @@ pub fn parse_error(status: u32, body: &[u8], redact: &[&str]) -> Error {
     };
     if let Ok(object) = parse_object(body) {
         let map = &object.0;
-        if let Some(Value::String(code)) = map.get("error") {
+        if let Some(Member::Str(code)) = map.get("error") {
             // Scrub, then cut (as below): cut first, and a secret across the
             // cut would lose its end, match no needle, and show its start.
             let text = |name: &str| match map.get(name) {
-                Some(Value::String(s)) => Some(truncate(&scrub(s), 1024)),
+                Some(Member::Str(s)) => Some(truncate(&scrub(s), 1024)),
                 _ => None,
             };
             let details = OAuthDetails {
@@ -348,10 +282,10 @@ pub fn parse_error(status: u32, body: &[u8], redact: &[&str]) -> Error {
 /// needles one after another would not do: replacing one secret can break
 /// an occurrence of another that contains or overlaps it (or of itself,
 /// when it overlaps itself), and leave the rest of that one in clear.
-fn redact_occurrences(text: &str, needles: &[String]) -> String {
+fn redact_occurrences(text: &str, needles: &[&str]) -> String {
     let bytes = text.as_bytes();
     let mut hidden = vec![false; bytes.len()];
-    for needle in needles.iter().map(String::as_bytes) {
+    for needle in needles.iter().map(|n| n.as_bytes()) {
         if needle.is_empty() || needle.len() > bytes.len() {
             continue;
         }
@@ -433,6 +367,57 @@ mod tests {
         assert!(
             !debug.contains("\"at\"") && !debug.contains("rt"),
             "{debug}"
+        );
+    }
+
+    #[test]
+    fn escaped_members_and_values() {
+        let body = br#"{"access_token":"a\/b\u00e9\ud83d\ude00","token_type":"Bearer","\u0073id":"x\"y","expires_in":"60","nested":{"k":["v\n"]},"flag":true,"scope":null}"#;
+        let t = parse_token(200, body).unwrap();
+        assert_eq!(t.access_token(), "a/bé😀");
+        assert_eq!(t.get("sid"), Some("x\"y"));
+        assert_eq!(t.expires_in(), Some(60));
+        assert_eq!(t.scope(), None);
+        assert_eq!(t.get("nested"), None);
+        assert_eq!(t.get("flag"), None);
+        for (body, why) in [
+            (
+                &br#"{"access_token":"\ud800","token_type":"Bearer"}"#[..],
+                "not JSON",
+            ),
+            (
+                br#"{"access_token":"a","token_type":"Bearer","expires_in":1.0}"#,
+                "expires_in",
+            ),
+            (
+                br#"{"access_token":"a","token_type":"Bearer","expires_in":1e3}"#,
+                "expires_in",
+            ),
+            (
+                br#"{"access_token":"a","token_type":"Bearer","expires_in":-1}"#,
+                "expires_in",
+            ),
+            (
+                br#"{"access_token":"a","token_type":"Bearer","expires_in":9223372036854775808}"#,
+                "expires_in",
+            ),
+            (
+                br#"{"access_token":"a","\u0061ccess_token":"b","token_type":"Bearer"}"#,
+                "twice",
+            ),
+            (br#"["access_token"]"#, "not a JSON object"),
+        ] {
+            let e = parse_token(200, body).unwrap_err();
+            assert!(e.to_string().contains(why), "{e}");
+        }
+        assert_eq!(
+            parse_token(
+                200,
+                br#"{"access_token":"a","token_type":"B","expires_in":9223372036854775807}"#
+            )
+            .unwrap()
+            .expires_in(),
+            Some(i64::MAX)
         );
     }
 

@@ -91,10 +91,7 @@ impl Configured {
 
 impl Collector {
     fn start(&mut self, limit: usize) {
-        // `finish` wiped the last body, unless that request never got there.
-        if !self.body.is_empty() {
-            self.body.zeroize();
-        }
+        self.body.zeroize();
         self.limit = limit;
         self.overflowed = false;
         self.retry_after = None;
@@ -110,6 +107,14 @@ impl Handler for Collector {
         if self.body.len() + data.len() > self.limit {
             self.overflowed = true;
             return Ok(0); // anything short of data.len() aborts the transfer
+        }
+        if self.body.capacity() - self.body.len() < data.len() {
+            // Grown by hand: a reallocation would free the old buffer, token
+            // and all, without wiping it. The old one is wiped when dropped.
+            let wanted = (self.body.len() + data.len()).max(2 * self.body.capacity());
+            let mut grown = Vec::with_capacity(wanted.min(self.limit));
+            grown.extend_from_slice(&self.body);
+            self.body = Zeroizing::new(grown);
         }
         self.body.extend_from_slice(data);
         Ok(data.len())

@@ -1,0 +1,249 @@
+//! JSON objects (token responses, error responses, JWKs) parsed so that no
+//! copy of their strings, which are tokens and private keys, is left in
+//! freed memory.
+#![forbid(unsafe_code)]
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde_json::value::RawValue;
+use zeroize::Zeroizing;
+
+/// A member of a parsed JSON object.
+pub(crate) enum Member<'a> {
+    /// A string, unescaped into a buffer that is wiped when dropped.
+    Str(Zeroizing<String>),
+    Null,
+    /// A number, as its JSON text.
+    Number(&'a str),
+    /// `true`, `false`, an array or an object.
+    Other,
+}
+
+/// A top-level JSON object whose member names are all different (a token
+/// response that names `access_token` twice, or a JWK that names `d`
+/// twice, is ambiguous, and refused).
+///
+/// serde_json only checks the syntax and hands each value over as a slice
+/// of the body: asked for strings, it would unescape them into a scratch
+/// buffer of its own, which it grows and frees without wiping, tokens and
+/// all. String values are unescaped here instead, each into a buffer of
+/// its final size.
+pub(crate) struct Object<'a>(pub(crate) BTreeMap<String, Member<'a>>);
+
+/// The members as serde_json found them, names unique.
+struct RawMembers<'a>(BTreeMap<String, &'a RawValue>);
+
+impl<'de> serde::Deserialize<'de> for RawMembers<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = RawMembers<'de>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut access: A,
+            ) -> Result<RawMembers<'de>, A::Error> {
+                let mut map = BTreeMap::new();
+                while let Some((name, value)) = access.next_entry::<String, &'de RawValue>()? {
+                    if map.insert(name, value).is_some() {
+                        return Err(serde::de::Error::custom(DUPLICATE));
+                    }
+                }
+                Ok(RawMembers(map))
+            }
+        }
+        d.deserialize_map(Visit)
+    }
+}
+
+/// The text of a JSON string token (quotes included) that serde_json has
+/// checked, unescaped. The result is never longer than the token (every
+/// escape is longer than what it stands for), so its buffer never grows.
+/// `None` for an unpaired surrogate escape, which serde_json refuses in a
+/// string too.
+fn unescape(token: &str) -> Option<Zeroizing<String>> {
+    fn hex4(s: &str) -> Option<u32> {
+        let digits = s.get(..4)?;
+        if !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        u32::from_str_radix(digits, 16).ok()
+    }
+    let mut rest = token.strip_prefix('"')?.strip_suffix('"')?;
+    let mut out = Zeroizing::new(String::with_capacity(rest.len()));
+    while let Some(at) = rest.find('\\') {
+        out.push_str(&rest[..at]);
+        let escape = *rest.as_bytes().get(at + 1)?;
+        if !escape.is_ascii() {
+            return None;
+        }
+        rest = &rest[at + 2..];
+        let c = match escape {
+            b'"' => '"',
+            b'\\' => '\\',
+            b'/' => '/',
+            b'b' => '\u{8}',
+            b'f' => '\u{c}',
+            b'n' => '\n',
+            b'r' => '\r',
+            b't' => '\t',
+            b'u' => {
+                let unit = hex4(rest)?;
+                rest = &rest[4..];
+                match unit {
+                    0xD800..=0xDBFF => {
+                        let low = hex4(rest.strip_prefix("\\u")?)?;
+                        if !(0xDC00..=0xDFFF).contains(&low) {
+                            return None;
+                        }
+                        rest = &rest[6..];
+                        char::from_u32(0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00))?
+                    }
+                    _ => char::from_u32(unit)?, // None for a lone low surrogate
+                }
+            }
+            _ => return None,
+        };
+        out.push(c);
+    }
+    out.push_str(rest);
+    Some(out)
+}
+
+const DUPLICATE: &str = "a member name appears twice";
+
+/// Why a text is not a usable JSON object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum NotAnObject {
+    /// Not JSON, and where or why (never a quote of the text, which may be
+    /// a key or a token).
+    NotJson(String),
+    NotObject,
+    Duplicate,
+}
+
+/// How deep a member's value may nest: what serde_json allows a document
+/// (128, with the object around it), so that whoever parses the text again
+/// (a binding's JSON parser, reading the raw response) can.
+const MAX_DEPTH: usize = 127;
+
+/// How deep arrays and objects nest in the JSON text of a value.
+fn depth(text: &str) -> usize {
+    let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0, false, false);
+    for b in text.bytes() {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
+}
+
+/// Parses a JSON object whose member names are all different.
+pub(crate) fn parse_object(text: &[u8]) -> Result<Object<'_>, NotAnObject> {
+    let raw = match serde_json::from_slice::<RawMembers>(text) {
+        Ok(raw) => raw,
+        Err(e) if e.to_string().starts_with(DUPLICATE) => return Err(NotAnObject::Duplicate),
+        Err(e) if e.is_data() => return Err(NotAnObject::NotObject),
+        Err(e) => {
+            let at = format!("line {}, column {}", e.line(), e.column());
+            return Err(NotAnObject::NotJson(at));
+        }
+    };
+    let mut members = BTreeMap::new();
+    for (name, value) in raw.0 {
+        let text = value.get();
+        let member = match text.as_bytes().first() {
+            Some(b'"') => Member::Str(unescape(text).ok_or_else(|| {
+                NotAnObject::NotJson("a string has an unpaired surrogate escape".into())
+            })?),
+            Some(b'n') => Member::Null,
+            Some(b'-' | b'0'..=b'9') => Member::Number(text),
+            _ if depth(text) > MAX_DEPTH => {
+                let why = format!("a value is nested more than {MAX_DEPTH} deep");
+                return Err(NotAnObject::NotJson(why));
+            }
+            _ => Member::Other,
+        };
+        members.insert(name, member);
+    }
+    Ok(Object(members))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The unescaper agrees with serde_json on every string serde_json
+    /// accepts, and refuses what it refuses (unpaired surrogates).
+    #[test]
+    fn unescaping_agrees_with_serde_json() {
+        let pieces = [
+            "",
+            "a",
+            "é",
+            "😀",
+            "\\\"",
+            "\\\\",
+            "\\/",
+            "\\b\\f\\n\\r\\t",
+            "\\u0041",
+            "\\u00e9",
+            "\\u20AC",
+            "\\u0000",
+            "\\ud83d\\ude00",
+            "\\uD800",
+            "\\uDC00",
+            "\\uD800\\u0041",
+            "\\uDBFF\\uDFFF",
+            "\\uD800x",
+            "/*",
+        ];
+        for a in pieces {
+            for b in pieces {
+                for c in pieces {
+                    let token = format!("\"{a}{b}{c}\"");
+                    let ours = unescape(&token).map(|s| s.to_string());
+                    let theirs = serde_json::from_str::<String>(&token).ok();
+                    assert_eq!(ours, theirs, "{token}");
+                    if let Some(s) = ours {
+                        assert!(s.len() <= token.len() - 2, "{token}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn nesting_is_bounded_and_strings_do_not_count() {
+        let nested = |n: usize| format!("{{\"x\":{}1{}}}", "[".repeat(n), "]".repeat(n));
+        assert!(parse_object(nested(MAX_DEPTH).as_bytes()).is_ok());
+        assert_eq!(
+            parse_object(nested(MAX_DEPTH + 1).as_bytes()).err(),
+            Some(NotAnObject::NotJson(format!(
+                "a value is nested more than {MAX_DEPTH} deep"
+            )))
+        );
+        assert_eq!(depth(r#"["[[[\"]]]", {"a": "\\"}, "{{"]"#), 2);
+        assert_eq!(depth(r#""[[""#), 0);
+    }
+}
