@@ -14,18 +14,19 @@
  *       tokenclient_client_client_credentials + tokenclient_token_free with
  *       an ES256 key, THREADS threads sharing one client; total rate.
  *   tc_bench paired URL KEYFILE INPUTFILE SECONDS
- *       in turns of SLICE_S each in one process (in an order shuffled every
- *       cycle): the 1-thread ES256
- *       exchange, and from raw_exchange.h the raw signature then the raw
- *       POST (the composed limit, measured), the raw POST alone, the raw
- *       signature alone (the composed limit's terms), and a spin as long as
- *       a signature that touches no memory, then the raw POST (what any
- *       work between POSTs costs, beside what the signature costs). Taking turns puts all
- *       four under the same conditions (other load, how awake the CPUs
- *       are). Prints each rate as "<name>_paired", and the CPU time this
- *       thread spent per operation (user and kernel: on loopback the kernel
- *       also runs the receiving side's TCP work on the sending thread) as
- *       "<name>_paired_cpu_us".
+ *       five measurements in turns of SLICE_S each in one process, in an
+ *       order shuffled every cycle, so that all see the same conditions
+ *       (other load, how awake the CPUs are): the 1-thread ES256 exchange;
+ *       from raw_exchange.h, the raw signature then the raw POST (the
+ *       composed limit, measured), the raw POST alone and the raw signature
+ *       alone (the composed limit's terms); and a spin as long as a
+ *       signature that touches no memory, then the raw POST (what any work
+ *       between POSTs costs, beside what the signature costs). Prints each
+ *       rate as "<name>_paired", the CPU time this thread spent per
+ *       operation (user and kernel: on loopback the kernel also runs the
+ *       receiving side's TCP work on the sending thread) as
+ *       "<name>_paired_cpu_us", and how long each spin lasted as
+ *       "spin_paired_us".
  *   tc_bench cached URL SECONDS
  *       a cached tokenclient_client_get_token + tokenclient_token_free
  *       (client_secret_post; the cache is filled first).
@@ -37,6 +38,8 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
+#include <stdint.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -193,8 +196,8 @@ static const char *const PAIRED_NAMES[PAIRED_OPS] = {"tc_exchange_paired", "raw_
 
 /* Computes for `seconds` on registers alone, touching no memory; returns
  * the result so that the work is not optimized away. */
-static unsigned long spin(double seconds) {
-  unsigned long x = 1;
+static uint64_t spin(double seconds) {
+  uint64_t x = 1;
   double end = now_s() + seconds;
   while (now_s() < end)
     for (int i = 0; i < 64; i++) x = x * 6364136223846793005UL + 1442695040888963407UL;
@@ -217,12 +220,13 @@ static int run_paired(const char *url, const char *keyfile, const char *inputfil
   double t0 = now_s();
   for (int i = 0; i < 200; i++) raw_sign(&g);
   double sign_s = (now_s() - t0) / 200; /* how long SPIN_POST spins */
-  unsigned long spun = 0;
+  uint64_t spun = 0;
+  double spun_s = 0; /* how long SPIN_POST spun, all turns together */
   long n[PAIRED_OPS] = {0};
   double spent[PAIRED_OPS] = {0}, cpu[PAIRED_OPS] = {0};
   int order[PAIRED_OPS];
   for (int i = 0; i < PAIRED_OPS; i++) order[i] = i;
-  srand((unsigned)(now_s() * 1e6));
+  srand((unsigned)time(NULL) ^ (unsigned)getpid());
   for (;;) {
     int done = 1;
     for (int i = 0; i < PAIRED_OPS; i++) done &= spent[i] >= seconds && n[i] > 0;
@@ -240,7 +244,11 @@ static int run_paired(const char *url, const char *keyfile, const char *inputfil
       do {
         if (op == TC_EXCHANGE) exchange(c);
         if (op == RAW_EXCHANGE || op == RAW_SIGN) raw_sign(&g);
-        if (op == SPIN_POST) spun ^= spin(sign_s);
+        if (op == SPIN_POST) {
+          double s0 = now_s();
+          spun ^= spin(sign_s);
+          spun_s += now_s() - s0;
+        }
         if (op == RAW_EXCHANGE || op == RAW_POST || op == SPIN_POST) raw_post(p);
         n[op]++;
       } while ((t = now_s()) < deadline);
@@ -251,6 +259,7 @@ static int run_paired(const char *url, const char *keyfile, const char *inputfil
   for (int op = 0; op < PAIRED_OPS; op++)
     printf("%s %.1f\n%s_cpu_us %.2f\n", PAIRED_NAMES[op], (double)n[op] / spent[op], PAIRED_NAMES[op],
            cpu[op] * 1e6 / (double)n[op]);
+  printf("spin_paired_us %.2f\n", spun_s * 1e6 / (double)n[SPIN_POST]);
   if (spun == 42) printf("(spun)\n"); /* uses the result: practically never printed */
   raw_poster_free(p);
   raw_signer_free(&g);

@@ -1,8 +1,9 @@
 package main
 
 // The limits of the Go binding in this process: the raw OpenSSL signature
-// and the raw libcurl POST of bench/raw_exchange.h, one cgo call per
-// operation as the binding makes, with none of tokenclient's work.
+// (SHA-256, then ECDSA_do_sign) and the raw libcurl POST of
+// bench/raw_exchange.h, one cgo call per operation as the binding makes,
+// with none of tokenclient's work.
 
 /*
 #cgo CFLAGS: -I${SRCDIR}/.. -O2
@@ -12,9 +13,10 @@ package main
 static struct raw_signer signer;
 static struct raw_poster *poster;
 
+// Once per process: raw_assert and raw_exchange share the signer.
 static void raw_setup(const char *keyfile, const char *inputfile, const char *url) {
-  raw_signer_load(&signer, keyfile, inputfile);
-  if (url) {
+  if (!signer.key) raw_signer_load(&signer, keyfile, inputfile);
+  if (url && !poster) {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     poster = raw_poster_new(url);
   }
