@@ -127,10 +127,11 @@ pub(crate) enum NotAnObject {
     Duplicate,
 }
 
-/// How deep a member's value may nest: what serde_json allows a document
-/// (128, with the object around it), so that whoever parses the text again
-/// (a binding's JSON parser, reading the raw response) can.
-const MAX_DEPTH: usize = 127;
+/// How deep a member's value may nest: as deep as serde_json parses one
+/// into a `Value` (its recursion limit leaves 126 levels inside the object
+/// around it), as before this parser, and so that whoever parses the text
+/// again (a binding reading the raw response) can.
+const MAX_DEPTH: usize = 126;
 
 /// How deep arrays and objects nest in the JSON text of a value.
 fn depth(text: &str) -> usize {
@@ -237,6 +238,12 @@ mod tests {
     fn nesting_is_bounded_and_strings_do_not_count() {
         let nested = |n: usize| format!("{{\"x\":{}1{}}}", "[".repeat(n), "]".repeat(n));
         assert!(parse_object(nested(MAX_DEPTH).as_bytes()).is_ok());
+        // The same bound as serde_json's, one level on either side.
+        for n in [MAX_DEPTH, MAX_DEPTH + 1] {
+            let ours = parse_object(nested(n).as_bytes()).is_ok();
+            let theirs = serde_json::from_str::<serde_json::Value>(&nested(n)).is_ok();
+            assert_eq!(ours, theirs, "{n}");
+        }
         assert_eq!(
             parse_object(nested(MAX_DEPTH + 1).as_bytes()).err(),
             Some(NotAnObject::NotJson(format!(
