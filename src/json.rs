@@ -133,30 +133,64 @@ pub(crate) enum NotAnObject {
 /// again (a binding reading the raw response) can.
 const MAX_DEPTH: usize = 126;
 
-/// How deep arrays and objects nest in the JSON text of a value.
-fn depth(text: &str) -> usize {
-    let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0, false, false);
-    for b in text.bytes() {
-        if in_string {
+/// Checks the JSON text of a value that is not a string, as serde_json
+/// would when parsing it into a `Value`, which its syntax check skips: no
+/// nesting deeper than `MAX_DEPTH`, no number too large for an `f64`, and
+/// no unpaired surrogate escape in a string.
+fn check_value(text: &str) -> Result<(), String> {
+    let bytes = text.as_bytes();
+    let mut depth = 0usize;
+    // Where the string being read starts, and whether it has an escape.
+    let mut string: Option<(usize, bool)> = None;
+    let mut escaped = false;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if let Some((start, has_escape)) = string {
             match (escaped, b) {
                 (true, _) => escaped = false,
-                (false, b'\\') => escaped = true,
-                (false, b'"') => in_string = false,
+                (false, b'\\') => {
+                    escaped = true;
+                    string = Some((start, true));
+                }
+                (false, b'"') => {
+                    // Unescaped only to be checked; wiped when dropped.
+                    if has_escape && unescape(&text[start..=i]).is_none() {
+                        return Err("a string has an unpaired surrogate escape".into());
+                    }
+                    string = None;
+                }
                 _ => {}
             }
+            i += 1;
             continue;
         }
         match b {
-            b'"' => in_string = true,
+            b'"' => string = Some((i, false)),
             b'[' | b'{' => {
                 depth += 1;
-                deepest = deepest.max(depth);
+                if depth > MAX_DEPTH {
+                    return Err(format!("a value is nested more than {MAX_DEPTH} deep"));
+                }
             }
             b']' | b'}' => depth = depth.saturating_sub(1),
+            b'-' | b'0'..=b'9' => {
+                let end = bytes[i..]
+                    .iter()
+                    .position(|b| !matches!(b, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'))
+                    .map_or(bytes.len(), |n| i + n);
+                // ASCII on both ends, so both are character boundaries.
+                if !text[i..end].parse::<f64>().is_ok_and(f64::is_finite) {
+                    return Err("a number is out of range".into());
+                }
+                i = end;
+                continue;
+            }
             _ => {}
         }
+        i += 1;
     }
-    deepest
+    Ok(())
 }
 
 /// Parses a JSON object whose member names are all different.
@@ -177,13 +211,14 @@ pub(crate) fn parse_object(text: &[u8]) -> Result<Object<'_>, NotAnObject> {
             Some(b'"') => Member::Str(unescape(text).ok_or_else(|| {
                 NotAnObject::NotJson("a string has an unpaired surrogate escape".into())
             })?),
-            Some(b'n') => Member::Null,
-            Some(b'-' | b'0'..=b'9') => Member::Number(text),
-            _ if depth(text) > MAX_DEPTH => {
-                let why = format!("a value is nested more than {MAX_DEPTH} deep");
-                return Err(NotAnObject::NotJson(why));
+            first => {
+                check_value(text).map_err(NotAnObject::NotJson)?;
+                match first {
+                    Some(b'n') => Member::Null,
+                    Some(b'-' | b'0'..=b'9') => Member::Number(text),
+                    _ => Member::Other,
+                }
             }
-            _ => Member::Other,
         };
         members.insert(name, member);
     }
@@ -250,7 +285,44 @@ mod tests {
                 "a value is nested more than {MAX_DEPTH} deep"
             )))
         );
-        assert_eq!(depth(r#"["[[[\"]]]", {"a": "\\"}, "{{"]"#), 2);
-        assert_eq!(depth(r#""[[""#), 0);
+        let deep = |inner: &str| {
+            format!(
+                "{}{inner}{}",
+                "[".repeat(MAX_DEPTH - 1),
+                "]".repeat(MAX_DEPTH - 1)
+            )
+        };
+        assert!(check_value(&deep(r#"["[[[\"]]]", {"a": "\\"}, "{{"]"#)).is_err());
+        assert!(check_value(&deep(r#"["[[[\"]]]", "\\", "{{"]"#)).is_ok());
+    }
+
+    /// Numbers out of an f64's range and unpaired surrogate escapes are
+    /// refused wherever they are, as serde_json refuses them in a Value;
+    /// strings that look like numbers are not numbers.
+    #[test]
+    fn numbers_and_nested_strings_are_checked_like_serde_json() {
+        for value in [
+            "3E600",
+            "-1e309",
+            "1e308",
+            "1e-400",
+            "0",
+            "-0.5",
+            "18446744073709551616",
+            &"9".repeat(400),
+            "[1,2e999]",
+            r#"{"a":[-3E600]}"#,
+            r#""3E600""#,
+            r#"["1e999"]"#,
+            r#"["\ud800"]"#,
+            r#"{"k":"\udc00x"}"#,
+            r#"["\ud83d\ude00", "\\ud800"]"#,
+            r#"{"\ud800":1}"#,
+        ] {
+            let body = format!(r#"{{"x":{value}}}"#);
+            let ours = parse_object(body.as_bytes()).is_ok();
+            let theirs = serde_json::from_str::<serde_json::Value>(&body).is_ok();
+            assert_eq!(ours, theirs, "{value}");
+        }
     }
 }
