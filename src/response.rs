@@ -163,9 +163,12 @@ pub fn parse_token(status: u32, body: &[u8]) -> Result<Token> {
     }
     let expires_in = match map.get("expires_in") {
         None | Some(Member::Null) => None,
-        // An integer's text; a fraction or an exponent makes it a float,
-        // which is refused.
-        Some(Member::Number(n)) => match n.parse::<i64>().ok() {
+        // Read as serde_json reads a number: a fraction, an exponent or
+        // "-0" makes it a float, which is refused.
+        Some(Member::Number(n)) => match serde_json::from_str::<serde_json::Number>(n)
+            .ok()
+            .and_then(|n| n.as_i64())
+        {
             Some(v) if v >= 0 => Some(v),
             _ => {
                 return Err(response_error(
@@ -395,6 +398,10 @@ mod tests {
             ),
             (
                 br#"{"access_token":"a","token_type":"Bearer","expires_in":-1}"#,
+                "expires_in",
+            ),
+            (
+                br#"{"access_token":"a","token_type":"Bearer","expires_in":-0}"#,
                 "expires_in",
             ),
             (
