@@ -9,6 +9,8 @@
 //! as sent, the response as received) do not pass through this allocator;
 //! OpenSSL keeps private key material in its own clearing allocator.
 
+mod common;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -138,35 +140,23 @@ fn token_body() -> Vec<u8> {
     .into_bytes()
 }
 
-/// Reads one request (headers, then Content-Length bytes) into `buf`.
+/// Reads one request into `buf`, which is not on the heap: a request body
+/// holds the client secret, and a heap copy of it freed here would count.
 fn read_request(stream: &mut TcpStream, buf: &mut [u8]) -> bool {
     let mut len = 0;
     loop {
-        let Ok(n) = stream.read(&mut buf[len..]) else {
-            return false;
-        };
-        if n == 0 {
-            return false;
+        match stream.read(&mut buf[len..]) {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => len += n,
         }
-        len += n;
-        let head = &buf[..len];
-        if let Some(end) = head.windows(4).position(|w| w == b"\r\n\r\n") {
-            let headers = String::from_utf8_lossy(&head[..end]).to_ascii_lowercase();
-            let body = headers
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length:"))
-                .and_then(|v| v.trim().parse::<usize>().ok())
-                .unwrap_or(0);
-            if len >= end + 4 + body {
-                return true;
-            }
+        if common::request_complete(&buf[..len]) {
+            return true;
         }
     }
 }
 
 /// A keep-alive token endpoint that answers every request with `status`
-/// and `body`,
-/// written in three pieces a few milliseconds apart. Everything it holds
+/// and `body`, written in three pieces a few milliseconds apart. Everything it holds
 /// is prepared before the scan is armed and lives until the process ends.
 fn server(status: &str, body: &'static [u8]) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();

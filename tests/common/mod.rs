@@ -209,16 +209,23 @@ pub fn read_request(stream: &mut TcpStream) -> Vec<u8> {
             Ok(n) => n,
         };
         data.extend_from_slice(&buf[..n]);
-        if let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&data[..end]).to_ascii_lowercase();
-            let len = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length:"))
-                .and_then(|v| v.trim().parse::<usize>().ok())
-                .unwrap_or(0);
-            if data.len() >= end + 4 + len {
-                return data;
-            }
+        if request_complete(&data) {
+            return data;
         }
     }
+}
+
+/// Whether `data` holds a whole HTTP request: its head, and as many body
+/// bytes as its Content-Length says.
+pub fn request_complete(data: &[u8]) -> bool {
+    let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return false;
+    };
+    let head = String::from_utf8_lossy(&data[..end]).to_ascii_lowercase();
+    let len = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .unwrap_or(0);
+    data.len() >= end + 4 + len
 }
