@@ -2,26 +2,29 @@
 //! with RFC 7523 client assertions (`private_key_jwt`, `client_secret_jwt`)
 //! or client secrets, shipped as a C library.
 //!
-//! The Rust API here is the library; `ffi` is a thin C skin over it, and
-//! the only module exempt from the `unsafe_code` lint.
+//! The tree follows a token's way: `keys` (key formats) → `jose` (JWS
+//! signing) → `oauth` (assertion claims, forms, grants, token and error
+//! responses, retries) → `transport` (libcurl) → `cache` (single-flight
+//! token cache) → `client` (the `Client` type, which puts them together).
+//! `ffi` is the C ABI over `client`. Every module is private; the Rust API
+//! is what this file re-exports.
+//!
+//! Unsafe code is denied everywhere but in `ffi` (the C ABI) and in the
+//! two modules of `transport` that call C directly (`libcurl`, `fork`).
 #![deny(unsafe_code)]
 
-pub mod assertion;
 mod audit;
-pub mod cache;
-pub mod client;
-mod der;
-pub mod error;
-pub mod exchange;
-pub mod form;
+mod cache;
+mod client;
+mod error;
+mod jose;
 mod json;
-pub mod keys;
-pub mod providers;
+mod keys;
+mod oauth;
+mod providers;
 mod random;
-pub mod response;
-pub mod retry;
-pub mod transport;
-pub mod url;
+mod transport;
+mod url;
 
 mod ffi;
 
@@ -29,8 +32,18 @@ pub use cache::{Clock, RefreshPolicy, SystemClock, TokenCallback};
 pub use client::{AuthMethod, Client};
 pub use error::{Error, ErrorKind, OAuthDetails, Result};
 pub use keys::Algorithm;
+pub use oauth::{Token, JWT_BEARER_ASSERTION_TYPE};
 pub use providers::{pingone_token_url, talkdesk_token_url, TalkdeskRegion};
-pub use response::Token;
 
 /// The library version, as in `Cargo.toml`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Internals the fuzz targets (`fuzz/`) call directly. Not part of the API:
+/// anything here may change in any release.
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::jose::JwsSigner;
+    pub use crate::keys::{Algorithm, PrivateKey};
+    pub use crate::oauth::{parse_error, parse_token};
+    pub use crate::url::check_endpoint;
+}

@@ -26,7 +26,7 @@ thread_local! {
 /// A random (version 4) UUID.
 pub(crate) fn uuid_v4() -> uuid::Uuid {
     // Without fork detection, no batching: ask the OS every time.
-    let Some(forks) = crate::ffi::fork_count() else {
+    let Some(forks) = crate::transport::fork_count() else {
         return uuid::Uuid::new_v4();
     };
     BATCH_OF_THREAD

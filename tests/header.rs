@@ -135,3 +135,84 @@ fn every_name_has_the_prefix() {
         }
     }
 }
+
+/// The header's ABI, one item a line: every function declaration, typedef,
+/// `#define` (but the include guard and the version, which moves with each
+/// release) and enum value, whitespace as in the header, sorted.
+fn abi(h: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut in_comment = false;
+    let mut enum_items = Vec::new();
+    for line in h.lines() {
+        let t = line.trim();
+        if in_comment || t.starts_with("/*") {
+            in_comment = !t.ends_with("*/");
+            continue;
+        }
+        let is_define = t.starts_with("#define ")
+            && !t.starts_with("#define TOKENCLIENT_H")
+            && !t.starts_with("#define TOKENCLIENT_VERSION_");
+        let is_declaration =
+            (t.starts_with("typedef ") && t.ends_with(';') && t != "typedef enum {")
+                || (t.contains("tokenclient_") && t.ends_with(");"));
+        if is_define || is_declaration {
+            out.insert(t.to_string());
+        } else if t.starts_with("TOKENCLIENT_") && t.ends_with(',') {
+            enum_items.push(t.trim_end_matches(',').to_string());
+        } else if let Some(name) = t.strip_prefix("} ").and_then(|n| n.strip_suffix(';')) {
+            for item in enum_items.drain(..) {
+                out.insert(format!("enum {name}: {item}"));
+            }
+        }
+    }
+    out
+}
+
+/// The ABI of this major version, as released (tests/abi/): each item
+/// stays exactly as it is (nothing removed, changed or renumbered), and a
+/// new one is added to the file in the same change that adds it, so that
+/// every change of the ABI is one a reviewer sees.
+#[test]
+fn abi_only_grows() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/abi/tokenclient.abi");
+    let released: BTreeSet<String> = std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with("# "))
+        .map(str::to_string)
+        .collect();
+    let current = abi(&header());
+    assert!(
+        released.len() >= 60,
+        "the ABI file lists only {} items",
+        released.len()
+    );
+    let gone: Vec<&String> = released.difference(&current).collect();
+    assert!(
+        gone.is_empty(),
+        "the header no longer has these released ABI items (removed or changed): {gone:#?}"
+    );
+    let new: Vec<&String> = current.difference(&released).collect();
+    assert!(
+        new.is_empty(),
+        "the header has ABI items that {path} does not list; append them there: {new:#?}"
+    );
+}
+
+/// The parser behind `abi_only_grows` sees each kind of item, and a change
+/// to one shows.
+#[test]
+fn abi_parser_sees_every_kind_of_item() {
+    let h = header();
+    let items = abi(&h);
+    for expected in [
+        "enum tokenclient_error_kind: TOKENCLIENT_ERROR_KEY = 2",
+        "#define TOKENCLIENT_AUTH_PRIVATE_KEY_JWT 4",
+        "typedef struct tokenclient_client tokenclient_client;",
+        "void tokenclient_client_free(tokenclient_client *client);",
+    ] {
+        assert!(items.contains(expected), "{expected:?} not found");
+    }
+    let renumbered = abi(&h.replace("TOKENCLIENT_ERROR_KEY = 2", "TOKENCLIENT_ERROR_KEY = 9"));
+    assert_ne!(renumbered, items);
+}

@@ -238,7 +238,7 @@ fn wrong_redirect_uri_is_refused() {
 fn post_assertion(server: &Server, name: &str, assertion: &str) -> (u32, Value) {
     let body = format!(
         "grant_type=client_credentials&client_assertion_type={}&client_assertion={}",
-        common::enc(tokenclient::exchange::JWT_BEARER_ASSERTION_TYPE),
+        common::enc(tokenclient::JWT_BEARER_ASSERTION_TYPE),
         common::enc(assertion)
     );
     let (status, text) = common::http_post(&server.token_url_of(name), &body);

@@ -20,8 +20,8 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use libfuzzer_sys::fuzz_target;
-use tokenclient::providers::{pingone_token_url, talkdesk_token_url, TalkdeskRegion};
-use tokenclient::url::check_endpoint;
+use tokenclient::{pingone_token_url, talkdesk_token_url, TalkdeskRegion};
+use tokenclient::fuzzing::check_endpoint;
 use tokenclient::ErrorKind;
 
 /// An absolute http(s) URL read by RFC 3986 rules.

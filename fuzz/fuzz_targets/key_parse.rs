@@ -16,8 +16,8 @@
 use std::collections::HashSet;
 
 use libfuzzer_sys::fuzz_target;
-use tokenclient::assertion::JwsSigner;
-use tokenclient::keys::{Algorithm, PrivateKey};
+use tokenclient::fuzzing::JwsSigner;
+use tokenclient::fuzzing::{Algorithm, PrivateKey};
 
 /// Shortest run of input characters that counts as echoed key material.
 const WINDOW: usize = 16;

@@ -35,7 +35,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
-use tokenclient::response::parse_error;
+use tokenclient::fuzzing::parse_error;
 use tokenclient::ErrorKind;
 
 const CHECKED_LEN: usize = 8;

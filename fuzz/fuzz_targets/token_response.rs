@@ -16,7 +16,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
-use tokenclient::response::parse_token;
+use tokenclient::fuzzing::parse_token;
 use tokenclient::ErrorKind;
 
 const SECRET_MEMBERS: [&str; 3] = ["access_token", "refresh_token", "id_token"];

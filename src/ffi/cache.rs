@@ -8,7 +8,7 @@ use super::client::tokenclient_client;
 use super::token::tokenclient_token;
 use super::{boundary, error::tokenclient_error, opt_str_arg, out_arg, ref_arg, write_out};
 use crate::error::Error;
-use crate::response::Token;
+use crate::oauth::Token;
 
 /// Called with every token `tokenclient_client_get_token` obtains from the
 /// server (a new access token, and with it any rotated refresh token), so

@@ -10,7 +10,7 @@ use super::{
 };
 use crate::client::Client;
 use crate::error::{Error, Result};
-use crate::response::Token;
+use crate::oauth::Token;
 
 /// Most name/value pairs `tokenclient_client_grant` reads before it gives up
 /// looking for the terminating NULL.

@@ -11,12 +11,13 @@
 #![allow(unsafe_code)]
 #![allow(non_camel_case_types)]
 
+// In the order a reader of the header needs them: errors and strings
+// first, then a client, what it exchanges, the token it returns, the
+// cached tokens, and the providers' endpoints.
 pub mod cache;
 pub mod client;
-mod curl_post;
 pub mod error;
 pub mod exchange;
-mod fork;
 pub mod providers;
 pub mod strings;
 #[cfg(feature = "test-hooks")]
@@ -28,9 +29,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
 
 use crate::error::{Error, ErrorKind, Result};
-pub(crate) use curl_post::perform_post;
 use error::tokenclient_error;
-pub(crate) use fork::fork_count;
 
 /// Runs `f`, turning its error or its panic into a `tokenclient_error *`
 /// (NULL on success).
@@ -111,7 +110,7 @@ pub(crate) unsafe fn write_out<T>(p: *mut *mut T, value: *mut T) {
     *p = value;
 }
 
-pub(crate) use crate::response::c_string as to_cstring;
+pub(crate) use crate::oauth::c_string as to_cstring;
 
 /// A borrowed `const char *` for an optional C string, NULL for `None`.
 pub(crate) fn opt_ptr(s: &Option<CString>) -> *const c_char {

@@ -5,7 +5,7 @@ use std::ptr;
 use std::sync::Arc;
 
 use super::guard;
-use crate::response::Token;
+use crate::oauth::Token;
 
 /// A successful token response. Opaque; read it with the
 /// `tokenclient_token_*` accessors and free it with `tokenclient_token_free`.

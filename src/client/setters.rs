@@ -1,229 +1,25 @@
-//! The client: its credentials and settings, and the assertions it signs.
+//! The client's setters: credentials, assertion claims, transport, retries
+//! and the token cache's policy. Each validates its input, then publishes
+//! a new settings snapshot (`Client::update`); a refused value changes
+//! nothing.
 #![forbid(unsafe_code)]
 
-use std::path::PathBuf;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use zeroize::Zeroizing;
 
-use crate::assertion::{Audience, ClaimsTemplate, JwsSigner};
-use crate::cache::{Cache, Clock, RefreshPolicy, SystemClock, TokenCallback};
+use super::{
+    check_text, readable_file, AuthMethod, Client, Credentials, MAX_ASSERTION_LIFETIME,
+    MAX_CLOCK_SKEW,
+};
+use crate::cache::{Clock, TokenCallback};
 use crate::error::{Error, Result};
+use crate::jose::JwsSigner;
 use crate::keys::{Algorithm, PrivateKey};
-use crate::retry::RetryPolicy;
-use crate::transport::{Pool, TransportOptions};
-use crate::url::check_endpoint;
-
-/// How the client authenticates at the token endpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum AuthMethod {
-    /// A public client: `client_id` in the body, no secret.
-    None,
-    /// `Authorization: Basic` with the form-urlencoded id and secret.
-    ClientSecretBasic,
-    /// `client_id` and `client_secret` in the body.
-    ClientSecretPost,
-    /// An assertion signed with HMAC over the client secret.
-    ClientSecretJwt,
-    /// An assertion signed with the client's private key.
-    PrivateKeyJwt,
-}
-
-impl AuthMethod {
-    pub fn name(self) -> &'static str {
-        match self {
-            AuthMethod::None => "none",
-            AuthMethod::ClientSecretBasic => "client_secret_basic",
-            AuthMethod::ClientSecretPost => "client_secret_post",
-            AuthMethod::ClientSecretJwt => "client_secret_jwt",
-            AuthMethod::PrivateKeyJwt => "private_key_jwt",
-        }
-    }
-}
-
-/// Default assertion lifetime (`exp - now`), seconds.
-pub const DEFAULT_ASSERTION_LIFETIME: u32 = 300;
-/// Default backdating of `iat`, seconds, for servers whose clock is behind.
-pub const DEFAULT_CLOCK_SKEW: u32 = 5;
-/// Largest accepted assertion lifetime, seconds.
-pub const MAX_ASSERTION_LIFETIME: u32 = 3600;
-/// Largest accepted `iat` backdating, seconds.
-pub const MAX_CLOCK_SKEW: u32 = 600;
-
-/// The credentials, as one value so a swap is atomic.
-#[derive(Clone, Default)]
-pub(crate) enum Credentials {
-    #[default]
-    Unset,
-    Public,
-    Secret {
-        secret: Arc<Zeroizing<String>>,
-        method: AuthMethod,
-        /// Present for `client_secret_jwt`.
-        signer: Option<Arc<JwsSigner>>,
-    },
-    PrivateKey {
-        signer: Arc<JwsSigner>,
-    },
-}
-
-/// Everything a setter can change. Readers take a snapshot (`Arc`), so a
-/// setter never disturbs a request in flight and never waits for one.
-#[derive(Clone)]
-pub(crate) struct Settings {
-    pub(crate) credentials: Credentials,
-    /// Empty: the token URL.
-    pub(crate) audience: Vec<String>,
-    /// The client id and audience as assertion claims, encoded once.
-    pub(crate) claims: Arc<ClaimsTemplate>,
-    pub(crate) assertion_lifetime: u32,
-    pub(crate) clock_skew: u32,
-    pub(crate) hmac_alg: Algorithm,
-    pub(crate) transport: TransportOptions,
-    pub(crate) retry: RetryPolicy,
-    pub(crate) refresh: RefreshPolicy,
-    pub(crate) clock: Arc<dyn Clock>,
-    pub(crate) on_token: Option<TokenCallback>,
-}
-
-impl Settings {
-    /// The defaults, for a client whose assertion claims are `claims`.
-    fn new(claims: ClaimsTemplate) -> Self {
-        Settings {
-            credentials: Credentials::Unset,
-            audience: Vec::new(),
-            claims: Arc::new(claims),
-            assertion_lifetime: DEFAULT_ASSERTION_LIFETIME,
-            clock_skew: DEFAULT_CLOCK_SKEW,
-            hmac_alg: Algorithm::HS256,
-            transport: TransportOptions::default(),
-            retry: RetryPolicy::default(),
-            refresh: RefreshPolicy::default(),
-            clock: Arc::new(SystemClock),
-            on_token: None,
-        }
-    }
-}
-
-/// An OAuth 2.0 client of one token endpoint. Thread-safe: share it with
-/// `Arc` or by reference; setters may run while other threads use it.
-pub struct Client {
-    token_url: String,
-    client_id: String,
-    settings: RwLock<Arc<Settings>>,
-    pool: Pool,
-    cache: Cache,
-}
-
-impl std::fmt::Debug for Client {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Client")
-            .field("token_url", &self.token_url)
-            .field("client_id", &self.client_id)
-            .finish_non_exhaustive()
-    }
-}
-
-fn readable_file(what: &str, path: &str) -> Result<PathBuf> {
-    check_text(what, path, 4096)?;
-    std::fs::File::open(path)
-        .map_err(|e| Error::invalid_argument(format!("{what} {path:?} cannot be opened: {e}")))?;
-    if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
-        return Err(Error::invalid_argument(format!(
-            "{what} {path:?} is not a file"
-        )));
-    }
-    Ok(PathBuf::from(path))
-}
-
-fn check_text(what: &str, value: &str, max: usize) -> Result<()> {
-    if value.is_empty() {
-        return Err(Error::invalid_argument(format!("{what} is empty")));
-    }
-    if value.len() > max {
-        return Err(Error::invalid_argument(format!(
-            "{what} is longer than {max} bytes"
-        )));
-    }
-    if value.chars().any(char::is_control) {
-        return Err(Error::invalid_argument(format!(
-            "{what} contains a control character"
-        )));
-    }
-    Ok(())
-}
-
-/// The assertion claims of a client: `aud` is the token URL unless
-/// audiences were set.
-fn claims_template(client_id: &str, token_url: &str, audience: &[String]) -> ClaimsTemplate {
-    let aud = match audience {
-        [] => Audience::One(token_url),
-        [one] => Audience::One(one),
-        many => Audience::Many(many),
-    };
-    ClaimsTemplate::new(client_id, aud)
-}
+use crate::oauth::RetryPolicy;
 
 impl Client {
-    /// A client of `token_url` (absolute `https://`, or `http://` to a
-    /// loopback host) identified as `client_id`. Set credentials before use.
-    pub fn new(token_url: &str, client_id: &str) -> Result<Client> {
-        check_endpoint("the token URL", token_url)?;
-        check_text("the client id", client_id, 1024)?;
-        let claims = claims_template(client_id, token_url, &[]);
-        Ok(Client {
-            token_url: token_url.to_string(),
-            client_id: client_id.to_string(),
-            settings: RwLock::new(Arc::new(Settings::new(claims))),
-            pool: Pool::default(),
-            cache: Cache::default(),
-        })
-    }
-
-    pub fn token_url(&self) -> &str {
-        &self.token_url
-    }
-
-    pub fn client_id(&self) -> &str {
-        &self.client_id
-    }
-
-    pub(crate) fn pool(&self) -> &Pool {
-        &self.pool
-    }
-
-    pub(crate) fn cache(&self) -> &Cache {
-        &self.cache
-    }
-
-    pub(crate) fn settings(&self) -> Arc<Settings> {
-        self.settings
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
-
-    /// Applies `change` to a copy of the settings and publishes it, unless
-    /// `change` fails, in which case nothing changes.
-    fn update(&self, change: impl FnOnce(&mut Settings) -> Result<()>) -> Result<()> {
-        let mut guard = self
-            .settings
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
-        let mut next = Settings::clone(&guard);
-        change(&mut next)?;
-        if next.audience != guard.audience {
-            next.claims = Arc::new(claims_template(
-                &self.client_id,
-                &self.token_url,
-                &next.audience,
-            ));
-        }
-        *guard = Arc::new(next);
-        Ok(())
-    }
-
     /// Authenticates with a client secret by `method`, one of
     /// `ClientSecretBasic`, `ClientSecretPost` or `ClientSecretJwt`.
     pub fn set_client_secret(&self, secret: &str, method: AuthMethod) -> Result<()> {
@@ -557,153 +353,13 @@ impl Client {
             Ok(())
         })
     }
-
-    /// The authentication method the current credentials use, if any.
-    pub fn auth_method(&self) -> Option<AuthMethod> {
-        match &self.settings().credentials {
-            Credentials::Unset => None,
-            Credentials::Public => Some(AuthMethod::None),
-            Credentials::Secret { method, .. } => Some(*method),
-            Credentials::PrivateKey { .. } => Some(AuthMethod::PrivateKeyJwt),
-        }
-    }
-
-    /// A new signed client assertion (new `jti` every call).
-    pub fn create_assertion(&self) -> Result<String> {
-        self.assertion_with(&self.settings())
-    }
-
-    pub(crate) fn assertion_with(&self, settings: &Settings) -> Result<String> {
-        let signer =
-            match &settings.credentials {
-                Credentials::PrivateKey { signer } => signer,
-                Credentials::Secret {
-                    signer: Some(signer),
-                    ..
-                } => signer,
-                Credentials::Unset => return Err(Error::config(
-                    "no credentials: set a private key, or a client secret with client_secret_jwt",
-                )),
-                _ => {
-                    return Err(Error::config(
-                        "the client's credentials do not sign assertions: set a private key, \
-                     or a client secret with client_secret_jwt",
-                    ))
-                }
-            };
-        let claims = settings
-            .claims
-            .to_json(settings.assertion_lifetime, settings.clock_skew);
-        let assertion = signer.sign_compact(&claims)?;
-        crate::audit::secret(&assertion);
-        Ok(assertion)
-    }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_support::*;
     use super::*;
     use crate::ErrorKind;
-    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    use base64::Engine;
-    use openssl::ec::{EcGroup, EcKey};
-    use openssl::nid::Nid;
-    use openssl::pkey::PKey;
-    use serde_json::Value;
-    use std::collections::HashSet;
-
-    const URL: &str = "https://acme.talkdeskid.com/oauth/token";
-
-    fn p256_pem() -> String {
-        let key =
-            EcKey::generate(&EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap()).unwrap();
-        String::from_utf8(
-            PKey::from_ec_key(key)
-                .unwrap()
-                .private_key_to_pem_pkcs8()
-                .unwrap(),
-        )
-        .unwrap()
-    }
-
-    /// `Debug` of every type that holds a secret shows none of it (they are
-    /// written by hand; a derive would print the secret).
-    #[test]
-    fn debug_never_shows_secrets() {
-        const SECRET: &str = "debug-secret-0123456789abcdefghijkl";
-        let pem = p256_pem();
-        let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
-        let shows_secret = |text: &str| {
-            text.contains(SECRET) || (0..body.len() - 16).any(|i| text.contains(&body[i..i + 16]))
-        };
-
-        let client = Client::new(URL, "debug-client").unwrap();
-        client
-            .set_client_secret(SECRET, AuthMethod::ClientSecretJwt)
-            .unwrap();
-        client.set_refresh_token(Some(SECRET)).unwrap();
-        let signer = JwsSigner::hmac(SECRET.as_bytes(), Algorithm::HS256).unwrap();
-        let key = PrivateKey::parse(&pem).unwrap();
-        let token = crate::response::parse_token(
-            200,
-            format!(
-                r#"{{"access_token":"{SECRET}","token_type":"Bearer","refresh_token":"{SECRET}"}}"#
-            )
-            .as_bytes(),
-        )
-        .unwrap();
-        let texts = [
-            format!("{client:?}"),
-            format!("{signer:?}"),
-            format!("{key:?}"),
-            format!("{token:?}"),
-        ];
-        client.set_private_key(&pem, Some("kid-1"), None).unwrap();
-        let with_key = [format!("{client:?}")];
-        for text in texts.iter().chain(&with_key) {
-            assert!(!shows_secret(text), "{text}");
-        }
-        // The checks can fail: the secret's own Debug shows it.
-        assert!(shows_secret(&format!("{SECRET:?}")) && shows_secret(&format!("{pem:?}")));
-    }
-
-    fn decode(jwt: &str) -> (Value, Value, Vec<u8>) {
-        let parts: Vec<&str> = jwt.split('.').collect();
-        assert_eq!(parts.len(), 3, "compact JWS has three parts");
-        let json = |p: &str| serde_json::from_slice(&URL_SAFE_NO_PAD.decode(p).unwrap()).unwrap();
-        (
-            json(parts[0]),
-            json(parts[1]),
-            URL_SAFE_NO_PAD.decode(parts[2]).unwrap(),
-        )
-    }
-
-    #[test]
-    fn claims_and_header() {
-        let c = Client::new(URL, "client-1").unwrap();
-        c.set_private_key(&p256_pem(), Some("kid-1"), None).unwrap();
-        let before = crate::assertion::now();
-        let (header, claims, sig) = decode(&c.create_assertion().unwrap());
-        let after = crate::assertion::now();
-        assert_eq!(
-            header,
-            serde_json::json!({"alg": "ES256", "typ": "JWT", "kid": "kid-1"})
-        );
-        assert_eq!(claims["iss"], "client-1");
-        assert_eq!(claims["sub"], "client-1");
-        assert_eq!(claims["aud"], URL);
-        let iat = claims["iat"].as_u64().unwrap();
-        let exp = claims["exp"].as_u64().unwrap();
-        assert!(
-            iat >= before - 5 && iat <= after - 5,
-            "iat backdated by 5 s"
-        );
-        assert!(exp >= before + 300 && exp <= after + 300);
-        let jti = claims["jti"].as_str().unwrap();
-        assert_eq!(uuid::Uuid::parse_str(jti).unwrap().get_version_num(), 4);
-        assert_eq!(claims.as_object().unwrap().len(), 6);
-        assert_eq!(sig.len(), 64, "ES256 signatures are raw r||s");
-    }
 
     #[test]
     fn settings_change_claims() {
@@ -740,18 +396,6 @@ mod tests {
             c.set_audience(Some("")).unwrap_err().kind(),
             ErrorKind::InvalidArgument
         );
-    }
-
-    #[test]
-    fn jti_unique_over_10000() {
-        let c = Client::new(URL, "c").unwrap();
-        c.set_client_secret(&"s".repeat(32), AuthMethod::ClientSecretJwt)
-            .unwrap();
-        let mut seen = HashSet::new();
-        for _ in 0..10_000 {
-            let (_, claims, _) = decode(&c.create_assertion().unwrap());
-            assert!(seen.insert(claims["jti"].as_str().unwrap().to_string()));
-        }
     }
 
     #[test]
@@ -824,41 +468,5 @@ mod tests {
         c.set_private_key(&p256_pem(), None, Some(Algorithm::ES256))
             .unwrap();
         assert_eq!(c.auth_method(), Some(AuthMethod::PrivateKeyJwt));
-    }
-
-    #[test]
-    fn bad_client_arguments() {
-        for (url, id) in [
-            ("http://example.com/t", "c"),
-            ("https://x/t", ""),
-            ("https://x/t", "a\nb"),
-        ] {
-            assert_eq!(
-                Client::new(url, id).unwrap_err().kind(),
-                ErrorKind::InvalidArgument
-            );
-        }
-    }
-
-    #[test]
-    fn setters_race_with_assertions() {
-        let c = Client::new(URL, "c").unwrap();
-        let keys: Vec<String> = (0..4).map(|_| p256_pem()).collect();
-        c.set_private_key(&keys[0], None, None).unwrap();
-        std::thread::scope(|s| {
-            for _ in 0..4 {
-                s.spawn(|| {
-                    for _ in 0..300 {
-                        c.create_assertion().unwrap();
-                    }
-                });
-            }
-            s.spawn(|| {
-                for i in 0..200 {
-                    c.set_private_key(&keys[i % 4], Some("k"), None).unwrap();
-                    c.set_assertion_lifetime(1 + i as u32).unwrap();
-                }
-            });
-        });
     }
 }

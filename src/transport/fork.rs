@@ -1,5 +1,6 @@
 //! Fork detection, for state that must not be shared by a parent and its
 //! forked child (the buffered randomness of `crate::random`).
+#![allow(unsafe_code)]
 
 use std::sync::atomic::{AtomicU64, Ordering};
 

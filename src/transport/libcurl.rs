@@ -8,6 +8,7 @@
 //! loopback). `CURLOPT_POSTFIELDS` points libcurl at the caller's buffer:
 //! one write, no copy. The pointer is set only for the duration of one
 //! `curl_easy_perform` on a borrowed body, and cleared before returning.
+#![allow(unsafe_code)]
 
 use curl::easy::{Easy2, Handler};
 

@@ -1,7 +1,16 @@
 //! HTTP over libcurl: a pool of easy handles per client, so connections and
 //! TLS sessions are reused across calls, with limits, timeouts and TLS
 //! verification always set.
-#![forbid(unsafe_code)]
+//!
+//! The two places where the core calls C directly live here, each in its
+//! own module with a narrowly scoped `allow(unsafe_code)`: `libcurl` (a
+//! POST whose body libcurl reads in place) and `fork` (fork detection).
+#![deny(unsafe_code)]
+
+mod fork;
+mod libcurl;
+
+pub(crate) use fork::fork_count;
 
 use std::path::PathBuf;
 use std::sync::{Mutex, PoisonError};
@@ -203,7 +212,7 @@ fn perform(
     }
     easy.get_mut().start(options.max_response_bytes);
     // The body is read in place by libcurl, never copied (it may hold secrets).
-    if let Err(e) = crate::ffi::perform_post(easy, request.body) {
+    if let Err(e) = libcurl::perform_post(easy, request.body) {
         // Content-Length over the limit (max_filesize), or a body that grew past it.
         if easy.get_ref().overflowed || e.is_filesize_exceeded() {
             return Err(Error::new(

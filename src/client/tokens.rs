@@ -1,0 +1,98 @@
+//! `get_token`: the client's cached tokens, obtained with the refresh token
+//! when the client has one (following its rotation) or with client
+//! credentials.
+#![forbid(unsafe_code)]
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use zeroize::Zeroizing;
+
+use super::Client;
+use crate::error::{Error, Result};
+use crate::oauth::Token;
+
+/// The refresh token `get_token` uses, if any.
+#[derive(Default)]
+pub(super) struct RefreshToken {
+    current: Mutex<Option<Zeroizing<String>>>,
+    /// Serialises refresh_token grants across scopes: a rotated refresh
+    /// token must be stored before the next grant uses it.
+    in_use: Mutex<()>,
+}
+
+impl RefreshToken {
+    fn get(&self) -> Option<Zeroizing<String>> {
+        self.current
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn set(&self, token: Option<&str>) {
+        *self.current.lock().unwrap_or_else(PoisonError::into_inner) =
+            token.map(|t| Zeroizing::new(t.to_string()));
+    }
+}
+
+impl Client {
+    /// A valid access token for `scope` (None: the server's default),
+    /// from the cache while it is fresh. Otherwise one caller obtains a new
+    /// one, with the refresh token when the client has one
+    /// (`set_refresh_token`, rotated as the server rotates it) or with
+    /// client credentials, while callers that find the current token still
+    /// usable keep getting it; callers that find none wait for that single
+    /// request and share its result or its error.
+    pub fn get_token(&self, scope: Option<&str>) -> Result<Arc<Token>> {
+        let settings = self.settings();
+        // "" and None are the same request (no scope parameter) and slot.
+        let scope = scope.filter(|s| !s.is_empty());
+        self.cache.get(
+            scope.unwrap_or(""),
+            settings.clock.as_ref(),
+            &settings.refresh,
+            settings.on_token.as_ref(),
+            || self.fetch(scope).map(Arc::new),
+        )
+    }
+
+    fn fetch(&self, scope: Option<&str>) -> Result<Token> {
+        if self.refresh_token.get().is_none() {
+            return self.client_credentials(scope);
+        }
+        let _one_at_a_time = self
+            .refresh_token
+            .in_use
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        // Read it again under the lock: another scope may have rotated it.
+        let current = self
+            .refresh_token
+            .get()
+            .ok_or_else(|| Error::config("the refresh token was cleared"))?;
+        let token = self.refresh(&current, scope)?;
+        if let Some(rotated) = token.refresh_token() {
+            if rotated != current.as_str() {
+                self.refresh_token.set(Some(rotated));
+            }
+        }
+        Ok(token)
+    }
+
+    /// Seeds the cache with a refresh token: `get_token` then uses the
+    /// refresh_token grant, following rotation. `None` goes back to client
+    /// credentials.
+    pub fn set_refresh_token(&self, refresh_token: Option<&str>) -> Result<()> {
+        refresh_token.into_iter().for_each(crate::audit::secret);
+        if refresh_token.is_some_and(str::is_empty) {
+            return Err(Error::invalid_argument("the refresh token is empty"));
+        }
+        self.refresh_token.set(refresh_token);
+        Ok(())
+    }
+
+    /// Drops the cached token of `scope` (e.g. after a resource server
+    /// rejected it), so the next `get_token` obtains a new one.
+    pub fn invalidate_token(&self, scope: Option<&str>) {
+        self.cache.invalidate(scope.unwrap_or(""));
+    }
+}
