@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The C tests that need no network (`make test-c`):
-#   1. test_core.c, plainly;
+#   1. test_core, one program built from every file of tests/c/core/
+#      (main.c and one file per concern), plainly;
 #   2. the same binary under valgrind (no errors, no definite/indirect leaks);
-#   3. test_core.c built with AddressSanitizer + UndefinedBehaviorSanitizer
+#   3. test_core built with AddressSanitizer + UndefinedBehaviorSanitizer
 #      (with LeakSanitizer when this machine lets it run);
-#   4. test_core.c built with ThreadSanitizer (tests/c/tsan.supp);
+#   4. test_core built with ThreadSanitizer (tests/c/tsan.supp);
 #   5. test_header.cpp: the header from C++17;
 #   6. test_panic.c, plainly and under valgrind, when the library is the
 #      test-hooks build (which exports tokenclient_test_panic).
@@ -48,6 +49,8 @@ if [ -n "$soname" ] && [ ! -e "$lib/$soname" ]; then
 fi
 ldflags=(-L"$lib" -ltokenclient "${rpath[@]}")
 cflags=(-std=c11 -Wall -Wextra -Werror -g -I"$repo/include" -pthread)
+# The files of test_core: every stage builds all of them into one program.
+core_src=("$repo"/tests/c/core/*.c)
 
 # --- keys -------------------------------------------------------------------
 echo "=== keys (openssl $(openssl version | cut -d' ' -f2)) in $keys"
@@ -65,7 +68,7 @@ ossl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$k/p256.pem"
 ossl ec -in "$k/p256.pem" -out "$k/p256-sec1.pem"
 ossl ec -in "$k/p256.pem" -outform DER -out "$tmp/p256-sec1.der"
 b64 "$tmp/p256-sec1.der" "$k/p256-sec1.b64"
-# The key's numbers in hex, from which test_core builds a JWK.
+# The key's numbers in hex, from which test_core builds a JWK (core/keys.c).
 ossl pkey -in "$k/p256.pem" -text -noout -out "$k/p256.txt"
 ossl pkey -in "$k/p256.pem" -outform DER -out "$tmp/p256.der"
 b64 "$tmp/p256.der" "$k/p256.b64"
@@ -135,7 +138,7 @@ run_stage() {
 }
 
 stage_plain() {
-  "$CC" "${cflags[@]}" "$repo/tests/c/test_core.c" "${ldflags[@]}" -o "$out/test_core" || return 1
+  "$CC" "${cflags[@]}" "${core_src[@]}" "${ldflags[@]}" -o "$out/test_core" || return 1
   "$out/test_core" "$keys"
 }
 
@@ -169,7 +172,7 @@ lsan_works() {
 
 stage_asan() {
   "$CC" "${cflags[@]}" -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all \
-    "$repo/tests/c/test_core.c" "${ldflags[@]}" -o "$out/test_core_asan" || return 1
+    "${core_src[@]}" "${ldflags[@]}" -o "$out/test_core_asan" || return 1
   local leaks=0
   if lsan_works; then
     leaks=1
@@ -181,7 +184,7 @@ stage_asan() {
 }
 
 stage_tsan() {
-  "$CC" "${cflags[@]}" -fsanitize=thread -O1 "$repo/tests/c/test_core.c" "${ldflags[@]}" \
+  "$CC" "${cflags[@]}" -fsanitize=thread -O1 "${core_src[@]}" "${ldflags[@]}" \
     -o "$out/test_core_tsan" || return 1
   # TSan needs a memory layout that high ASLR entropy breaks: run without ASLR when possible.
   local norand=()
