@@ -93,7 +93,6 @@ test-exchange-c: build-hooks server
 	$(TEST_HOOKS) TOKENCLIENT_LIBDIR=$(HOOKS_LIBDIR) $(PYTHON) tests/c/run_exchange.py
 
 test-python: build-hooks server
-	$(TEST_HOOKS) TOKENCLIENT_LIBRARY=$(HOOKS_LIB) $(PYTHON) -m pytest -q tests/python
 	$(TEST_HOOKS) TOKENCLIENT_LIBRARY=$(HOOKS_LIB) $(PYTHON) -m pytest -q bindings/python/tests
 
 # Fresh records for the secret scan of this run.

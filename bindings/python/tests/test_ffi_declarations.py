@@ -1,12 +1,17 @@
-"""The binding's ctypes declarations agree with include/tokenclient.h."""
+"""The binding's ctypes declarations and constants agree with
+include/tokenclient.h, read from the header's text."""
 
+import ast
 import ctypes
 import pathlib
 import re
 
-from tokenclient import _ffi
+import tokenclient
+from tokenclient import _client, _errors, _ffi
 
-HEADER = pathlib.Path(__file__).resolve().parents[3] / "include" / "tokenclient.h"
+REPO = pathlib.Path(__file__).resolve().parents[3]
+HEADER = REPO / "include" / "tokenclient.h"
+PREFIX = "TOKENCLIENT_"
 
 # C type (as written in the header) -> the ctypes types that may stand for it.
 C_TO_CTYPES = {
@@ -63,3 +68,95 @@ def test_every_declaration_matches_the_header():
 def test_the_binding_uses_every_function_of_the_header():
     missing = set(header_functions()) - set(_ffi.SIGNATURES)
     assert not missing, f"functions of the header the binding does not declare: {sorted(missing)}"
+
+
+# ------------------------------------------------------------- constants
+
+
+def header_constants():
+    """name -> value of every integer #define and every enumerator of the header."""
+    text = re.sub(r"/\*.*?\*/|//[^\n]*", " ", HEADER.read_text(), flags=re.S)
+    found = re.findall(r"^[ \t]*#[ \t]*define[ \t]+(TOKENCLIENT_\w+)[ \t]+(.+?)[ \t]*$", text, re.M)
+    for body in re.findall(r"\benum\b[^{;]*\{(.*?)\}", text, re.S):
+        for item in filter(None, (i.strip() for i in body.split(","))):
+            m = re.fullmatch(r"(TOKENCLIENT_\w+)\s*=\s*(\S+)", item)
+            assert m, f"an enumerator of the header without an explicit value: {item!r}"
+            found.append(m.groups())
+    out = {}
+    for name, value in found:
+        assert name not in out, f"{name} is defined twice in the header"
+        out[name] = int(value, 0)  # a value that is not an integer literal fails here
+    return out
+
+
+def header_family(family):
+    """The header's TOKENCLIENT_<family>_* constants, named without that prefix."""
+    start = f"{PREFIX}{family}_"
+    return {n[len(start):]: v for n, v in header_constants().items() if n.startswith(start)}
+
+
+def test_header_constants_are_parsed():
+    families = {name[len(PREFIX):].split("_")[0] for name in header_constants()}
+    assert families >= {"VERSION", "ERROR", "AUTH", "TALKDESK"}, families
+
+
+def test_every_constant_matches_the_header():
+    """_ffi defines each constant of the header, under its name without the
+    TOKENCLIENT_ prefix and with its value, and no other."""
+    binding = {PREFIX + n: v for n, v in vars(_ffi).items()
+               if not n.startswith("_") and n.isupper() and type(v) is int}
+    assert binding == header_constants()
+
+
+def test_python_enums_use_the_header_values():
+    assert {m.name: m.value for m in tokenclient.AuthMethod} == header_family("AUTH")
+    assert _client._TALKDESK_REGIONS == {n.lower(): v for n, v in header_family("TALKDESK").items()}
+    # Every error kind has its own exception class (OAuth errors are built
+    # apart, with their extra fields).
+    kinds = header_family("ERROR")
+    assert set(_errors._BY_KIND) | {kinds["OAUTH"]} == set(kinds.values())
+    assert kinds["OAUTH"] not in _errors._BY_KIND
+    assert len(set(_errors._BY_KIND.values())) == len(_errors._BY_KIND)
+
+
+def test_the_loaded_library_is_the_headers_version():
+    v = header_family("VERSION")
+    assert tokenclient.version() == f"{v['MAJOR']}.{v['MINOR']}.{v['PATCH']}"
+
+
+def _is_int(node):
+    return isinstance(node, ast.Constant) and type(node.value) is int
+
+
+def int_literal_names(path):
+    """(name, line) for every name bound to an integer literal in the file:
+    assignments (module, class or function level), str keys of dict
+    displays and keyword arguments."""
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, (ast.Assign, ast.AnnAssign)) and _is_int(node.value):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            yield from ((t.id, node.lineno) for t in targets if isinstance(t, ast.Name))
+        elif isinstance(node, ast.Dict):
+            yield from ((k.value, k.lineno) for k, v in zip(node.keys, node.values)
+                        if isinstance(k, ast.Constant) and isinstance(k.value, str) and _is_int(v))
+        elif isinstance(node, ast.keyword) and node.arg and _is_int(node.value):
+            yield node.arg, node.value.lineno
+
+
+def test_each_constant_is_written_once_in_ffi():
+    """A header value is written as a number in one place, _ffi.py; the
+    package (AuthMethod, the Talkdesk regions, the error classes) and the
+    tests refer to it. A name bound to a number anywhere else whose name
+    ends a header constant's (NONE, us, ERROR_KEY, ...) is a second
+    definition."""
+    header = header_constants()
+    places = {name: [] for name in header}
+    package = REPO / "bindings" / "python"
+    for path in sorted(package.glob("tokenclient/*.py")) + sorted(package.glob("tests/*.py")):
+        for name, line in int_literal_names(path):
+            for constant in header:
+                if constant.endswith("_" + name.upper()):
+                    places[constant].append(f"{path.relative_to(package)}:{line}")
+    wrong = {c: p for c, p in places.items()
+             if len(p) != 1 or not p[0].startswith("tokenclient/_ffi.py:")}
+    assert not wrong, f"header constants not written exactly once, in tokenclient/_ffi.py: {wrong}"

@@ -20,14 +20,14 @@ class AuthMethod(enum.IntEnum):
     """How the client authenticates at the token endpoint (the C
     `TOKENCLIENT_AUTH_*` values)."""
 
-    NONE = 0
-    CLIENT_SECRET_BASIC = 1
-    CLIENT_SECRET_POST = 2
-    CLIENT_SECRET_JWT = 3
-    PRIVATE_KEY_JWT = 4
+    NONE = _ffi.AUTH_NONE
+    CLIENT_SECRET_BASIC = _ffi.AUTH_CLIENT_SECRET_BASIC
+    CLIENT_SECRET_POST = _ffi.AUTH_CLIENT_SECRET_POST
+    CLIENT_SECRET_JWT = _ffi.AUTH_CLIENT_SECRET_JWT
+    PRIVATE_KEY_JWT = _ffi.AUTH_PRIVATE_KEY_JWT
 
 
-_TALKDESK_REGIONS = {"us": 0, "eu": 1, "ca": 2}
+_TALKDESK_REGIONS = {"us": _ffi.TALKDESK_US, "eu": _ffi.TALKDESK_EU, "ca": _ffi.TALKDESK_CA}
 
 
 def _arg(value: Any, name: str, optional: bool = False) -> Optional[bytes]:

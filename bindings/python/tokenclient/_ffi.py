@@ -1,4 +1,5 @@
-"""Loads libtokenclient and declares every C function the binding uses.
+"""Loads libtokenclient and declares every C function and constant of its
+header (include/tokenclient.h). The tests drive the raw C ABI through it too.
 
 Where the library is looked for, in order:
 1. the path in the TOKENCLIENT_LIBRARY environment variable (always wins);
@@ -49,7 +50,7 @@ TOKEN_CALLBACK = ctypes.CFUNCTYPE(None, c_void_p, c_void_p)
 _ERR = c_void_p
 _OUT = POINTER(c_void_p)
 
-#: name -> (restype, argtypes). tests/test_ffi.py checks it against the header.
+#: name -> (restype, argtypes). tests/test_ffi_declarations.py checks it against the header.
 SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "tokenclient_version": (c_char_p, []),
     "tokenclient_string_free": (None, [c_void_p]),
@@ -105,7 +106,16 @@ for _name, (_restype, _argtypes) in SIGNATURES.items():
     _fn.restype = _restype
     _fn.argtypes = _argtypes
 
-# Values of the C enums and typedefs.
+# Every enum value and #define of the header, named without its TOKENCLIENT_
+# prefix, and defined here only (the rest of the package refers to these);
+# tests/test_ffi_declarations.py checks them against the header.
+
+# The version of the header this binding was written against.
+VERSION_MAJOR = 0
+VERSION_MINOR = 1
+VERSION_PATCH = 0
+
+# tokenclient_error_kind
 ERROR_INVALID_ARGUMENT = 1
 ERROR_KEY = 2
 ERROR_CONFIG = 3
@@ -114,6 +124,18 @@ ERROR_OAUTH = 5
 ERROR_HTTP = 6
 ERROR_RESPONSE = 7
 ERROR_PANIC = 8
+
+# tokenclient_auth_method
+AUTH_NONE = 0
+AUTH_CLIENT_SECRET_BASIC = 1
+AUTH_CLIENT_SECRET_POST = 2
+AUTH_CLIENT_SECRET_JWT = 3
+AUTH_PRIVATE_KEY_JWT = 4
+
+# tokenclient_talkdesk_region
+TALKDESK_US = 0
+TALKDESK_EU = 1
+TALKDESK_CA = 2
 
 
 def take_string(ptr: c_void_p) -> str:

@@ -1,8 +1,9 @@
 """Independent verification of the client assertions libtokenclient signs.
 
 Keys are generated here with `cryptography`; assertions are made through the
-C ABI (tcffi) and checked with PyJWT and `cryptography` only, never with
-tokenclient's own code.
+raw C ABI (c_abi.py, which calls the functions as tokenclient._ffi declares
+them, past the binding's Client) and checked with PyJWT and `cryptography`
+only, never with tokenclient's own code.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-import tcffi
+import c_abi
+from tokenclient import _ffi
 
 TOKEN_URL = "https://acme.example.com/oauth/token"
 CLIENT_ID = "client-0123"
@@ -115,8 +117,8 @@ def key_material(text: str) -> str:
 
 
 @pytest.fixture
-def client(lib):
-    with lib.client(TOKEN_URL, CLIENT_ID) as c:
+def client():
+    with c_abi.Client(TOKEN_URL, CLIENT_ID) as c:
         yield c
 
 
@@ -157,9 +159,9 @@ def signature_length(token: str) -> int:
 
 
 def expect_error(kind: int, call, *args, secret: str | None = None, **kwargs):
-    """Runs `call`, expecting a TokenclientError of `kind` whose message
+    """Runs `call`, expecting a CError of `kind` whose message
     quotes no 20-character piece of `secret` (a key's text or a secret)."""
-    with pytest.raises(tcffi.TokenclientError) as info:
+    with pytest.raises(c_abi.CError) as info:
         call(*args, **kwargs)
     err = info.value
     assert err.kind == kind, err.message
@@ -250,7 +252,7 @@ HMAC = [("HS256", 32), ("HS384", 48), ("HS512", 64)]
 @pytest.mark.parametrize("alg,size", HMAC, ids=[a for a, _ in HMAC])
 def test_client_secret_jwt(client, alg, size):
     secret = secrets.token_urlsafe(size)[:size]
-    client.set_client_secret(secret, tcffi.AUTH_CLIENT_SECRET_JWT)
+    client.set_client_secret(secret, _ffi.AUTH_CLIENT_SECRET_JWT)
     if alg != "HS256":
         client.set_hmac_alg(alg)
     token, before, after = make_assertion(client)
@@ -266,7 +268,7 @@ def test_client_secret_jwt(client, alg, size):
 def test_hmac_alg_set_before_the_secret(client):
     secret = secrets.token_hex(32)  # 64 bytes
     client.set_hmac_alg("HS512")
-    client.set_client_secret(secret, tcffi.AUTH_CLIENT_SECRET_JWT)
+    client.set_client_secret(secret, _ffi.AUTH_CLIENT_SECRET_JWT)
     token = client.create_assertion()
     check_header(token, "HS512", None)
     verify(token, secret.encode(), "HS512")
@@ -276,18 +278,18 @@ def test_hmac_alg_set_before_the_secret(client):
 def test_short_hmac_secret_is_refused(client, alg, size):
     secret = secrets.token_hex(size)[:size - 1]
     if alg == "HS256":
-        expect_error(tcffi.KEY, client.set_client_secret, secret,
-                     tcffi.AUTH_CLIENT_SECRET_JWT, secret=secret)
+        expect_error(_ffi.ERROR_KEY, client.set_client_secret, secret,
+                     _ffi.AUTH_CLIENT_SECRET_JWT, secret=secret)
     else:
-        client.set_client_secret(secret[:32], tcffi.AUTH_CLIENT_SECRET_JWT)
-        expect_error(tcffi.KEY, client.set_hmac_alg, alg, secret=secret[:32])
+        client.set_client_secret(secret[:32], _ffi.AUTH_CLIENT_SECRET_JWT)
+        expect_error(_ffi.ERROR_KEY, client.set_hmac_alg, alg, secret=secret[:32])
         # Nothing changed: the HS256 assertion still verifies.
         verify(client.create_assertion(), secret[:32].encode(), "HS256")
 
 
 @pytest.mark.parametrize("alg", ["RS256", "hs256", "none", ""])
 def test_unknown_hmac_alg(client, alg):
-    expect_error(tcffi.INVALID_ARGUMENT, client.set_hmac_alg, alg)
+    expect_error(_ffi.ERROR_INVALID_ARGUMENT, client.set_hmac_alg, alg)
 
 
 # ----------------------------------------------------------- key formats
@@ -424,9 +426,9 @@ def test_several_audiences(client):
 def test_audience_limit(client):
     for i in range(15):
         client.add_audience(f"https://aud{i}.example")
-    expect_error(tcffi.INVALID_ARGUMENT, client.add_audience, "https://one-too-many.example")
-    expect_error(tcffi.INVALID_ARGUMENT, client.add_audience, "")
-    expect_error(tcffi.INVALID_ARGUMENT, client.set_audience, "")
+    expect_error(_ffi.ERROR_INVALID_ARGUMENT, client.add_audience, "https://one-too-many.example")
+    expect_error(_ffi.ERROR_INVALID_ARGUMENT, client.add_audience, "")
+    expect_error(_ffi.ERROR_INVALID_ARGUMENT, client.set_audience, "")
 
 
 @pytest.mark.parametrize("lifetime,skew", [(60, 0), (3600, 600), (1, 0), (300, 30)])
@@ -445,7 +447,7 @@ def test_lifetime_and_clock_skew(client, lifetime, skew):
     ("set_clock_skew", 601), ("set_clock_skew", 2**32 - 1),
 ])
 def test_timing_out_of_range(client, setter, value):
-    expect_error(tcffi.INVALID_ARGUMENT, getattr(client, setter), value)
+    expect_error(_ffi.ERROR_INVALID_ARGUMENT, getattr(client, setter), value)
 
 
 # ------------------------------------------------------------ refusals
@@ -527,7 +529,7 @@ BAD_KEYS.update(BROKEN_BEGIN_LINES)
 def test_unusable_key_is_a_key_error(client, name):
     kind, build = BAD_KEYS[name]
     text = build(private_key(kind))
-    err = expect_error(tcffi.KEY, client.set_private_key, text, secret=key_material(text))
+    err = expect_error(_ffi.ERROR_KEY, client.set_private_key, text, secret=key_material(text))
     if name.startswith("encrypted"):
         assert "encrypted" in err.message
     elif name.startswith("public"):
@@ -535,7 +537,7 @@ def test_unusable_key_is_a_key_error(client, name):
     elif name.startswith("rsa-1024"):
         assert "2048" in err.message
     # The client is left without credentials.
-    expect_error(tcffi.CONFIG, client.create_assertion)
+    expect_error(_ffi.ERROR_CONFIG, client.create_assertion)
 
 
 ALG_MISMATCH = [  # (key kind, alg that does not fit it)
@@ -548,20 +550,20 @@ ALG_MISMATCH = [  # (key kind, alg that does not fit it)
 @pytest.mark.parametrize("kind,alg", ALG_MISMATCH, ids=[f"{k}-{a}" for k, a in ALG_MISMATCH])
 def test_alg_that_does_not_fit_the_key(client, kind, alg):
     text = pem(private_key(kind))
-    expect_error(tcffi.KEY, client.set_private_key, text, None, alg, secret=key_material(text))
+    expect_error(_ffi.ERROR_KEY, client.set_private_key, text, None, alg, secret=key_material(text))
 
 
 @pytest.mark.parametrize("kind,jwk_alg", [("P-256", "ES384"), ("RSA", "ES256"),
                                           ("Ed25519", "RS256"), ("P-256", "nope")])
 def test_jwk_alg_that_does_not_fit(client, kind, jwk_alg):
     text = json.dumps(private_jwk(private_key(kind), alg=jwk_alg))
-    expect_error(tcffi.KEY, client.set_private_key, text, secret=private_jwk(private_key(kind))["d"])
+    expect_error(_ffi.ERROR_KEY, client.set_private_key, text, secret=private_jwk(private_key(kind))["d"])
 
 
 @pytest.mark.parametrize("alg", ["ES257", "es256", "none", "HS256", "RSA", ""])
 def test_unknown_alg_is_an_invalid_argument(client, alg):
     text = pem(private_key("P-256"))
-    expect_error(tcffi.INVALID_ARGUMENT, client.set_private_key, text, None, alg,
+    expect_error(_ffi.ERROR_INVALID_ARGUMENT, client.set_private_key, text, None, alg,
                  secret=key_material(text))
 
 
@@ -569,31 +571,31 @@ def test_unknown_alg_is_an_invalid_argument(client, alg):
 def test_key_passed_as_alg_is_not_quoted(client):
     """Arguments swapped by mistake: the message must not quote the key."""
     text = der_b64(private_key("P-256"))
-    expect_error(tcffi.INVALID_ARGUMENT, client.set_private_key, pem(private_key("P-256")),
+    expect_error(_ffi.ERROR_INVALID_ARGUMENT, client.set_private_key, pem(private_key("P-256")),
                  None, text, secret=text)
 
 
 def test_secret_passed_as_hmac_alg_is_not_quoted(client):
     secret = secrets.token_urlsafe(32)
-    expect_error(tcffi.INVALID_ARGUMENT, client.set_hmac_alg, secret, secret=secret)
+    expect_error(_ffi.ERROR_INVALID_ARGUMENT, client.set_hmac_alg, secret, secret=secret)
 
 
 def test_no_credentials_is_a_config_error(client):
-    expect_error(tcffi.CONFIG, client.create_assertion)
+    expect_error(_ffi.ERROR_CONFIG, client.create_assertion)
 
 
-@pytest.mark.parametrize("method", [tcffi.AUTH_CLIENT_SECRET_BASIC,
-                                    tcffi.AUTH_CLIENT_SECRET_POST])
+@pytest.mark.parametrize("method", [_ffi.AUTH_CLIENT_SECRET_BASIC,
+                                    _ffi.AUTH_CLIENT_SECRET_POST])
 def test_secret_that_does_not_sign_is_a_config_error(client, method):
     secret = secrets.token_urlsafe(32)
     client.set_client_secret(secret, method)
-    expect_error(tcffi.CONFIG, client.create_assertion, secret=secret)
+    expect_error(_ffi.ERROR_CONFIG, client.create_assertion, secret=secret)
 
 
 def test_later_credentials_replace_earlier_ones(client):
     secret = secrets.token_urlsafe(32)
     client.set_private_key(pem(private_key("P-256")))
-    client.set_client_secret(secret, tcffi.AUTH_CLIENT_SECRET_JWT)
+    client.set_client_secret(secret, _ffi.AUTH_CLIENT_SECRET_JWT)
     verify(client.create_assertion(), secret.encode(), "HS256")
     client.set_private_key(pem(private_key("RSA")), None, "PS256")
     verify(client.create_assertion(), private_key("RSA").public_key(), "PS256")
