@@ -1,19 +1,23 @@
 package tokenclient
 
+// #include "tokenclient.h"
+import "C"
+
 import "fmt"
 
 // ErrorKind is the kind of a tokenclient error (the C tokenclient_error_kind).
 type ErrorKind int
 
+// The values are the header's TOKENCLIENT_ERROR_* constants.
 const (
-	KindInvalidArgument ErrorKind = 1 // NULL, invalid UTF-8, bad URL, bad option value
-	KindKey             ErrorKind = 2 // key unreadable, or wrong type for the algorithm
-	KindConfig          ErrorKind = 3 // missing credentials, method/credential mismatch
-	KindTransport       ErrorKind = 4 // DNS, connect, TLS, timeout, too large
-	KindOAuth           ErrorKind = 5 // the server answered an RFC 6749 §5.2 error
-	KindHTTP            ErrorKind = 6 // non-2xx without a valid OAuth error body
-	KindResponse        ErrorKind = 7 // 2xx but not a valid token response
-	KindPanic           ErrorKind = 8 // a bug caught at the library boundary
+	KindInvalidArgument ErrorKind = C.TOKENCLIENT_ERROR_INVALID_ARGUMENT // NULL, invalid UTF-8, bad URL, bad option value
+	KindKey             ErrorKind = C.TOKENCLIENT_ERROR_KEY              // key unreadable, or wrong type for the algorithm
+	KindConfig          ErrorKind = C.TOKENCLIENT_ERROR_CONFIG           // missing credentials, method/credential mismatch
+	KindTransport       ErrorKind = C.TOKENCLIENT_ERROR_TRANSPORT        // DNS, connect, TLS, timeout, too large
+	KindOAuth           ErrorKind = C.TOKENCLIENT_ERROR_OAUTH            // the server answered an RFC 6749 §5.2 error
+	KindHTTP            ErrorKind = C.TOKENCLIENT_ERROR_HTTP             // non-2xx without a valid OAuth error body
+	KindResponse        ErrorKind = C.TOKENCLIENT_ERROR_RESPONSE         // 2xx but not a valid token response
+	KindPanic           ErrorKind = C.TOKENCLIENT_ERROR_PANIC            // a bug caught at the library boundary
 )
 
 func (k ErrorKind) String() string {

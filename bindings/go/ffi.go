@@ -1,7 +1,9 @@
 package tokenclient
 
-// All cgo lives in this file: the header include, linking, string and
-// error conversion.
+// The cgo flags that find tokenclient.h and link libtokenclient are set here
+// only (cgo applies them to the whole package); other files that use C names,
+// such as the constants taken from the header, include tokenclient.h in a
+// preamble of their own. String and error conversion live here too.
 
 /*
 #cgo CFLAGS: -I${SRCDIR}/../../include
