@@ -62,7 +62,7 @@ fn secret_client(server: &Server, name: &str, method: AuthMethod) -> Client {
 
 #[test]
 fn cached_reads_do_not_reach_the_server() {
-    let server = shared();
+    let Some(server) = shared() else { return };
     let c = secret_client(server, "basic-client", AuthMethod::ClientSecretBasic);
     let before = token_requests(server, "basic-client");
     let first = c.get_token(Some("read")).unwrap();
@@ -88,7 +88,7 @@ fn cached_reads_do_not_reach_the_server() {
 
 #[test]
 fn proactive_refresh_and_expiry_with_injected_time() {
-    let server = shared();
+    let Some(server) = shared() else { return };
     let c = secret_client(server, "post-client", AuthMethod::ClientSecretPost);
     let clock = TestClock::new();
     c.set_clock(clock.clone()).unwrap();
@@ -116,7 +116,7 @@ fn proactive_refresh_and_expiry_with_injected_time() {
 
 #[test]
 fn a_thousand_callers_one_request() {
-    let server = shared();
+    let Some(server) = shared() else { return };
     let c = Arc::new(secret_client(
         server,
         "hs256-client",
@@ -151,7 +151,7 @@ fn a_thousand_callers_one_request() {
 
 #[test]
 fn rotated_refresh_token_reaches_the_hook() {
-    let server = shared();
+    let Some(server) = shared() else { return };
     let m = server.client("talkdesk-client");
     let c = Client::new(
         &server.token_url_of("talkdesk-client"),
