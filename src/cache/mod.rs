@@ -11,8 +11,9 @@ mod clock;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use clock::Reading;
 pub use clock::{Clock, SystemClock};
 
 use crate::error::{Error, ErrorKind, Result};
@@ -45,10 +46,12 @@ impl Default for RefreshPolicy {
 
 struct Cached {
     token: Arc<Token>,
-    /// From here on, the next caller refreshes.
-    refresh_at: Instant,
-    /// From here on, the token is not handed out.
-    usable_until: Instant,
+    /// When it was obtained.
+    obtained: Reading,
+    /// From this age on, the next caller refreshes.
+    refresh_after: Duration,
+    /// From this age on, the token is not handed out.
+    usable_for: Duration,
 }
 
 #[derive(Default)]
@@ -81,7 +84,7 @@ struct Flight<'a> {
 }
 
 impl Flight<'_> {
-    fn land(&mut self, result: &Result<Arc<Token>>, now: Instant, policy: &RefreshPolicy) {
+    fn land(&mut self, result: &Result<Arc<Token>>, now: Reading, policy: &RefreshPolicy) {
         let mut slots = self.cache.lock();
         let slot = slots.entry(self.key.to_string()).or_default();
         slot.in_flight = false;
@@ -109,7 +112,7 @@ impl Drop for Flight<'_> {
     }
 }
 
-fn timings(token: Arc<Token>, now: Instant, policy: &RefreshPolicy) -> Cached {
+fn timings(token: Arc<Token>, now: Reading, policy: &RefreshPolicy) -> Cached {
     let lifetime = token
         .expires_in()
         .map(|s| Duration::from_secs(u64::try_from(s).unwrap_or(0)))
@@ -118,12 +121,13 @@ fn timings(token: Arc<Token>, now: Instant, policy: &RefreshPolicy) -> Cached {
         .min(Duration::from_secs(365 * 24 * 3600));
     // Short-lived tokens: the margin is at most half the lifetime.
     let margin = policy.margin.min(lifetime / 2);
-    let usable_until = now + lifetime - margin;
-    let refresh_at = (now + lifetime.mul_f64(policy.fraction)).min(usable_until);
+    let usable_for = lifetime - margin;
+    let refresh_after = lifetime.mul_f64(policy.fraction).min(usable_for);
     Cached {
         token,
-        refresh_at,
-        usable_until,
+        obtained: now,
+        refresh_after,
+        usable_for,
     }
 }
 
@@ -154,17 +158,18 @@ impl Cache {
         fetch: impl FnOnce() -> Result<Arc<Token>>,
     ) -> Result<Arc<Token>> {
         let mut slots = self.lock();
-        let now = clock.now();
+        let now = Reading::of(clock);
         if !slots.contains_key(key) {
             slots.insert(key.to_string(), Slot::default());
         }
         let slot = slots.get_mut(key).expect("inserted above");
         let mut stale = None;
         if let Some(cached) = &slot.cached {
-            if now < cached.refresh_at {
+            let age = cached.obtained.elapsed_until(&now);
+            if age < cached.refresh_after {
                 return Ok(cached.token.clone());
             }
-            if now < cached.usable_until {
+            if age < cached.usable_for {
                 if slot.in_flight {
                     return Ok(cached.token.clone());
                 }
@@ -196,7 +201,7 @@ impl Cache {
             landed: false,
         };
         let result = fetch();
-        flight.land(&result, clock.now(), policy);
+        flight.land(&result, Reading::of(clock), policy);
         if let (Ok(token), Some(callback)) = (&result, on_token) {
             callback(token);
         }
@@ -205,5 +210,148 @@ impl Cache {
             (Err(_), Some(old)) => Ok(old),
             (result, _) => result,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+    use std::time::{Instant, SystemTime};
+
+    /// Two clocks the test moves by hand: the monotonic one forwards only,
+    /// the wall clock either way.
+    struct TestClock {
+        mono_start: Instant,
+        wall_start: SystemTime,
+        mono_s: AtomicU64,
+        wall_s: AtomicI64,
+    }
+
+    impl TestClock {
+        fn new() -> TestClock {
+            TestClock {
+                mono_start: Instant::now(),
+                wall_start: SystemTime::now(),
+                mono_s: AtomicU64::new(0),
+                wall_s: AtomicI64::new(0),
+            }
+        }
+
+        /// Both clocks move by `s` seconds, as in a running machine.
+        fn pass(&self, s: u64) {
+            self.mono_s.fetch_add(s, Ordering::SeqCst);
+            self.wall_s.fetch_add(s as i64, Ordering::SeqCst);
+        }
+
+        /// Only the wall clock moves (a suspend: +; a step back: -).
+        fn step_wall(&self, s: i64) {
+            self.wall_s.fetch_add(s, Ordering::SeqCst);
+        }
+    }
+
+    impl Clock for TestClock {
+        fn now(&self) -> Instant {
+            self.mono_start + Duration::from_secs(self.mono_s.load(Ordering::SeqCst))
+        }
+
+        fn wall(&self) -> SystemTime {
+            let s = self.wall_s.load(Ordering::SeqCst);
+            if s >= 0 {
+                self.wall_start + Duration::from_secs(s as u64)
+            } else {
+                self.wall_start - Duration::from_secs(s.unsigned_abs())
+            }
+        }
+    }
+
+    /// A cache, a clock and a fetch that counts its calls and issues
+    /// tokens living `lifetime` seconds, named by their number.
+    struct Fixture {
+        cache: Cache,
+        clock: TestClock,
+        fetches: AtomicU64,
+        policy: RefreshPolicy,
+    }
+
+    impl Fixture {
+        fn new() -> Fixture {
+            Fixture {
+                cache: Cache::default(),
+                clock: TestClock::new(),
+                fetches: AtomicU64::new(0),
+                policy: RefreshPolicy::default(),
+            }
+        }
+
+        /// The access token `get` hands out, fetching one of 3600 s if needed.
+        fn get(&self) -> String {
+            let token = self
+                .cache
+                .get("scope", &self.clock, &self.policy, None, || {
+                    let n = self.fetches.fetch_add(1, Ordering::SeqCst) + 1;
+                    let body = format!(
+                        r#"{{"access_token":"t{n}","token_type":"Bearer","expires_in":3600}}"#
+                    );
+                    Ok(Arc::new(crate::oauth::parse_token(200, body.as_bytes())?))
+                });
+            token.unwrap().access_token().to_string()
+        }
+    }
+
+    #[test]
+    fn refresh_and_expiry_follow_the_running_clocks() {
+        let f = Fixture::new();
+        assert_eq!(f.get(), "t1");
+        f.clock.pass(2879); // just short of 80% of 3600 s: cached
+        assert_eq!(f.get(), "t1");
+        f.clock.pass(2); // past 80%: refreshed
+        assert_eq!(f.get(), "t2");
+        assert_eq!(f.fetches.load(Ordering::SeqCst), 2);
+    }
+
+    /// A suspend: the monotonic clock stands still while the wall clock
+    /// moves 2 h. The token (1 h) has expired: it is refreshed, not served.
+    #[test]
+    fn a_suspend_expires_the_token() {
+        let f = Fixture::new();
+        assert_eq!(f.get(), "t1");
+        f.clock.pass(60);
+        f.clock.step_wall(2 * 3600);
+        assert_eq!(f.get(), "t2");
+        // The new token is judged from when it came, on both clocks.
+        f.clock.pass(60);
+        assert_eq!(f.get(), "t2");
+    }
+
+    /// The wall clock stepped back 1 h: the monotonic clock still ages the
+    /// token, which is not served past its real lifetime.
+    #[test]
+    fn a_wall_clock_stepped_back_does_not_extend_a_token() {
+        let f = Fixture::new();
+        assert_eq!(f.get(), "t1");
+        f.clock.step_wall(-3600);
+        f.clock.pass(2879);
+        assert_eq!(f.get(), "t1", "79.97% of its life on the monotonic clock");
+        f.clock.pass(2);
+        assert_eq!(f.get(), "t2", "refreshed by the monotonic clock alone");
+        // While refreshes fail, the old token is served until its expiry
+        // minus the margin (10 s) by the monotonic clock, and not after,
+        // however far back the wall clock goes.
+        let down = || {
+            f.cache.get("scope", &f.clock, &f.policy, None, || {
+                Err(Error::new(ErrorKind::Transport, "down"))
+            })
+        };
+        f.clock.pass(2900);
+        assert_eq!(
+            down().unwrap().access_token(),
+            "t2",
+            "refresh failed, t2 still usable"
+        );
+        f.clock.step_wall(-3600);
+        f.clock.pass(3600 - 10 - 2900);
+        let failing = down();
+        assert_eq!(failing.unwrap_err().kind(), ErrorKind::Transport);
     }
 }
