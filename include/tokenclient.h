@@ -221,7 +221,8 @@ tokenclient_error *tokenclient_client_set_token_callback(tokenclient_client *cli
  * Sets how failed requests are retried: up to `max_retries` retries (0 to
  * 10; default 2) with exponential backoff and full jitter starting at
  * `base_delay_ms` (default 200), no wait longer than `max_delay_ms`
- * (default 10000; a `Retry-After` longer than that ends the retries).
+ * (default 10000; a `Retry-After` longer than that ends the retries), all
+ * within the call's deadline (`tokenclient_client_set_timeout_ms`).
  * Retried: transport failures, HTTP 5xx and 429, each with a new assertion.
  * Never retried: OAuth errors (invalid_grant, invalid_client, ...); a
  * refresh_token grant the server may have processed; an authorization
@@ -368,9 +369,15 @@ tokenclient_error *tokenclient_client_set_clock_skew(tokenclient_client *client,
 tokenclient_error *tokenclient_client_create_assertion(const tokenclient_client *client, char **out_jwt);
 
 /**
- * Sets the connect timeout and the timeout of a whole request, in
- * milliseconds, each 1 to 600000 (defaults: 10000 and 30000). A request
- * that exceeds either fails with `TOKENCLIENT_ERROR_TRANSPORT`.
+ * Sets the connect timeout and the total timeout, in milliseconds, each 1
+ * to 600000 (defaults: 10000 and 30000). The total timeout is one deadline
+ * for a whole call, retries and backoff included: each attempt gets what
+ * remains of it, no retry starts with less than 100 ms left after its
+ * backoff, and a `Retry-After` beyond the time left ends the call with the
+ * server's error. A `get_token` that waits for another caller's request
+ * waits until its own deadline at most. A call that runs out of time fails
+ * with `TOKENCLIENT_ERROR_TRANSPORT` (or the server's error), whose message
+ * says that the deadline ran out and after how many attempts.
  *
  * Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for NULL or a value out of range.
  */

@@ -124,6 +124,18 @@ impl Error {
         self
     }
 
+    /// Says in the message that the call's deadline ran out, and after how
+    /// many attempts.
+    pub(crate) fn with_deadline_note(mut self, total: std::time::Duration, attempts: u32) -> Self {
+        let s = if attempts == 1 { "" } else { "s" };
+        self.message.push_str(&format!(
+            " (the call's deadline of {} ms ran out after {attempts} attempt{s})",
+            total.as_millis()
+        ));
+        crate::audit::message(&self.message);
+        self
+    }
+
     /// The `Retry-After` of the answer that caused the error, if it had one.
     pub fn retry_after(&self) -> Option<&str> {
         self.extra.as_ref()?.retry_after.as_deref()

@@ -11,7 +11,7 @@ mod clock;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use clock::Reading;
 pub use clock::{Clock, SystemClock};
@@ -146,15 +146,16 @@ impl Cache {
     /// The token of `key` while it is fresh. Otherwise one caller runs
     /// `fetch` (and then `on_token` with what it got), while callers that
     /// find the current token still usable keep getting it; callers that
-    /// find none wait for that single fetch and share its result or its
-    /// error. A failed refresh keeps handing out the old token while it is
-    /// usable.
+    /// find none wait for that single fetch, until `wait_until` at most,
+    /// and share its result or its error. A failed refresh keeps handing
+    /// out the old token while it is usable.
     pub(crate) fn get(
         &self,
         key: &str,
         clock: &dyn Clock,
         policy: &RefreshPolicy,
         on_token: Option<&TokenCallback>,
+        wait_until: Instant,
         fetch: impl FnOnce() -> Result<Arc<Token>>,
     ) -> Result<Arc<Token>> {
         let mut slots = self.lock();
@@ -178,12 +179,23 @@ impl Cache {
         }
         if slot.in_flight {
             let flight = slot.flights;
-            let slots = self
+            let wait = wait_until.saturating_duration_since(Instant::now());
+            let (slots, waited) = self
                 .landed
-                .wait_while(slots, |s| {
+                .wait_timeout_while(slots, wait, |s| {
                     s.get(key).is_some_and(|slot| slot.flights == flight)
                 })
                 .unwrap_or_else(PoisonError::into_inner);
+            if waited.timed_out() {
+                return Err(Error::new(
+                    ErrorKind::Transport,
+                    format!(
+                        "the call's deadline of {} ms ran out while it waited for the token \
+                         request in flight",
+                        wait.as_millis()
+                    ),
+                ));
+            }
             return match slots.get(key).and_then(|s| s.last.clone()) {
                 Some(result) => result,
                 None => Err(Error::new(
@@ -265,6 +277,10 @@ mod tests {
         }
     }
 
+    fn far() -> Instant {
+        Instant::now() + Duration::from_secs(60)
+    }
+
     /// A cache, a clock and a fetch that counts its calls and issues
     /// tokens living `lifetime` seconds, named by their number.
     struct Fixture {
@@ -288,7 +304,7 @@ mod tests {
         fn get(&self) -> String {
             let token = self
                 .cache
-                .get("scope", &self.clock, &self.policy, None, || {
+                .get("scope", &self.clock, &self.policy, None, far(), || {
                     let n = self.fetches.fetch_add(1, Ordering::SeqCst) + 1;
                     let body = format!(
                         r#"{{"access_token":"t{n}","token_type":"Bearer","expires_in":3600}}"#
@@ -339,7 +355,7 @@ mod tests {
         // minus the margin (10 s) by the monotonic clock, and not after,
         // however far back the wall clock goes.
         let down = || {
-            f.cache.get("scope", &f.clock, &f.policy, None, || {
+            f.cache.get("scope", &f.clock, &f.policy, None, far(), || {
                 Err(Error::new(ErrorKind::Transport, "down"))
             })
         };
@@ -353,5 +369,43 @@ mod tests {
         f.clock.pass(3600 - 10 - 2900);
         let failing = down();
         assert_eq!(failing.unwrap_err().kind(), ErrorKind::Transport);
+    }
+
+    /// A waiter stops waiting for the flight of another caller at its own
+    /// deadline, and the flight lands for the others all the same.
+    #[test]
+    fn a_waiter_stops_at_its_deadline() {
+        let f = Fixture::new();
+        let (started_tx, started_rx) = std::sync::mpsc::channel();
+        std::thread::scope(|scope| {
+            let fetcher = scope.spawn(|| {
+                f.cache.get("scope", &f.clock, &f.policy, None, far(), || {
+                    started_tx.send(()).unwrap();
+                    std::thread::sleep(Duration::from_millis(600));
+                    let body = r#"{"access_token":"slow","token_type":"Bearer","expires_in":3600}"#;
+                    Ok(Arc::new(crate::oauth::parse_token(200, body.as_bytes())?))
+                })
+            });
+            started_rx.recv().unwrap();
+            let start = Instant::now();
+            let waited = f.cache.get(
+                "scope",
+                &f.clock,
+                &f.policy,
+                None,
+                Instant::now() + Duration::from_millis(100),
+                || panic!("a waiter does not fetch"),
+            );
+            let took = start.elapsed();
+            let e = waited.unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Transport);
+            assert!(e.message().contains("deadline"), "{e}");
+            assert!(
+                took >= Duration::from_millis(100) && took < Duration::from_millis(400),
+                "{took:?}"
+            );
+            assert_eq!(fetcher.join().unwrap().unwrap().access_token(), "slow");
+        });
+        assert_eq!(f.get(), "slow", "the flight landed in the cache");
     }
 }

@@ -2,10 +2,16 @@
 //! attempt, retried with OAuth semantics.
 #![forbid(unsafe_code)]
 
+use std::time::Duration;
+
 use super::Client;
 use crate::error::Result;
 use crate::oauth::{check_grant, delay, may_retry, random_u64, read_answer, required, Form, Token};
-use crate::transport::Request;
+use crate::transport::{Deadline, Request};
+
+/// A retry is started only when at least this much of the call's time
+/// remains after its backoff: less would not cover a request.
+const MIN_ATTEMPT: Duration = Duration::from_millis(100);
 
 impl Client {
     /// The authorization_code grant (RFC 6749 §4.1.3), with PKCE (RFC 7636)
@@ -28,16 +34,38 @@ impl Client {
 
     /// The refresh_token grant (RFC 6749 §6), optionally narrowing `scope`.
     pub fn refresh(&self, refresh_token: &str, scope: Option<&str>) -> Result<Token> {
+        self.refresh_by(refresh_token, scope, &self.deadline())
+    }
+
+    pub(super) fn refresh_by(
+        &self,
+        refresh_token: &str,
+        scope: Option<&str>,
+        deadline: &Deadline,
+    ) -> Result<Token> {
         required("the refresh token", refresh_token)?;
         let mut params = vec![("refresh_token", refresh_token)];
         params.extend(scope.map(|s| ("scope", s)));
-        self.grant("refresh_token", &params)
+        self.grant_by("refresh_token", &params, deadline)
     }
 
     /// The client_credentials grant (RFC 6749 §4.4).
     pub fn client_credentials(&self, scope: Option<&str>) -> Result<Token> {
+        self.client_credentials_by(scope, &self.deadline())
+    }
+
+    pub(super) fn client_credentials_by(
+        &self,
+        scope: Option<&str>,
+        deadline: &Deadline,
+    ) -> Result<Token> {
         let params: Vec<(&str, &str)> = scope.map(|s| ("scope", s)).into_iter().collect();
-        self.grant("client_credentials", &params)
+        self.grant_by("client_credentials", &params, deadline)
+    }
+
+    /// The deadline of a call starting now: the total timeout from now.
+    pub(super) fn deadline(&self) -> Deadline {
+        Deadline::after(self.settings().transport.total_timeout)
     }
 
     /// Any grant: `grant_type` plus `params` (name, value; a name may
@@ -50,28 +78,59 @@ impl Client {
     /// error; a refresh_token grant only when the server cannot have
     /// processed it (not sent, or 429/503), an authorization_code grant only
     /// when it was never sent. Every attempt carries a new assertion.
+    ///
+    /// The total timeout bounds the whole call, retries and backoff
+    /// included: each attempt gets what remains of it, a retry is not
+    /// started when less than 100 ms would remain after its backoff, and a
+    /// `Retry-After` beyond the remaining time ends the call with the
+    /// server's error. Such an error says that the deadline ran out, and
+    /// after how many attempts.
     pub fn grant(&self, grant_type: &str, params: &[(&str, &str)]) -> Result<Token> {
+        self.grant_by(grant_type, params, &self.deadline())
+    }
+
+    fn grant_by(
+        &self,
+        grant_type: &str,
+        params: &[(&str, &str)],
+        deadline: &Deadline,
+    ) -> Result<Token> {
         crate::audit::grant_params(params);
         let repeat = check_grant(grant_type, params)?;
         let policy = self.settings().retry;
-        let mut attempt = 0;
+        let mut attempts = 0;
         loop {
-            match self.grant_once(grant_type, params) {
-                Err(e) if attempt < policy.max_retries && may_retry(&e, repeat) => {
-                    attempt += 1;
-                    match delay(&policy, attempt, e.retry_after(), random_u64()) {
-                        Some(wait) => std::thread::sleep(wait),
-                        None => return Err(e),
-                    }
+            attempts += 1;
+            let error = match self.grant_once(grant_type, params, deadline) {
+                Err(e) => e,
+                ok => return ok,
+            };
+            let retries_left = attempts <= policy.max_retries && may_retry(&error, repeat);
+            let wait = retries_left
+                .then(|| delay(&policy, attempts, error.retry_after(), random_u64()))
+                .flatten();
+            match wait {
+                Some(wait) if wait + MIN_ATTEMPT <= deadline.remaining() => {
+                    std::thread::sleep(wait)
                 }
-                result => return result,
+                // A retry was due, but the deadline comes first.
+                Some(_) => return Err(error.with_deadline_note(deadline.total(), attempts)),
+                None if deadline.remaining().is_zero() => {
+                    return Err(error.with_deadline_note(deadline.total(), attempts))
+                }
+                None => return Err(error),
             }
         }
     }
 
     /// One POST: the form, the client authentication (a new assertion),
     /// and the answer read.
-    fn grant_once(&self, grant_type: &str, params: &[(&str, &str)]) -> Result<Token> {
+    fn grant_once(
+        &self,
+        grant_type: &str,
+        params: &[(&str, &str)],
+        deadline: &Deadline,
+    ) -> Result<Token> {
         let settings = self.settings();
         let mut form = Form::new();
         form.push("grant_type", grant_type);
@@ -84,7 +143,7 @@ impl Client {
             body: form.as_bytes(),
             authorization: auth.header.as_deref().map(|h| h.as_str()),
         };
-        let response = self.pool().post(&settings.transport, &request)?;
+        let response = self.pool().post(&settings.transport, &request, deadline)?;
         read_answer(
             response.status,
             &response.body,

@@ -181,8 +181,10 @@ impl Client {
         })
     }
 
-    /// Sets the connect timeout and the timeout of a whole request, in
-    /// milliseconds (defaults 10,000 and 30,000). Each is 1 to 600,000.
+    /// Sets the connect timeout and the total timeout, in milliseconds
+    /// (defaults 10,000 and 30,000; each 1 to 600,000). The total timeout
+    /// is one deadline for a whole call, retries and backoff included (see
+    /// [`Client::grant`]).
     pub fn set_timeouts_ms(&self, connect_ms: u32, total_ms: u32) -> Result<()> {
         for (what, v) in [("connect", connect_ms), ("total", total_ms)] {
             if v == 0 || v > 600_000 {

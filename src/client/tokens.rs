@@ -10,6 +10,7 @@ use zeroize::Zeroizing;
 use super::Client;
 use crate::error::{Error, Result};
 use crate::oauth::Token;
+use crate::transport::Deadline;
 
 /// The refresh token `get_token` uses, if any.
 #[derive(Default)]
@@ -44,6 +45,7 @@ impl Client {
     /// request and share its result or its error.
     pub fn get_token(&self, scope: Option<&str>) -> Result<Arc<Token>> {
         let settings = self.settings();
+        let deadline = Deadline::after(settings.transport.total_timeout);
         // "" and None are the same request (no scope parameter) and slot.
         let scope = scope.filter(|s| !s.is_empty());
         self.cache.get(
@@ -51,13 +53,14 @@ impl Client {
             settings.clock.as_ref(),
             &settings.refresh,
             settings.on_token.as_ref(),
-            || self.fetch(scope).map(Arc::new),
+            deadline.instant(),
+            || self.fetch(scope, &deadline).map(Arc::new),
         )
     }
 
-    fn fetch(&self, scope: Option<&str>) -> Result<Token> {
+    fn fetch(&self, scope: Option<&str>, deadline: &Deadline) -> Result<Token> {
         if self.refresh_token.get().is_none() {
-            return self.client_credentials(scope);
+            return self.client_credentials_by(scope, deadline);
         }
         let _one_at_a_time = self
             .refresh_token
@@ -69,7 +72,7 @@ impl Client {
             .refresh_token
             .get()
             .ok_or_else(|| Error::config("the refresh token was cleared"))?;
-        let token = self.refresh(&current, scope)?;
+        let token = self.refresh_by(&current, scope, deadline)?;
         if let Some(rotated) = token.refresh_token() {
             if rotated != current.as_str() {
                 self.refresh_token.set(Some(rotated));

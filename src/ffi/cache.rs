@@ -133,7 +133,8 @@ pub unsafe extern "C" fn tokenclient_client_set_token_callback(
 /// Sets how failed requests are retried: up to `max_retries` retries (0 to
 /// 10; default 2) with exponential backoff and full jitter starting at
 /// `base_delay_ms` (default 200), no wait longer than `max_delay_ms`
-/// (default 10000; a `Retry-After` longer than that ends the retries).
+/// (default 10000; a `Retry-After` longer than that ends the retries), all
+/// within the call's deadline (`tokenclient_client_set_timeout_ms`).
 /// Retried: transport failures, HTTP 5xx and 429, each with a new assertion.
 /// Never retried: OAuth errors (invalid_grant, invalid_client, ...); a
 /// refresh_token grant the server may have processed; an authorization

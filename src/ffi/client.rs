@@ -267,9 +267,15 @@ pub unsafe extern "C" fn tokenclient_client_create_assertion(
     })
 }
 
-/// Sets the connect timeout and the timeout of a whole request, in
-/// milliseconds, each 1 to 600000 (defaults: 10000 and 30000). A request
-/// that exceeds either fails with `TOKENCLIENT_ERROR_TRANSPORT`.
+/// Sets the connect timeout and the total timeout, in milliseconds, each 1
+/// to 600000 (defaults: 10000 and 30000). The total timeout is one deadline
+/// for a whole call, retries and backoff included: each attempt gets what
+/// remains of it, no retry starts with less than 100 ms left after its
+/// backoff, and a `Retry-After` beyond the time left ends the call with the
+/// server's error. A `get_token` that waits for another caller's request
+/// waits until its own deadline at most. A call that runs out of time fails
+/// with `TOKENCLIENT_ERROR_TRANSPORT` (or the server's error), whose message
+/// says that the deadline ran out and after how many attempts.
 ///
 /// Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for NULL or a value out of range.
 #[no_mangle]

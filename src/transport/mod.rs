@@ -14,7 +14,7 @@ pub(crate) use fork::fork_count;
 
 use std::path::PathBuf;
 use std::sync::{Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use curl::easy::{Easy2, Handler, List, WriteError};
 use zeroize::{Zeroize, Zeroizing};
@@ -51,6 +51,38 @@ impl Default for TransportOptions {
             proxy: None,
             headers: Vec::new(),
         }
+    }
+}
+
+/// When a call must end: one instant for the whole call, retries and
+/// backoff included. Each request gets what remains of it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Deadline {
+    at: Instant,
+    total: Duration,
+}
+
+impl Deadline {
+    /// `total` from now.
+    pub(crate) fn after(total: Duration) -> Deadline {
+        Deadline {
+            at: Instant::now() + total,
+            total,
+        }
+    }
+
+    /// What remains of it, zero once it has passed.
+    pub(crate) fn remaining(&self) -> Duration {
+        self.at.saturating_duration_since(Instant::now())
+    }
+
+    pub(crate) fn instant(&self) -> Instant {
+        self.at
+    }
+
+    /// The whole call's time, for messages.
+    pub(crate) fn total(&self) -> Duration {
+        self.total
     }
 }
 
@@ -174,15 +206,21 @@ fn user_agent() -> &'static str {
 }
 
 impl Pool {
-    /// Sends one POST and returns the answer, whatever its status.
-    pub fn post(&self, options: &TransportOptions, request: &Request<'_>) -> Result<Response> {
+    /// Sends one POST and returns the answer, whatever its status, by
+    /// `deadline`.
+    pub(crate) fn post(
+        &self,
+        options: &TransportOptions,
+        request: &Request<'_>,
+        deadline: &Deadline,
+    ) -> Result<Response> {
         let mut easy = self
             .idle
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .pop()
             .unwrap_or_else(|| Easy2::new(Collector::default()));
-        let result = perform(&mut easy, options, request);
+        let result = perform(&mut easy, options, request, deadline);
         easy.get_mut().finish();
         // A handle that failed mid-transfer is dropped rather than reused.
         if result.is_ok() {
@@ -199,6 +237,7 @@ fn perform(
     easy: &mut Easy2<Collector>,
     options: &TransportOptions,
     request: &Request<'_>,
+    deadline: &Deadline,
 ) -> Result<Response> {
     let current = easy.get_ref().configured.as_ref();
     if !current.is_some_and(|c| c.matches(options, request)) {
@@ -210,6 +249,19 @@ fn perform(
             authorization: request.authorization.map(|a| Zeroizing::new(a.to_string())),
         });
     }
+    // The request gets what remains of the call's time (libcurl counts a
+    // zero timeout as none, so a call already out of time sends nothing).
+    let remaining = deadline.remaining();
+    if remaining < Duration::from_millis(1) {
+        return Err(Error::new(
+            ErrorKind::Transport,
+            "the call's time ran out before the request was sent",
+        )
+        .mark_transient(true));
+    }
+    easy.timeout(remaining).map_err(setup_error)?;
+    easy.connect_timeout(options.connect_timeout.min(remaining))
+        .map_err(setup_error)?;
     easy.get_mut().start(options.max_response_bytes);
     // The body is read in place by libcurl, never copied (it may hold secrets).
     if let Err(e) = libcurl::perform_post(easy, request.body) {
@@ -225,7 +277,7 @@ fn perform(
         }
         // Nothing of the request left this process: safe to retry anything.
         let unsent = easy.request_size().is_ok_and(|n| n == 0);
-        return Err(transport_error(&e, options, unsent));
+        return Err(transport_error(&e, options, remaining, unsent));
     }
     let status = easy.response_code().map_err(setup_error)?;
     let collector = easy.get_mut();
@@ -251,8 +303,6 @@ fn configure(
     easy.follow_location(false)?;
     easy.ssl_verify_peer(true)?;
     easy.ssl_verify_host(true)?;
-    easy.connect_timeout(options.connect_timeout)?;
-    easy.timeout(options.total_timeout)?;
     easy.max_filesize(options.max_response_bytes as u64)?;
     easy.useragent(user_agent())?;
     easy.tcp_keepalive(true)?;
@@ -284,12 +334,17 @@ fn configure(
     Ok(())
 }
 
-fn transport_error(e: &curl::Error, options: &TransportOptions, unsent: bool) -> Error {
+fn transport_error(
+    e: &curl::Error,
+    options: &TransportOptions,
+    allowed: Duration,
+    unsent: bool,
+) -> Error {
     let what = if e.is_operation_timedout() {
         format!(
-            "the request timed out (connect timeout {} ms, total {} ms)",
+            "the request timed out (connect timeout {} ms, {} ms left of the call)",
             options.connect_timeout.as_millis(),
-            options.total_timeout.as_millis()
+            allowed.as_millis()
         )
     } else {
         format!("the request failed: {}", e.description())
