@@ -91,6 +91,7 @@ test-server: server
 # Token exchanges from C against the real server, plainly and under valgrind.
 test-exchange-c: build-hooks server
 	$(TEST_HOOKS) TOKENCLIENT_LIBDIR=$(HOOKS_LIBDIR) $(PYTHON) tests/c/run_exchange.py
+	$(TEST_HOOKS) TOKENCLIENT_LIBDIR=$(HOOKS_LIBDIR) $(PYTHON) tests/c/run_fork.py
 
 test-python: build-hooks server
 	$(TEST_HOOKS) TOKENCLIENT_LIBRARY=$(HOOKS_LIB) $(PYTHON) -m pytest -q bindings/python/tests

@@ -18,6 +18,7 @@ pub use clock::{Clock, SystemClock};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::oauth::Token;
+use crate::transport::PerProcess;
 
 /// Called with every token the cache obtains (and so with every rotated
 /// refresh token), on the thread that obtained it, so it can be persisted.
@@ -44,6 +45,7 @@ impl Default for RefreshPolicy {
     }
 }
 
+#[derive(Clone)]
 struct Cached {
     token: Arc<Token>,
     /// When it was obtained.
@@ -63,11 +65,52 @@ struct Slot {
     last: Option<Result<Arc<Token>>>,
 }
 
-/// The cache of one client.
-#[derive(Default)]
+/// The cache of one client, of this process: a forked child starts with
+/// the tokens its parent had cached (when it can read them without
+/// waiting), and none of its parent's requests in flight.
 pub(crate) struct Cache {
+    state: PerProcess<State>,
+}
+
+impl Default for Cache {
+    fn default() -> Self {
+        Cache {
+            state: PerProcess::inheriting(State::inherit),
+        }
+    }
+}
+
+#[derive(Default)]
+struct State {
     slots: Mutex<HashMap<String, Slot>>,
     landed: Condvar,
+}
+
+impl State {
+    /// A forked child's state: the parent's cached tokens, if its lock is
+    /// free (it may have been held by a thread that did not survive the
+    /// fork: then none), and none of its flights, which land only in the
+    /// parent.
+    fn inherit(parent: &State) -> State {
+        let slots = match parent.slots.try_lock() {
+            Ok(slots) => slots
+                .iter()
+                .filter_map(|(key, slot)| {
+                    let cached = slot.cached.clone()?;
+                    let slot = Slot {
+                        cached: Some(cached),
+                        ..Slot::default()
+                    };
+                    Some((key.clone(), slot))
+                })
+                .collect(),
+            Err(_) => HashMap::new(),
+        };
+        State {
+            slots: Mutex::new(slots),
+            landed: Condvar::new(),
+        }
+    }
 }
 
 impl fmt::Debug for Cache {
@@ -78,7 +121,7 @@ impl fmt::Debug for Cache {
 
 /// Lands a flight even if the fetch panics, so waiters never hang.
 struct Flight<'a> {
-    cache: &'a Cache,
+    cache: &'a State,
     key: &'a str,
     landed: bool,
 }
@@ -132,12 +175,32 @@ fn timings(token: Arc<Token>, now: Reading, policy: &RefreshPolicy) -> Cached {
 }
 
 impl Cache {
+    /// Drops the cached token of `key`.
+    pub(crate) fn invalidate(&self, key: &str) {
+        self.state.get().invalidate(key)
+    }
+
+    pub(crate) fn get(
+        &self,
+        key: &str,
+        clock: &dyn Clock,
+        policy: &RefreshPolicy,
+        on_token: Option<&TokenCallback>,
+        wait_until: Instant,
+        fetch: impl FnOnce() -> Result<Arc<Token>>,
+    ) -> Result<Arc<Token>> {
+        self.state
+            .get()
+            .get(key, clock, policy, on_token, wait_until, fetch)
+    }
+}
+
+impl State {
     fn lock(&self) -> MutexGuard<'_, HashMap<String, Slot>> {
         self.slots.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Drops the cached token of `key`.
-    pub(crate) fn invalidate(&self, key: &str) {
+    fn invalidate(&self, key: &str) {
         if let Some(slot) = self.lock().get_mut(key) {
             slot.cached = None;
         }
@@ -149,7 +212,7 @@ impl Cache {
     /// find none wait for that single fetch, until `wait_until` at most,
     /// and share its result or its error. A failed refresh keeps handing
     /// out the old token while it is usable.
-    pub(crate) fn get(
+    fn get(
         &self,
         key: &str,
         clock: &dyn Clock,

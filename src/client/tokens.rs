@@ -10,15 +10,17 @@ use zeroize::Zeroizing;
 use super::Client;
 use crate::error::{Error, Result};
 use crate::oauth::Token;
-use crate::transport::Deadline;
+use crate::transport::{Deadline, PerProcess};
 
 /// The refresh token `get_token` uses, if any.
 #[derive(Default)]
 pub(super) struct RefreshToken {
     current: Mutex<Option<Zeroizing<String>>>,
     /// Serialises refresh_token grants across scopes: a rotated refresh
-    /// token must be stored before the next grant uses it.
-    in_use: Mutex<()>,
+    /// token must be stored before the next grant uses it. Held through a
+    /// grant, so a forked child has its own (the parent's may be held by a
+    /// thread that is not in the child).
+    in_use: PerProcess<Mutex<()>>,
 }
 
 impl RefreshToken {
@@ -65,6 +67,7 @@ impl Client {
         let _one_at_a_time = self
             .refresh_token
             .in_use
+            .get()
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         // Read it again under the lock: another scope may have rotated it.

@@ -20,6 +20,21 @@ use crate::keys::Algorithm;
 /// `tokenclient_client *`) may also run while they do: each request uses the
 /// settings as they were when it started. Only `tokenclient_client_free`
 /// must not race with any other use.
+///
+/// fork(): a client may be used in both processes after a fork. The child
+/// starts with no connection of its own and opens new ones; it never reads,
+/// writes or closes the parent's (no TLS close_notify is sent from it), and
+/// the parent keeps its pooled connections. The child starts with the
+/// tokens the parent had cached, its own random state for assertion `jti`s,
+/// and none of the parent's requests in flight: a call in flight in another
+/// thread at fork time completes in the parent only, and the child's
+/// `get_token` makes its own request rather than wait for it. The child
+/// keeps (unused) the descriptors of the parent's connections until it
+/// exits. Both processes hold the same refresh token: if the server
+/// rotates refresh tokens, only one of them can use it (a shared token
+/// store is the remedy). Do not fork while another thread runs a setter of
+/// the same client: the lock it holds for those few instructions would stay
+/// held in the child.
 pub struct tokenclient_client {
     pub(crate) inner: Client,
 }

@@ -10,7 +10,7 @@
 mod fork;
 mod libcurl;
 
-pub(crate) use fork::fork_count;
+pub(crate) use fork::{fork_count, PerProcess};
 
 use std::path::PathBuf;
 use std::sync::{Mutex, PoisonError};
@@ -186,9 +186,12 @@ impl Handler for Collector {
 
 /// The easy handles of one client. A request takes a handle (or makes one),
 /// and puts it back when done, so concurrent requests each have their own.
+/// The handles are this process's: a forked child starts with none, and
+/// never uses or closes its parent's (their connections and TLS sessions
+/// are the parent's).
 #[derive(Default)]
 pub struct Pool {
-    idle: Mutex<Vec<Easy2<Collector>>>,
+    idle: PerProcess<Mutex<Vec<Easy2<Collector>>>>,
 }
 
 /// Handles kept idle at most; more are closed after use.
@@ -214,8 +217,8 @@ impl Pool {
         request: &Request<'_>,
         deadline: &Deadline,
     ) -> Result<Response> {
-        let mut easy = self
-            .idle
+        let idle = self.idle.get();
+        let mut easy = idle
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .pop()
@@ -224,7 +227,7 @@ impl Pool {
         easy.get_mut().finish();
         // A handle that failed mid-transfer is dropped rather than reused.
         if result.is_ok() {
-            let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut idle = idle.lock().unwrap_or_else(PoisonError::into_inner);
             if idle.len() < MAX_IDLE {
                 idle.push(easy);
             }
