@@ -44,6 +44,16 @@ fn drip(s: &mut TcpStream, bytes: &[u8]) {
     }
 }
 
+/// A client of `url` with the deadline's timeouts and the default retry
+/// policy (2 retries).
+fn client(url: &str) -> Client {
+    let c = Client::new(url, "deadline-test").unwrap();
+    c.set_client_secret("a-secret-value", AuthMethod::ClientSecretPost)
+        .unwrap();
+    c.set_timeouts_ms(CONNECT_MS, TOTAL_MS).unwrap();
+    c
+}
+
 /// Runs one call with the default retry policy (2 retries) and checks that
 /// it ends within the total timeout (+200 ms), with an error of `kind`
 /// that says the deadline ran out. Returns the error and the connections
@@ -53,10 +63,7 @@ fn check_deadline(
     connections: &AtomicUsize,
     kind: ErrorKind,
 ) -> (tokenclient::Error, usize) {
-    let c = Client::new(url, "deadline-test").unwrap();
-    c.set_client_secret("a-secret-value", AuthMethod::ClientSecretPost)
-        .unwrap();
-    c.set_timeouts_ms(CONNECT_MS, TOTAL_MS).unwrap();
+    let c = client(url);
     let start = Instant::now();
     let e = c.client_credentials(None).unwrap_err();
     let took = start.elapsed();
@@ -164,10 +171,7 @@ fn retries_fit_inside_the_deadline() {
             b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 0\r\nContent-Length: 0\r\n\r\n",
         );
     });
-    let c = Client::new(&format!("http://{addr}/token"), "deadline-test").unwrap();
-    c.set_client_secret("a-secret-value", AuthMethod::ClientSecretPost)
-        .unwrap();
-    c.set_timeouts_ms(CONNECT_MS, TOTAL_MS).unwrap();
+    let c = client(&format!("http://{addr}/token"));
     c.set_retry_policy(2, 10, 100).unwrap();
     let e = c.client_credentials(None).unwrap_err();
     assert_eq!(e.http_status(), 503);

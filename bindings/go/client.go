@@ -317,7 +317,8 @@ func (c *Client) SetClockSkew(d time.Duration) error {
 	})
 }
 
-// SetTimeout sets the connect and whole-request timeouts (defaults 10 s, 30 s).
+// SetTimeout sets the connect and total timeouts (defaults 10 s, 30 s). The
+// total is one deadline for a whole call, retries and backoff included.
 func (c *Client) SetTimeout(connect, total time.Duration) error {
 	return c.with(func(h *C.tokenclient_client) *C.tokenclient_error {
 		return C.tokenclient_client_set_timeout_ms(h, C.uint32_t(clampMillis(connect)), C.uint32_t(clampMillis(total)))

@@ -174,27 +174,6 @@ fn timings(token: Arc<Token>, now: Reading, policy: &RefreshPolicy) -> Cached {
     }
 }
 
-impl Cache {
-    /// Drops the cached token of `key`.
-    pub(crate) fn invalidate(&self, key: &str) {
-        self.state.get().invalidate(key)
-    }
-
-    pub(crate) fn get(
-        &self,
-        key: &str,
-        clock: &dyn Clock,
-        policy: &RefreshPolicy,
-        on_token: Option<&TokenCallback>,
-        wait_until: Instant,
-        fetch: impl FnOnce() -> Result<Arc<Token>>,
-    ) -> Result<Arc<Token>> {
-        self.state
-            .get()
-            .get(key, clock, policy, on_token, wait_until, fetch)
-    }
-}
-
 impl State {
     fn lock(&self) -> MutexGuard<'_, HashMap<String, Slot>> {
         self.slots.lock().unwrap_or_else(PoisonError::into_inner)
@@ -205,6 +184,13 @@ impl State {
             slot.cached = None;
         }
     }
+}
+
+impl Cache {
+    /// Drops the cached token of `key`.
+    pub(crate) fn invalidate(&self, key: &str) {
+        self.state.get().invalidate(key)
+    }
 
     /// The token of `key` while it is fresh. Otherwise one caller runs
     /// `fetch` (and then `on_token` with what it got), while callers that
@@ -212,7 +198,7 @@ impl State {
     /// find none wait for that single fetch, until `wait_until` at most,
     /// and share its result or its error. A failed refresh keeps handing
     /// out the old token while it is usable.
-    fn get(
+    pub(crate) fn get(
         &self,
         key: &str,
         clock: &dyn Clock,
@@ -221,7 +207,8 @@ impl State {
         wait_until: Instant,
         fetch: impl FnOnce() -> Result<Arc<Token>>,
     ) -> Result<Arc<Token>> {
-        let mut slots = self.lock();
+        let state = self.state.get();
+        let mut slots = state.lock();
         let now = Reading::of(clock);
         if !slots.contains_key(key) {
             slots.insert(key.to_string(), Slot::default());
@@ -243,7 +230,7 @@ impl State {
         if slot.in_flight {
             let flight = slot.flights;
             let wait = wait_until.saturating_duration_since(Instant::now());
-            let (slots, waited) = self
+            let (slots, waited) = state
                 .landed
                 .wait_timeout_while(slots, wait, |s| {
                     s.get(key).is_some_and(|slot| slot.flights == flight)
@@ -271,7 +258,7 @@ impl State {
         drop(slots);
 
         let mut flight = Flight {
-            cache: self,
+            cache: state,
             key,
             landed: false,
         };

@@ -54,9 +54,13 @@ static int conn_of(const tokenclient_token *token, const char *scope) {
   return atoi(bar + strlen("|conn="));
 }
 
-static int exchange(const char *scope) {
+/* The connection of the token `call` (client_credentials or get_token)
+ * returns for `scope`; -1 when it fails or answers another scope. */
+typedef tokenclient_error *(*token_call)(const tokenclient_client *, const char *, tokenclient_token **);
+
+static int token_conn(token_call call, const char *scope) {
   tokenclient_token *token = NULL;
-  tokenclient_error *err = tokenclient_client_client_credentials(client, scope, &token);
+  tokenclient_error *err = call(client, scope, &token);
   if (err) {
     fprintf(stderr, "%s: %s\n", scope, tokenclient_error_message(err));
     tokenclient_error_free(err);
@@ -65,6 +69,14 @@ static int exchange(const char *scope) {
   int conn = conn_of(token, scope);
   tokenclient_token_free(token);
   return conn;
+}
+
+static int exchange(const char *scope) {
+  return token_conn(tokenclient_client_client_credentials, scope);
+}
+
+static int get_token_conn(const char *scope) {
+  return token_conn(tokenclient_client_get_token, scope);
 }
 
 static void *worker(void *arg) {
@@ -100,19 +112,6 @@ static int contains(const int *conns, int n, int conn) {
   for (int i = 0; i < n; i++)
     if (conns[i] == conn) return 1;
   return 0;
-}
-
-static int get_token_conn(const char *scope) {
-  tokenclient_token *token = NULL;
-  tokenclient_error *err = tokenclient_client_get_token(client, scope, &token);
-  if (err) {
-    fprintf(stderr, "get_token %s: %s\n", scope, tokenclient_error_message(err));
-    tokenclient_error_free(err);
-    return -1;
-  }
-  int conn = conn_of(token, scope);
-  tokenclient_token_free(token);
-  return conn;
 }
 
 static void *slow_get_token(void *arg) {

@@ -305,7 +305,8 @@ class Client:
 
     # -- transport options -------------------------------------------------
     def set_timeout_ms(self, connect_ms: int, total_ms: int) -> None:
-        """Connect and whole-request timeouts in ms (defaults 10000, 30000)."""
+        """Connect and total timeouts in ms (defaults 10000, 30000). The total
+        is one deadline for a whole call, retries and backoff included."""
         self._set(lib.tokenclient_client_set_timeout_ms, _uint(connect_ms, "connect_ms"), _uint(total_ms, "total_ms"))
 
     def set_ca_file(self, path: Optional[str]) -> None:
