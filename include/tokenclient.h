@@ -99,12 +99,27 @@ typedef struct tokenclient_client tokenclient_client;
 typedef struct tokenclient_error tokenclient_error;
 
 /**
+ * One event, handed to a `tokenclient_log_callback`. Opaque; read it with
+ * the `tokenclient_event_*` functions during the callback only. It never
+ * holds a secret: its fields are names, numbers, the endpoint URL without
+ * its query, the scope and the OAuth error code.
+ */
+typedef struct tokenclient_event tokenclient_event;
+
+/**
  * A successful token response. Opaque; read it with the
  * `tokenclient_token_*` accessors and free it with `tokenclient_token_free`.
  * It owns every string its accessors return. Its strings are wiped when the
  * last reference to them (this object, or the client's token cache) goes.
  */
 typedef struct tokenclient_token tokenclient_token;
+
+/**
+ * How the client authenticates at the token endpoint; pass one of the
+ * `TOKENCLIENT_AUTH_*` values. (An integer type, so that an out-of-range
+ * value from C is an error, not undefined behaviour.)
+ */
+typedef uint32_t tokenclient_auth_method;
 
 /**
  * Called with every token `tokenclient_client_get_token` obtains from the
@@ -117,11 +132,18 @@ typedef struct tokenclient_token tokenclient_token;
 typedef void (*tokenclient_token_callback)(void *user_data, const tokenclient_token *token);
 
 /**
- * How the client authenticates at the token endpoint; pass one of the
- * `TOKENCLIENT_AUTH_*` values. (An integer type, so that an out-of-range
- * value from C is an error, not undefined behaviour.)
+ * How much an event matters: one of the `TOKENCLIENT_LOG_*` values. A
+ * callback set for a level receives that level and the more severe ones.
  */
-typedef uint32_t tokenclient_auth_method;
+typedef uint32_t tokenclient_log_level;
+
+/**
+ * Called with each event of the client at or above the level it was set
+ * for (`tokenclient_client_set_log_callback`), on the thread that caused
+ * it, possibly from many threads at once. `event` is valid only during the
+ * call. Return quickly, and do not call the same client's setters from it.
+ */
+typedef void (*tokenclient_log_callback)(void *user_data, const tokenclient_event *event);
 
 /**
  * A Talkdesk region; pass one of the `TOKENCLIENT_TALKDESK_*` values.
@@ -160,6 +182,27 @@ typedef uint32_t tokenclient_talkdesk_region;
 #define TOKENCLIENT_AUTH_PRIVATE_KEY_JWT 4
 
 /**
+ * A call failed and could not be helped.
+ */
+#define TOKENCLIENT_LOG_ERROR 1
+
+/**
+ * Something went wrong and was handled: a failed request (retried or
+ * not), a retry scheduled, a failed refresh while the old token was kept.
+ */
+#define TOKENCLIENT_LOG_WARN 2
+
+/**
+ * What a client did: a request answered, a token refresh started.
+ */
+#define TOKENCLIENT_LOG_INFO 3
+
+/**
+ * Everything: requests sent, cache hits and misses, single-flight waits.
+ */
+#define TOKENCLIENT_LOG_DEBUG 4
+
+/**
  * `https://{account}.talkdeskid.com/oauth/token`
  */
 #define TOKENCLIENT_TALKDESK_US 0
@@ -179,83 +222,73 @@ extern "C" {
 #endif // __cplusplus
 
 /**
- * Returns a valid access token for `scope` (NULL: the server's default)
- * in `*out`: the cached one while it is fresh, otherwise a new one.
- *
- * A cached token is refreshed once it has lived 80% of its lifetime or
- * comes within 10 s of expiry (`tokenclient_client_set_refresh_policy`):
- * the first caller after that point makes the request while others still
- * get the current token; no caller gets a token within the margin of its
- * expiry (for tokens living less than twice the margin: within half their
- * lifetime). "" and NULL are the same scope.
- * When no usable token is cached, however many threads call at once,
- * exactly one request is made and every caller gets its result or its
- * error (single flight). Tokens come from the refresh_token grant when the
- * client was given a refresh token (`tokenclient_client_set_refresh_token`;
- * rotated refresh tokens replace it), else from client_credentials.
- * Failures are retried by the retry policy.
- *
- * Ownership: on success `*out` is a token to free with
- * `tokenclient_token_free` (cheap: it shares the cached copy). On error
- * `*out` is not written.
- * Errors: as for `tokenclient_client_client_credentials`.
+ * The kind of `error`. Given NULL, returns `TOKENCLIENT_ERROR_INVALID_ARGUMENT`.
  */
-tokenclient_error *tokenclient_client_get_token(const tokenclient_client *client, const char *scope, tokenclient_token **out);
+tokenclient_error_kind tokenclient_error_get_kind(const tokenclient_error *error);
 
 /**
- * Gives `tokenclient_client_get_token` a refresh token to use (the
- * refresh_token grant), which it replaces with each rotated one. NULL
- * clears it (back to client_credentials). The string is copied and wiped
- * when replaced.
+ * A human-readable, single-line description of `error`. It never contains a
+ * client secret, a private key, an assertion or a token.
  *
- * Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for a NULL client, invalid
- * UTF-8 or an empty string.
+ * Ownership: the string belongs to `error` and lives until
+ * `tokenclient_error_free(error)`. Given NULL, returns a static string
+ * saying so (never NULL).
  */
-tokenclient_error *tokenclient_client_set_refresh_token(tokenclient_client *client, const char *refresh_token);
+const char *tokenclient_error_message(const tokenclient_error *error);
 
 /**
- * Drops the cached token of `scope` (NULL: the default scope), e.g. after
- * a resource server rejected it; the next `tokenclient_client_get_token`
- * obtains a new one.
- *
- * Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for a NULL client or invalid UTF-8.
+ * The HTTP status of the answer that caused `error` (for
+ * `TOKENCLIENT_ERROR_OAUTH` and `TOKENCLIENT_ERROR_HTTP`, and for a
+ * `TOKENCLIENT_ERROR_RESPONSE` to a 2xx), or 0 when there was none. 0 for
+ * NULL.
  */
-tokenclient_error *tokenclient_client_invalidate_token(const tokenclient_client *client, const char *scope);
+int tokenclient_error_http_status(const tokenclient_error *error);
 
 /**
- * Calls `callback(user_data, token)` with every token
- * `tokenclient_client_get_token` obtains (see `tokenclient_token_callback`).
- * A NULL callback removes it. `user_data` is passed back untouched and is
- * not freed by tokenclient.
+ * The OAuth `error` code (e.g. "invalid_client") of a
+ * `TOKENCLIENT_ERROR_OAUTH` error; NULL for other kinds and for NULL.
  *
- * Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for a NULL client.
+ * Ownership: the string belongs to `error`.
  */
-tokenclient_error *tokenclient_client_set_token_callback(tokenclient_client *client, tokenclient_token_callback callback, void *user_data);
+const char *tokenclient_error_oauth_code(const tokenclient_error *error);
 
 /**
- * Sets how failed requests are retried: up to `max_retries` retries (0 to
- * 10; default 2) with exponential backoff and full jitter starting at
- * `base_delay_ms` (default 200), no wait longer than `max_delay_ms`
- * (default 10000; a `Retry-After` longer than that ends the retries), all
- * within the call's deadline (`tokenclient_client_set_timeout_ms`).
- * Retried: transport failures, HTTP 5xx and 429, each with a new assertion.
- * Never retried: OAuth errors (invalid_grant, invalid_client, ...); a
- * refresh_token grant the server may have processed; an authorization
- * code that was sent.
+ * The OAuth `error_description` of a `TOKENCLIENT_ERROR_OAUTH` error, NULL
+ * when the server sent none, for other kinds, and for NULL.
  *
- * Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for NULL or values out of range.
+ * Ownership: the string belongs to `error`.
  */
-tokenclient_error *tokenclient_client_set_retry_policy(tokenclient_client *client, uint32_t max_retries, uint32_t base_delay_ms, uint32_t max_delay_ms);
+const char *tokenclient_error_oauth_description(const tokenclient_error *error);
 
 /**
- * Sets when cached tokens are refreshed: after `percent` (1 to 100;
- * default 80) of their lifetime, or `margin_seconds` (0 to 3600; default
- * 10) before expiry, whichever is first. No token is handed out within the
- * margin of its expiry.
+ * The OAuth `error_uri` of a `TOKENCLIENT_ERROR_OAUTH` error, NULL when the
+ * server sent none, for other kinds, and for NULL.
  *
- * Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for NULL or values out of range.
+ * Ownership: the string belongs to `error`.
  */
-tokenclient_error *tokenclient_client_set_refresh_policy(tokenclient_client *client, uint32_t percent, uint32_t margin_seconds);
+const char *tokenclient_error_oauth_uri(const tokenclient_error *error);
+
+/**
+ * Frees `error` and every string it owns. NULL is allowed and does nothing.
+ */
+void tokenclient_error_free(tokenclient_error *error);
+
+/**
+ * The library version, e.g. "0.1.0", equal to the
+ * `TOKENCLIENT_VERSION_MAJOR.MINOR.PATCH` macros of the header the program
+ * was built with when the two match.
+ *
+ * Ownership: a static string; never free it.
+ */
+const char *tokenclient_version(void);
+
+/**
+ * Frees a string that tokenclient returned as `char *` (an assertion, a
+ * URL). The memory is overwritten with zeros before it is released, since
+ * such strings can be secrets. NULL is allowed and does nothing. Never pass
+ * a string from anywhere else, nor a `const char *` owned by an object.
+ */
+void tokenclient_string_free(char *s);
 
 /**
  * Creates a client of `token_url` identified as `client_id`, and writes it
@@ -449,58 +482,6 @@ tokenclient_error *tokenclient_client_set_max_response_bytes(tokenclient_client 
 tokenclient_error *tokenclient_client_add_header(tokenclient_client *client, const char *name, const char *value);
 
 /**
- * The kind of `error`. Given NULL, returns `TOKENCLIENT_ERROR_INVALID_ARGUMENT`.
- */
-tokenclient_error_kind tokenclient_error_get_kind(const tokenclient_error *error);
-
-/**
- * A human-readable, single-line description of `error`. It never contains a
- * client secret, a private key, an assertion or a token.
- *
- * Ownership: the string belongs to `error` and lives until
- * `tokenclient_error_free(error)`. Given NULL, returns a static string
- * saying so (never NULL).
- */
-const char *tokenclient_error_message(const tokenclient_error *error);
-
-/**
- * The HTTP status of the answer that caused `error` (for
- * `TOKENCLIENT_ERROR_OAUTH` and `TOKENCLIENT_ERROR_HTTP`, and for a
- * `TOKENCLIENT_ERROR_RESPONSE` to a 2xx), or 0 when there was none. 0 for
- * NULL.
- */
-int tokenclient_error_http_status(const tokenclient_error *error);
-
-/**
- * The OAuth `error` code (e.g. "invalid_client") of a
- * `TOKENCLIENT_ERROR_OAUTH` error; NULL for other kinds and for NULL.
- *
- * Ownership: the string belongs to `error`.
- */
-const char *tokenclient_error_oauth_code(const tokenclient_error *error);
-
-/**
- * The OAuth `error_description` of a `TOKENCLIENT_ERROR_OAUTH` error, NULL
- * when the server sent none, for other kinds, and for NULL.
- *
- * Ownership: the string belongs to `error`.
- */
-const char *tokenclient_error_oauth_description(const tokenclient_error *error);
-
-/**
- * The OAuth `error_uri` of a `TOKENCLIENT_ERROR_OAUTH` error, NULL when the
- * server sent none, for other kinds, and for NULL.
- *
- * Ownership: the string belongs to `error`.
- */
-const char *tokenclient_error_oauth_uri(const tokenclient_error *error);
-
-/**
- * Frees `error` and every string it owns. NULL is allowed and does nothing.
- */
-void tokenclient_error_free(tokenclient_error *error);
-
-/**
  * Exchanges an authorization code (grant_type=authorization_code) and
  * writes the token to `*out`.
  *
@@ -552,52 +533,6 @@ tokenclient_error *tokenclient_client_client_credentials(const tokenclient_clien
  * or reserved name, or more than 256 pairs.
  */
 tokenclient_error *tokenclient_client_grant(const tokenclient_client *client, const char *grant_type, const char *const *params, tokenclient_token **out);
-
-/**
- * Writes to `*out` the token URL of Talkdesk `account` in `region`, e.g.
- * `https://acme.talkdeskid.com/oauth/token`.
- *
- * `account` must be 1 to 63 ASCII letters, digits or '-' (not at either
- * end): anything that could change the host or path is refused.
- *
- * Ownership: on success `*out` is a new string; free it with
- * `tokenclient_string_free`. On error `*out` is not written.
- * Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for NULL, invalid UTF-8, a
- * bad account or an unknown region.
- */
-tokenclient_error *tokenclient_talkdesk_token_url(const char *account, tokenclient_talkdesk_region region, char **out);
-
-/**
- * Writes to `*out` the PingOne token URL `{auth_base}/{env_id}/as/token`,
- * e.g. `https://auth.pingone.com/<env>/as/token`.
- *
- * `auth_base` is a scheme and host such as `https://auth.pingone.eu` (a
- * trailing '/' is ignored; `http://` only for a loopback host). `env_id`
- * must be ASCII letters, digits or '-'.
- *
- * Ownership: on success `*out` is a new string; free it with
- * `tokenclient_string_free`. On error `*out` is not written.
- * Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for NULL, invalid UTF-8, a
- * bad base or environment id.
- */
-tokenclient_error *tokenclient_pingone_token_url(const char *auth_base, const char *env_id, char **out);
-
-/**
- * The library version, e.g. "0.1.0", equal to the
- * `TOKENCLIENT_VERSION_MAJOR.MINOR.PATCH` macros of the header the program
- * was built with when the two match.
- *
- * Ownership: a static string; never free it.
- */
-const char *tokenclient_version(void);
-
-/**
- * Frees a string that tokenclient returned as `char *` (an assertion, a
- * URL). The memory is overwritten with zeros before it is released, since
- * such strings can be secrets. NULL is allowed and does nothing. Never pass
- * a string from anywhere else, nor a `const char *` owned by an object.
- */
-void tokenclient_string_free(char *s);
 
 /**
  * The `access_token` (never NULL for a valid token; NULL for NULL).
@@ -653,6 +588,173 @@ const char *tokenclient_token_json(const tokenclient_token *token);
  * nothing.
  */
 void tokenclient_token_free(tokenclient_token *token);
+
+/**
+ * Returns a valid access token for `scope` (NULL: the server's default)
+ * in `*out`: the cached one while it is fresh, otherwise a new one.
+ *
+ * A cached token is refreshed once it has lived 80% of its lifetime or
+ * comes within 10 s of expiry (`tokenclient_client_set_refresh_policy`):
+ * the first caller after that point makes the request while others still
+ * get the current token; no caller gets a token within the margin of its
+ * expiry (for tokens living less than twice the margin: within half their
+ * lifetime). "" and NULL are the same scope.
+ * When no usable token is cached, however many threads call at once,
+ * exactly one request is made and every caller gets its result or its
+ * error (single flight). Tokens come from the refresh_token grant when the
+ * client was given a refresh token (`tokenclient_client_set_refresh_token`;
+ * rotated refresh tokens replace it), else from client_credentials.
+ * Failures are retried by the retry policy.
+ *
+ * Ownership: on success `*out` is a token to free with
+ * `tokenclient_token_free` (cheap: it shares the cached copy). On error
+ * `*out` is not written.
+ * Errors: as for `tokenclient_client_client_credentials`.
+ */
+tokenclient_error *tokenclient_client_get_token(const tokenclient_client *client, const char *scope, tokenclient_token **out);
+
+/**
+ * Gives `tokenclient_client_get_token` a refresh token to use (the
+ * refresh_token grant), which it replaces with each rotated one. NULL
+ * clears it (back to client_credentials). The string is copied and wiped
+ * when replaced.
+ *
+ * Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for a NULL client, invalid
+ * UTF-8 or an empty string.
+ */
+tokenclient_error *tokenclient_client_set_refresh_token(tokenclient_client *client, const char *refresh_token);
+
+/**
+ * Drops the cached token of `scope` (NULL: the default scope), e.g. after
+ * a resource server rejected it; the next `tokenclient_client_get_token`
+ * obtains a new one.
+ *
+ * Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for a NULL client or invalid UTF-8.
+ */
+tokenclient_error *tokenclient_client_invalidate_token(const tokenclient_client *client, const char *scope);
+
+/**
+ * Calls `callback(user_data, token)` with every token
+ * `tokenclient_client_get_token` obtains (see `tokenclient_token_callback`).
+ * A NULL callback removes it. `user_data` is passed back untouched and is
+ * not freed by tokenclient.
+ *
+ * Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for a NULL client.
+ */
+tokenclient_error *tokenclient_client_set_token_callback(tokenclient_client *client, tokenclient_token_callback callback, void *user_data);
+
+/**
+ * Sets how failed requests are retried: up to `max_retries` retries (0 to
+ * 10; default 2) with exponential backoff and full jitter starting at
+ * `base_delay_ms` (default 200), no wait longer than `max_delay_ms`
+ * (default 10000; a `Retry-After` longer than that ends the retries), all
+ * within the call's deadline (`tokenclient_client_set_timeout_ms`).
+ * Retried: transport failures, HTTP 5xx and 429, each with a new assertion.
+ * Never retried: OAuth errors (invalid_grant, invalid_client, ...); a
+ * refresh_token grant the server may have processed; an authorization
+ * code that was sent.
+ *
+ * Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for NULL or values out of range.
+ */
+tokenclient_error *tokenclient_client_set_retry_policy(tokenclient_client *client, uint32_t max_retries, uint32_t base_delay_ms, uint32_t max_delay_ms);
+
+/**
+ * Sets when cached tokens are refreshed: after `percent` (1 to 100;
+ * default 80) of their lifetime, or `margin_seconds` (0 to 3600; default
+ * 10) before expiry, whichever is first. No token is handed out within the
+ * margin of its expiry.
+ *
+ * Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for NULL or values out of range.
+ */
+tokenclient_error *tokenclient_client_set_refresh_policy(tokenclient_client *client, uint32_t percent, uint32_t margin_seconds);
+
+/**
+ * Hands the client's events at `level` (a `TOKENCLIENT_LOG_*` value) and
+ * above to `callback(user_data, event)`. A NULL callback removes it.
+ * `user_data` is passed back untouched and is not freed by tokenclient.
+ * Events are per client, so that each part of a program can route its
+ * clients' events where it wants. Event names are stable: `request.sent`
+ * (debug), `request.done` (info), `request.failed` and `retry.scheduled`
+ * (warn), `cache.hit`, `cache.miss` and `singleflight.wait` (debug),
+ * `cache.refresh.started` (info), `cache.refresh.failed_kept_old` (warn).
+ *
+ * Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for a NULL client or an
+ * unknown level.
+ */
+tokenclient_error *tokenclient_client_set_log_callback(tokenclient_client *client, tokenclient_log_level level, tokenclient_log_callback callback, void *user_data);
+
+/**
+ * The event's level, a `TOKENCLIENT_LOG_*` value; 0 for a NULL event.
+ */
+tokenclient_log_level tokenclient_event_level(const tokenclient_event *event);
+
+/**
+ * The event's stable name, e.g. "request.done"; NULL for a NULL event.
+ * Ownership: belongs to `event`.
+ */
+const char *tokenclient_event_name(const tokenclient_event *event);
+
+/**
+ * A field of the event by name: "endpoint", "grant_type", "auth_method",
+ * "scope", "oauth_error", "error_kind", "attempt", "http_status",
+ * "duration_us" or "delay_ms" (numbers in decimal). NULL when the event
+ * has no such field, or for a NULL or non-UTF-8 argument. Ownership:
+ * belongs to `event`.
+ */
+const char *tokenclient_event_field(const tokenclient_event *event, const char *name);
+
+/**
+ * The whole event as one JSON object: "level" ("error", "warn", "info" or
+ * "debug"), "event" (the name) and its fields (numbers as numbers). NULL
+ * for a NULL event. Ownership: belongs to `event`.
+ */
+const char *tokenclient_event_json(const tokenclient_event *event);
+
+/**
+ * The client's counters as one JSON object, written to `*out_json`:
+ * "requests" (attempts sent, by grant: "authorization_code",
+ * "refresh_token", "client_credentials", the device grant, "other"),
+ * "errors" (calls that failed, by error kind: "transport", "oauth", ...),
+ * "retries", "cache_hits", "cache_misses", "refreshes" (token requests
+ * the cache started), "refresh_failures_kept_old", "singleflight_waits",
+ * and "latency_us" (token endpoint requests by duration: "le_1000" ...
+ * "le_5000000", "inf"). Counting is always on and costs a relaxed atomic
+ * increment.
+ *
+ * Ownership: on success `*out_json` is a string to free with
+ * `tokenclient_string_free`. On error it is not written.
+ * Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for a NULL argument.
+ */
+tokenclient_error *tokenclient_client_counters(const tokenclient_client *client, char **out_json);
+
+/**
+ * Writes to `*out` the token URL of Talkdesk `account` in `region`, e.g.
+ * `https://acme.talkdeskid.com/oauth/token`.
+ *
+ * `account` must be 1 to 63 ASCII letters, digits or '-' (not at either
+ * end): anything that could change the host or path is refused.
+ *
+ * Ownership: on success `*out` is a new string; free it with
+ * `tokenclient_string_free`. On error `*out` is not written.
+ * Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for NULL, invalid UTF-8, a
+ * bad account or an unknown region.
+ */
+tokenclient_error *tokenclient_talkdesk_token_url(const char *account, tokenclient_talkdesk_region region, char **out);
+
+/**
+ * Writes to `*out` the PingOne token URL `{auth_base}/{env_id}/as/token`,
+ * e.g. `https://auth.pingone.com/<env>/as/token`.
+ *
+ * `auth_base` is a scheme and host such as `https://auth.pingone.eu` (a
+ * trailing '/' is ignored; `http://` only for a loopback host). `env_id`
+ * must be ASCII letters, digits or '-'.
+ *
+ * Ownership: on success `*out` is a new string; free it with
+ * `tokenclient_string_free`. On error `*out` is not written.
+ * Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for NULL, invalid UTF-8, a
+ * bad base or environment id.
+ */
+tokenclient_error *tokenclient_pingone_token_url(const char *auth_base, const char *env_id, char **out);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -6,7 +6,8 @@
 //! signing) → `oauth` (assertion claims, forms, grants, token and error
 //! responses, retries) → `transport` (libcurl) → `cache` (single-flight
 //! token cache) → `client` (the `Client` type, which puts them together).
-//! `ffi` is the C ABI over `client`. Every module is private; the Rust API
+//! `observe` (events and counters) watches the client at work. `ffi` is
+//! the C ABI over `client`. Every module is private; the Rust API
 //! is what this file re-exports.
 //!
 //! Unsafe code is denied everywhere but in `ffi` (the C ABI) and in the
@@ -21,6 +22,7 @@ mod jose;
 mod json;
 mod keys;
 mod oauth;
+mod observe;
 mod providers;
 mod random;
 mod transport;
@@ -33,6 +35,7 @@ pub use client::{AuthMethod, Client};
 pub use error::{Error, ErrorKind, OAuthDetails, Result};
 pub use keys::Algorithm;
 pub use oauth::{Token, JWT_BEARER_ASSERTION_TYPE};
+pub use observe::{Counters, Event, Level, LogCallback};
 pub use providers::{pingone_token_url, talkdesk_token_url, TalkdeskRegion};
 
 /// The library version, as in `Cargo.toml`.

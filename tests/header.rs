@@ -216,3 +216,24 @@ fn abi_parser_sees_every_kind_of_item() {
     let renumbered = abi(&h.replace("TOKENCLIENT_ERROR_KEY = 2", "TOKENCLIENT_ERROR_KEY = 9"));
     assert_ne!(renumbered, items);
 }
+
+/// The header reads in the order a C programmer needs it: errors first,
+/// then creating a client before anything that uses one.
+#[test]
+fn header_follows_the_readers_order() {
+    let h = header();
+    let decls: Vec<String> = functions(&h).into_iter().map(|(_, d)| d).collect();
+    let first = |prefix: &str| {
+        decls
+            .iter()
+            .position(|d| d.contains(prefix))
+            .unwrap_or_else(|| panic!("no declaration with {prefix}"))
+    };
+    assert_eq!(first("tokenclient_error_"), 0, "errors come first");
+    assert!(
+        first("tokenclient_client_new(") == first("tokenclient_client_"),
+        "tokenclient_client_new comes first of the client's functions"
+    );
+    assert!(first("tokenclient_client_new(") < first("tokenclient_client_get_token("));
+    assert!(first("tokenclient_client_exchange_code(") < first("tokenclient_token_access_token("));
+}

@@ -20,6 +20,23 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::oauth::Token;
 use crate::transport::PerProcess;
 
+/// What a `Cache::get` does, told as it happens (the client counts it and
+/// turns it into events). Each does nothing unless implemented.
+pub(crate) trait Watch {
+    /// A token was served from the cache.
+    fn hit(&self) {}
+    /// No usable token was cached: this caller fetches or waits.
+    fn miss(&self) {}
+    /// This caller waits for another caller's request.
+    fn wait(&self) {}
+    /// This caller starts a request (on a miss, or to refresh early).
+    fn refresh_started(&self) {}
+    /// This caller's request got a token.
+    fn obtained(&self, _token: &Arc<Token>) {}
+    /// The refresh failed and the old token, still usable, was served.
+    fn kept_old(&self, _error: &Error) {}
+}
+
 /// Called with every token the cache obtains (and so with every rotated
 /// refresh token), on the thread that obtained it, so it can be persisted.
 pub type TokenCallback = Arc<dyn Fn(&Arc<Token>) + Send + Sync>;
@@ -193,7 +210,7 @@ impl Cache {
     }
 
     /// The token of `key` while it is fresh. Otherwise one caller runs
-    /// `fetch` (and then `on_token` with what it got), while callers that
+    /// `fetch` (and tells `watch` what it got), while callers that
     /// find the current token still usable keep getting it; callers that
     /// find none wait for that single fetch, until `wait_until` at most,
     /// and share its result or its error. A failed refresh keeps handing
@@ -203,7 +220,7 @@ impl Cache {
         key: &str,
         clock: &dyn Clock,
         policy: &RefreshPolicy,
-        on_token: Option<&TokenCallback>,
+        watch: &dyn Watch,
         wait_until: Instant,
         fetch: impl FnOnce() -> Result<Arc<Token>>,
     ) -> Result<Arc<Token>> {
@@ -218,16 +235,22 @@ impl Cache {
         if let Some(cached) = &slot.cached {
             let age = cached.obtained.elapsed_until(&now);
             if age < cached.refresh_after {
+                watch.hit();
                 return Ok(cached.token.clone());
             }
             if age < cached.usable_for {
                 if slot.in_flight {
+                    watch.hit();
                     return Ok(cached.token.clone());
                 }
                 stale = Some(cached.token.clone());
             }
         }
+        if stale.is_none() {
+            watch.miss();
+        }
         if slot.in_flight {
+            watch.wait();
             let flight = slot.flights;
             let wait = wait_until.saturating_duration_since(Instant::now());
             let (slots, waited) = state
@@ -256,6 +279,7 @@ impl Cache {
         }
         slot.in_flight = true;
         drop(slots);
+        watch.refresh_started();
 
         let mut flight = Flight {
             cache: state,
@@ -264,13 +288,17 @@ impl Cache {
         };
         let result = fetch();
         flight.land(&result, Reading::of(clock), policy);
-        if let (Ok(token), Some(callback)) = (&result, on_token) {
-            callback(token);
-        }
         match (result, stale) {
+            (Ok(token), _) => {
+                watch.obtained(&token);
+                Ok(token)
+            }
             // The refresh failed but the old token is still good: keep using it.
-            (Err(_), Some(old)) => Ok(old),
-            (result, _) => result,
+            (Err(e), Some(old)) => {
+                watch.kept_old(&e);
+                Ok(old)
+            }
+            (result, None) => result,
         }
     }
 }
@@ -327,6 +355,9 @@ mod tests {
         }
     }
 
+    struct Unwatched;
+    impl Watch for Unwatched {}
+
     fn far() -> Instant {
         Instant::now() + Duration::from_secs(60)
     }
@@ -352,15 +383,20 @@ mod tests {
 
         /// The access token `get` hands out, fetching one of 3600 s if needed.
         fn get(&self) -> String {
-            let token = self
-                .cache
-                .get("scope", &self.clock, &self.policy, None, far(), || {
+            let token = self.cache.get(
+                "scope",
+                &self.clock,
+                &self.policy,
+                &Unwatched,
+                far(),
+                || {
                     let n = self.fetches.fetch_add(1, Ordering::SeqCst) + 1;
                     let body = format!(
                         r#"{{"access_token":"t{n}","token_type":"Bearer","expires_in":3600}}"#
                     );
                     Ok(Arc::new(crate::oauth::parse_token(200, body.as_bytes())?))
-                });
+                },
+            );
             token.unwrap().access_token().to_string()
         }
     }
@@ -405,9 +441,10 @@ mod tests {
         // minus the margin (10 s) by the monotonic clock, and not after,
         // however far back the wall clock goes.
         let down = || {
-            f.cache.get("scope", &f.clock, &f.policy, None, far(), || {
-                Err(Error::new(ErrorKind::Transport, "down"))
-            })
+            f.cache
+                .get("scope", &f.clock, &f.policy, &Unwatched, far(), || {
+                    Err(Error::new(ErrorKind::Transport, "down"))
+                })
         };
         f.clock.pass(2900);
         assert_eq!(
@@ -428,21 +465,22 @@ mod tests {
         let f = Fixture::new();
         let (started_tx, started_rx) = std::sync::mpsc::channel();
         std::thread::scope(|scope| {
-            let fetcher = scope.spawn(|| {
-                f.cache.get("scope", &f.clock, &f.policy, None, far(), || {
+            let fetcher =
+                scope.spawn(|| {
+                    f.cache.get("scope", &f.clock, &f.policy, &Unwatched, far(), || {
                     started_tx.send(()).unwrap();
                     std::thread::sleep(Duration::from_millis(600));
                     let body = r#"{"access_token":"slow","token_type":"Bearer","expires_in":3600}"#;
                     Ok(Arc::new(crate::oauth::parse_token(200, body.as_bytes())?))
                 })
-            });
+                });
             started_rx.recv().unwrap();
             let start = Instant::now();
             let waited = f.cache.get(
                 "scope",
                 &f.clock,
                 &f.policy,
-                None,
+                &Unwatched,
                 Instant::now() + Duration::from_millis(100),
                 || panic!("a waiter does not fetch"),
             );

@@ -14,12 +14,7 @@ use crate::oauth::{encode_into, Form, JWT_BEARER_ASSERTION_TYPE};
 impl Client {
     /// The authentication method the current credentials use, if any.
     pub fn auth_method(&self) -> Option<AuthMethod> {
-        match &self.settings().credentials {
-            Credentials::Unset => None,
-            Credentials::Public => Some(AuthMethod::None),
-            Credentials::Secret { method, .. } => Some(*method),
-            Credentials::PrivateKey { .. } => Some(AuthMethod::PrivateKeyJwt),
-        }
+        self.settings().auth_method()
     }
 
     /// A new signed client assertion (new `jti` every call).

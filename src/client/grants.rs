@@ -2,11 +2,12 @@
 //! attempt, retried with OAuth semantics.
 #![forbid(unsafe_code)]
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use super::Client;
+use super::{AuthMethod, Client};
 use crate::error::Result;
 use crate::oauth::{check_grant, delay, may_retry, random_u64, read_answer, required, Form, Token};
+use crate::observe::{emit, without_query, Event, Level};
 use crate::transport::{Deadline, Request};
 
 /// A retry is started only when at least this much of the call's time
@@ -95,22 +96,70 @@ impl Client {
         params: &[(&str, &str)],
         deadline: &Deadline,
     ) -> Result<Token> {
+        let result = self.attempts(grant_type, params, deadline);
+        if let Err(e) = &result {
+            self.counters.error(e.kind());
+        }
+        result
+    }
+
+    /// The attempts of one grant, retried by the policy within the deadline.
+    fn attempts(
+        &self,
+        grant_type: &str,
+        params: &[(&str, &str)],
+        deadline: &Deadline,
+    ) -> Result<Token> {
         crate::audit::grant_params(params);
         let repeat = check_grant(grant_type, params)?;
-        let policy = self.settings().retry;
+        let settings = self.settings();
+        let policy = settings.retry;
+        let log = settings.log.as_ref();
+        let event = |name, attempts| Event {
+            name,
+            endpoint: Some(without_query(self.token_url())),
+            grant_type: Some(grant_type),
+            auth_method: settings.auth_method().map(AuthMethod::name),
+            attempt: Some(attempts),
+            scope: params.iter().find(|(n, _)| *n == "scope").map(|(_, v)| *v),
+            ..Event::default()
+        };
         let mut attempts = 0;
         loop {
             attempts += 1;
-            let error = match self.grant_once(grant_type, params, deadline) {
+            emit(log, Level::Debug, || event("request.sent", attempts));
+            let started = Instant::now();
+            let result = self.grant_once(grant_type, params, deadline);
+            let duration_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+            self.counters.request(grant_type, duration_us);
+            let error = match result {
                 Err(e) => e,
-                ok => return ok,
+                ok => {
+                    emit(log, Level::Info, || Event {
+                        duration_us: Some(duration_us),
+                        ..event("request.done", attempts)
+                    });
+                    return ok;
+                }
             };
+            emit(log, Level::Warn, || Event {
+                duration_us: Some(duration_us),
+                http_status: Some(error.http_status()).filter(|s| *s != 0),
+                oauth_error: error.oauth().map(|o| o.code.as_str()),
+                error_kind: Some(error.kind()),
+                ..event("request.failed", attempts)
+            });
             let retries_left = attempts <= policy.max_retries && may_retry(&error, repeat);
             let wait = retries_left
                 .then(|| delay(&policy, attempts, error.retry_after(), random_u64()))
                 .flatten();
             match wait {
                 Some(wait) if wait + MIN_ATTEMPT <= deadline.remaining() => {
+                    self.counters.retry();
+                    emit(log, Level::Warn, || Event {
+                        delay_ms: Some(u64::try_from(wait.as_millis()).unwrap_or(u64::MAX)),
+                        ..event("retry.scheduled", attempts + 1)
+                    });
                     std::thread::sleep(wait)
                 }
                 // A retry was due, but the deadline comes first.

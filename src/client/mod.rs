@@ -20,6 +20,7 @@ use crate::error::{Error, Result};
 use crate::jose::JwsSigner;
 use crate::keys::Algorithm;
 use crate::oauth::{Audience, ClaimsTemplate, RetryPolicy};
+use crate::observe::{CounterSet, Counters, LogSink};
 use crate::transport::{Pool, TransportOptions};
 use crate::url::check_endpoint;
 
@@ -93,9 +94,20 @@ pub(crate) struct Settings {
     pub(crate) refresh: RefreshPolicy,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) on_token: Option<TokenCallback>,
+    pub(crate) log: Option<LogSink>,
 }
 
 impl Settings {
+    /// The authentication method the credentials use, if any.
+    pub(crate) fn auth_method(&self) -> Option<AuthMethod> {
+        match &self.credentials {
+            Credentials::Unset => None,
+            Credentials::Public => Some(AuthMethod::None),
+            Credentials::Secret { method, .. } => Some(*method),
+            Credentials::PrivateKey { .. } => Some(AuthMethod::PrivateKeyJwt),
+        }
+    }
+
     /// The defaults, for a client whose assertion claims are `claims`.
     fn new(claims: ClaimsTemplate) -> Self {
         Settings {
@@ -110,6 +122,7 @@ impl Settings {
             refresh: RefreshPolicy::default(),
             clock: Arc::new(SystemClock),
             on_token: None,
+            log: None,
         }
     }
 }
@@ -123,6 +136,7 @@ pub struct Client {
     pool: Pool,
     cache: Cache,
     refresh_token: tokens::RefreshToken,
+    counters: CounterSet,
 }
 
 impl std::fmt::Debug for Client {
@@ -188,6 +202,7 @@ impl Client {
             pool: Pool::default(),
             cache: Cache::default(),
             refresh_token: tokens::RefreshToken::default(),
+            counters: CounterSet::default(),
         })
     }
 
@@ -197,6 +212,11 @@ impl Client {
 
     pub fn client_id(&self) -> &str {
         &self.client_id
+    }
+
+    /// A snapshot of the client's counters.
+    pub fn counters(&self) -> Counters {
+        self.counters.snapshot()
     }
 
     pub(crate) fn pool(&self) -> &Pool {

@@ -18,6 +18,7 @@ use crate::error::{Error, Result};
 use crate::jose::JwsSigner;
 use crate::keys::{Algorithm, PrivateKey};
 use crate::oauth::RetryPolicy;
+use crate::observe::{Level, LogCallback, LogSink};
 
 impl Client {
     /// Authenticates with a client secret by `method`, one of
@@ -344,6 +345,15 @@ impl Client {
     pub fn set_token_callback(&self, callback: Option<TokenCallback>) -> Result<()> {
         self.update(|s| {
             s.on_token = callback;
+            Ok(())
+        })
+    }
+
+    /// Hands the client's events at `level` and above to `callback`;
+    /// `None` removes it. Events never hold a secret.
+    pub fn set_log_callback(&self, level: Level, callback: Option<LogCallback>) -> Result<()> {
+        self.update(|s| {
+            s.log = callback.map(|callback| LogSink { level, callback });
             Ok(())
         })
     }

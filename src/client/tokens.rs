@@ -7,9 +7,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use zeroize::Zeroizing;
 
-use super::Client;
+use super::{Client, Settings};
+use crate::cache::Watch;
 use crate::error::{Error, Result};
 use crate::oauth::Token;
+use crate::observe::{emit, without_query, Event, Level};
 use crate::transport::{Deadline, PerProcess};
 
 /// The refresh token `get_token` uses, if any.
@@ -37,6 +39,60 @@ impl RefreshToken {
     }
 }
 
+/// What `get_token`'s cache does, counted and told as events.
+struct TokenWatch<'a> {
+    client: &'a Client,
+    settings: &'a Settings,
+    scope: Option<&'a str>,
+}
+
+impl TokenWatch<'_> {
+    fn emit(&self, level: Level, name: &'static str, error: Option<&Error>) {
+        emit(self.settings.log.as_ref(), level, || Event {
+            name,
+            endpoint: Some(without_query(self.client.token_url())),
+            scope: self.scope,
+            error_kind: error.map(Error::kind),
+            http_status: error.map(Error::http_status).filter(|s| *s != 0),
+            oauth_error: error.and_then(Error::oauth).map(|o| o.code.as_str()),
+            ..Event::default()
+        });
+    }
+}
+
+impl Watch for TokenWatch<'_> {
+    fn hit(&self) {
+        self.client.counters.cache_hit();
+        self.emit(Level::Debug, "cache.hit", None);
+    }
+
+    fn miss(&self) {
+        self.client.counters.cache_miss();
+        self.emit(Level::Debug, "cache.miss", None);
+    }
+
+    fn wait(&self) {
+        self.client.counters.singleflight_wait();
+        self.emit(Level::Debug, "singleflight.wait", None);
+    }
+
+    fn refresh_started(&self) {
+        self.client.counters.refresh();
+        self.emit(Level::Info, "cache.refresh.started", None);
+    }
+
+    fn obtained(&self, token: &Arc<Token>) {
+        if let Some(callback) = &self.settings.on_token {
+            callback(token);
+        }
+    }
+
+    fn kept_old(&self, error: &Error) {
+        self.client.counters.refresh_failed_kept_old();
+        self.emit(Level::Warn, "cache.refresh.failed_kept_old", Some(error));
+    }
+}
+
 impl Client {
     /// A valid access token for `scope` (None: the server's default),
     /// from the cache while it is fresh. Otherwise one caller obtains a new
@@ -50,11 +106,16 @@ impl Client {
         let deadline = Deadline::after(settings.transport.total_timeout);
         // "" and None are the same request (no scope parameter) and slot.
         let scope = scope.filter(|s| !s.is_empty());
+        let watch = TokenWatch {
+            client: self,
+            settings: &settings,
+            scope,
+        };
         self.cache.get(
             scope.unwrap_or(""),
             settings.clock.as_ref(),
             &settings.refresh,
-            settings.on_token.as_ref(),
+            &watch,
             deadline.instant(),
             || self.fetch(scope, &deadline).map(Arc::new),
         )

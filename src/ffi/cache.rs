@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use super::client::tokenclient_client;
 use super::token::tokenclient_token;
-use super::{boundary, error::tokenclient_error, opt_str_arg, out_arg, ref_arg, write_out};
+use super::{
+    boundary, error::tokenclient_error, opt_str_arg, out_arg, ref_arg, write_out, UserData,
+};
 use crate::error::Error;
 use crate::oauth::Token;
 
@@ -18,19 +20,6 @@ use crate::oauth::Token;
 /// call `tokenclient_client_get_token` of the same client from it.
 pub type tokenclient_token_callback =
     Option<unsafe extern "C" fn(user_data: *mut c_void, token: *const tokenclient_token)>;
-
-/// The caller's pointer, passed back untouched; the caller vouches that its
-/// callback may be called from any thread.
-struct UserData(*mut c_void);
-unsafe impl Send for UserData {}
-unsafe impl Sync for UserData {}
-
-impl UserData {
-    /// A method, so closures capture the whole (Send) wrapper.
-    fn ptr(&self) -> *mut c_void {
-        self.0
-    }
-}
 
 /// Returns a valid access token for `scope` (NULL: the server's default)
 /// in `*out`: the cached one while it is fresh, otherwise a new one.

@@ -11,18 +11,22 @@
 #![allow(unsafe_code)]
 #![allow(non_camel_case_types)]
 
-// In the order a reader of the header needs them: errors and strings
-// first, then a client, what it exchanges, the token it returns, the
-// cached tokens, and the providers' endpoints.
-pub mod cache;
-pub mod client;
+// In the order a reader of the header needs them (each group apart, so
+// that rustfmt keeps the order). Errors, and the strings the library
+// returns:
 pub mod error;
-pub mod exchange;
-pub mod providers;
 pub mod strings;
+// a client, what it exchanges, and the token it returns:
+pub mod client;
+pub mod exchange;
+pub mod token;
+// cached tokens, events and counters, the providers' endpoints:
+pub mod cache;
+pub mod observe;
+pub mod providers;
+
 #[cfg(feature = "test-hooks")]
 pub mod testing;
-pub mod token;
 
 use std::ffi::{c_char, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -111,6 +115,19 @@ pub(crate) unsafe fn write_out<T>(p: *mut *mut T, value: *mut T) {
 }
 
 pub(crate) use crate::oauth::c_string as to_cstring;
+
+/// The caller's pointer, passed back untouched to its callback; the caller
+/// vouches that the callback may be called from any thread.
+pub(crate) struct UserData(pub(crate) *mut std::ffi::c_void);
+unsafe impl Send for UserData {}
+unsafe impl Sync for UserData {}
+
+impl UserData {
+    /// A method, so closures capture the whole (Send) wrapper.
+    pub(crate) fn ptr(&self) -> *mut std::ffi::c_void {
+        self.0
+    }
+}
 
 /// A borrowed `const char *` for an optional C string, NULL for `None`.
 pub(crate) fn opt_ptr(s: &Option<CString>) -> *const c_char {

@@ -28,6 +28,8 @@ C_TO_CTYPES = {
     "tokenclient_auth_method": {ctypes.c_uint32},
     "tokenclient_talkdesk_region": {ctypes.c_uint32},
     "tokenclient_token_callback": {_ffi.TOKEN_CALLBACK},
+    "tokenclient_log_level": {ctypes.c_uint32},
+    "tokenclient_log_callback": {_ffi.LOG_CALLBACK},
     "void *": {ctypes.c_void_p},
 }
 

@@ -44,6 +44,8 @@ lib = _load()
 
 #: void (*)(void *user_data, const tokenclient_token *token)
 TOKEN_CALLBACK = ctypes.CFUNCTYPE(None, c_void_p, c_void_p)
+#: void (*)(void *user_data, const tokenclient_event *event)
+LOG_CALLBACK = ctypes.CFUNCTYPE(None, c_void_p, c_void_p)
 
 # Opaque handles and owned strings are plain pointers; borrowed strings
 # (`const char *` owned by an object) are read with c_char_p.
@@ -97,6 +99,12 @@ SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "tokenclient_token_get": (c_char_p, [c_void_p, c_char_p]),
     "tokenclient_token_json": (c_char_p, [c_void_p]),
     "tokenclient_token_free": (None, [c_void_p]),
+    "tokenclient_client_set_log_callback": (_ERR, [c_void_p, c_uint32, LOG_CALLBACK, c_void_p]),
+    "tokenclient_event_level": (c_uint32, [c_void_p]),
+    "tokenclient_event_name": (c_char_p, [c_void_p]),
+    "tokenclient_event_field": (c_char_p, [c_void_p, c_char_p]),
+    "tokenclient_event_json": (c_char_p, [c_void_p]),
+    "tokenclient_client_counters": (_ERR, [c_void_p, _OUT]),
     "tokenclient_talkdesk_token_url": (_ERR, [c_char_p, c_uint32, _OUT]),
     "tokenclient_pingone_token_url": (_ERR, [c_char_p, c_char_p, _OUT]),
 }
@@ -136,6 +144,12 @@ AUTH_PRIVATE_KEY_JWT = 4
 TALKDESK_US = 0
 TALKDESK_EU = 1
 TALKDESK_CA = 2
+
+# tokenclient_log_level
+LOG_ERROR = 1
+LOG_WARN = 2
+LOG_INFO = 3
+LOG_DEBUG = 4
 
 
 def take_string(ptr: c_void_p) -> str:

@@ -181,6 +181,8 @@ void test_provider_urls(void);
 void test_exchanges(void);
 void test_exchange_errors(void);
 void test_cache(void);
+/* events.c: the log callback and the counters, against the loopback server */
+void test_events(void);
 /* threads.c: assertions from threads while the key and audience change */
 void test_threads(int iterations);
 

@@ -68,6 +68,7 @@ static void test_server(void) {
         test_exchanges();
         test_exchange_errors();
         test_cache();
+        test_events();
         server_stop();
     }
 }
