@@ -14,6 +14,7 @@
 #define TOKENCLIENT_HPP
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -116,6 +117,32 @@ struct Token {
   std::shared_ptr<const tokenclient_token> raw_;
 };
 
+/* One event of the library, as given to a log callback; valid only during
+ * the callback (copy what you keep). It never holds a secret. */
+class Event {
+ public:
+  tokenclient_log_level level() const { return tokenclient_event_level(e_); }
+  /* A stable name, e.g. "request.done". */
+  std::string_view name() const { return tokenclient_event_name(e_); }
+  /* The whole event as one JSON object. */
+  std::string_view json() const { return tokenclient_event_json(e_); }
+  /* A field by name ("endpoint", "grant_type", "attempt", "http_status", ...). */
+  std::optional<std::string_view> field(std::string_view name) const {
+    const char *v = tokenclient_event_field(e_, std::string(name).c_str());
+    if (!v) return std::nullopt;
+    return std::string_view(v);
+  }
+
+ private:
+  friend class Client;
+  explicit Event(const tokenclient_event *e) : e_(e) {}
+  const tokenclient_event *e_;
+};
+
+/* Called with each event at or above the level it was set for, on the
+ * thread that caused it. Exceptions it throws are swallowed. */
+using LogCallback = std::function<void(const Event &)>;
+
 enum class AuthMethod : tokenclient_auth_method {
   None = TOKENCLIENT_AUTH_NONE,
   ClientSecretBasic = TOKENCLIENT_AUTH_CLIENT_SECRET_BASIC,
@@ -131,11 +158,13 @@ class Client {
   }
   Client(const Client &) = delete;
   Client &operator=(const Client &) = delete;
-  Client(Client &&other) noexcept : h_(std::exchange(other.h_, nullptr)) {}
+  Client(Client &&other) noexcept
+      : h_(std::exchange(other.h_, nullptr)), log_callbacks_(std::move(other.log_callbacks_)) {}
   Client &operator=(Client &&other) noexcept {
     if (this != &other) {
       tokenclient_client_free(h_);
       h_ = std::exchange(other.h_, nullptr);
+      log_callbacks_ = std::move(other.log_callbacks_);
     }
     return *this;
   }
@@ -223,6 +252,27 @@ class Client {
     detail::check(tokenclient_client_invalidate_token(handle(), scope.empty() ? nullptr : s.get()));
   }
 
+  /* Hands the client's events at `level` (TOKENCLIENT_LOG_ERROR ... _DEBUG)
+   * and above to `callback`; an empty callback removes it. Every callback
+   * set stays alive until the client is destroyed, since a call in flight
+   * may still use the one it started with. */
+  void set_log_callback(tokenclient_log_level level, LogCallback callback) {
+    if (!callback) {
+      detail::check(tokenclient_client_set_log_callback(handle(), level, nullptr, nullptr));
+      return;
+    }
+    auto kept = std::make_unique<LogCallback>(std::move(callback));
+    detail::check(tokenclient_client_set_log_callback(handle(), level, &Client::on_event, kept.get()));
+    log_callbacks_.push_back(std::move(kept));
+  }
+
+  /* The client's counters as JSON (see tokenclient_client_counters). */
+  std::string counters() const {
+    char *out = nullptr;
+    detail::check(tokenclient_client_counters(handle(), &out));
+    return detail::take(out);
+  }
+
   /* Any grant, with form parameters (a name may repeat). */
   Token grant(std::string_view grant_type, const std::vector<std::pair<std::string, std::string>> &params = {}) const {
     std::vector<const char *> arr;
@@ -237,6 +287,15 @@ class Client {
 
  private:
   tokenclient_client *h_ = nullptr;
+  std::vector<std::unique_ptr<LogCallback>> log_callbacks_;
+
+  static void on_event(void *user_data, const tokenclient_event *event) {
+    try {
+      (*static_cast<LogCallback *>(user_data))(Event(event));
+    } catch (...) {
+      /* never into C */
+    }
+  }
 
   tokenclient_client *handle() const {
     if (!h_) throw Error(TOKENCLIENT_ERROR_INVALID_ARGUMENT, "the client was moved from", 0);

@@ -16,11 +16,16 @@ int main() {
   try {
     tokenclient::Client client{env("TOKEN_URL"), env("CLIENT_ID")};
     client.set_private_key(env("CLIENT_KEY"), env("KEY_ID"));
+    // What the library does, as events (never a secret).
+    client.set_log_callback(TOKENCLIENT_LOG_INFO, [](const tokenclient::Event &e) {
+      std::cout << "event " << e.name() << " " << e.field("grant_type").value_or("-") << "\n";
+    });
     tokenclient::Token tok = client.exchange_code(env("AUTH_CODE"), env("REDIRECT_URI"));
     std::cout << "token_type " << tok.token_type << ", expires_in " << tok.expires_in.value_or(-1)
               << ", sid " << tok.get("sid").value_or("-") << "\n";
     tokenclient::Token refreshed = client.refresh(*tok.refresh_token);
     std::cout << "refreshed: " << (refreshed.access_token != tok.access_token ? "new access token" : "SAME") << "\n";
+    std::cout << "counters " << client.counters() << "\n";
 
     tokenclient::Client wrong{env("TOKEN_URL"), env("BASIC_CLIENT_ID")};
     wrong.set_client_secret("not-the-secret");

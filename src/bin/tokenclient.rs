@@ -7,7 +7,11 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
-use tokenclient::{Algorithm, AuthMethod, Client, Error, ErrorKind, TalkdeskRegion, Token};
+use std::sync::Arc;
+
+use tokenclient::{
+    Algorithm, AuthMethod, Client, Error, ErrorKind, Event, Level, TalkdeskRegion, Token,
+};
 
 const USAGE: &str = "\
 usage: tokenclient token     [ENDPOINT] [CREDENTIALS] [GRANT] [OPTIONS]
@@ -38,7 +42,9 @@ OPTIONS:
                                   alone, or shell assignments TOKENCLIENT_ACCESS_TOKEN=...
   --audience AUD                  the assertion audience (default: the token URL)
   --ca-file F   --cert F --key F  a private CA; a client certificate (mTLS)
-  --timeout-ms MS                 whole-request timeout (connect: at most 10000)
+  --timeout-ms MS                 the whole call's deadline, retries included (connect: at most 10000)
+  -v | -vv                        what the library does, as JSON lines on stderr: -v requests and
+                                  refreshes (info), -vv also cache hits and requests sent (debug)
 
 EXIT STATUS: 0 success, 2 usage, 3 bad argument, key or configuration,
 4 transport, 5 OAuth error from the server, 6 other HTTP error,
@@ -82,6 +88,8 @@ struct Options {
     values: HashMap<String, String>,
     params: Vec<(String, String)>,
     flags: Vec<String>,
+    /// -v: 1, -vv: 2.
+    verbosity: u8,
 }
 
 const FLAGS: [&str; 2] = ["public", "help"];
@@ -90,6 +98,14 @@ fn parse(args: &[String]) -> Result<Options, Failure> {
     let mut o = Options::default();
     let mut it = args.iter();
     while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "-v" => o.verbosity += 1,
+            "-vv" => o.verbosity += 2,
+            _ => {}
+        }
+        if matches!(arg.as_str(), "-v" | "-vv") {
+            continue;
+        }
         let name = arg
             .strip_prefix("--")
             .ok_or_else(|| usage(format!("unexpected argument {arg:?}")))?;
@@ -185,6 +201,20 @@ fn client(o: &mut Options) -> Result<Client, Failure> {
         .take("client-id")
         .ok_or_else(|| usage("--client-id is required"))?;
     let c = Client::new(&url, &id)?;
+    let level = match o.verbosity {
+        0 => None,
+        1 => Some(Level::Info),
+        _ => Some(Level::Debug),
+    };
+    if let Some(level) = level {
+        // Events never hold a secret; each is one JSON line.
+        c.set_log_callback(
+            level,
+            Some(Arc::new(|level: Level, event: &Event<'_>| {
+                eprintln!("{}", event.to_json(level))
+            })),
+        )?;
+    }
     let secret = o.secret("client-secret")?;
     let key = o.secret("private-key")?;
     let auth = o.take("auth");

@@ -120,6 +120,10 @@ def test_cpp_wrapper(prefix, server, tmp_path):
          *pkg_config(prefix, "--cflags", "--libs"), f"-Wl,-rpath,{prefix / 'lib'}"])
     out = run([str(exe)], env=demo_env(server)).stdout
     assert "refreshed: new access token" in out and "wrong secret: HTTP 401 invalid_client" in out
+    # The log callback saw both exchanges, and the counters count them.
+    assert "event request.done authorization_code" in out and "event request.done refresh_token" in out
+    counters = json.loads(out.split("counters ", 1)[1].splitlines()[0])
+    assert counters["requests"]["authorization_code"] == 1 and counters["requests"]["refresh_token"] == 1
 
 
 def cli(prefix, *args, env=None, check=False):
@@ -140,6 +144,17 @@ def test_cli(prefix, server, tmp_path):
     assert r.returncode == 0 and r.stdout.strip() and "{" not in r.stdout
     r = cli(prefix, "token", *common, "--output", "env")
     assert r.stdout.startswith("TOKENCLIENT_ACCESS_TOKEN='")
+
+    # -v / -vv: the library's events, one JSON object a line on stderr, never a secret.
+    r = cli(prefix, "token", *common, "--scope", "read", "-v")
+    assert r.returncode == 0, r.stderr
+    events = [json.loads(line) for line in r.stderr.splitlines()]
+    assert [(e["level"], e["event"]) for e in events] == [("info", "request.done")]
+    assert events[0]["grant_type"] == "client_credentials" and events[0]["scope"] == "read"
+    r = cli(prefix, "token", *common, "-vv")
+    assert [json.loads(line)["event"] for line in r.stderr.splitlines()] == ["request.sent", "request.done"]
+    token = json.loads(r.stdout)["access_token"]
+    assert basic["client_secret"] not in r.stderr and token not in r.stderr
 
     # authorization_code with a bare base64 key from the environment, then refresh from a file.
     td = server.client("talkdesk-client")
