@@ -197,6 +197,7 @@ def measurements(url: str) -> List[Tuple[str, Callable[[], Dict[str, float]]]]:
     for names in ("tc_assert,jwt_assert,raw_assert", "tc_assert_locked", "tc_exchange,jwt_exchange,raw_exchange"):
         m.append((f"go {names}", program(go + ["-m", names])))
     m.append(("tc cached get_token", program([BUILD / "tc_bench", "cached", url, SECONDS / 2])))
+    m.append(("tc observed", program([BUILD / "tc_bench", "observed", url, es256, SECONDS / 2])))
     m.append(("baseline", program([BUILD / "tc_bench", "baseline", SECONDS / 4])))
     return m
 
@@ -321,6 +322,11 @@ LABELS = {
     "go_raw_exchange": ("Go: raw C ES256 signature, then the raw libcurl POST, one cgo call each", "rate"),
     "cached_get_token": ("cached `tokenclient_client_get_token` + `tokenclient_token_free` (C)", "ns"),
     "baseline_mutex_malloc": ("baseline: mutex lock/unlock + malloc/free (C)", "ns"),
+    "cached_plain_obs": ("cached get_token (C), no log callback, in turns with the next three", "ns"),
+    "cached_warn_obs": ("cached get_token (C), log callback at warn (never called)", "ns"),
+    "exchange_plain_obs": ("exchange ES256 (C), 1 thread, no log callback", "rate"),
+    "exchange_debug_obs": ("exchange ES256 (C), 1 thread, log callback at debug (counts the events)", "rate"),
+    "debug_events_per_exchange": ("debug events per exchange (request.sent, request.done)", "count"),
 }
 
 
@@ -336,7 +342,7 @@ def summary(values: List[float], unit: str) -> Tuple[str, str]:
     return fmt(statistics.median(values), unit), f"{fmt(min(values), unit)}–{fmt(max(values), unit)}"
 
 
-UNITS = {"rate": "ops/s", "us": "µs", "ns": "ns/op"}
+UNITS = {"rate": "ops/s", "us": "µs", "ns": "ns/op", "count": ""}
 
 
 def composed(r: Dict[str, float]) -> float:
@@ -409,6 +415,10 @@ RATIOS: List[Tuple[str, Callable[[Dict[str, float]], float], Optional[Tuple[str,
      lambda r: r["first_assertion_RS256_us"] / r["raw_first_sign_RS256_us"], None),
     ("cached get_token (ns/op)", lambda r: 1e9 / r["cached_get_token"], ("<", 1000)),
     ("cached get_token / baseline", lambda r: r["baseline_mutex_malloc"] / r["cached_get_token"], None),
+    ("cached get_token with a log callback at warn / without (counters on in both)",
+     lambda r: r["cached_warn_obs"] / r["cached_plain_obs"], (">=", 0.95)),
+    ("exchange with debug events (2 per exchange) / without",
+     lambda r: r["exchange_debug_obs"] / r["exchange_plain_obs"], None),
 ]
 
 

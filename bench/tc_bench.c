@@ -30,6 +30,14 @@
  *   tc_bench cached URL SECONDS
  *       a cached tokenclient_client_get_token + tokenclient_token_free
  *       (client_secret_post; the cache is filled first).
+ *   tc_bench observed URL KEYFILE SECONDS
+ *       what events cost, in turns of SLICE_S in one process: a cached
+ *       get_token on a client without a log callback and on one whose
+ *       callback is set at TOKENCLIENT_LOG_WARN (cache hits are debug: it
+ *       is never called); a 1-thread ES256 exchange without a callback and
+ *       with one at TOKENCLIENT_LOG_DEBUG (called twice per exchange).
+ *       Prints "cached_plain_obs", "cached_warn_obs", "exchange_plain_obs"
+ *       and "exchange_debug_obs" (rates), and "debug_events_per_exchange".
  *   tc_bench baseline SECONDS
  *       a mutex lock/unlock and a malloc/free pair, for scale beside cached.
  *   tc_bench input URL KEYFILE
@@ -292,6 +300,75 @@ static int run_cached(const char *url, double seconds) {
   return 0;
 }
 
+/* A log callback that only counts (a real one would format and write). */
+static void count_event(void *user_data, const tokenclient_event *event) {
+  (void)event;
+  __atomic_fetch_add((long *)user_data, 1, __ATOMIC_RELAXED);
+}
+
+enum { CACHED_PLAIN, CACHED_WARN, EXCHANGE_PLAIN, EXCHANGE_DEBUG, OBSERVED_OPS };
+static const char *const OBSERVED_NAMES[OBSERVED_OPS] = {"cached_plain_obs", "cached_warn_obs",
+                                                         "exchange_plain_obs", "exchange_debug_obs"};
+
+static int run_observed(const char *url, const char *keyfile, double seconds) {
+  char *key = slurp(keyfile, NULL);
+  long events = 0;
+  tokenclient_client *clients[OBSERVED_OPS];
+  for (int op = 0; op < OBSERVED_OPS; op++) {
+    clients[op] = new_client(url);
+    set_credentials(clients[op], "ES256", key);
+  }
+  check(tokenclient_client_set_log_callback(clients[CACHED_WARN], TOKENCLIENT_LOG_WARN, count_event, &events),
+        "tokenclient_client_set_log_callback");
+  check(tokenclient_client_set_log_callback(clients[EXCHANGE_DEBUG], TOKENCLIENT_LOG_DEBUG, count_event, &events),
+        "tokenclient_client_set_log_callback");
+  tokenclient_token *t = NULL;
+  for (int op = 0; op < OBSERVED_OPS; op++) { /* fills the caches, connects */
+    check(tokenclient_client_get_token(clients[op], "read", &t), "tokenclient_client_get_token");
+    tokenclient_token_free(t);
+    exchange(clients[op]);
+  }
+  long n[OBSERVED_OPS] = {0}, debug_events = 0;
+  double spent[OBSERVED_OPS] = {0};
+  int order[OBSERVED_OPS];
+  for (int i = 0; i < OBSERVED_OPS; i++) order[i] = i;
+  srand((unsigned)time(NULL) ^ (unsigned)getpid());
+  for (;;) {
+    int done = 1;
+    for (int i = 0; i < OBSERVED_OPS; i++) done &= spent[i] >= seconds && n[i] > 0;
+    if (done) break;
+    for (int i = OBSERVED_OPS - 1; i > 0; i--) {
+      int j = rand() % (i + 1), k = order[i];
+      order[i] = order[j];
+      order[j] = k;
+    }
+    for (int turn = 0; turn < OBSERVED_OPS; turn++) {
+      int op = order[turn];
+      long before = events;
+      double start = now_s(), deadline = start + SLICE_S, end;
+      do {
+        if (op == CACHED_PLAIN || op == CACHED_WARN) {
+          for (int i = 0; i < BATCH; i++) {
+            tokenclient_client_get_token(clients[op], "read", &t);
+            tokenclient_token_free(t);
+          }
+          n[op] += BATCH;
+        } else {
+          exchange(clients[op]);
+          n[op]++;
+        }
+      } while ((end = now_s()) < deadline);
+      spent[op] += end - start;
+      if (op == EXCHANGE_DEBUG) debug_events += events - before;
+    }
+  }
+  for (int op = 0; op < OBSERVED_OPS; op++) printf("%s %.1f\n", OBSERVED_NAMES[op], (double)n[op] / spent[op]);
+  printf("debug_events_per_exchange %.2f\n", (double)debug_events / (double)n[EXCHANGE_DEBUG]);
+  for (int op = 0; op < OBSERVED_OPS; op++) tokenclient_client_free(clients[op]);
+  free(key);
+  return 0;
+}
+
 static int run_baseline(double seconds) {
   pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
   void *volatile sink;
@@ -329,7 +406,7 @@ static int run_input(const char *url, const char *keyfile) {
 static int usage(void) {
   fprintf(stderr, "usage: tc_bench assert URL ALG KEYFILE SECONDS | setkey URL ALG KEYFILE REPS |\n"
                   "       exchange URL KEYFILE THREADS SECONDS | paired URL KEYFILE INPUTFILE SECONDS |\n"
-                  "       cached URL SECONDS | baseline SECONDS |\n"
+                  "       cached URL SECONDS | observed URL KEYFILE SECONDS | baseline SECONDS |\n"
                   "       input URL KEYFILE | version\n");
   return 2;
 }
@@ -343,6 +420,7 @@ int main(int argc, char **argv) {
     return run_exchange(argv[2], argv[3], atoi(argv[4]), atof(argv[5]));
   if (strcmp(m, "paired") == 0 && argc == 6) return run_paired(argv[2], argv[3], argv[4], atof(argv[5]));
   if (strcmp(m, "cached") == 0 && argc == 4) return run_cached(argv[2], atof(argv[3]));
+  if (strcmp(m, "observed") == 0 && argc == 5) return run_observed(argv[2], argv[3], atof(argv[4]));
   if (strcmp(m, "baseline") == 0 && argc == 3) return run_baseline(atof(argv[2]));
   if (strcmp(m, "input") == 0 && argc == 4) return run_input(argv[2], argv[3]);
   if (strcmp(m, "version") == 0 && argc == 2) {

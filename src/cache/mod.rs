@@ -11,7 +11,7 @@ mod clock;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use clock::Reading;
 pub use clock::{Clock, SystemClock};
@@ -212,7 +212,7 @@ impl Cache {
     /// The token of `key` while it is fresh. Otherwise one caller runs
     /// `fetch` (and tells `watch` what it got), while callers that
     /// find the current token still usable keep getting it; callers that
-    /// find none wait for that single fetch, until `wait_until` at most,
+    /// find none wait for that single fetch, `wait_for` at most,
     /// and share its result or its error. A failed refresh keeps handing
     /// out the old token while it is usable.
     pub(crate) fn get(
@@ -221,7 +221,7 @@ impl Cache {
         clock: &dyn Clock,
         policy: &RefreshPolicy,
         watch: &dyn Watch,
-        wait_until: Instant,
+        wait_for: Duration,
         fetch: impl FnOnce() -> Result<Arc<Token>>,
     ) -> Result<Arc<Token>> {
         let state = self.state.get();
@@ -252,7 +252,7 @@ impl Cache {
         if slot.in_flight {
             watch.wait();
             let flight = slot.flights;
-            let wait = wait_until.saturating_duration_since(Instant::now());
+            let wait = wait_for;
             let (slots, waited) = state
                 .landed
                 .wait_timeout_while(slots, wait, |s| {
@@ -358,8 +358,8 @@ mod tests {
     struct Unwatched;
     impl Watch for Unwatched {}
 
-    fn far() -> Instant {
-        Instant::now() + Duration::from_secs(60)
+    fn far() -> Duration {
+        Duration::from_secs(60)
     }
 
     /// A cache, a clock and a fetch that counts its calls and issues
@@ -481,7 +481,7 @@ mod tests {
                 &f.clock,
                 &f.policy,
                 &Unwatched,
-                Instant::now() + Duration::from_millis(100),
+                Duration::from_millis(100),
                 || panic!("a waiter does not fetch"),
             );
             let took = start.elapsed();

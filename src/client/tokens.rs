@@ -103,7 +103,8 @@ impl Client {
     /// request and share its result or its error.
     pub fn get_token(&self, scope: Option<&str>) -> Result<Arc<Token>> {
         let settings = self.settings();
-        let deadline = Deadline::after(settings.transport.total_timeout);
+        // The call's deadline, read from the clock only off the cached path.
+        let total = settings.transport.total_timeout;
         // "" and None are the same request (no scope parameter) and slot.
         let scope = scope.filter(|s| !s.is_empty());
         let watch = TokenWatch {
@@ -116,8 +117,8 @@ impl Client {
             settings.clock.as_ref(),
             &settings.refresh,
             &watch,
-            deadline.instant(),
-            || self.fetch(scope, &deadline).map(Arc::new),
+            total,
+            || self.fetch(scope, &Deadline::after(total)).map(Arc::new),
         )
     }
 

@@ -76,10 +76,6 @@ impl Deadline {
         self.at.saturating_duration_since(Instant::now())
     }
 
-    pub(crate) fn instant(&self) -> Instant {
-        self.at
-    }
-
     /// The whole call's time, for messages.
     pub(crate) fn total(&self) -> Duration {
         self.total
