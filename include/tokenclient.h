@@ -182,7 +182,8 @@ typedef uint32_t tokenclient_talkdesk_region;
 #define TOKENCLIENT_AUTH_PRIVATE_KEY_JWT 4
 
 /**
- * A call failed and could not be helped.
+ * A failure nothing recovers from (reserved: no event has this level yet;
+ * a failed request is a warning, and the call returns its error).
  */
 #define TOKENCLIENT_LOG_ERROR 1
 

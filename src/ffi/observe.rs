@@ -17,7 +17,8 @@ use crate::observe::{Event, Level, LogCallback};
 /// How much an event matters: one of the `TOKENCLIENT_LOG_*` values. A
 /// callback set for a level receives that level and the more severe ones.
 pub type tokenclient_log_level = u32;
-/// A call failed and could not be helped.
+/// A failure nothing recovers from (reserved: no event has this level yet;
+/// a failed request is a warning, and the call returns its error).
 pub const TOKENCLIENT_LOG_ERROR: tokenclient_log_level = 1;
 /// Something went wrong and was handled: a failed request (retried or
 /// not), a retry scheduled, a failed refresh while the old token was kept.
