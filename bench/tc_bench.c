@@ -202,6 +202,15 @@ enum { TC_EXCHANGE, RAW_EXCHANGE, RAW_POST, RAW_SIGN, SPIN_POST, PAIRED_OPS };
 static const char *const PAIRED_NAMES[PAIRED_OPS] = {"tc_exchange_paired", "raw_exchange_paired", "raw_post_paired",
                                                      "raw_sign_paired", "spin_post_paired"};
 
+/* Puts the `n` entries of `order` in a random order (Fisher-Yates). */
+static void shuffle(int *order, int n) {
+  for (int i = n - 1; i > 0; i--) {
+    int j = rand() % (i + 1), k = order[i];
+    order[i] = order[j];
+    order[j] = k;
+  }
+}
+
 /* Computes for `seconds` on registers alone, touching no memory; returns
  * the result so that the work is not optimized away. */
 static uint64_t spin(double seconds) {
@@ -241,11 +250,7 @@ static int run_paired(const char *url, const char *keyfile, const char *inputfil
     if (done) break;
     /* Shuffled every cycle: what one op leaves behind (warm caches, an
      * awake CPU) helps whichever op comes next. */
-    for (int i = PAIRED_OPS - 1; i > 0; i--) {
-      int j = rand() % (i + 1), k = order[i];
-      order[i] = order[j];
-      order[j] = k;
-    }
+    shuffle(order, PAIRED_OPS);
     for (int turn = 0; turn < PAIRED_OPS; turn++) {
       int op = order[turn];
       double cpu0 = thread_cpu_s(), start = now_s(), deadline = start + SLICE_S, t;
@@ -337,11 +342,7 @@ static int run_observed(const char *url, const char *keyfile, double seconds) {
     int done = 1;
     for (int i = 0; i < OBSERVED_OPS; i++) done &= spent[i] >= seconds && n[i] > 0;
     if (done) break;
-    for (int i = OBSERVED_OPS - 1; i > 0; i--) {
-      int j = rand() % (i + 1), k = order[i];
-      order[i] = order[j];
-      order[j] = k;
-    }
+    shuffle(order, OBSERVED_OPS);
     for (int turn = 0; turn < OBSERVED_OPS; turn++) {
       int op = order[turn];
       long before = events;
