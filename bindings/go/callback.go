@@ -1,8 +1,8 @@
 package tokenclient
 
-// The exported trampoline for token callbacks. A file with //export may
-// only declare C functions in its preamble, so the shim that adapts its
-// signature lives in client.go.
+// The exported trampolines for token and log callbacks. A file with
+// //export may only declare C functions in its preamble, so the shims that
+// adapt their signatures live in client.go and events.go.
 
 /*
 #include <stdint.h>
@@ -11,6 +11,7 @@ package tokenclient
 import "C"
 
 import (
+	"log/slog"
 	"runtime/cgo"
 	"unsafe"
 )
@@ -25,4 +26,19 @@ func tokenclientGoTokenCallback(userData unsafe.Pointer, token *C.tokenclient_to
 	if t, err := copyToken(token); err == nil {
 		callback(t)
 	}
+}
+
+// tokenclientGoLogCallback runs on the threads of the calls that cause
+// events, possibly many at once; slog's handlers are safe for that.
+//
+//export tokenclientGoLogCallback
+func tokenclientGoLogCallback(userData unsafe.Pointer, event *C.tokenclient_event) {
+	// A panic must not unwind into the library's frames: a handler that
+	// panics loses its event, and the call that caused it goes on.
+	defer func() { _ = recover() }()
+	logger, ok := cgo.Handle(*(*C.uintptr_t)(userData)).Value().(*slog.Logger)
+	if !ok {
+		return
+	}
+	logEvent(logger, event)
 }

@@ -47,8 +47,9 @@ type Client struct {
 	mu sync.RWMutex // read-held by calls, write-held by Close
 	h  *C.tokenclient_client
 
-	hookMu sync.Mutex
+	hookMu sync.Mutex   // held while a hook is replaced
 	hook   *C.uintptr_t // C memory holding the cgo.Handle of the OnToken func
+	logger *C.uintptr_t // C memory holding the cgo.Handle of the SetLogger logger
 }
 
 // New creates a client of tokenURL (https://, or http:// to loopback)
@@ -124,9 +125,39 @@ func (c *Client) Close() error {
 	c.mu.Unlock()
 	// The handle is gone, so no callback can run any more.
 	c.hookMu.Lock()
-	releaseHook(c.hook)
-	c.hook = nil
+	for _, slot := range []**C.uintptr_t{&c.hook, &c.logger} {
+		releaseHook(*slot)
+		*slot = nil
+	}
 	c.hookMu.Unlock()
+	return nil
+}
+
+// setHook hands the library, through set, a callback's user_data: C memory
+// holding a cgo.Handle of value (NULL when value is nil, which removes the
+// callback). It keeps that slot in *field, and releases the slot it
+// replaces once no call in flight can still be running the old callback.
+func (c *Client) setHook(field **C.uintptr_t, value any, set func(h *C.tokenclient_client, userData unsafe.Pointer) *C.tokenclient_error) error {
+	c.hookMu.Lock()
+	defer c.hookMu.Unlock()
+	var slot *C.uintptr_t
+	if value != nil {
+		slot = (*C.uintptr_t)(C.malloc(C.size_t(unsafe.Sizeof(C.uintptr_t(0)))))
+		*slot = C.uintptr_t(cgo.NewHandle(value))
+	}
+	err := c.with(func(h *C.tokenclient_client) *C.tokenclient_error {
+		return set(h, unsafe.Pointer(slot))
+	})
+	if err != nil {
+		releaseHook(slot)
+		return err
+	}
+	// Wait for calls in flight, which may be running the old callback.
+	c.mu.Lock()
+	old := *field
+	*field = slot
+	c.mu.Unlock()
+	releaseHook(old)
 	return nil
 }
 
@@ -169,27 +200,13 @@ func (c *Client) InvalidateToken(scope string) error {
 // rotated refresh tokens), on the goroutine that made the request; nil
 // removes it. f must return quickly and must not call GetToken.
 func (c *Client) OnToken(f func(*Token)) error {
-	c.hookMu.Lock()
-	defer c.hookMu.Unlock()
-	var slot *C.uintptr_t
+	var value any
 	if f != nil {
-		slot = (*C.uintptr_t)(C.malloc(C.size_t(unsafe.Sizeof(C.uintptr_t(0)))))
-		*slot = C.uintptr_t(cgo.NewHandle(f))
+		value = f
 	}
-	err := c.with(func(h *C.tokenclient_client) *C.tokenclient_error {
-		return C.tokenclient_go_set_callback(h, unsafe.Pointer(slot))
+	return c.setHook(&c.hook, value, func(h *C.tokenclient_client, userData unsafe.Pointer) *C.tokenclient_error {
+		return C.tokenclient_go_set_callback(h, userData)
 	})
-	if err != nil {
-		releaseHook(slot)
-		return err
-	}
-	// Wait for calls in flight, which may be running the old func.
-	c.mu.Lock()
-	old := c.hook
-	c.hook = slot
-	c.mu.Unlock()
-	releaseHook(old)
-	return nil
 }
 
 // SetRetryPolicy sets how failures are retried: up to maxRetries (0 to 10)
