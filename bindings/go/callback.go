@@ -18,6 +18,8 @@ import (
 
 //export tokenclientGoTokenCallback
 func tokenclientGoTokenCallback(userData unsafe.Pointer, token *C.tokenclient_token) {
+	// As for the log callback: a panic must not unwind into the library.
+	defer func() { _ = recover() }()
 	h := cgo.Handle(*(*C.uintptr_t)(userData))
 	callback, ok := h.Value().(func(*Token))
 	if !ok {
