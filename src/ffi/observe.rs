@@ -1,6 +1,7 @@
 //! Events and counters: the log callback, the event it receives, and the
 //! client's counters as JSON.
 
+use std::cell::OnceCell;
 use std::ffi::{c_char, c_void, CString};
 use std::ptr;
 use std::sync::Arc;
@@ -47,8 +48,17 @@ fn level_of(level: tokenclient_log_level) -> Result<Level> {
 /// holds a secret: its fields are names, numbers, the endpoint URL without
 /// its query, the scope and the OAuth error code.
 pub struct tokenclient_event {
-    level: tokenclient_log_level,
+    level: Level,
     name: CString,
+    /// The event this is a view of; it outlives the view (both live only
+    /// during the callback).
+    event: *const Event<'static>,
+    /// The event's text, made when the callback first asks for it: one
+    /// that reads only the name pays for nothing else.
+    text: OnceCell<Text>,
+}
+
+struct Text {
     json: CString,
     fields: Vec<(&'static str, CString)>,
 }
@@ -56,15 +66,25 @@ pub struct tokenclient_event {
 impl tokenclient_event {
     fn new(level: Level, event: &Event<'_>) -> Self {
         tokenclient_event {
-            level: level as tokenclient_log_level,
+            level,
             name: to_cstring(event.name),
-            json: to_cstring(&event.to_json(level)),
+            event: (event as *const Event<'_>).cast(),
+            text: OnceCell::new(),
+        }
+    }
+
+    fn text(&self) -> &Text {
+        // SAFETY: the view lives only during the callback, inside the
+        // borrow of the event it was made from (see `new`'s caller).
+        let event = unsafe { &*self.event };
+        self.text.get_or_init(|| Text {
+            json: to_cstring(&event.to_json(self.level)),
             fields: event
                 .fields()
                 .into_iter()
                 .map(|(name, value)| (name, to_cstring(&value)))
                 .collect(),
-        }
+        })
     }
 }
 
@@ -114,7 +134,11 @@ pub unsafe extern "C" fn tokenclient_client_set_log_callback(
 pub unsafe extern "C" fn tokenclient_event_level(
     event: *const tokenclient_event,
 ) -> tokenclient_log_level {
-    guard(0, || event.as_ref().map_or(0, |e| e.level))
+    guard(0, || {
+        event
+            .as_ref()
+            .map_or(0, |e| e.level as tokenclient_log_level)
+    })
 }
 
 /// The event's stable name, e.g. "request.done"; NULL for a NULL event.
@@ -140,7 +164,8 @@ pub unsafe extern "C" fn tokenclient_event_field(
         let (Some(e), Ok(name)) = (event.as_ref(), str_arg(name, "name")) else {
             return ptr::null();
         };
-        e.fields
+        e.text()
+            .fields
             .iter()
             .find(|(n, _)| *n == name)
             .map_or(ptr::null(), |(_, v)| v.as_ptr())
@@ -153,7 +178,7 @@ pub unsafe extern "C" fn tokenclient_event_field(
 #[no_mangle]
 pub unsafe extern "C" fn tokenclient_event_json(event: *const tokenclient_event) -> *const c_char {
     guard(ptr::null(), || {
-        event.as_ref().map_or(ptr::null(), |e| e.json.as_ptr())
+        event.as_ref().map_or(ptr::null(), |e| e.text().json.as_ptr())
     })
 }
 
