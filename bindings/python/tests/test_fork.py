@@ -6,14 +6,13 @@ parent keeps its pooled connection. With os.fork() and with
 multiprocessing's fork start method (what gunicorn --preload and
 multiprocessing pools do)."""
 
-import json
 import multiprocessing
-import os
 import threading
 
 import pytest
 
 from conn_server import ConnServer, parse
+from forked import Forked
 from tokenclient import AuthMethod, Client
 
 THREADS = 4
@@ -63,24 +62,15 @@ def test_os_fork_after_exchange_and_get_token(conn_server):
     client = new_client(conn_server.url)
     _, before = parse(client.client_credentials("warmup").access_token)
     cached = client.get_token("cached").access_token
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: report, then leave without pytest's clean-up
-        status = 1
-        try:
-            os.close(read)
-            conns, wrong = exchanges(client, "child")
-            report = {"conns": conns, "wrong": wrong, "cached": client.get_token("cached").access_token}
-            os.write(write, json.dumps(report).encode())
-            status = 0
-        finally:
-            os._exit(status)
-    os.close(write)
+
+    def in_child():
+        conns, wrong = exchanges(client, "child")
+        return {"conns": conns, "wrong": wrong, "cached": client.get_token("cached").access_token}
+
+    forked = Forked(in_child)
     conns, wrong = exchanges(client, "parent")
-    with os.fdopen(read) as f:
-        child = json.loads(f.read() or "{}")
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
+    child, code = forked.result()
+    assert code == 0
     assert wrong == [] and child["wrong"] == []
     assert -1 not in conns and -1 not in child["conns"]
     assert set(conns).isdisjoint(child["conns"]), "parent and child shared a connection"

@@ -7,9 +7,9 @@ import ctypes
 import enum
 import json as _json
 import threading
-from typing import Any, Callable, Dict, Iterable, Optional, Tuple, TypeVar, Union
+from typing import Any, Callable, Dict, Iterable, Optional, Tuple, TypeVar, Union, cast
 
-from . import _ffi
+from . import _events, _ffi
 from ._errors import InvalidArgumentError, check
 
 lib = _ffi.lib
@@ -65,13 +65,13 @@ def _text(raw: Optional[bytes]) -> Optional[str]:
     return None if raw is None else raw.decode("utf-8")
 
 
-def _expires_in(handle: int) -> Optional[int]:
+def _expires_in(handle: Optional[int]) -> Optional[int]:
     seconds = lib.tokenclient_token_expires_in(handle)
     return None if seconds < 0 else seconds
 
 
 #: How each field of a Token is read from a C token.
-_FIELDS: Dict[str, Callable[[int], Any]] = {
+_FIELDS: Dict[str, Callable[[Optional[int]], Any]] = {
     "access_token": lambda h: _text(lib.tokenclient_token_access_token(h)) or "",
     "token_type": lambda h: _text(lib.tokenclient_token_token_type(h)) or "",
     "expires_in": _expires_in,
@@ -91,7 +91,7 @@ class Token:
 
     __slots__ = ("_handle", "_values")
 
-    def __init__(self, handle: int) -> None:
+    def __init__(self, handle: Optional[int]) -> None:
         """Takes ownership of `handle` (a `tokenclient_token *`)."""
         self._handle: Optional[int] = handle
         self._values: Dict[str, Any] = {}
@@ -104,7 +104,7 @@ class Token:
         return token
 
     @classmethod
-    def _copy(cls, handle: int) -> "Token":
+    def _copy(cls, handle: Optional[int]) -> "Token":
         """A snapshot of a token the caller does not own (e.g. one lent to a
         callback)."""
         return cls._from_values({name: read(handle) for name, read in _FIELDS.items()})
@@ -127,37 +127,37 @@ class Token:
     @property
     def access_token(self) -> str:
         """The access token (a credential: do not log it)."""
-        return self._get("access_token")
+        return cast(str, self._get("access_token"))
 
     @property
     def token_type(self) -> str:
         """The token type, e.g. "Bearer"."""
-        return self._get("token_type")
+        return cast(str, self._get("token_type"))
 
     @property
     def expires_in(self) -> Optional[int]:
         """Seconds the access token lives; None when the server did not say."""
-        return self._get("expires_in")
+        return cast(Optional[int], self._get("expires_in"))
 
     @property
     def scope(self) -> Optional[str]:
         """The granted scope, when the server sent one."""
-        return self._get("scope")
+        return cast(Optional[str], self._get("scope"))
 
     @property
     def refresh_token(self) -> Optional[str]:
         """The refresh token, when the server sent one."""
-        return self._get("refresh_token")
+        return cast(Optional[str], self._get("refresh_token"))
 
     @property
     def id_token(self) -> Optional[str]:
         """The OpenID Connect ID token, when the server sent one."""
-        return self._get("id_token")
+        return cast(Optional[str], self._get("id_token"))
 
     @property
     def json(self) -> Dict[str, Any]:
         """The whole response body, parsed."""
-        return self._get("json")
+        return cast(Dict[str, Any], self._get("json"))
 
     def __getitem__(self, name: str) -> str:
         """A string member of the response, e.g. `token["sid"]`."""
@@ -188,6 +188,11 @@ class Client:
         out = ctypes.c_void_p()
         check(lib.tokenclient_client_new(_arg(token_url, "token_url"), _arg(client_id, "client_id"), ctypes.byref(out)))
         self._handle = out.value
+        # Forward what the logger is enabled for; when it is disabled, install
+        # nothing, so that the library never calls into Python.
+        level = _events.logger_c_level()
+        if level is not None:
+            self._forward_events(level)
 
     # -- construction helpers -------------------------------------------
     @classmethod
@@ -331,9 +336,13 @@ class Client:
         self._set(lib.tokenclient_client_add_header, _arg(name, "name"), _arg(value, "value"))
 
     # -- assertions and exchanges -------------------------------------------
+    def _string(self, fn: Callable[[int, Any], Optional[int]]) -> str:
+        """The string `fn(handle, &out)` writes to `out`."""
+        return self._call(lambda h: _owned_string(lambda out: fn(h, ctypes.byref(out))))
+
     def create_assertion(self) -> str:
         """A new signed client assertion (a credential: do not log it)."""
-        return self._call(lambda h: _owned_string(lambda out: lib.tokenclient_client_create_assertion(h, ctypes.byref(out))))
+        return self._string(lib.tokenclient_client_create_assertion)
 
     def _token(self, fn: Callable[..., Optional[int]], *args: Any) -> Token:
         out = ctypes.c_void_p()
@@ -407,6 +416,31 @@ class Client:
         self._set(lib.tokenclient_client_set_refresh_policy, _uint(percent, "percent"),
                   _uint(margin_seconds, "margin_seconds"))
 
+    # -- events and counters ---------------------------------------------------
+    def _forward_events(self, level: Optional[int]) -> None:
+        """Forwards the events at C `level` and above to the "tokenclient"
+        logger; None removes the forwarder."""
+        if level is None:  # any valid level: the callback is NULL
+            self._set(lib.tokenclient_client_set_log_callback, _ffi.LOG_ERROR, _events.NO_FORWARDER, None)
+        else:
+            self._set(lib.tokenclient_client_set_log_callback, level, _events.FORWARDER, None)
+
+    def set_log_level(self, level: Optional[int]) -> None:
+        """Forwards this client's events at `level` (a `logging` level) and
+        above to `logging.getLogger("tokenclient")`; None stops. A new client
+        forwards at the level that logger is enabled for when it is created
+        (none when it is disabled), so call this after changing the logger's
+        level. The logger still filters what it gets."""
+        self._forward_events(_events.c_level(level))
+
+    def counters(self) -> Dict[str, Any]:
+        """The client's counters since it was created: "requests" (attempts
+        by grant), "errors" (failed calls by kind), "retries", "cache_hits",
+        "cache_misses", "refreshes", "refresh_failures_kept_old",
+        "singleflight_waits" and "latency_us" (requests by duration bucket)."""
+        counters: Dict[str, Any] = _json.loads(self._string(lib.tokenclient_client_counters))
+        return counters
+
     def grant(self, grant_type: str, **params: Union[str, Iterable[str]]) -> Token:
         """Any grant, with form parameters; a list value repeats the name
         (e.g. `resource=["a", "b"]`)."""
@@ -425,7 +459,8 @@ def _flatten(items: Iterable[Tuple[str, Union[str, Iterable[str]]]]) -> Iterable
 
 def version() -> str:
     """The version of the loaded libtokenclient."""
-    return lib.tokenclient_version().decode("ascii")
+    raw: bytes = lib.tokenclient_version()
+    return raw.decode("ascii")
 
 
 __all__ = ["AuthMethod", "Client", "Token", "version"]
