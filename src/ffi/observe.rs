@@ -178,7 +178,9 @@ pub unsafe extern "C" fn tokenclient_event_field(
 #[no_mangle]
 pub unsafe extern "C" fn tokenclient_event_json(event: *const tokenclient_event) -> *const c_char {
     guard(ptr::null(), || {
-        event.as_ref().map_or(ptr::null(), |e| e.text().json.as_ptr())
+        event
+            .as_ref()
+            .map_or(ptr::null(), |e| e.text().json.as_ptr())
     })
 }
 
