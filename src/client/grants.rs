@@ -142,12 +142,12 @@ impl Client {
                     return ok;
                 }
             };
-            emit(log, Level::Warn, || Event {
-                duration_us: Some(duration_us),
-                http_status: Some(error.http_status()).filter(|s| *s != 0),
-                oauth_error: error.oauth().map(|o| o.code.as_str()),
-                error_kind: Some(error.kind()),
-                ..event("request.failed", attempts)
+            emit(log, Level::Warn, || {
+                Event {
+                    duration_us: Some(duration_us),
+                    ..event("request.failed", attempts)
+                }
+                .with_error(&error)
             });
             let retries_left = attempts <= policy.max_retries && may_retry(&error, repeat);
             let wait = retries_left

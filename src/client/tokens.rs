@@ -48,14 +48,17 @@ struct TokenWatch<'a> {
 
 impl TokenWatch<'_> {
     fn emit(&self, level: Level, name: &'static str, error: Option<&Error>) {
-        emit(self.settings.log.as_ref(), level, || Event {
-            name,
-            endpoint: Some(without_query(self.client.token_url())),
-            scope: self.scope,
-            error_kind: error.map(Error::kind),
-            http_status: error.map(Error::http_status).filter(|s| *s != 0),
-            oauth_error: error.and_then(Error::oauth).map(|o| o.code.as_str()),
-            ..Event::default()
+        emit(self.settings.log.as_ref(), level, || {
+            let event = Event {
+                name,
+                endpoint: Some(without_query(self.client.token_url())),
+                scope: self.scope,
+                ..Event::default()
+            };
+            match error {
+                Some(error) => event.with_error(error),
+                None => event,
+            }
         });
     }
 }

@@ -72,7 +72,18 @@ pub fn kind_name(kind: ErrorKind) -> &'static str {
     }
 }
 
-impl Event<'_> {
+impl<'a> Event<'a> {
+    /// The event with the fields of `error`: its kind, HTTP status (when
+    /// there was an answer) and OAuth error code.
+    pub(crate) fn with_error(self, error: &'a crate::error::Error) -> Self {
+        Event {
+            error_kind: Some(error.kind()),
+            http_status: Some(error.http_status()).filter(|s| *s != 0),
+            oauth_error: error.oauth().map(|o| o.code.as_str()),
+            ..self
+        }
+    }
+
     /// The fields that apply, as (name, value) pairs in a fixed order.
     pub fn fields(&self) -> Vec<(&'static str, String)> {
         let mut out = Vec::new();
