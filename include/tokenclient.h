@@ -62,7 +62,23 @@ typedef enum {
    * A bug inside tokenclient, caught at the boundary; please report it.
    */
   TOKENCLIENT_ERROR_PANIC = 8,
+  /**
+   * The call was cancelled through its `tokenclient_cancel` handle
+   * (see `tokenclient_call_options`).
+   */
+  TOKENCLIENT_ERROR_CANCELLED = 9,
 } tokenclient_error_kind;
+
+/**
+ * Stops the calls it is given to (through `tokenclient_call_options`).
+ * Opaque; create it with `tokenclient_cancel_new`, fire it with
+ * `tokenclient_cancel_cancel`, free it with `tokenclient_cancel_free`.
+ *
+ * Thread safety: any thread may cancel while others run calls with it.
+ * Once cancelled it stays cancelled: make a new one for the next call.
+ * fork(): a child's calls are stopped by the child's cancels only.
+ */
+typedef struct tokenclient_cancel tokenclient_cancel;
 
 /**
  * A client of one token endpoint. Opaque; create it with
@@ -120,6 +136,28 @@ typedef struct tokenclient_token tokenclient_token;
  * value from C is an error, not undefined behaviour.)
  */
 typedef uint32_t tokenclient_auth_method;
+
+/**
+ * The options of one call, taken by every function that does I/O (the
+ * `_ex` forms). Zero-initialised (or a NULL pointer) means the defaults.
+ */
+typedef struct {
+  /**
+   * `sizeof(tokenclient_call_options)` as the caller was compiled with,
+   * or 0 (then the fields of this first version are read): lets the
+   * struct grow without breaking older callers.
+   */
+  uint32_t struct_size;
+  /**
+   * The whole call's time in milliseconds, retries and waits included;
+   * 0: the client's total timeout (`tokenclient_client_set_timeout_ms`).
+   */
+  uint32_t deadline_ms;
+  /**
+   * Stops the call when cancelled; NULL: none. Borrowed for the call.
+   */
+  tokenclient_cancel *cancel;
+} tokenclient_call_options;
 
 /**
  * Called with every token `tokenclient_client_get_token` obtains from the
@@ -290,6 +328,36 @@ const char *tokenclient_version(void);
  * a string from anywhere else, nor a `const char *` owned by an object.
  */
 void tokenclient_string_free(char *s);
+
+/**
+ * Creates a cancel handle (not cancelled) and writes it to `*out`.
+ *
+ * Ownership: on success `*out` is a new handle; free it with
+ * `tokenclient_cancel_free` once no call uses it. On error `*out` is not
+ * written.
+ * Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for a NULL `out`.
+ */
+tokenclient_error *tokenclient_cancel_new(tokenclient_cancel **out);
+
+/**
+ * Cancels every call given `cancel`, running or to come: each returns
+ * `TOKENCLIENT_ERROR_CANCELLED` within a few milliseconds, abandoning its
+ * request (the connection is closed, never reused half-read). A
+ * `tokenclient_client_get_token_ex` waiting for a request that other
+ * callers share stops waiting; the request goes on for them.
+ *
+ * Idempotent; NULL does nothing. Thread-safe, and async-signal-safe: it
+ * stores a flag and writes one byte to a pipe, so it may be called from a
+ * signal handler.
+ */
+void tokenclient_cancel_cancel(tokenclient_cancel *cancel);
+
+/**
+ * Frees `cancel`. NULL is allowed and does nothing. Calls still running
+ * with it keep what they need: freeing it neither cancels them nor makes
+ * them unsafe, but they can no longer be cancelled through it.
+ */
+void tokenclient_cancel_free(tokenclient_cancel *cancel);
 
 /**
  * Creates a client of `token_url` identified as `client_id`, and writes it
@@ -498,6 +566,8 @@ tokenclient_error *tokenclient_client_add_header(tokenclient_client *client, con
  * code), `TOKENCLIENT_ERROR_CONFIG` (no credentials),
  * `TOKENCLIENT_ERROR_TRANSPORT`, `TOKENCLIENT_ERROR_OAUTH`,
  * `TOKENCLIENT_ERROR_HTTP`, `TOKENCLIENT_ERROR_RESPONSE`.
+ * The call is bounded by the client's total timeout; for a deadline of
+ * its own or a cancel handle, use `tokenclient_client_exchange_code_ex`.
  */
 tokenclient_error *tokenclient_client_exchange_code(const tokenclient_client *client, const char *code, const char *redirect_uri, const char *code_verifier, tokenclient_token **out);
 
@@ -536,6 +606,48 @@ tokenclient_error *tokenclient_client_client_credentials(const tokenclient_clien
 tokenclient_error *tokenclient_client_grant(const tokenclient_client *client, const char *grant_type, const char *const *params, tokenclient_token **out);
 
 /**
+ * `tokenclient_client_exchange_code` with the options of this call:
+ * `options` (NULL: the defaults) gives its deadline and its cancel handle
+ * (see `tokenclient_call_options`). The deadline bounds the whole call,
+ * retries included.
+ *
+ * Ownership as for `tokenclient_client_exchange_code`.
+ * Errors: as for `tokenclient_client_exchange_code`; also
+ * `TOKENCLIENT_ERROR_CANCELLED` when the cancel handle fired (the request
+ * under way is abandoned), and `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for an
+ * `options->struct_size` that is neither 0 nor at least the first
+ * version's size.
+ */
+tokenclient_error *tokenclient_client_exchange_code_ex(const tokenclient_client *client, const char *code, const char *redirect_uri, const char *code_verifier, const tokenclient_call_options *options, tokenclient_token **out);
+
+/**
+ * `tokenclient_client_refresh` with the options of this call (NULL: the
+ * defaults; see
+ * `tokenclient_client_exchange_code_ex`).
+ *
+ * Ownership and errors as for `tokenclient_client_exchange_code_ex`.
+ */
+tokenclient_error *tokenclient_client_refresh_ex(const tokenclient_client *client, const char *refresh_token, const char *scope, const tokenclient_call_options *options, tokenclient_token **out);
+
+/**
+ * `tokenclient_client_client_credentials` with the options of this call
+ * (NULL: the defaults; see `tokenclient_client_exchange_code_ex`).
+ *
+ * Ownership and errors as for `tokenclient_client_exchange_code_ex`.
+ */
+tokenclient_error *tokenclient_client_client_credentials_ex(const tokenclient_client *client, const char *scope, const tokenclient_call_options *options, tokenclient_token **out);
+
+/**
+ * `tokenclient_client_grant` with the options of this call (NULL: the
+ * defaults; see
+ * `tokenclient_client_exchange_code_ex`).
+ *
+ * Ownership and errors as for `tokenclient_client_grant`; also those of
+ * `tokenclient_client_exchange_code_ex`.
+ */
+tokenclient_error *tokenclient_client_grant_ex(const tokenclient_client *client, const char *grant_type, const char *const *params, const tokenclient_call_options *options, tokenclient_token **out);
+
+/**
  * The `access_token` (never NULL for a valid token; NULL for NULL).
  * Ownership: belongs to `token`.
  */
@@ -553,6 +665,19 @@ const char *tokenclient_token_token_type(const tokenclient_token *token);
  * `TOKENCLIENT_ERROR_RESPONSE` when the token was received.
  */
 int64_t tokenclient_token_expires_in(const tokenclient_token *token);
+
+/**
+ * For a token from `tokenclient_client_get_token`: how many milliseconds
+ * from now the client's cache keeps serving this same token without
+ * asking the server (0 once that point has passed: the next
+ * `get_token` starts a refresh), judged by the system's monotonic and
+ * wall clocks as the cache judges it. A binding may keep its own copy
+ * and serve it that long without calling into the library, as long as it
+ * drops the copy on `tokenclient_client_invalidate_token` and on any
+ * change of credentials. -1 for a token that did not come from the cache
+ * (an exchange), and for NULL.
+ */
+int64_t tokenclient_token_fresh_for_ms(const tokenclient_token *token);
 
 /**
  * The `scope`, or NULL when the server sent none. Ownership: belongs to `token`.
@@ -607,12 +732,35 @@ void tokenclient_token_free(tokenclient_token *token);
  * rotated refresh tokens replace it), else from client_credentials.
  * Failures are retried by the retry policy.
  *
+ * `tokenclient_token_fresh_for_ms` tells how long the returned token will
+ * be served from the cache, so a binding can keep its own copy that long.
+ *
  * Ownership: on success `*out` is a token to free with
  * `tokenclient_token_free` (cheap: it shares the cached copy). On error
  * `*out` is not written.
  * Errors: as for `tokenclient_client_client_credentials`.
  */
 tokenclient_error *tokenclient_client_get_token(const tokenclient_client *client, const char *scope, tokenclient_token **out);
+
+/**
+ * `tokenclient_client_get_token` with the options of this call: `options`
+ * (NULL: the defaults) gives its deadline and its cancel handle (see
+ * `tokenclient_call_options`).
+ *
+ * With a deadline or a cancel handle, a request this call starts runs on a
+ * thread of its own, bounded by the client's total timeout: this call's
+ * deadline or cancel ends only its own wait, never the request that other
+ * callers share, whose token lands in the cache for them. A caller that
+ * finds the old token still usable (past the refresh point, not yet
+ * within the margin) gets it at once while the refresh goes on. Freeing
+ * the client stops and waits for such requests.
+ *
+ * Ownership as for `tokenclient_client_get_token`.
+ * Errors: as for `tokenclient_client_exchange_code_ex`
+ * (`TOKENCLIENT_ERROR_CANCELLED` when cancelled; `TOKENCLIENT_ERROR_TRANSPORT`
+ * saying the deadline ran out when the shared request outlasts it).
+ */
+tokenclient_error *tokenclient_client_get_token_ex(const tokenclient_client *client, const char *scope, const tokenclient_call_options *options, tokenclient_token **out);
 
 /**
  * Gives `tokenclient_client_get_token` a refresh token to use (the

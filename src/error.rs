@@ -25,6 +25,8 @@ pub enum ErrorKind {
     Response = 7,
     /// A bug caught at the C boundary.
     Panic = 8,
+    /// The call was cancelled through its cancel handle.
+    Cancelled = 9,
 }
 
 /// The fields of an RFC 6749 §5.2 error response.
@@ -78,6 +80,12 @@ impl Error {
 
     pub fn key(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Key, message)
+    }
+
+    /// The call was cancelled: it stopped, and its request (if one was
+    /// under way) was abandoned.
+    pub fn cancelled() -> Self {
+        Self::new(ErrorKind::Cancelled, "the call was cancelled")
     }
 
     pub fn config(message: impl Into<String>) -> Self {

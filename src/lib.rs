@@ -31,12 +31,13 @@ mod url;
 mod ffi;
 
 pub use cache::{Clock, RefreshPolicy, SystemClock, TokenCallback};
-pub use client::{AuthMethod, Client};
+pub use client::{AuthMethod, Call, Client};
 pub use error::{Error, ErrorKind, OAuthDetails, Result};
 pub use keys::Algorithm;
 pub use oauth::{Token, JWT_BEARER_ASSERTION_TYPE};
 pub use observe::{Counters, Event, Level, LogCallback};
 pub use providers::{pingone_token_url, talkdesk_token_url, TalkdeskRegion};
+pub use transport::{CallOptions, Cancel};
 
 /// The library version, as in `Cargo.toml`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -67,6 +67,7 @@ impl From<Error> for Failure {
             ErrorKind::Http => 6,
             ErrorKind::Response => 7,
             ErrorKind::Panic => 70,
+            ErrorKind::Cancelled => 130,
         };
         Failure {
             status,

@@ -47,6 +47,14 @@ impl Reading {
         }
     }
 
+    pub(crate) fn mono(&self) -> Instant {
+        self.mono
+    }
+
+    pub(crate) fn wall(&self) -> SystemTime {
+        self.wall
+    }
+
     /// The time from `self` to `later`: the larger of what the two clocks
     /// say, each counted as zero if it went backwards.
     pub(crate) fn elapsed_until(&self, later: &Reading) -> Duration {

@@ -18,7 +18,7 @@ pub use clock::{Clock, SystemClock};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::oauth::Token;
-use crate::transport::PerProcess;
+use crate::transport::{Deadline, PerProcess, CANCEL_POLL};
 
 /// What a `Cache::get` does, told as it happens (the client counts it and
 /// turns it into events). Each does nothing unless implemented.
@@ -31,8 +31,6 @@ pub(crate) trait Watch {
     fn wait(&self) {}
     /// This caller starts a request (on a miss, or to refresh early).
     fn refresh_started(&self) {}
-    /// This caller's request got a token.
-    fn obtained(&self, _token: &Arc<Token>) {}
     /// The refresh failed and the old token, still usable, was served.
     fn kept_old(&self, _error: &Error) {}
 }
@@ -86,15 +84,26 @@ struct Slot {
 /// the tokens its parent had cached (when it can read them without
 /// waiting), and none of its parent's requests in flight.
 pub(crate) struct Cache {
-    state: PerProcess<State>,
+    state: PerProcess<Arc<State>>,
 }
 
 impl Default for Cache {
     fn default() -> Self {
         Cache {
-            state: PerProcess::inheriting(State::inherit),
+            state: PerProcess::inheriting(|parent| Arc::new(State::inherit(parent))),
         }
     }
+}
+
+/// Where a fetch runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Run {
+    /// On the caller's thread, which waits for it.
+    Inline,
+    /// On a thread of its own, so that the caller that started it can
+    /// stop waiting (its deadline or cancel) without stopping the request
+    /// that other callers wait for.
+    Detached,
 }
 
 #[derive(Default)]
@@ -137,16 +146,16 @@ impl fmt::Debug for Cache {
 }
 
 /// Lands a flight even if the fetch panics, so waiters never hang.
-struct Flight<'a> {
-    cache: &'a State,
-    key: &'a str,
+struct Flight {
+    cache: Arc<State>,
+    key: String,
     landed: bool,
 }
 
-impl Flight<'_> {
+impl Flight {
     fn land(&mut self, result: &Result<Arc<Token>>, now: Reading, policy: &RefreshPolicy) {
         let mut slots = self.cache.lock();
-        let slot = slots.entry(self.key.to_string()).or_default();
+        let slot = slots.entry(self.key.clone()).or_default();
         slot.in_flight = false;
         slot.flights += 1;
         slot.last = Some(result.clone());
@@ -158,12 +167,12 @@ impl Flight<'_> {
     }
 }
 
-impl Drop for Flight<'_> {
+impl Drop for Flight {
     fn drop(&mut self) {
         if !self.landed {
             let error = Error::new(ErrorKind::Panic, "the token request panicked");
             let mut slots = self.cache.lock();
-            let slot = slots.entry(self.key.to_string()).or_default();
+            let slot = slots.entry(self.key.clone()).or_default();
             slot.in_flight = false;
             slot.flights += 1;
             slot.last = Some(Err(error));
@@ -183,6 +192,7 @@ fn timings(token: Arc<Token>, now: Reading, policy: &RefreshPolicy) -> Cached {
     let margin = policy.margin.min(lifetime / 2);
     let usable_for = lifetime - margin;
     let refresh_after = lifetime.mul_f64(policy.fraction).min(usable_for);
+    token.set_fresh_until(now.mono() + refresh_after, now.wall() + refresh_after);
     Cached {
         token,
         obtained: now,
@@ -209,24 +219,36 @@ impl Cache {
         self.state.get().invalidate(key)
     }
 
-    /// The token of `key` while it is fresh. Otherwise one caller runs
-    /// `fetch` (and tells `watch` what it got), while callers that
-    /// find the current token still usable keep getting it; callers that
-    /// find none wait for that single fetch, `wait_for` at most,
-    /// and share its result or its error. A failed refresh keeps handing
-    /// out the old token while it is usable.
-    pub(crate) fn get(
+    /// The token of `key` while it is fresh. Otherwise one caller starts
+    /// the fetch that `make_fetch` makes (and tells `watch`), and calls the
+    /// `obtained` hook it makes with the token once it has landed, while callers
+    /// that find the current token still usable keep getting it; callers
+    /// that find none wait for that single fetch until their `call`
+    /// deadline or cancel, and share its result or its error. A failed
+    /// refresh keeps handing out the old token while it is usable.
+    ///
+    /// `run` says where the fetch runs. Detached, the caller that started
+    /// it then waits like the others, so its deadline or cancel ends only
+    /// its own wait; if the old token is still usable it gets that at once
+    /// (a refresh that then fails is not reported to it).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn get<F, G>(
         &self,
         key: &str,
-        clock: &dyn Clock,
+        clock: &Arc<dyn Clock>,
         policy: &RefreshPolicy,
         watch: &dyn Watch,
-        wait_for: Duration,
-        fetch: impl FnOnce() -> Result<Arc<Token>>,
-    ) -> Result<Arc<Token>> {
+        call: &Deadline,
+        run: Run,
+        make_fetch: impl FnOnce() -> (F, G),
+    ) -> Result<Arc<Token>>
+    where
+        F: FnOnce() -> Result<Arc<Token>> + Send + 'static,
+        G: FnOnce(&Arc<Token>) + Send + 'static,
+    {
         let state = self.state.get();
         let mut slots = state.lock();
-        let now = Reading::of(clock);
+        let now = Reading::of(clock.as_ref());
         if !slots.contains_key(key) {
             slots.insert(key.to_string(), Slot::default());
         }
@@ -252,45 +274,51 @@ impl Cache {
         if slot.in_flight {
             watch.wait();
             let flight = slot.flights;
-            let wait = wait_for;
-            let (slots, waited) = state
-                .landed
-                .wait_timeout_while(slots, wait, |s| {
-                    s.get(key).is_some_and(|slot| slot.flights == flight)
-                })
-                .unwrap_or_else(PoisonError::into_inner);
-            if waited.timed_out() {
-                return Err(Error::new(
-                    ErrorKind::Transport,
-                    format!(
-                        "the call's deadline of {} ms ran out while it waited for the token \
-                         request in flight",
-                        wait.as_millis()
-                    ),
-                ));
-            }
-            return match slots.get(key).and_then(|s| s.last.clone()) {
-                Some(result) => result,
-                None => Err(Error::new(
-                    ErrorKind::Panic,
-                    "the token cache lost a result",
-                )),
-            };
+            return wait_for(state, slots, key, flight, call);
         }
+        call.check()?;
         slot.in_flight = true;
+        let flight_no = slot.flights;
         drop(slots);
         watch.refresh_started();
 
         let mut flight = Flight {
-            cache: state,
-            key,
+            cache: state.clone(),
+            key: key.to_string(),
             landed: false,
         };
+        let (fetch, obtained) = make_fetch();
+        if run == Run::Detached {
+            let (clock, policy) = (clock.clone(), *policy);
+            let spawned = std::thread::Builder::new()
+                .name("tokenclient-fetch".into())
+                .spawn(move || {
+                    let result = fetch();
+                    flight.land(&result, Reading::of(clock.as_ref()), &policy);
+                    if let Ok(token) = &result {
+                        obtained(token);
+                    }
+                });
+            if let Err(e) = spawned {
+                // The flight was dropped unlanded with the closure:
+                // waiters have been told of a failure.
+                return Err(Error::new(
+                    ErrorKind::Transport,
+                    format!("no thread could be started for the token request: {e}"),
+                ));
+            }
+            // The old token is still good: this caller keeps it while the
+            // refresh goes on in the background.
+            if let Some(old) = stale {
+                return Ok(old);
+            }
+            return wait_for(state, state.lock(), key, flight_no, call);
+        }
         let result = fetch();
-        flight.land(&result, Reading::of(clock), policy);
+        flight.land(&result, Reading::of(clock.as_ref()), policy);
         match (result, stale) {
             (Ok(token), _) => {
-                watch.obtained(&token);
+                obtained(&token);
                 Ok(token)
             }
             // The refresh failed but the old token is still good: keep using it.
@@ -303,9 +331,57 @@ impl Cache {
     }
 }
 
+/// Waits, until `call`'s deadline or cancel, for the flight `flight` of
+/// `key` to land, and returns its result.
+fn wait_for(
+    state: &State,
+    mut slots: MutexGuard<'_, HashMap<String, Slot>>,
+    key: &str,
+    flight: u64,
+    call: &Deadline,
+) -> Result<Arc<Token>> {
+    let in_flight =
+        |s: &mut HashMap<String, Slot>| s.get(key).is_some_and(|slot| slot.flights == flight);
+    loop {
+        let remaining = call.remaining();
+        if remaining.is_zero() {
+            return Err(Error::new(
+                ErrorKind::Transport,
+                format!(
+                    "the call's deadline of {} ms ran out while it waited for the token \
+                     request in flight",
+                    call.total().as_millis()
+                ),
+            ));
+        }
+        // A cancellable wait looks at its cancel signal every few ms.
+        let slice = match call.cancel() {
+            Some(_) => remaining.min(CANCEL_POLL),
+            None => remaining,
+        };
+        let (guard, _) = state
+            .landed
+            .wait_timeout_while(slots, slice, in_flight)
+            .unwrap_or_else(PoisonError::into_inner);
+        slots = guard;
+        if !in_flight(&mut slots) {
+            break;
+        }
+        call.check()?;
+    }
+    match slots.get(key).and_then(|s| s.last.clone()) {
+        Some(result) => result,
+        None => Err(Error::new(
+            ErrorKind::Panic,
+            "the token cache lost a result",
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::transport::{CallOptions, Cancel};
     use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
     use std::time::{Instant, SystemTime};
 
@@ -358,16 +434,22 @@ mod tests {
     struct Unwatched;
     impl Watch for Unwatched {}
 
-    fn far() -> Duration {
-        Duration::from_secs(60)
+    fn far() -> Deadline {
+        Deadline::after(Duration::from_secs(60))
+    }
+
+    fn token(name: &str) -> Result<Arc<Token>> {
+        let body =
+            format!(r#"{{"access_token":"{name}","token_type":"Bearer","expires_in":3600}}"#);
+        Ok(Arc::new(crate::oauth::parse_token(200, body.as_bytes())?))
     }
 
     /// A cache, a clock and a fetch that counts its calls and issues
-    /// tokens living `lifetime` seconds, named by their number.
+    /// tokens living 3600 s, named by their number.
     struct Fixture {
         cache: Cache,
-        clock: TestClock,
-        fetches: AtomicU64,
+        clock: Arc<TestClock>,
+        fetches: Arc<AtomicU64>,
         policy: RefreshPolicy,
     }
 
@@ -375,28 +457,33 @@ mod tests {
         fn new() -> Fixture {
             Fixture {
                 cache: Cache::default(),
-                clock: TestClock::new(),
-                fetches: AtomicU64::new(0),
+                clock: Arc::new(TestClock::new()),
+                fetches: Arc::default(),
                 policy: RefreshPolicy::default(),
             }
         }
 
-        /// The access token `get` hands out, fetching one of 3600 s if needed.
+        fn clock(&self) -> Arc<dyn Clock> {
+            self.clock.clone()
+        }
+
+        /// `Cache::get` of the key "scope" with `fetch`.
+        fn get_with<F>(&self, call: &Deadline, run: Run, fetch: F) -> Result<Arc<Token>>
+        where
+            F: FnOnce() -> Result<Arc<Token>> + Send + 'static,
+        {
+            let clock = self.clock();
+            self.cache
+                .get("scope", &clock, &self.policy, &Unwatched, call, run, || {
+                    (fetch, |_: &Arc<Token>| {})
+                })
+        }
+
+        /// The access token `get` hands out, fetching one if needed.
         fn get(&self) -> String {
-            let token = self.cache.get(
-                "scope",
-                &self.clock,
-                &self.policy,
-                &Unwatched,
-                far(),
-                || {
-                    let n = self.fetches.fetch_add(1, Ordering::SeqCst) + 1;
-                    let body = format!(
-                        r#"{{"access_token":"t{n}","token_type":"Bearer","expires_in":3600}}"#
-                    );
-                    Ok(Arc::new(crate::oauth::parse_token(200, body.as_bytes())?))
-                },
-            );
+            let fetches = self.fetches.clone();
+            let fetch = move || token(&format!("t{}", fetches.fetch_add(1, Ordering::SeqCst) + 1));
+            let token = self.get_with(&far(), Run::Inline, fetch);
             token.unwrap().access_token().to_string()
         }
     }
@@ -441,10 +528,9 @@ mod tests {
         // minus the margin (10 s) by the monotonic clock, and not after,
         // however far back the wall clock goes.
         let down = || {
-            f.cache
-                .get("scope", &f.clock, &f.policy, &Unwatched, far(), || {
-                    Err(Error::new(ErrorKind::Transport, "down"))
-                })
+            f.get_with(&far(), Run::Inline, || {
+                Err(Error::new(ErrorKind::Transport, "down"))
+            })
         };
         f.clock.pass(2900);
         assert_eq!(
@@ -458,6 +544,19 @@ mod tests {
         assert_eq!(failing.unwrap_err().kind(), ErrorKind::Transport);
     }
 
+    /// A fetch that signals when it starts and then takes `ms`.
+    fn slow(
+        started: std::sync::mpsc::Sender<()>,
+        ms: u64,
+        name: &'static str,
+    ) -> impl FnOnce() -> Result<Arc<Token>> + Send + 'static {
+        move || {
+            started.send(()).unwrap();
+            std::thread::sleep(Duration::from_millis(ms));
+            token(name)
+        }
+    }
+
     /// A waiter stops waiting for the flight of another caller at its own
     /// deadline, and the flight lands for the others all the same.
     #[test]
@@ -466,24 +565,11 @@ mod tests {
         let (started_tx, started_rx) = std::sync::mpsc::channel();
         std::thread::scope(|scope| {
             let fetcher =
-                scope.spawn(|| {
-                    f.cache.get("scope", &f.clock, &f.policy, &Unwatched, far(), || {
-                    started_tx.send(()).unwrap();
-                    std::thread::sleep(Duration::from_millis(600));
-                    let body = r#"{"access_token":"slow","token_type":"Bearer","expires_in":3600}"#;
-                    Ok(Arc::new(crate::oauth::parse_token(200, body.as_bytes())?))
-                })
-                });
+                scope.spawn(|| f.get_with(&far(), Run::Inline, slow(started_tx, 600, "slow")));
             started_rx.recv().unwrap();
             let start = Instant::now();
-            let waited = f.cache.get(
-                "scope",
-                &f.clock,
-                &f.policy,
-                &Unwatched,
-                Duration::from_millis(100),
-                || panic!("a waiter does not fetch"),
-            );
+            let short = Deadline::after(Duration::from_millis(100));
+            let waited = f.get_with(&short, Run::Inline, || panic!("a waiter does not fetch"));
             let took = start.elapsed();
             let e = waited.unwrap_err();
             assert_eq!(e.kind(), ErrorKind::Transport);
@@ -495,5 +581,126 @@ mod tests {
             assert_eq!(fetcher.join().unwrap().unwrap().access_token(), "slow");
         });
         assert_eq!(f.get(), "slow", "the flight landed in the cache");
+    }
+
+    fn cancellable() -> (Cancel, Deadline) {
+        let cancel = Cancel::new();
+        let options = CallOptions {
+            deadline: None,
+            cancel: Some(cancel.clone()),
+        };
+        (
+            cancel,
+            Deadline::for_call(Duration::from_secs(60), &options),
+        )
+    }
+
+    /// The caller that starts a detached fetch and then is cancelled stops
+    /// at once with `Cancelled`; the fetch goes on, a waiter gets its
+    /// token, and it lands in the cache.
+    #[test]
+    fn a_cancelled_starter_does_not_stop_the_fetch_others_wait_for() {
+        let f = Fixture::new();
+        let (started_tx, started_rx) = std::sync::mpsc::channel();
+        let (cancel, call) = cancellable();
+        std::thread::scope(|scope| {
+            let starter = scope.spawn(|| {
+                let start = Instant::now();
+                let r = f.get_with(&call, Run::Detached, slow(started_tx, 400, "shared"));
+                (r, start.elapsed())
+            });
+            started_rx.recv().unwrap();
+            let waiter = scope
+                .spawn(|| f.get_with(&far(), Run::Inline, || panic!("a waiter does not fetch")));
+            std::thread::sleep(Duration::from_millis(50));
+            let cancelled_at = Instant::now();
+            cancel.cancel();
+            let (result, _) = starter.join().unwrap();
+            let stopped_after = cancelled_at.elapsed();
+            assert_eq!(result.unwrap_err().kind(), ErrorKind::Cancelled);
+            assert!(
+                stopped_after < Duration::from_millis(50),
+                "{stopped_after:?}"
+            );
+            assert_eq!(waiter.join().unwrap().unwrap().access_token(), "shared");
+        });
+        assert_eq!(f.get(), "shared");
+        assert_eq!(f.fetches.load(Ordering::SeqCst), 0, "no second fetch");
+    }
+
+    /// A cancelled call starts nothing; a cancelled waiter stops waiting
+    /// and the others still get the token.
+    #[test]
+    fn cancelled_waiters_stop_and_the_rest_get_the_token() {
+        let f = Fixture::new();
+        let (cancel, call) = cancellable();
+        cancel.cancel();
+        let e = f
+            .get_with(&call, Run::Detached, || panic!("not started"))
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Cancelled);
+
+        let (started_tx, started_rx) = std::sync::mpsc::channel();
+        let halves: Vec<(Cancel, Deadline)> = (0..20).map(|_| cancellable()).collect();
+        std::thread::scope(|scope| {
+            let fetcher =
+                scope.spawn(|| f.get_with(&far(), Run::Inline, slow(started_tx, 300, "t")));
+            started_rx.recv().unwrap();
+            let waiters: Vec<_> = halves
+                .iter()
+                .map(|(_, call)| {
+                    scope.spawn(|| f.get_with(call, Run::Detached, || panic!("waits")))
+                })
+                .collect();
+            std::thread::sleep(Duration::from_millis(50));
+            for (cancel, _) in halves.iter().step_by(2) {
+                cancel.cancel();
+            }
+            for (i, w) in waiters.into_iter().enumerate() {
+                let r = w.join().unwrap();
+                if i % 2 == 0 {
+                    assert_eq!(r.unwrap_err().kind(), ErrorKind::Cancelled);
+                } else {
+                    assert_eq!(r.unwrap().access_token(), "t");
+                }
+            }
+            assert_eq!(fetcher.join().unwrap().unwrap().access_token(), "t");
+        });
+    }
+
+    /// Past the refresh point, a detached caller gets the old token at once
+    /// while the refresh runs; the next one gets the new token.
+    #[test]
+    fn a_detached_refresh_serves_the_old_token_meanwhile() {
+        let f = Fixture::new();
+        assert_eq!(f.get(), "t1");
+        f.clock.pass(3000);
+        let (started_tx, started_rx) = std::sync::mpsc::channel();
+        let start = Instant::now();
+        let old = f
+            .get_with(&far(), Run::Detached, slow(started_tx, 200, "t2"))
+            .unwrap();
+        assert_eq!(old.access_token(), "t1");
+        assert!(start.elapsed() < Duration::from_millis(150));
+        started_rx.recv().unwrap();
+        std::thread::sleep(Duration::from_millis(400));
+        assert_eq!(f.get(), "t2");
+    }
+
+    /// The freshness a cached token reports follows the refresh point.
+    #[test]
+    fn a_cached_token_knows_how_long_it_is_served() {
+        let f = Fixture::new();
+        f.get();
+        let t = f
+            .get_with(&far(), Run::Inline, || panic!("cached"))
+            .unwrap();
+        let fresh = t.fresh_for().unwrap();
+        // 80% of 3600 s, from the (test) clock reading at landing.
+        assert!(
+            fresh > Duration::from_secs(2870) && fresh <= Duration::from_secs(2880),
+            "{fresh:?}"
+        );
+        assert_eq!(token("x").unwrap().fresh_for(), None);
     }
 }

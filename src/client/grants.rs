@@ -4,11 +4,11 @@
 
 use std::time::{Duration, Instant};
 
-use super::{AuthMethod, Client};
+use super::{AuthMethod, Call, Client};
 use crate::error::Result;
 use crate::oauth::{check_grant, delay, may_retry, random_u64, read_answer, required, Form, Token};
 use crate::observe::{emit, without_query, Event, Level};
-use crate::transport::{Deadline, Request};
+use crate::transport::{CallOptions, Deadline, Request};
 
 /// A retry is started only when at least this much of the call's time
 /// remains after its backoff: less would not cover a request.
@@ -23,19 +23,24 @@ impl Client {
         redirect_uri: &str,
         code_verifier: Option<&str>,
     ) -> Result<Token> {
-        required("the code", code)?;
-        required("the redirect URI", redirect_uri)?;
-        let mut params = vec![("code", code), ("redirect_uri", redirect_uri)];
-        if let Some(verifier) = code_verifier {
-            required("the code verifier", verifier)?;
-            params.push(("code_verifier", verifier));
-        }
-        self.grant("authorization_code", &params)
+        self.call(&CallOptions::default())
+            .exchange_code(code, redirect_uri, code_verifier)
     }
 
     /// The refresh_token grant (RFC 6749 §6), optionally narrowing `scope`.
     pub fn refresh(&self, refresh_token: &str, scope: Option<&str>) -> Result<Token> {
-        self.refresh_by(refresh_token, scope, &self.deadline())
+        self.call(&CallOptions::default())
+            .refresh(refresh_token, scope)
+    }
+
+    /// The client_credentials grant (RFC 6749 §4.4).
+    pub fn client_credentials(&self, scope: Option<&str>) -> Result<Token> {
+        self.call(&CallOptions::default()).client_credentials(scope)
+    }
+
+    /// Any grant: `grant_type` plus `params` (see `Call::grant`).
+    pub fn grant(&self, grant_type: &str, params: &[(&str, &str)]) -> Result<Token> {
+        self.call(&CallOptions::default()).grant(grant_type, params)
     }
 
     pub(super) fn refresh_by(
@@ -50,11 +55,6 @@ impl Client {
         self.grant_by("refresh_token", &params, deadline)
     }
 
-    /// The client_credentials grant (RFC 6749 §4.4).
-    pub fn client_credentials(&self, scope: Option<&str>) -> Result<Token> {
-        self.client_credentials_by(scope, &self.deadline())
-    }
-
     pub(super) fn client_credentials_by(
         &self,
         scope: Option<&str>,
@@ -62,32 +62,6 @@ impl Client {
     ) -> Result<Token> {
         let params: Vec<(&str, &str)> = scope.map(|s| ("scope", s)).into_iter().collect();
         self.grant_by("client_credentials", &params, deadline)
-    }
-
-    /// The deadline of a call starting now: the total timeout from now.
-    pub(super) fn deadline(&self) -> Deadline {
-        Deadline::after(self.settings().transport.total_timeout)
-    }
-
-    /// Any grant: `grant_type` plus `params` (name, value; a name may
-    /// repeat, e.g. `resource`), with the client's authentication added.
-    /// Use it too to send extra parameters such as `audience` or
-    /// `resource` with a standard grant.
-    ///
-    /// Failures are retried by the client's retry policy with OAuth
-    /// semantics: transport failures, 5xx and 429 only, never an OAuth
-    /// error; a refresh_token grant only when the server cannot have
-    /// processed it (not sent, or 429/503), an authorization_code grant only
-    /// when it was never sent. Every attempt carries a new assertion.
-    ///
-    /// The total timeout bounds the whole call, retries and backoff
-    /// included: each attempt gets what remains of it, a retry is not
-    /// started when less than 100 ms would remain after its backoff, and a
-    /// `Retry-After` beyond the remaining time ends the call with the
-    /// server's error. Such an error says that the deadline ran out, and
-    /// after how many attempts.
-    pub fn grant(&self, grant_type: &str, params: &[(&str, &str)]) -> Result<Token> {
-        self.grant_by(grant_type, params, &self.deadline())
     }
 
     fn grant_by(
@@ -98,7 +72,7 @@ impl Client {
     ) -> Result<Token> {
         let result = self.attempts(grant_type, params, deadline);
         if let Err(e) = &result {
-            self.counters.error(e.kind());
+            self.inner.counters.error(e.kind());
         }
         result
     }
@@ -131,7 +105,7 @@ impl Client {
             let started = Instant::now();
             let result = self.grant_once(grant_type, params, deadline);
             let duration_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-            self.counters.request(grant_type, duration_us);
+            self.inner.counters.request(grant_type, duration_us);
             let error = match result {
                 Err(e) => e,
                 ok => {
@@ -155,12 +129,12 @@ impl Client {
                 .flatten();
             match wait {
                 Some(wait) if wait + MIN_ATTEMPT <= deadline.remaining() => {
-                    self.counters.retry();
+                    self.inner.counters.retry();
                     emit(log, Level::Warn, || Event {
                         delay_ms: Some(u64::try_from(wait.as_millis()).unwrap_or(u64::MAX)),
                         ..event("retry.scheduled", attempts + 1)
                     });
-                    std::thread::sleep(wait)
+                    deadline.sleep(wait)?;
                 }
                 // A retry was due, but the deadline comes first.
                 Some(_) => return Err(error.with_deadline_note(deadline.total(), attempts)),
@@ -199,5 +173,59 @@ impl Client {
             response.retry_after.as_deref(),
             &auth.redact(),
         )
+    }
+}
+
+impl Call<'_> {
+    /// The authorization_code grant (RFC 6749 §4.1.3), with PKCE (RFC 7636)
+    /// when `code_verifier` is given.
+    pub fn exchange_code(
+        &self,
+        code: &str,
+        redirect_uri: &str,
+        code_verifier: Option<&str>,
+    ) -> Result<Token> {
+        required("the code", code)?;
+        required("the redirect URI", redirect_uri)?;
+        let mut params = vec![("code", code), ("redirect_uri", redirect_uri)];
+        if let Some(verifier) = code_verifier {
+            required("the code verifier", verifier)?;
+            params.push(("code_verifier", verifier));
+        }
+        self.grant("authorization_code", &params)
+    }
+
+    /// The refresh_token grant (RFC 6749 §6), optionally narrowing `scope`.
+    pub fn refresh(&self, refresh_token: &str, scope: Option<&str>) -> Result<Token> {
+        self.client
+            .refresh_by(refresh_token, scope, &self.deadline())
+    }
+
+    /// The client_credentials grant (RFC 6749 §4.4).
+    pub fn client_credentials(&self, scope: Option<&str>) -> Result<Token> {
+        self.client.client_credentials_by(scope, &self.deadline())
+    }
+
+    /// Any grant: `grant_type` plus `params` (name, value; a name may
+    /// repeat, e.g. `resource`), with the client's authentication added.
+    /// Use it too to send extra parameters such as `audience` or
+    /// `resource` with a standard grant.
+    ///
+    /// Failures are retried by the client's retry policy with OAuth
+    /// semantics: transport failures, 5xx and 429 only, never an OAuth
+    /// error; a refresh_token grant only when the server cannot have
+    /// processed it (not sent, or 429/503), an authorization_code grant only
+    /// when it was never sent. Every attempt carries a new assertion.
+    ///
+    /// The call's deadline (the options', else the client's total timeout)
+    /// bounds the whole call, retries and backoff included: each attempt
+    /// gets what remains of it, a retry is not started when less than
+    /// 100 ms would remain after its backoff, and a `Retry-After` beyond the
+    /// remaining time ends the call with the server's error. Such an error
+    /// says that the deadline ran out, and after how many attempts. A
+    /// cancel ends the call with a `Cancelled` error, abandoning the
+    /// request under way.
+    pub fn grant(&self, grant_type: &str, params: &[(&str, &str)]) -> Result<Token> {
+        self.client.grant_by(grant_type, params, &self.deadline())
     }
 }

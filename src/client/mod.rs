@@ -11,7 +11,7 @@ mod setters;
 mod tokens;
 
 use std::path::PathBuf;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, Condvar, Mutex, PoisonError, RwLock};
 
 use zeroize::Zeroizing;
 
@@ -21,7 +21,7 @@ use crate::jose::JwsSigner;
 use crate::keys::Algorithm;
 use crate::oauth::{Audience, ClaimsTemplate, RetryPolicy};
 use crate::observe::{CounterSet, Counters, LogSink};
-use crate::transport::{Pool, TransportOptions};
+use crate::transport::{CallOptions, Cancel, Deadline, PerProcess, Pool, TransportOptions};
 use crate::url::check_endpoint;
 
 /// How the client authenticates at the token endpoint.
@@ -130,6 +130,60 @@ impl Settings {
 /// An OAuth 2.0 client of one token endpoint. Thread-safe: share it with
 /// `Arc` or by reference; setters may run while other threads use it.
 pub struct Client {
+    inner: Arc<Shared>,
+    /// The caller's handle (not a share held by a request): dropping it
+    /// stops and waits for the requests running on threads of their own.
+    primary: bool,
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        if self.primary {
+            self.inner.detached.get().stop_all();
+        }
+    }
+}
+
+/// The requests of this process running on threads of their own (the
+/// fetches of `get_token` calls with options), so that dropping the client
+/// stops them and waits for them: none calls a callback of a freed client.
+#[derive(Default)]
+struct Detached {
+    running: Mutex<usize>,
+    done: Condvar,
+    /// Given to each such request: fired when the client is dropped.
+    closing: Cancel,
+}
+
+impl Detached {
+    fn stop_all(&self) {
+        self.closing.cancel();
+        let running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
+        drop(
+            self.done
+                .wait_while(running, |n| *n > 0)
+                .unwrap_or_else(PoisonError::into_inner),
+        );
+    }
+}
+
+/// Counts one detached request while it lives.
+struct DetachedRun(Client);
+
+impl Drop for DetachedRun {
+    fn drop(&mut self) {
+        let detached = self.0.inner.detached.get();
+        *detached
+            .running
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) -= 1;
+        detached.done.notify_all();
+    }
+}
+
+/// What a `Client` is; shared with the requests it runs on threads of
+/// their own.
+struct Shared {
     token_url: String,
     client_id: String,
     settings: RwLock<Arc<Settings>>,
@@ -137,13 +191,14 @@ pub struct Client {
     cache: Cache,
     refresh_token: tokens::RefreshToken,
     counters: CounterSet,
+    detached: PerProcess<Detached>,
 }
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client")
-            .field("token_url", &self.token_url)
-            .field("client_id", &self.client_id)
+            .field("token_url", &self.inner.token_url)
+            .field("client_id", &self.inner.client_id)
             .finish_non_exhaustive()
     }
 }
@@ -196,35 +251,72 @@ impl Client {
         check_text("the client id", client_id, 1024)?;
         let claims = claims_template(client_id, token_url, &[]);
         Ok(Client {
-            token_url: token_url.to_string(),
-            client_id: client_id.to_string(),
-            settings: RwLock::new(Arc::new(Settings::new(claims))),
-            pool: Pool::default(),
-            cache: Cache::default(),
-            refresh_token: tokens::RefreshToken::default(),
-            counters: CounterSet::default(),
+            inner: Arc::new(Shared {
+                token_url: token_url.to_string(),
+                client_id: client_id.to_string(),
+                settings: RwLock::new(Arc::new(Settings::new(claims))),
+                pool: Pool::default(),
+                cache: Cache::default(),
+                refresh_token: tokens::RefreshToken::default(),
+                counters: CounterSet::default(),
+                detached: PerProcess::default(),
+            }),
+            primary: true,
         })
     }
 
+    /// Another handle on the same client for a request that runs on a
+    /// thread of its own, counted until dropped, and the deadline of that
+    /// request: the client's total timeout, stopped when the client is
+    /// dropped.
+    fn detach(&self) -> (DetachedRun, Deadline) {
+        let detached = self.inner.detached.get();
+        *detached
+            .running
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) += 1;
+        let options = CallOptions {
+            deadline: None,
+            cancel: Some(detached.closing.clone()),
+        };
+        let deadline = Deadline::for_call(self.settings().transport.total_timeout, &options);
+        let share = Client {
+            inner: self.inner.clone(),
+            primary: false,
+        };
+        (DetachedRun(share), deadline)
+    }
+
+    /// The client with `options` for one call: `client.call(&options)
+    /// .get_token(scope)` ends by the options' deadline, or when their
+    /// cancel signal fires.
+    pub fn call<'a>(&'a self, options: &'a CallOptions) -> Call<'a> {
+        Call {
+            client: self,
+            options,
+        }
+    }
+
     pub fn token_url(&self) -> &str {
-        &self.token_url
+        &self.inner.token_url
     }
 
     pub fn client_id(&self) -> &str {
-        &self.client_id
+        &self.inner.client_id
     }
 
     /// A snapshot of the client's counters.
     pub fn counters(&self) -> Counters {
-        self.counters.snapshot()
+        self.inner.counters.snapshot()
     }
 
     pub(crate) fn pool(&self) -> &Pool {
-        &self.pool
+        &self.inner.pool
     }
 
     pub(crate) fn settings(&self) -> Arc<Settings> {
-        self.settings
+        self.inner
+            .settings
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
@@ -234,6 +326,7 @@ impl Client {
     /// `change` fails, in which case nothing changes.
     fn update(&self, change: impl FnOnce(&mut Settings) -> Result<()>) -> Result<()> {
         let mut guard = self
+            .inner
             .settings
             .write()
             .unwrap_or_else(PoisonError::into_inner);
@@ -241,13 +334,28 @@ impl Client {
         change(&mut next)?;
         if next.audience != guard.audience {
             next.claims = Arc::new(claims_template(
-                &self.client_id,
-                &self.token_url,
+                &self.inner.client_id,
+                &self.inner.token_url,
                 &next.audience,
             ));
         }
         *guard = Arc::new(next);
         Ok(())
+    }
+}
+
+/// A client with the options of one call (`Client::call`). Its methods are
+/// the client's I/O methods, each bounded by the options.
+#[derive(Debug, Clone, Copy)]
+pub struct Call<'a> {
+    client: &'a Client,
+    options: &'a CallOptions,
+}
+
+impl Call<'_> {
+    /// The deadline of this call, starting now.
+    fn deadline(&self) -> Deadline {
+        Deadline::for_call(self.client.settings().transport.total_timeout, self.options)
     }
 }
 

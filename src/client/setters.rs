@@ -146,7 +146,7 @@ impl Client {
         check_text("the audience", audience, 8192)?;
         self.update(|s| {
             if s.audience.is_empty() {
-                s.audience.push(self.token_url.clone());
+                s.audience.push(self.inner.token_url.clone());
             }
             if s.audience.len() >= 16 {
                 return Err(Error::invalid_argument("at most 16 audiences"));

@@ -7,12 +7,12 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use zeroize::Zeroizing;
 
-use super::{Client, Settings};
-use crate::cache::Watch;
+use super::{Call, Client, Settings};
+use crate::cache::{Run, Watch};
 use crate::error::{Error, Result};
 use crate::oauth::Token;
 use crate::observe::{emit, without_query, Event, Level};
-use crate::transport::{Deadline, PerProcess};
+use crate::transport::{CallOptions, Deadline, PerProcess};
 
 /// The refresh token `get_token` uses, if any.
 #[derive(Default)]
@@ -65,71 +65,43 @@ impl TokenWatch<'_> {
 
 impl Watch for TokenWatch<'_> {
     fn hit(&self) {
-        self.client.counters.cache_hit();
+        self.client.inner.counters.cache_hit();
         self.emit(Level::Debug, "cache.hit", None);
     }
 
     fn miss(&self) {
-        self.client.counters.cache_miss();
+        self.client.inner.counters.cache_miss();
         self.emit(Level::Debug, "cache.miss", None);
     }
 
     fn wait(&self) {
-        self.client.counters.singleflight_wait();
+        self.client.inner.counters.singleflight_wait();
         self.emit(Level::Debug, "singleflight.wait", None);
     }
 
     fn refresh_started(&self) {
-        self.client.counters.refresh();
+        self.client.inner.counters.refresh();
         self.emit(Level::Info, "cache.refresh.started", None);
     }
 
-    fn obtained(&self, token: &Arc<Token>) {
-        if let Some(callback) = &self.settings.on_token {
-            callback(token);
-        }
-    }
-
     fn kept_old(&self, error: &Error) {
-        self.client.counters.refresh_failed_kept_old();
+        self.client.inner.counters.refresh_failed_kept_old();
         self.emit(Level::Warn, "cache.refresh.failed_kept_old", Some(error));
     }
 }
 
 impl Client {
-    /// A valid access token for `scope` (None: the server's default),
-    /// from the cache while it is fresh. Otherwise one caller obtains a new
-    /// one, with the refresh token when the client has one
-    /// (`set_refresh_token`, rotated as the server rotates it) or with
-    /// client credentials, while callers that find the current token still
-    /// usable keep getting it; callers that find none wait for that single
-    /// request and share its result or its error.
+    /// A valid access token for `scope` (see `Call::get_token`).
     pub fn get_token(&self, scope: Option<&str>) -> Result<Arc<Token>> {
-        let settings = self.settings();
-        // The call's deadline, read from the clock only off the cached path.
-        let total = settings.transport.total_timeout;
-        // "" and None are the same request (no scope parameter) and slot.
-        let scope = scope.filter(|s| !s.is_empty());
-        let watch = TokenWatch {
-            client: self,
-            settings: &settings,
-            scope,
-        };
-        self.cache.get(
-            scope.unwrap_or(""),
-            settings.clock.as_ref(),
-            &settings.refresh,
-            &watch,
-            total,
-            || self.fetch(scope, &Deadline::after(total)).map(Arc::new),
-        )
+        self.call(&CallOptions::default()).get_token(scope)
     }
 
     fn fetch(&self, scope: Option<&str>, deadline: &Deadline) -> Result<Token> {
-        if self.refresh_token.get().is_none() {
+        if self.inner.refresh_token.get().is_none() {
             return self.client_credentials_by(scope, deadline);
         }
         let _one_at_a_time = self
+            .inner
             .refresh_token
             .in_use
             .get()
@@ -137,13 +109,14 @@ impl Client {
             .unwrap_or_else(PoisonError::into_inner);
         // Read it again under the lock: another scope may have rotated it.
         let current = self
+            .inner
             .refresh_token
             .get()
             .ok_or_else(|| Error::config("the refresh token was cleared"))?;
         let token = self.refresh_by(&current, scope, deadline)?;
         if let Some(rotated) = token.refresh_token() {
             if rotated != current.as_str() {
-                self.refresh_token.set(Some(rotated));
+                self.inner.refresh_token.set(Some(rotated));
             }
         }
         Ok(token)
@@ -157,13 +130,71 @@ impl Client {
         if refresh_token.is_some_and(str::is_empty) {
             return Err(Error::invalid_argument("the refresh token is empty"));
         }
-        self.refresh_token.set(refresh_token);
+        self.inner.refresh_token.set(refresh_token);
         Ok(())
     }
 
     /// Drops the cached token of `scope` (e.g. after a resource server
     /// rejected it), so the next `get_token` obtains a new one.
     pub fn invalidate_token(&self, scope: Option<&str>) {
-        self.cache.invalidate(scope.unwrap_or(""));
+        self.inner.cache.invalidate(scope.unwrap_or(""));
+    }
+}
+
+impl Call<'_> {
+    /// A valid access token for `scope` (None: the server's default),
+    /// from the cache while it is fresh. Otherwise one caller obtains a new
+    /// one, with the refresh token when the client has one
+    /// (`set_refresh_token`, rotated as the server rotates it) or with
+    /// client credentials, while callers that find the current token still
+    /// usable keep getting it; callers that find none wait for that single
+    /// request and share its result or its error.
+    ///
+    /// With call options (a deadline or a cancel signal), the request runs
+    /// on a thread of its own with the client's total timeout: the call's
+    /// deadline or cancel ends only this caller's wait, never the request
+    /// that other callers share; a caller that finds the old token still
+    /// usable gets it at once while the refresh goes on.
+    pub fn get_token(&self, scope: Option<&str>) -> Result<Arc<Token>> {
+        let client = self.client;
+        let settings = client.settings();
+        // "" and None are the same request (no scope parameter) and slot.
+        let scope = scope.filter(|s| !s.is_empty());
+        let watch = TokenWatch {
+            client,
+            settings: &settings,
+            scope,
+        };
+        let total = settings.transport.total_timeout;
+        let (call, run) = if self.options.is_default() {
+            (Deadline::after(total), Run::Inline)
+        } else {
+            (Deadline::for_call(total, self.options), Run::Detached)
+        };
+        client.inner.cache.get(
+            scope.unwrap_or(""),
+            &settings.clock,
+            &settings.refresh,
+            &watch,
+            &call,
+            run,
+            || {
+                let (run, deadline) = client.detach();
+                // Counted until the hook has run too: freeing the client
+                // waits for both.
+                let run = Arc::new(run);
+                let kept = run.clone();
+                let scope = scope.map(str::to_string);
+                let fetch = move || Ok(Arc::new(run.0.fetch(scope.as_deref(), &deadline)?));
+                let callback = settings.on_token.clone();
+                let obtained = move |token: &Arc<Token>| {
+                    let _counted = &kept;
+                    if let Some(callback) = &callback {
+                        callback(token);
+                    }
+                };
+                (fetch, obtained)
+            },
+        )
     }
 }

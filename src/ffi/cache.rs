@@ -4,6 +4,7 @@ use std::ffi::{c_char, c_void};
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::call::{call_options, tokenclient_call_options};
 use super::client::tokenclient_client;
 use super::token::tokenclient_token;
 use super::{
@@ -37,6 +38,9 @@ pub type tokenclient_token_callback =
 /// rotated refresh tokens replace it), else from client_credentials.
 /// Failures are retried by the retry policy.
 ///
+/// `tokenclient_token_fresh_for_ms` tells how long the returned token will
+/// be served from the cache, so a binding can keep its own copy that long.
+///
 /// Ownership: on success `*out` is a token to free with
 /// `tokenclient_token_free` (cheap: it shares the cached copy). On error
 /// `*out` is not written.
@@ -47,10 +51,37 @@ pub unsafe extern "C" fn tokenclient_client_get_token(
     scope: *const c_char,
     out: *mut *mut tokenclient_token,
 ) -> *mut tokenclient_error {
+    tokenclient_client_get_token_ex(client, scope, std::ptr::null(), out)
+}
+
+/// `tokenclient_client_get_token` with the options of this call: `options`
+/// (NULL: the defaults) gives its deadline and its cancel handle (see
+/// `tokenclient_call_options`).
+///
+/// With a deadline or a cancel handle, a request this call starts runs on a
+/// thread of its own, bounded by the client's total timeout: this call's
+/// deadline or cancel ends only its own wait, never the request that other
+/// callers share, whose token lands in the cache for them. A caller that
+/// finds the old token still usable (past the refresh point, not yet
+/// within the margin) gets it at once while the refresh goes on. Freeing
+/// the client stops and waits for such requests.
+///
+/// Ownership as for `tokenclient_client_get_token`.
+/// Errors: as for `tokenclient_client_exchange_code_ex`
+/// (`TOKENCLIENT_ERROR_CANCELLED` when cancelled; `TOKENCLIENT_ERROR_TRANSPORT`
+/// saying the deadline ran out when the shared request outlasts it).
+#[no_mangle]
+pub unsafe extern "C" fn tokenclient_client_get_token_ex(
+    client: *const tokenclient_client,
+    scope: *const c_char,
+    options: *const tokenclient_call_options,
+    out: *mut *mut tokenclient_token,
+) -> *mut tokenclient_error {
     boundary(|| {
         out_arg(out, "out")?;
         let c = &ref_arg(client, "client")?.inner;
-        let token = c.get_token(opt_str_arg(scope, "scope")?)?;
+        let options = call_options(options)?;
+        let token = c.call(&options).get_token(opt_str_arg(scope, "scope")?)?;
         write_out(out, tokenclient_token::into_raw(token));
         Ok(())
     })

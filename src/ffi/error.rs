@@ -30,6 +30,9 @@ pub enum tokenclient_error_kind {
     TOKENCLIENT_ERROR_RESPONSE = 7,
     /// A bug inside tokenclient, caught at the boundary; please report it.
     TOKENCLIENT_ERROR_PANIC = 8,
+    /// The call was cancelled through its `tokenclient_cancel` handle
+    /// (see `tokenclient_call_options`).
+    TOKENCLIENT_ERROR_CANCELLED = 9,
 }
 
 impl From<ErrorKind> for tokenclient_error_kind {
@@ -44,6 +47,7 @@ impl From<ErrorKind> for tokenclient_error_kind {
             ErrorKind::Http => TOKENCLIENT_ERROR_HTTP,
             ErrorKind::Response => TOKENCLIENT_ERROR_RESPONSE,
             ErrorKind::Panic => TOKENCLIENT_ERROR_PANIC,
+            ErrorKind::Cancelled => TOKENCLIENT_ERROR_CANCELLED,
         }
     }
 }

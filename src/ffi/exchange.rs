@@ -3,12 +3,13 @@
 use std::ffi::c_char;
 use std::sync::Arc;
 
+use super::call::{call_options, tokenclient_call_options};
 use super::client::tokenclient_client;
 use super::token::tokenclient_token;
 use super::{
     boundary, error::tokenclient_error, opt_str_arg, out_arg, ref_arg, str_arg, write_out,
 };
-use crate::client::Client;
+use crate::client::Call;
 use crate::error::{Error, Result};
 use crate::oauth::Token;
 
@@ -16,16 +17,18 @@ use crate::oauth::Token;
 /// looking for the terminating NULL.
 const MAX_PARAMS: usize = 256;
 
-/// Runs one exchange with a checked client and out-parameter.
+/// Runs one exchange with a checked client, options and out-parameter.
 unsafe fn exchange(
     client: *const tokenclient_client,
+    options: *const tokenclient_call_options,
     out: *mut *mut tokenclient_token,
-    run: impl FnOnce(&Client) -> Result<Token>,
+    run: impl FnOnce(Call<'_>) -> Result<Token>,
 ) -> *mut tokenclient_error {
     boundary(|| {
         out_arg(out, "out")?;
         let client = &ref_arg(client, "client")?.inner;
-        let token = run(client)?;
+        let options = call_options(options)?;
+        let token = run(client.call(&options))?;
         write_out(out, tokenclient_token::into_raw(Arc::new(token)));
         Ok(())
     })
@@ -46,6 +49,8 @@ unsafe fn exchange(
 /// code), `TOKENCLIENT_ERROR_CONFIG` (no credentials),
 /// `TOKENCLIENT_ERROR_TRANSPORT`, `TOKENCLIENT_ERROR_OAUTH`,
 /// `TOKENCLIENT_ERROR_HTTP`, `TOKENCLIENT_ERROR_RESPONSE`.
+/// The call is bounded by the client's total timeout; for a deadline of
+/// its own or a cancel handle, use `tokenclient_client_exchange_code_ex`.
 #[no_mangle]
 pub unsafe extern "C" fn tokenclient_client_exchange_code(
     client: *const tokenclient_client,
@@ -54,13 +59,14 @@ pub unsafe extern "C" fn tokenclient_client_exchange_code(
     code_verifier: *const c_char,
     out: *mut *mut tokenclient_token,
 ) -> *mut tokenclient_error {
-    exchange(client, out, |c| {
-        c.exchange_code(
-            str_arg(code, "code")?,
-            str_arg(redirect_uri, "redirect_uri")?,
-            opt_str_arg(code_verifier, "code_verifier")?,
-        )
-    })
+    tokenclient_client_exchange_code_ex(
+        client,
+        code,
+        redirect_uri,
+        code_verifier,
+        std::ptr::null(),
+        out,
+    )
 }
 
 /// Uses a refresh token (grant_type=refresh_token) and writes the new token
@@ -76,12 +82,7 @@ pub unsafe extern "C" fn tokenclient_client_refresh(
     scope: *const c_char,
     out: *mut *mut tokenclient_token,
 ) -> *mut tokenclient_error {
-    exchange(client, out, |c| {
-        c.refresh(
-            str_arg(refresh_token, "refresh_token")?,
-            opt_str_arg(scope, "scope")?,
-        )
-    })
+    tokenclient_client_refresh_ex(client, refresh_token, scope, std::ptr::null(), out)
 }
 
 /// Requests a token for the client itself (grant_type=client_credentials)
@@ -94,9 +95,7 @@ pub unsafe extern "C" fn tokenclient_client_client_credentials(
     scope: *const c_char,
     out: *mut *mut tokenclient_token,
 ) -> *mut tokenclient_error {
-    exchange(client, out, |c| {
-        c.client_credentials(opt_str_arg(scope, "scope")?)
-    })
+    tokenclient_client_client_credentials_ex(client, scope, std::ptr::null(), out)
 }
 
 /// Sends any grant: `grant_type` (e.g.
@@ -118,7 +117,90 @@ pub unsafe extern "C" fn tokenclient_client_grant(
     params: *const *const c_char,
     out: *mut *mut tokenclient_token,
 ) -> *mut tokenclient_error {
-    exchange(client, out, |c| {
+    tokenclient_client_grant_ex(client, grant_type, params, std::ptr::null(), out)
+}
+
+/// `tokenclient_client_exchange_code` with the options of this call:
+/// `options` (NULL: the defaults) gives its deadline and its cancel handle
+/// (see `tokenclient_call_options`). The deadline bounds the whole call,
+/// retries included.
+///
+/// Ownership as for `tokenclient_client_exchange_code`.
+/// Errors: as for `tokenclient_client_exchange_code`; also
+/// `TOKENCLIENT_ERROR_CANCELLED` when the cancel handle fired (the request
+/// under way is abandoned), and `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for an
+/// `options->struct_size` that is neither 0 nor at least the first
+/// version's size.
+#[no_mangle]
+pub unsafe extern "C" fn tokenclient_client_exchange_code_ex(
+    client: *const tokenclient_client,
+    code: *const c_char,
+    redirect_uri: *const c_char,
+    code_verifier: *const c_char,
+    options: *const tokenclient_call_options,
+    out: *mut *mut tokenclient_token,
+) -> *mut tokenclient_error {
+    exchange(client, options, out, |c| {
+        c.exchange_code(
+            str_arg(code, "code")?,
+            str_arg(redirect_uri, "redirect_uri")?,
+            opt_str_arg(code_verifier, "code_verifier")?,
+        )
+    })
+}
+
+/// `tokenclient_client_refresh` with the options of this call (NULL: the
+/// defaults; see
+/// `tokenclient_client_exchange_code_ex`).
+///
+/// Ownership and errors as for `tokenclient_client_exchange_code_ex`.
+#[no_mangle]
+pub unsafe extern "C" fn tokenclient_client_refresh_ex(
+    client: *const tokenclient_client,
+    refresh_token: *const c_char,
+    scope: *const c_char,
+    options: *const tokenclient_call_options,
+    out: *mut *mut tokenclient_token,
+) -> *mut tokenclient_error {
+    exchange(client, options, out, |c| {
+        c.refresh(
+            str_arg(refresh_token, "refresh_token")?,
+            opt_str_arg(scope, "scope")?,
+        )
+    })
+}
+
+/// `tokenclient_client_client_credentials` with the options of this call
+/// (NULL: the defaults; see `tokenclient_client_exchange_code_ex`).
+///
+/// Ownership and errors as for `tokenclient_client_exchange_code_ex`.
+#[no_mangle]
+pub unsafe extern "C" fn tokenclient_client_client_credentials_ex(
+    client: *const tokenclient_client,
+    scope: *const c_char,
+    options: *const tokenclient_call_options,
+    out: *mut *mut tokenclient_token,
+) -> *mut tokenclient_error {
+    exchange(client, options, out, |c| {
+        c.client_credentials(opt_str_arg(scope, "scope")?)
+    })
+}
+
+/// `tokenclient_client_grant` with the options of this call (NULL: the
+/// defaults; see
+/// `tokenclient_client_exchange_code_ex`).
+///
+/// Ownership and errors as for `tokenclient_client_grant`; also those of
+/// `tokenclient_client_exchange_code_ex`.
+#[no_mangle]
+pub unsafe extern "C" fn tokenclient_client_grant_ex(
+    client: *const tokenclient_client,
+    grant_type: *const c_char,
+    params: *const *const c_char,
+    options: *const tokenclient_call_options,
+    out: *mut *mut tokenclient_token,
+) -> *mut tokenclient_error {
+    exchange(client, options, out, |c| {
         let grant_type = str_arg(grant_type, "grant_type")?;
         let pairs = read_params(params)?;
         c.grant(grant_type, &pairs)

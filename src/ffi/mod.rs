@@ -17,6 +17,7 @@
 pub mod error;
 pub mod strings;
 // a client, what it exchanges, and the token it returns:
+pub mod call;
 pub mod client;
 pub mod exchange;
 pub mod token;

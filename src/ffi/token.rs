@@ -62,6 +62,25 @@ pub unsafe extern "C" fn tokenclient_token_expires_in(token: *const tokenclient_
     })
 }
 
+/// For a token from `tokenclient_client_get_token`: how many milliseconds
+/// from now the client's cache keeps serving this same token without
+/// asking the server (0 once that point has passed: the next
+/// `get_token` starts a refresh), judged by the system's monotonic and
+/// wall clocks as the cache judges it. A binding may keep its own copy
+/// and serve it that long without calling into the library, as long as it
+/// drops the copy on `tokenclient_client_invalidate_token` and on any
+/// change of credentials. -1 for a token that did not come from the cache
+/// (an exchange), and for NULL.
+#[no_mangle]
+pub unsafe extern "C" fn tokenclient_token_fresh_for_ms(token: *const tokenclient_token) -> i64 {
+    guard(-1, || {
+        token
+            .as_ref()
+            .and_then(|t| t.token.fresh_for())
+            .map_or(-1, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+    })
+}
+
 /// The `scope`, or NULL when the server sent none. Ownership: belongs to `token`.
 #[no_mangle]
 pub unsafe extern "C" fn tokenclient_token_scope(token: *const tokenclient_token) -> *const c_char {

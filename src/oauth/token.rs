@@ -4,6 +4,8 @@
 
 use std::ffi::{CStr, CString};
 use std::fmt;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant, SystemTime};
 
 use zeroize::Zeroize;
 
@@ -18,6 +20,9 @@ pub struct Token {
     /// Every member whose value is a string, by name.
     strings: Vec<(String, CString)>,
     expires_in: Option<i64>,
+    /// For a token from the cache: until when (on the monotonic and the
+    /// wall clock) the cache hands it out without asking the server.
+    fresh_until: OnceLock<(Instant, SystemTime)>,
 }
 
 impl Drop for Token {
@@ -61,6 +66,25 @@ fn as_text(c: &CStr) -> &str {
 }
 
 impl Token {
+    /// Marks a token the cache stores: it is handed out without asking the
+    /// server until `mono` on the monotonic clock and `wall` on the wall
+    /// clock, whichever comes first. Set once.
+    pub(crate) fn set_fresh_until(&self, mono: Instant, wall: SystemTime) {
+        let _ = self.fresh_until.set((mono, wall));
+    }
+
+    /// How long from now the token cache hands this token out without
+    /// asking the server (zero once that has passed), judged by the
+    /// system's clocks as the cache judges it: both clocks must still be
+    /// short of the point. `None` for a token that did not come from the
+    /// cache (`get_token`). A binding may serve its own copy for that long.
+    pub fn fresh_for(&self) -> Option<Duration> {
+        let (mono, wall) = self.fresh_until.get()?;
+        let by_mono = mono.saturating_duration_since(Instant::now());
+        let by_wall = wall.duration_since(SystemTime::now()).unwrap_or_default();
+        Some(by_mono.min(by_wall))
+    }
+
     /// A string member of the response, e.g. `sid`.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.get_c(name).map(as_text)
@@ -206,6 +230,7 @@ pub fn parse_token(status: u32, body: &[u8]) -> Result<Token> {
         json: c_string(json),
         strings,
         expires_in,
+        fresh_until: OnceLock::new(),
     })
 }
 

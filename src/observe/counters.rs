@@ -16,7 +16,7 @@ const GRANTS: [&str; 5] = [
     "other",
 ];
 
-const KINDS: [ErrorKind; 8] = [
+const KINDS: [ErrorKind; 9] = [
     ErrorKind::InvalidArgument,
     ErrorKind::Key,
     ErrorKind::Config,
@@ -25,6 +25,7 @@ const KINDS: [ErrorKind; 8] = [
     ErrorKind::Http,
     ErrorKind::Response,
     ErrorKind::Panic,
+    ErrorKind::Cancelled,
 ];
 
 /// Upper bounds (µs) of the token endpoint's latency buckets; the last

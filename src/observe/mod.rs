@@ -69,6 +69,7 @@ pub fn kind_name(kind: ErrorKind) -> &'static str {
         ErrorKind::Http => "http",
         ErrorKind::Response => "response",
         ErrorKind::Panic => "panic",
+        ErrorKind::Cancelled => "cancelled",
     }
 }
 

@@ -7,9 +7,11 @@
 //! POST whose body libcurl reads in place) and `fork` (fork detection).
 #![deny(unsafe_code)]
 
+mod cancel;
 mod fork;
 mod libcurl;
 
+pub use cancel::Cancel;
 pub(crate) use fork::{fork_count, PerProcess};
 
 use std::path::PathBuf;
@@ -17,6 +19,7 @@ use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use curl::easy::{Easy2, Handler, List, WriteError};
+use libcurl::{Conn, Failed};
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::error::{Error, ErrorKind, Result};
@@ -54,12 +57,36 @@ impl Default for TransportOptions {
     }
 }
 
+/// What one call may take and who may stop it. The default: the client's
+/// total timeout, not cancellable.
+#[derive(Debug, Clone, Default)]
+pub struct CallOptions {
+    /// The whole call's time, retries included; `None`: the client's
+    /// total timeout.
+    pub deadline: Option<Duration>,
+    /// Stops the call when cancelled.
+    pub cancel: Option<Cancel>,
+}
+
+impl CallOptions {
+    /// Whether the call differs from the client's default (its own
+    /// deadline, or a way to stop it).
+    pub(crate) fn is_default(&self) -> bool {
+        self.deadline.is_none() && self.cancel.is_none()
+    }
+}
+
+/// How often a wait that cannot watch the cancel pipe looks at the flag.
+pub(crate) const CANCEL_POLL: Duration = Duration::from_millis(5);
+
 /// When a call must end: one instant for the whole call, retries and
-/// backoff included. Each request gets what remains of it.
-#[derive(Debug, Clone, Copy)]
+/// backoff included. Each request gets what remains of it. It also carries
+/// the call's cancel signal.
+#[derive(Debug, Clone)]
 pub(crate) struct Deadline {
     at: Instant,
     total: Duration,
+    cancel: Option<Cancel>,
 }
 
 impl Deadline {
@@ -68,6 +95,48 @@ impl Deadline {
         Deadline {
             at: Instant::now() + total,
             total,
+            cancel: None,
+        }
+    }
+
+    /// The deadline of a call starting now with `options`, `default` being
+    /// the client's total timeout.
+    pub(crate) fn for_call(default: Duration, options: &CallOptions) -> Deadline {
+        Deadline {
+            cancel: options.cancel.clone(),
+            ..Deadline::after(options.deadline.unwrap_or(default))
+        }
+    }
+
+    pub(crate) fn cancel(&self) -> Option<&Cancel> {
+        self.cancel.as_ref()
+    }
+
+    /// A `Cancelled` error once the call has been cancelled.
+    pub(crate) fn check(&self) -> Result<()> {
+        match &self.cancel {
+            Some(c) if c.is_cancelled() => Err(Error::cancelled()),
+            _ => Ok(()),
+        }
+    }
+
+    /// Sleeps for `wait` (a retry's backoff), ending early with `Cancelled`.
+    pub(crate) fn sleep(&self, wait: Duration) -> Result<()> {
+        let Some(cancel) = &self.cancel else {
+            std::thread::sleep(wait);
+            return Ok(());
+        };
+        let until = Instant::now() + wait;
+        loop {
+            self.check()?;
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok(());
+            }
+            std::thread::sleep(left.min(CANCEL_POLL));
+            if cancel.is_cancelled() {
+                return Err(Error::cancelled());
+            }
         }
     }
 
@@ -187,7 +256,7 @@ impl Handler for Collector {
 /// are the parent's).
 #[derive(Default)]
 pub struct Pool {
-    idle: PerProcess<Mutex<Vec<Easy2<Collector>>>>,
+    idle: PerProcess<Mutex<Vec<Conn<Collector>>>>,
 }
 
 /// Handles kept idle at most; more are closed after use.
@@ -214,18 +283,21 @@ impl Pool {
         deadline: &Deadline,
     ) -> Result<Response> {
         let idle = self.idle.get();
-        let mut easy = idle
+        let mut conn = idle
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .pop()
-            .unwrap_or_else(|| Easy2::new(Collector::default()));
-        let result = perform(&mut easy, options, request, deadline);
-        easy.get_mut().finish();
-        // A handle that failed mid-transfer is dropped rather than reused.
-        if result.is_ok() {
+            .unwrap_or_else(|| Conn::new(Collector::default()));
+        let result = perform(&mut conn, options, request, deadline);
+        if let Some(easy) = conn.easy() {
+            easy.get_mut().finish();
+        }
+        // A handle that failed (or was cancelled) mid-transfer is dropped
+        // rather than reused.
+        if result.is_ok() && conn.easy().is_some() {
             let mut idle = idle.lock().unwrap_or_else(PoisonError::into_inner);
             if idle.len() < MAX_IDLE {
-                idle.push(easy);
+                idle.push(conn);
             }
         }
         result
@@ -233,11 +305,14 @@ impl Pool {
 }
 
 fn perform(
-    easy: &mut Easy2<Collector>,
+    conn: &mut Conn<Collector>,
     options: &TransportOptions,
     request: &Request<'_>,
     deadline: &Deadline,
 ) -> Result<Response> {
+    deadline.check()?;
+    let lost = || Error::new(ErrorKind::Transport, "libcurl lost the connection's handle");
+    let easy = conn.easy().ok_or_else(lost)?;
     let current = easy.get_ref().configured.as_ref();
     if !current.is_some_and(|c| c.matches(options, request)) {
         easy.get_mut().configured = None;
@@ -263,7 +338,20 @@ fn perform(
         .map_err(setup_error)?;
     easy.get_mut().start(options.max_response_bytes);
     // The body is read in place by libcurl, never copied (it may hold secrets).
-    if let Err(e) = libcurl::perform_post(easy, request.body) {
+    let outcome = conn.perform_post(request.body, deadline.cancel());
+    let easy = conn.easy().ok_or_else(lost)?;
+    let e = match outcome {
+        Ok(()) => None,
+        Err(Failed::Cancelled) => return Err(Error::cancelled()),
+        Err(Failed::Multi(e)) => {
+            return Err(Error::new(
+                ErrorKind::Transport,
+                format!("libcurl's multi handle failed: {}", e.description()),
+            ))
+        }
+        Err(Failed::Curl(e)) => Some(e),
+    };
+    if let Some(e) = e {
         // Content-Length over the limit (max_filesize), or a body that grew past it.
         if easy.get_ref().overflowed || e.is_filesize_exceeded() {
             return Err(Error::new(

@@ -138,6 +138,8 @@ int server_port(void);
 void serve_headers(const char *status, const char *headers, const char *content_type, const char *body);
 void serve(const char *status, const char *content_type, const char *body);
 void serve_json(const char *body);
+/* Wait `ms` before each answer from now on (0: none). */
+void serve_delay(int ms);
 /* Answer 400 with the request's body. */
 void serve_echo(void);
 /* Read the request, wait `ms`, close without answering. */
@@ -183,6 +185,8 @@ void test_exchange_errors(void);
 void test_cache(void);
 /* events.c: the log callback and the counters, against the loopback server */
 void test_events(void);
+/* cancel.c: call options, cancel handles and deadlines */
+void test_cancel(void);
 /* threads.c: assertions from threads while the key and audience change */
 void test_threads(int iterations);
 

@@ -69,6 +69,7 @@ static void test_server(void) {
         test_exchange_errors();
         test_cache();
         test_events();
+        test_cancel();
         server_stop();
     }
 }

@@ -21,6 +21,7 @@ static struct {
     char response[8192]; /* the answer to send */
     int echo;            /* answer 400 with the request body instead */
     int hang_ms;         /* read the request, wait, close without answering */
+    int delay_ms;        /* wait this long before each answer */
     char request[32768]; /* the last request received */
     int requests;
     int stop;
@@ -101,7 +102,7 @@ static void *server_main(void *unused) {
         pthread_mutex_lock(&srv.lock);
         memcpy(srv.request, buf, len + 1);
         srv.requests++;
-        int hang = srv.hang_ms, echo = srv.echo;
+        int hang = srv.hang_ms, echo = srv.echo, delay = srv.delay_ms;
         if (echo) {
             const char *form = head_end ? buf + head_end : "";
             snprintf(answer, sizeof answer,
@@ -115,6 +116,9 @@ static void *server_main(void *unused) {
         if (hang) {
             sleep_ms(hang);
         } else {
+            if (delay) {
+                sleep_ms(delay);
+            }
             send_all(fd, answer, strlen(answer));
         }
         shutdown(fd, SHUT_WR);
@@ -179,6 +183,12 @@ void serve(const char *status, const char *content_type, const char *body) {
 }
 
 void serve_json(const char *body) { serve("200 OK", "application/json", body); }
+
+void serve_delay(int ms) {
+    pthread_mutex_lock(&srv.lock);
+    srv.delay_ms = ms;
+    pthread_mutex_unlock(&srv.lock);
+}
 
 void serve_echo(void) {
     pthread_mutex_lock(&srv.lock);
