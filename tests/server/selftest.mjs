@@ -140,7 +140,7 @@ async function clientAuth(c, tokenUrl, o = {}) {
 
 async function tokenRequest(m, name, params, o = {}) {
   const c = m.clients[name];
-  const tokenUrl = c.issuer === 'pingone' ? m.pingone.token_url : m.token_url;
+  const tokenUrl = o.url || (c.issuer === 'pingone' ? m.pingone.token_url : m.token_url);
   const auth = await clientAuth(c, tokenUrl, o);
   return request(tokenUrl, {
     method: 'POST',
@@ -270,6 +270,26 @@ async function plainChecks() {
     assert(r.status === 200 && r.body.client_id === 'basic-client', JSON.stringify(r.body));
     r = await call('not-a-token');
     assert(r.status === 401 && r.body.error === 'invalid_token', JSON.stringify(r.body));
+    r = await request(m.protected_url, {
+      method: 'POST', headers: { authorization: `Bearer ${cc.body.access_token}` }, body: 'a=1&b=2',
+    });
+    assert(r.status === 200 && r.body.method === 'POST' && r.body.body === 'a=1&b=2', JSON.stringify(r.body));
+  });
+  await check('a revoked access token is refused by /test/protected', async () => {
+    const cc = await tokenRequest(m, 'post-client', { grant_type: 'client_credentials', scope: 'read' });
+    const auth = { authorization: `Bearer ${cc.body.access_token}` };
+    assert((await request(m.protected_url, { headers: auth })).status === 200, 'valid before');
+    const r = await tokenRequest(m, 'post-client', { token: cc.body.access_token }, { url: m.revocation_url });
+    assert(r.status === 200, `revocation: ${r.status} ${JSON.stringify(r.body)}`);
+    assert((await request(m.protected_url, { headers: auth })).status === 401, 'refused after');
+  });
+  await check('/test/redirect to another origin; /test/seen tells what it got', async () => {
+    const r = await fetch(`${m.redirect_url}?to=${encodeURIComponent(m.elsewhere_url)}`, { redirect: 'manual' });
+    assert(r.status === 302 && r.headers.get('location') === m.elsewhere_url, `${r.status}`);
+    await request(m.elsewhere_url, { headers: { authorization: 'Bearer x' } });
+    assert((await request(m.seen_url)).body.elsewhere.authorization === true, 'seen with');
+    await request(m.elsewhere_url);
+    assert((await request(m.seen_url)).body.elsewhere.authorization === false, 'seen without');
   });
 
   // Errors.

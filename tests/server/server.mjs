@@ -280,9 +280,16 @@ async function testCode(query) {
   throw new Error('too many redirects in the authorization flow');
 }
 
-// GET /test/protected with `Authorization: Bearer <access token>` of the
-// main issuer: 200 {"client_id", "scope"} for a valid token, else 401.
+// GET or POST /test/protected with `Authorization: Bearer <access token>`
+// of the main issuer: 200 {"client_id", "scope", "method", "body"} (the
+// request body as text) for a valid token, else 401 with
+// `WWW-Authenticate: Bearer error="invalid_token"`. Every request is
+// counted (/test/stats?protected=1). A revoked or expired token is invalid.
 async function protectedResource(req, res) {
+  protectedRequests += 1;
+  const chunks = [];
+  for await (const chunk of req) chunks.push(chunk);
+  const body = Buffer.concat(chunks).toString();
   const [scheme, value] = (req.headers.authorization || '').split(' ');
   let token;
   if (scheme?.toLowerCase() === 'bearer' && value) {
@@ -293,8 +300,13 @@ async function protectedResource(req, res) {
     json(res, 401, { error: 'invalid_token' });
     return;
   }
-  json(res, 200, { client_id: token.clientId, scope: token.scope || '' });
+  json(res, 200, { client_id: token.clientId, scope: token.scope || '', method: req.method, body });
 }
+let protectedRequests = 0;
+
+// What the other origin (the internal listener) saw last: whether a
+// request came with an Authorization header (/test/seen on either).
+let lastSeenElsewhere = null;
 
 const tokenRequests = new Map();
 
@@ -317,7 +329,27 @@ async function route(req, res, isInternal) {
   }
   // GET /test/stats?client_id=X: {"token_requests": N} that client sent so far.
   if (!isInternal && url.pathname === '/test/stats') {
-    json(res, 200, { token_requests: tokenRequests.get(url.searchParams.get('client_id')) ?? 0 });
+    json(res, 200, {
+      token_requests: tokenRequests.get(url.searchParams.get('client_id')) ?? 0,
+      protected_requests: protectedRequests,
+    });
+    return;
+  }
+  // GET /test/redirect?to=URL: a 302 to URL (e.g. another origin).
+  if (!isInternal && url.pathname === '/test/redirect') {
+    res.writeHead(302, { location: url.searchParams.get('to') || '/' });
+    res.end();
+    return;
+  }
+  // /test/elsewhere on the internal listener (another origin): records
+  // whether the request carried an Authorization header; /test/seen tells.
+  if (isInternal && url.pathname === '/test/elsewhere') {
+    lastSeenElsewhere = { authorization: Boolean(req.headers.authorization) };
+    json(res, 200, lastSeenElsewhere);
+    return;
+  }
+  if (url.pathname === '/test/seen') {
+    json(res, 200, { elsewhere: lastSeenElsewhere });
     return;
   }
   if (!isInternal && url.pathname === '/test/protected') {
@@ -357,6 +389,10 @@ const manifest = {
   discovery_url: `${base}/.well-known/openid-configuration`,
   code_url: `${base}/test/code`,
   protected_url: `${base}/test/protected`,
+  revocation_url: `${base}${providers.main.pathFor('revocation')}`,
+  redirect_url: `${base}/test/redirect`,
+  elsewhere_url: `${internalBase}/test/elsewhere`,
+  seen_url: `${base}/test/seen`,
   stats_url: `${base}/test/stats`,
   redirect_uri: REDIRECT_URI,
   test_user: TEST_USER,
