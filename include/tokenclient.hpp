@@ -9,10 +9,19 @@
  * tokenclient::OAuthError), both std::runtime_error. A Client is move-only
  * and frees its handle when destroyed; it is safe to use from many threads
  * (setters included), as the C API documents. Tokens are copied out of C.
+ *
+ * Every call that does I/O takes CallOptions last: a deadline of its own
+ * and a Cancel that another thread (or a signal handler) fires:
+ *
+ *   tokenclient::Cancel stop;
+ *   std::thread([&] { wait_for_the_client_to_go_away(); stop.cancel(); }).detach();
+ *   auto tok = client.get_token("read", {std::chrono::seconds(2), &stop});
+ *   // throws tokenclient::Error with kind() == TOKENCLIENT_ERROR_CANCELLED when stopped
  */
 #ifndef TOKENCLIENT_HPP
 #define TOKENCLIENT_HPP
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -90,6 +99,52 @@ inline std::string take(char *s) {
   std::string out = str(s);
   tokenclient_string_free(s);
   return out;
+}
+
+}  // namespace detail
+
+/* Stops the calls it is given to (CallOptions::cancel): each throws an Error
+ * of kind TOKENCLIENT_ERROR_CANCELLED within a few milliseconds. cancel()
+ * may be called from any thread, and from a signal handler; once cancelled
+ * it stays so. Move-only; it must outlive the calls it is given to. */
+class Cancel {
+ public:
+  Cancel() { detail::check(tokenclient_cancel_new(&h_)); }
+  Cancel(const Cancel &) = delete;
+  Cancel &operator=(const Cancel &) = delete;
+  Cancel(Cancel &&other) noexcept : h_(std::exchange(other.h_, nullptr)) {}
+  Cancel &operator=(Cancel &&other) noexcept {
+    if (this != &other) {
+      tokenclient_cancel_free(h_);
+      h_ = std::exchange(other.h_, nullptr);
+    }
+    return *this;
+  }
+  ~Cancel() { tokenclient_cancel_free(h_); }
+  void cancel() noexcept { tokenclient_cancel_cancel(h_); }
+  tokenclient_cancel *handle() const noexcept { return h_; }
+
+ private:
+  tokenclient_cancel *h_ = nullptr;
+};
+
+/* The options of one call: its deadline (zero: the client's total timeout),
+ * retries included, and a Cancel that stops it (none: nullptr). */
+struct CallOptions {
+  std::chrono::milliseconds deadline{0};
+  const Cancel *cancel = nullptr;
+};
+
+namespace detail {
+
+/* CallOptions as the C struct (a deadline rounded to whole ms, at most ~49 days). */
+inline tokenclient_call_options c_options(const CallOptions &o) {
+  tokenclient_call_options c{};
+  c.struct_size = sizeof c;
+  const auto ms = o.deadline.count();
+  c.deadline_ms = ms <= 0 ? 0u : ms >= 0xFFFFFFFF ? 0xFFFFFFFFu : static_cast<std::uint32_t>(ms);
+  c.cancel = o.cancel ? o.cancel->handle() : nullptr;
+  return c;
 }
 
 }  // namespace detail
@@ -217,31 +272,37 @@ class Client {
     return detail::take(out);
   }
 
-  Token exchange_code(std::string_view code, std::string_view redirect_uri,
-                      std::string_view code_verifier = {}) const {
+  Token exchange_code(std::string_view code, std::string_view redirect_uri, std::string_view code_verifier = {},
+                      const CallOptions &options = {}) const {
     detail::CStr c(code), r(redirect_uri), v(code_verifier);
+    const tokenclient_call_options o = detail::c_options(options);
     return token([&](tokenclient_token **out) {
-      return tokenclient_client_exchange_code(handle(), c.get(), r.get(), code_verifier.empty() ? nullptr : v.get(),
-                                              out);
+      return tokenclient_client_exchange_code_ex(handle(), c.get(), r.get(),
+                                                 code_verifier.empty() ? nullptr : v.get(), &o, out);
     });
   }
-  Token refresh(std::string_view refresh_token, std::string_view scope = {}) const {
+  Token refresh(std::string_view refresh_token, std::string_view scope = {}, const CallOptions &options = {}) const {
     detail::CStr rt(refresh_token), s(scope);
+    const tokenclient_call_options o = detail::c_options(options);
     return token([&](tokenclient_token **out) {
-      return tokenclient_client_refresh(handle(), rt.get(), scope.empty() ? nullptr : s.get(), out);
+      return tokenclient_client_refresh_ex(handle(), rt.get(), scope.empty() ? nullptr : s.get(), &o, out);
     });
   }
-  Token client_credentials(std::string_view scope = {}) const {
+  Token client_credentials(std::string_view scope = {}, const CallOptions &options = {}) const {
     detail::CStr s(scope);
+    const tokenclient_call_options o = detail::c_options(options);
     return token([&](tokenclient_token **out) {
-      return tokenclient_client_client_credentials(handle(), scope.empty() ? nullptr : s.get(), out);
+      return tokenclient_client_client_credentials_ex(handle(), scope.empty() ? nullptr : s.get(), &o, out);
     });
   }
-  /* A valid access token from the client's cache (one request however many threads ask). */
-  Token get_token(std::string_view scope = {}) const {
+  /* A valid access token from the client's cache (one request however many
+   * threads ask). With options, a cancelled or timed-out call stops only its
+   * own wait, never the request others wait for. */
+  Token get_token(std::string_view scope = {}, const CallOptions &options = {}) const {
     detail::CStr s(scope);
+    const tokenclient_call_options o = detail::c_options(options);
     return token([&](tokenclient_token **out) {
-      return tokenclient_client_get_token(handle(), scope.empty() ? nullptr : s.get(), out);
+      return tokenclient_client_get_token_ex(handle(), scope.empty() ? nullptr : s.get(), &o, out);
     });
   }
   void set_refresh_token(std::string_view refresh_token) {
@@ -274,7 +335,8 @@ class Client {
   }
 
   /* Any grant, with form parameters (a name may repeat). */
-  Token grant(std::string_view grant_type, const std::vector<std::pair<std::string, std::string>> &params = {}) const {
+  Token grant(std::string_view grant_type, const std::vector<std::pair<std::string, std::string>> &params = {},
+              const CallOptions &options = {}) const {
     std::vector<const char *> arr;
     for (const auto &p : params) {
       arr.push_back(p.first.c_str());
@@ -282,7 +344,9 @@ class Client {
     }
     arr.push_back(nullptr);
     detail::CStr g(grant_type);
-    return token([&](tokenclient_token **out) { return tokenclient_client_grant(handle(), g.get(), arr.data(), out); });
+    const tokenclient_call_options o = detail::c_options(options);
+    return token(
+        [&](tokenclient_token **out) { return tokenclient_client_grant_ex(handle(), g.get(), arr.data(), &o, out); });
   }
 
  private:

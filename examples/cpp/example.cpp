@@ -1,8 +1,10 @@
 // The C++ wrapper: exchange an authorization code with private_key_jwt,
 // refresh, and catch a typed OAuth error. Inputs from the environment, as
 // for examples/c/demo.c (examples/run_demo.py and tests/install set them).
+#include <chrono>
 #include <cstdlib>
 #include <iostream>
+#include <thread>
 
 #include "tokenclient.hpp"
 
@@ -26,6 +28,21 @@ int main() {
     tokenclient::Token refreshed = client.refresh(*tok.refresh_token);
     std::cout << "refreshed: " << (refreshed.access_token != tok.access_token ? "new access token" : "SAME") << "\n";
     std::cout << "counters " << client.counters() << "\n";
+
+    // Per-call options: a deadline of the call's own, and a Cancel that
+    // another thread (or a signal handler) fires.
+    tokenclient::Token cc = client.client_credentials("read", {std::chrono::seconds(5)});
+    std::cout << "client_credentials within 5 s: " << cc.token_type << "\n";
+    tokenclient::Cancel stop;
+    std::thread([&stop] { stop.cancel(); }).join();
+    try {
+      client.get_token("read", {std::chrono::seconds(5), &stop});
+      std::cerr << "expected the call to be cancelled\n";
+      return 1;
+    } catch (const tokenclient::Error &e) {
+      std::cout << "get_token with a fired Cancel: "
+                << (e.kind() == TOKENCLIENT_ERROR_CANCELLED ? "cancelled" : e.what()) << "\n";
+    }
 
     tokenclient::Client wrong{env("TOKEN_URL"), env("BASIC_CLIENT_ID")};
     wrong.set_client_secret("not-the-secret");

@@ -120,6 +120,8 @@ def test_cpp_wrapper(prefix, server, tmp_path):
          *pkg_config(prefix, "--cflags", "--libs"), f"-Wl,-rpath,{prefix / 'lib'}"])
     out = run([str(exe)], env=demo_env(server)).stdout
     assert "refreshed: new access token" in out and "wrong secret: HTTP 401 invalid_client" in out
+    # Per-call options reach C: a deadline, and a fired Cancel.
+    assert "client_credentials within 5 s: Bearer" in out and "get_token with a fired Cancel: cancelled" in out
     # The log callback saw both exchanges, and the counters count them.
     assert "event request.done authorization_code" in out and "event request.done refresh_token" in out
     counters = json.loads(out.split("counters ", 1)[1].splitlines()[0])
