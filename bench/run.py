@@ -199,6 +199,7 @@ def measurements(url: str) -> List[Tuple[str, Callable[[], Dict[str, float]]]]:
     m.append(("tc cached get_token", program([BUILD / "tc_bench", "cached", url, SECONDS / 2])))
     m.append(("tc observed", program([BUILD / "tc_bench", "observed", url, es256, SECONDS / 2])))
     m.append(("baseline", program([BUILD / "tc_bench", "baseline", SECONDS / 4])))
+    m.append(("tc cancel", program([BUILD / "tc_bench", "cancel", 32])))
     return m
 
 
@@ -419,6 +420,14 @@ RATIOS: List[Tuple[str, Callable[[Dict[str, float]], float], Optional[Tuple[str,
      lambda r: r["cached_warn_obs"] / r["cached_plain_obs"], (">=", 0.95)),
     ("exchange with debug events (2 per exchange) / without",
      lambda r: r["exchange_debug_obs"] / r["exchange_plain_obs"], None),
+    ("cancel to CANCELLED, an exchange waiting on a silent server (ms, median of 32)",
+     lambda r: r["cancel_exchange_ms"], ("<", 50)),
+    ("cancel to CANCELLED, an exchange waiting on a silent server (ms, slowest of 32)",
+     lambda r: r["cancel_exchange_ms_max"], ("<", 50)),
+    ("cancel to CANCELLED, get_token_ex waiting for the shared request (ms, median of 32)",
+     lambda r: r["cancel_get_token_ms"], ("<", 50)),
+    ("cancel to CANCELLED, get_token_ex waiting for the shared request (ms, slowest of 32)",
+     lambda r: r["cancel_get_token_ms_max"], ("<", 50)),
 ]
 
 
@@ -451,6 +460,7 @@ SECTIONS = {
     "py_tc_assert": "Python (single thread; each binding beside its alternatives, taking turns in one process)",
     "go_tc_assert": "Go (single goroutine; as in Python, and with the raw C limits called through cgo)",
     "cached_get_token": "Cached token (the earlier benchmark)",
+    "cancel_exchange_ms": "Cancellation (bench/tc_bench.c `cancel`)",
 }
 
 

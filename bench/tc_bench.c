@@ -38,6 +38,13 @@
  *       with one at TOKENCLIENT_LOG_DEBUG (called twice per exchange).
  *       Prints "cached_plain_obs", "cached_warn_obs", "exchange_plain_obs"
  *       and "exchange_debug_obs" (rates), and "debug_events_per_exchange".
+ *   tc_bench cancel ROUNDS
+ *       how long a cancelled call takes to return: ROUNDS times, a
+ *       client_credentials_ex to a loopback socket that never accepts (the
+ *       request sits unanswered), then get_token_ex waiting on it, each
+ *       cancelled from another thread 20-25 ms in. Prints "cancel_exchange_ms"
+ *       and "cancel_get_token_ms" (median from the cancel to the return),
+ *       and "_max_ms" of each.
  *   tc_bench baseline SECONDS
  *       a mutex lock/unlock and a malloc/free pair, for scale beside cached.
  *   tc_bench input URL KEYFILE
@@ -45,7 +52,10 @@
  *   tc_bench version
  */
 #define _POSIX_C_SOURCE 200809L
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pthread.h>
+#include <sys/socket.h>
 #include <stdint.h>
 #include <unistd.h>
 #include <stdio.h>
@@ -390,6 +400,73 @@ static int run_baseline(double seconds) {
   return 0;
 }
 
+struct canceller {
+  tokenclient_cancel *cancel;
+  long delay_ns;
+  double fired_at;
+};
+
+static void *cancel_soon(void *arg) {
+  struct canceller *k = arg;
+  struct timespec wait = {0, k->delay_ns};
+  nanosleep(&wait, NULL);
+  k->fired_at = now_s();
+  tokenclient_cancel_cancel(k->cancel);
+  return NULL;
+}
+
+static int by_value(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+static int run_cancel(int rounds) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t alen = sizeof addr;
+  if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof addr) != 0 || listen(fd, 1024) != 0 ||
+      getsockname(fd, (struct sockaddr *)&addr, &alen) != 0) {
+    perror("tc_bench cancel: listen");
+    return 1;
+  }
+  char url[64];
+  snprintf(url, sizeof url, "http://127.0.0.1:%d/token", ntohs(addr.sin_port));
+  const char *names[2] = {"cancel_exchange_ms", "cancel_get_token_ms"};
+  double *took = calloc((size_t)rounds, sizeof *took);
+  for (int kind = 0; kind < 2; kind++) {
+    for (int i = 0; i < rounds; i++) {
+      /* A client per round: each waits on a connection of its own. */
+      tokenclient_client *c = new_client(url);
+      check(tokenclient_client_set_client_secret(c, "bench-secret", TOKENCLIENT_AUTH_CLIENT_SECRET_POST),
+            "tokenclient_client_set_client_secret");
+      /* 20 ms in, and a different fraction of a ms each round, so that no
+       * polling period of the library lines up with the cancel. */
+      struct canceller k = {NULL, 20000000L + (long)(i % 16) * 313000L, 0};
+      check(tokenclient_cancel_new(&k.cancel), "tokenclient_cancel_new");
+      tokenclient_call_options o = {.struct_size = sizeof o, .cancel = k.cancel};
+      pthread_t t;
+      pthread_create(&t, NULL, cancel_soon, &k);
+      tokenclient_token *tok = NULL;
+      tokenclient_error *e = kind == 0 ? tokenclient_client_client_credentials_ex(c, NULL, &o, &tok)
+                                       : tokenclient_client_get_token_ex(c, NULL, &o, &tok);
+      double end = now_s();
+      pthread_join(t, NULL);
+      if (!e || tokenclient_error_get_kind(e) != TOKENCLIENT_ERROR_CANCELLED) {
+        fprintf(stderr, "tc_bench cancel: the call was not cancelled\n");
+        return 1;
+      }
+      tokenclient_error_free(e);
+      took[i] = (end - k.fired_at) * 1e3;
+      tokenclient_cancel_free(k.cancel);
+      tokenclient_client_free(c);
+    }
+    qsort(took, (size_t)rounds, sizeof *took, by_value);
+    printf("%s %.3f\n%s_max %.3f\n", names[kind], took[rounds / 2], names[kind], took[rounds - 1]);
+  }
+  free(took);
+  return 0;
+}
+
 static int run_input(const char *url, const char *keyfile) {
   char *key = slurp(keyfile, NULL), *jwt = NULL;
   tokenclient_client *c = new_client(url);
@@ -408,7 +485,7 @@ static int usage(void) {
   fprintf(stderr, "usage: tc_bench assert URL ALG KEYFILE SECONDS | setkey URL ALG KEYFILE REPS |\n"
                   "       exchange URL KEYFILE THREADS SECONDS | paired URL KEYFILE INPUTFILE SECONDS |\n"
                   "       cached URL SECONDS | observed URL KEYFILE SECONDS | baseline SECONDS |\n"
-                  "       input URL KEYFILE | version\n");
+                  "       cancel ROUNDS | input URL KEYFILE | version\n");
   return 2;
 }
 
@@ -423,6 +500,7 @@ int main(int argc, char **argv) {
   if (strcmp(m, "cached") == 0 && argc == 4) return run_cached(argv[2], atof(argv[3]));
   if (strcmp(m, "observed") == 0 && argc == 5) return run_observed(argv[2], argv[3], atof(argv[4]));
   if (strcmp(m, "baseline") == 0 && argc == 3) return run_baseline(atof(argv[2]));
+  if (strcmp(m, "cancel") == 0 && argc == 3 && atoi(argv[2]) > 0) return run_cancel(atoi(argv[2]));
   if (strcmp(m, "input") == 0 && argc == 4) return run_input(argv[2], argv[3]);
   if (strcmp(m, "version") == 0 && argc == 2) {
     printf("%s\n", tokenclient_version());
