@@ -223,8 +223,8 @@ impl Cache {
     /// the fetch that `make_fetch` makes (and tells `watch`), and calls the
     /// `obtained` hook it makes with the token once it has landed, while callers
     /// that find the current token still usable keep getting it; callers
-    /// that find none wait for that single fetch until their `call`
-    /// deadline or cancel, and share its result or its error. A failed
+    /// that find none wait for that single fetch until the deadline or
+    /// cancel of `call` (made only off the cached path), and share its result or its error. A failed
     /// refresh keeps handing out the old token while it is usable.
     ///
     /// `run` says where the fetch runs. Detached, the caller that started
@@ -238,7 +238,7 @@ impl Cache {
         clock: &Arc<dyn Clock>,
         policy: &RefreshPolicy,
         watch: &dyn Watch,
-        call: &Deadline,
+        call: impl FnOnce() -> Deadline,
         run: Run,
         make_fetch: impl FnOnce() -> (F, G),
     ) -> Result<Arc<Token>>
@@ -271,6 +271,8 @@ impl Cache {
         if stale.is_none() {
             watch.miss();
         }
+        // Off the cached path only: it reads the clock.
+        let call = &call();
         if slot.in_flight {
             watch.wait();
             let flight = slot.flights;
@@ -473,10 +475,15 @@ mod tests {
             F: FnOnce() -> Result<Arc<Token>> + Send + 'static,
         {
             let clock = self.clock();
-            self.cache
-                .get("scope", &clock, &self.policy, &Unwatched, call, run, || {
-                    (fetch, |_: &Arc<Token>| {})
-                })
+            self.cache.get(
+                "scope",
+                &clock,
+                &self.policy,
+                &Unwatched,
+                || call.clone(),
+                run,
+                || (fetch, |_: &Arc<Token>| {}),
+            )
         }
 
         /// The access token `get` hands out, fetching one if needed.

@@ -166,17 +166,18 @@ impl Call<'_> {
             scope,
         };
         let total = settings.transport.total_timeout;
-        let (call, run) = if self.options.is_default() {
-            (Deadline::after(total), Run::Inline)
+        let run = if self.options.is_default() {
+            Run::Inline
         } else {
-            (Deadline::for_call(total, self.options), Run::Detached)
+            Run::Detached
         };
+        let call = || Deadline::for_call(total, self.options);
         client.inner.cache.get(
             scope.unwrap_or(""),
             &settings.clock,
             &settings.refresh,
             &watch,
-            &call,
+            call,
             run,
             || {
                 let (run, deadline) = client.detach();
