@@ -5,10 +5,12 @@ Every POST is answered with a token whose `access_token` is
 "<scope>|conn=<n>", where n counts the server's connections, so a client
 can tell which request a response belongs to (the scope it asked for) and
 which connection carried it. A scope starting with "slow" is answered
-after SLOW_SECONDS, to hold a request in flight.
+after SLOW_SECONDS, to hold a request in flight. Every request is recorded
+as it arrives, for tests that count them.
 
     with ConnServer() as server:
         server.url   # http://127.0.0.1:<port>/token
+        server.seen  # [{"scope", "conn", "headers"}] of every request so far
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length", "0"))
         form = urllib.parse.parse_qs(self.rfile.read(length).decode())
         scope = form.get("scope", [""])[0]
+        self.server.seen.append(  # type: ignore[attr-defined]
+            {"scope": scope, "conn": self.conn_id, "headers": {k.lower(): v for k, v in self.headers.items()}})
         if scope.startswith("slow"):
             time.sleep(SLOW_SECONDS)
         body = json.dumps({
@@ -57,8 +61,15 @@ class ConnServer:
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self.httpd.daemon_threads = True
         self.httpd.connections = itertools.count(1)  # type: ignore[attr-defined]
+        self.httpd.seen = []  # type: ignore[attr-defined]
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/token"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def seen(self) -> list:
+        """What every request so far asked: its scope, its connection and
+        its headers (names in lower case), in the order they came."""
+        return list(self.httpd.seen)  # type: ignore[attr-defined]
 
     def __enter__(self) -> "ConnServer":
         self.thread.start()

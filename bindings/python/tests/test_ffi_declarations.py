@@ -31,6 +31,17 @@ C_TO_CTYPES = {
     "tokenclient_log_level": {ctypes.c_uint32},
     "tokenclient_log_callback": {_ffi.LOG_CALLBACK},
     "void *": {ctypes.c_void_p},
+    # Call options: a struct passed by pointer (NULL for the defaults).
+    "const tokenclient_call_options *": {ctypes.POINTER(_ffi.CallOptions)},
+    # The cancel handle, and the out-parameter that receives a new one.
+    "tokenclient_cancel *": {ctypes.c_void_p},
+    "tokenclient_cancel **": {ctypes.POINTER(ctypes.c_void_p)},
+}
+
+# C field type -> the ctypes type of a struct member.
+C_FIELD_TO_CTYPES = {
+    "uint32_t": ctypes.c_uint32,
+    "tokenclient_cancel *": ctypes.c_void_p,
 }
 
 
@@ -65,6 +76,29 @@ def test_every_declaration_matches_the_header():
         assert len(argtypes) == len(params), f"{name}: {len(argtypes)} arguments, the header has {len(params)}"
         for i, (a, p) in enumerate(zip(argtypes, params)):
             assert a in c_to_ctypes(p), f"{name} argument {i}: {a} does not fit {p!r}"
+
+
+def header_struct(name):
+    """[(field name, C type)] of `typedef struct { ... } name;` in the header."""
+    text = re.sub(r"/\*.*?\*/|//[^\n]*", " ", HEADER.read_text(), flags=re.S)
+    m = re.search(r"typedef struct\s*\{([^}]*)\}\s*" + name + r"\s*;", text)
+    assert m, f"no struct {name} in the header"
+    fields = []
+    for decl in filter(None, (d.strip() for d in m.group(1).split(";"))):
+        f = re.fullmatch(r"(.+?)\s*\b(\w+)", " ".join(decl.split()))
+        assert f, decl
+        fields.append((f.group(2), f.group(1).strip()))
+    return fields
+
+
+def test_call_options_struct_matches_the_header():
+    """_ffi.CallOptions has the fields of tokenclient_call_options, in order,
+    with their C types, so that `struct_size = sizeof` is what C compiled."""
+    fields = header_struct("tokenclient_call_options")
+    assert [n for n, _ in fields] == ["struct_size", "deadline_ms", "cancel"]
+    assert [(n, C_FIELD_TO_CTYPES[t]) for n, t in fields] == list(_ffi.CallOptions._fields_)
+    # Two uint32_t and a pointer: the pointer is aligned after them.
+    assert ctypes.sizeof(_ffi.CallOptions) == 8 + ctypes.sizeof(ctypes.c_void_p)
 
 
 def test_the_binding_uses_every_function_of_the_header():

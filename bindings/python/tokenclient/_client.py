@@ -6,14 +6,34 @@ import base64
 import ctypes
 import enum
 import json as _json
+import math
 import threading
-from typing import Any, Callable, Dict, Iterable, Optional, Tuple, TypeVar, Union, cast
+import time
+import weakref
+from typing import (TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple,
+                    TypeVar, Union, cast)
 
 from . import _events, _ffi
 from ._errors import InvalidArgumentError, check
 
+if TYPE_CHECKING:
+    from ._aio import AsyncClient
+
 lib = _ffi.lib
 T = TypeVar("T")
+
+# The clocks of the snapshots (see Client.get_token): the system's
+# monotonic and wall clocks, which the core's cache judges freshness by.
+_monotonic = time.monotonic
+_wall = time.time
+
+#: `struct_size` of the call options this binding passes.
+_OPTIONS_SIZE = ctypes.sizeof(_ffi.CallOptions)
+#: The largest uint32_t.
+_UINT32_MAX = 0xFFFFFFFF
+
+#: A keyword argument left out (where None means something of its own).
+_UNSET: Any = object()
 
 
 class AuthMethod(enum.IntEnum):
@@ -50,9 +70,21 @@ def _arg(value: Any, name: str, optional: bool = False) -> Optional[bytes]:
 def _uint(value: Any, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"{name} must be an int, not {type(value).__name__}")
-    if not 0 <= value <= 0xFFFFFFFF:
+    if not 0 <= value <= _UINT32_MAX:
         raise InvalidArgumentError(f"{name} is out of range", _ffi.ERROR_INVALID_ARGUMENT)
     return value
+
+
+def _ms(seconds: Any, name: str) -> int:
+    """A positive duration in seconds (int or float) as whole milliseconds,
+    rounded up, for C."""
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+        raise TypeError(f"{name} must be a number of seconds, not {type(seconds).__name__}")
+    if not seconds > 0:  # also NaN
+        raise InvalidArgumentError(f"{name} must be more than 0 seconds", _ffi.ERROR_INVALID_ARGUMENT)
+    if not seconds * 1000 <= _UINT32_MAX:  # also inf
+        raise InvalidArgumentError(f"{name} is out of range", _ffi.ERROR_INVALID_ARGUMENT)
+    return max(1, math.ceil(seconds * 1000))
 
 
 def _owned_string(call: Callable[[ctypes.c_void_p], Optional[int]]) -> str:
@@ -127,12 +159,20 @@ class Token:
     @property
     def access_token(self) -> str:
         """The access token (a credential: do not log it)."""
-        return cast(str, self._get("access_token"))
+        try:  # inlined: this is the read every cached get_token is followed by
+            value: str = self._values["access_token"]
+            return value
+        except KeyError:
+            return cast(str, self._get("access_token"))
 
     @property
     def token_type(self) -> str:
         """The token type, e.g. "Bearer"."""
-        return cast(str, self._get("token_type"))
+        try:
+            value: str = self._values["token_type"]
+            return value
+        except KeyError:
+            return cast(str, self._get("token_type"))
 
     @property
     def expires_in(self) -> Optional[int]:
@@ -175,43 +215,279 @@ class Token:
         return f"Token(token_type={self.token_type!r}, expires_in={self.expires_in!r}, scope={self.scope!r})"
 
 
+class Cancel:
+    """Stops the calls it is given to (`cancel=`), from any thread: each
+    raises `CancelledError` within a few milliseconds, abandoning its request
+    (its connection is closed, never reused). A `get_token` that waits for a
+    request other callers share only stops waiting; the request goes on for
+    them. Once cancelled it stays cancelled: make a new one for the next
+    call. Close it with `close()` or `with` (calls still running with it keep
+    what they need)."""
+
+    __slots__ = ("_lock", "_handle", "_busy", "_closing", "_cancelled")
+
+    def __init__(self) -> None:
+        # Reentrant: cancel() may run in a signal handler of the thread
+        # that holds it.
+        self._lock = threading.RLock()
+        self._handle: Optional[int] = None
+        self._busy = 0
+        self._closing = False
+        self._cancelled = False
+        out = ctypes.c_void_p()
+        check(lib.tokenclient_cancel_new(ctypes.byref(out)))
+        self._handle = out.value
+
+    def cancel(self) -> None:
+        """Cancels every call given this handle, running or to come.
+        Idempotent; safe from any thread and from a signal handler."""
+        with self._lock:
+            self._cancelled = True
+            if self._handle is not None:
+                lib.tokenclient_cancel_cancel(self._handle)
+
+    @property
+    def cancelled(self) -> bool:
+        """Whether `cancel()` was called."""
+        return self._cancelled
+
+    def _acquire(self) -> int:
+        """The handle, which cannot be freed until `_release()`."""
+        with self._lock:
+            if self._handle is None or self._closing:
+                raise InvalidArgumentError("the cancel handle is closed", _ffi.ERROR_INVALID_ARGUMENT)
+            self._busy += 1
+            return self._handle
+
+    def _release(self) -> None:
+        with self._lock:
+            self._busy -= 1
+            self._free_if_done()
+
+    def _free_if_done(self) -> None:
+        if self._closing and self._busy == 0 and self._handle is not None:
+            handle, self._handle = self._handle, None
+            lib.tokenclient_cancel_free(handle)
+
+    def close(self) -> None:
+        """Frees the handle once no call uses it. Idempotent; it can no
+        longer be given to calls, and cancels nothing any more."""
+        lock = getattr(self, "_lock", None)
+        if lock is None:
+            return
+        with lock:
+            self._closing = True
+            self._free_if_done()
+
+    @property
+    def closed(self) -> bool:
+        return self._closing
+
+    def __enter__(self) -> "Cancel":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Cancel(cancelled={self._cancelled!r}, closed={self._closing!r})"
+
+
+#: The credentials keyword arguments of Client, of which one may be given.
+_CREDENTIALS = ("private_key", "client_secret", "public")
+
+#: A snapshot of a cached token: (the token, its monotonic deadline, its
+#: wall-clock deadline).
+_Snapshot = Tuple[Token, float, float]
+
+
 class Client:
     """A client of one token endpoint. Safe to share between threads; calls
-    release the GIL while they run. Close it with `close()` or `with`."""
+    release the GIL while they run. Close it with `close()` or `with`.
 
-    def __init__(self, token_url: str, client_id: str) -> None:
+    Every setter has a keyword argument of the constructor, so that a client
+    is one expression::
+
+        Client(token_url, client_id, private_key=pem, key_id="k1", timeout=5)
+
+    `private_key` (with `key_id`, `alg`), `client_secret` (with
+    `auth_method`, `hmac_alg`) and `public=True` choose the credentials (one
+    of them); `refresh_token`, `audience` (a str, or a list for several),
+    `assertion_lifetime`, `clock_skew` (seconds), `timeout` (seconds for a
+    whole call, or a pair (connect, total)), `ca_file`, `client_cert` (a pair
+    (cert_path, key_path)), `proxy`, `max_response_bytes`, `headers` (a
+    mapping or pairs), `retry_policy` (max retries, or the arguments of
+    `set_retry_policy` as a tuple), `refresh_policy` (the arguments of
+    `set_refresh_policy` as a tuple), `on_token` and `log_level` call the
+    setters of the same names. A bad one closes the client and raises the
+    setter's error."""
+
+    def __init__(
+        self,
+        token_url: str,
+        client_id: str,
+        *,
+        private_key: Optional[Union[str, bytes]] = None,
+        key_id: Optional[str] = None,
+        alg: Optional[str] = None,
+        client_secret: Optional[Union[str, bytes]] = None,
+        auth_method: Optional[Union[AuthMethod, int, str]] = None,
+        hmac_alg: Optional[str] = None,
+        public: bool = False,
+        refresh_token: Optional[str] = None,
+        audience: Optional[Union[str, Sequence[str]]] = None,
+        assertion_lifetime: Optional[int] = None,
+        clock_skew: Optional[int] = None,
+        timeout: Optional[Union[float, Tuple[float, float]]] = None,
+        ca_file: Optional[str] = None,
+        client_cert: Optional[Tuple[str, str]] = None,
+        proxy: Optional[str] = None,
+        max_response_bytes: Optional[int] = None,
+        headers: Optional[Union[Mapping[str, str], Iterable[Tuple[str, str]]]] = None,
+        retry_policy: Optional[Union[int, Tuple[int, ...]]] = None,
+        refresh_policy: Optional[Tuple[int, ...]] = None,
+        on_token: Optional[Callable[[Token], None]] = None,
+        log_level: Optional[int] = _UNSET,
+    ) -> None:
         self._lock = threading.Lock()
         self._handle: Optional[int] = None
         self._callback: Any = None  # keeps the ctypes trampoline alive
         self._busy = 0
         self._closing = False
+        # The snapshots of cached tokens, by scope (see get_token): read
+        # without a lock, written under _snapshot_lock, and only when no
+        # drop came since the C call began (_generation).
+        self._snapshots: Dict[Optional[str], _Snapshot] = {}
+        self._snapshot_lock = threading.Lock()
+        self._generation = 0
+        # Snapshots would hide the core's cache.hit events: none while
+        # debug events are forwarded.
+        self._snapshots_on = True
+        self._aio: Optional["weakref.ReferenceType[AsyncClient]"] = None
         out = ctypes.c_void_p()
         check(lib.tokenclient_client_new(_arg(token_url, "token_url"), _arg(client_id, "client_id"), ctypes.byref(out)))
         self._handle = out.value
-        # Forward what the logger is enabled for; when it is disabled, install
-        # nothing, so that the library never calls into Python.
-        level = _events.logger_c_level()
-        if level is not None:
-            self._forward_events(level)
+        try:
+            # Forward what the logger is enabled for; when it is disabled, install
+            # nothing, so that the library never calls into Python.
+            level = _events.logger_c_level()
+            if level is not None:
+                self._forward_events(level)
+            self._configure(
+                private_key=private_key, key_id=key_id, alg=alg, client_secret=client_secret,
+                auth_method=auth_method, hmac_alg=hmac_alg, public=public, refresh_token=refresh_token,
+                audience=audience, assertion_lifetime=assertion_lifetime, clock_skew=clock_skew, timeout=timeout,
+                ca_file=ca_file, client_cert=client_cert, proxy=proxy, max_response_bytes=max_response_bytes,
+                headers=headers, retry_policy=retry_policy, refresh_policy=refresh_policy, on_token=on_token,
+                log_level=log_level,
+            )
+        except BaseException:
+            self.close()
+            raise
+
+    def _configure(self, **kw: Any) -> None:
+        """Calls the setter of each keyword argument given (see the class)."""
+        given = [name for name in _CREDENTIALS if kw[name] not in (None, False)]
+        if len(given) > 1:
+            raise InvalidArgumentError(f"give one of private_key, client_secret and public, not {' and '.join(given)}",
+                                       _ffi.ERROR_INVALID_ARGUMENT)
+        for name, needs in (("key_id", "private_key"), ("alg", "private_key"), ("auth_method", "client_secret")):
+            if kw[name] is not None and kw[needs] is None:
+                raise InvalidArgumentError(f"{name} goes with {needs}", _ffi.ERROR_INVALID_ARGUMENT)
+        if kw["hmac_alg"] is not None:  # first: the secret is checked against it
+            self.set_hmac_alg(kw["hmac_alg"])
+        if kw["private_key"] is not None:
+            self.set_private_key(kw["private_key"], key_id=kw["key_id"], alg=kw["alg"])
+        if kw["client_secret"] is not None:
+            method = kw["auth_method"]
+            self.set_client_secret(kw["client_secret"],
+                                   AuthMethod.CLIENT_SECRET_BASIC if method is None else _auth_method(method))
+        if kw["public"] is not False:
+            if kw["public"] is not True:
+                raise TypeError(f"public must be True or False, not {type(kw['public']).__name__}")
+            self.set_public()
+        if kw["refresh_token"] is not None:
+            self.set_refresh_token(kw["refresh_token"])
+        audience = kw["audience"]
+        if audience is not None:
+            audiences: List[Any] = [audience] if isinstance(audience, (str, bytes)) else list(audience)
+            if not audiences:
+                raise InvalidArgumentError("audience is an empty list", _ffi.ERROR_INVALID_ARGUMENT)
+            self.set_audience(audiences[0])
+            for more in audiences[1:]:
+                self.add_audience(more)
+        if kw["assertion_lifetime"] is not None:
+            self.set_assertion_lifetime(kw["assertion_lifetime"])
+        if kw["clock_skew"] is not None:
+            self.set_clock_skew(kw["clock_skew"])
+        timeout = kw["timeout"]
+        if timeout is not None:
+            if isinstance(timeout, tuple):
+                if len(timeout) != 2:
+                    raise TypeError("timeout must be seconds, or a pair (connect, total) of seconds")
+                self.set_timeout_ms(_ms(timeout[0], "the connect timeout"), _ms(timeout[1], "the total timeout"))
+            else:  # the whole call, its connects included
+                total = _ms(timeout, "timeout")
+                self.set_timeout_ms(total, total)
+        if kw["ca_file"] is not None:
+            self.set_ca_file(kw["ca_file"])
+        if kw["client_cert"] is not None:
+            cert, key = kw["client_cert"]
+            self.set_client_cert(cert, key)
+        if kw["proxy"] is not None:
+            self.set_proxy(kw["proxy"])
+        if kw["max_response_bytes"] is not None:
+            self.set_max_response_bytes(kw["max_response_bytes"])
+        headers = kw["headers"]
+        if headers is not None:
+            for name, value in (headers.items() if isinstance(headers, Mapping) else headers):
+                self.add_header(name, value)
+        retry = kw["retry_policy"]
+        if retry is not None:
+            self.set_retry_policy(*(retry if isinstance(retry, tuple) else (retry,)))
+        if kw["refresh_policy"] is not None:
+            self.set_refresh_policy(*kw["refresh_policy"])
+        if kw["on_token"] is not None:
+            self.on_token(kw["on_token"])
+        if kw["log_level"] is not _UNSET:
+            self.set_log_level(kw["log_level"])
 
     # -- construction helpers -------------------------------------------
     @classmethod
-    def talkdesk(cls, account: str, client_id: str, region: str = "us") -> "Client":
-        """A client of Talkdesk account `account` in `region` ("us", "eu" or "ca")."""
+    def talkdesk(cls, account: str, client_id: str, region: str = "us", **options: Any) -> "Client":
+        """A client of Talkdesk account `account` in `region` ("us", "eu" or
+        "ca"); `options` are the constructor's keyword arguments."""
         code = _TALKDESK_REGIONS.get(region.lower() if isinstance(region, str) else region)
         if code is None:
             raise InvalidArgumentError(f"unknown Talkdesk region {region!r}: use us, eu or ca", _ffi.ERROR_INVALID_ARGUMENT)
         url = _owned_string(lambda out: lib.tokenclient_talkdesk_token_url(_arg(account, "account"), code, ctypes.byref(out)))
-        return cls(url, client_id)
+        return cls(url, client_id, **options)
 
     @classmethod
-    def pingone(cls, env_id: str, client_id: str, auth_base: str = "https://auth.pingone.com") -> "Client":
+    def pingone(cls, env_id: str, client_id: str, auth_base: str = "https://auth.pingone.com",
+                **options: Any) -> "Client":
         """A client of PingOne environment `env_id` (token URL
-        `{auth_base}/{env_id}/as/token`)."""
+        `{auth_base}/{env_id}/as/token`); `options` are the constructor's
+        keyword arguments."""
         url = _owned_string(
             lambda out: lib.tokenclient_pingone_token_url(_arg(auth_base, "auth_base"), _arg(env_id, "env_id"), ctypes.byref(out))
         )
-        return cls(url, client_id)
+        return cls(url, client_id, **options)
+
+    def aio(self) -> "AsyncClient":
+        """The `AsyncClient` of this client: the same C client (its cache,
+        its single flight, its settings), with `async` I/O methods. Closing
+        either closes both."""
+        from ._aio import AsyncClient
+
+        existing = self._aio() if self._aio is not None else None
+        if existing is None:
+            existing = AsyncClient.from_client(self)
+            self._aio = weakref.ref(existing)
+        return existing
 
     # -- handle lifetime ---------------------------------------------------
     def _acquire(self) -> int:
@@ -249,6 +525,8 @@ class Client:
         with lock:
             self._closing = True
             self._free_if_done()
+        if getattr(self, "_snapshot_lock", None) is not None:
+            self._drop_snapshots()
 
     @property
     def closed(self) -> bool:
@@ -263,8 +541,29 @@ class Client:
     def __del__(self) -> None:
         self.close()
 
+    # -- snapshots of cached tokens ----------------------------------------
+    def _drop_snapshots(self, scope: Any = _UNSET) -> None:
+        """Drops the snapshot of `scope` (None and "" are one scope), or all
+        of them; a get_token whose C call began before keeps none."""
+        with self._snapshot_lock:
+            self._generation += 1
+            if scope is _UNSET:
+                self._snapshots.clear()
+            elif scope is None or scope == "" or scope == b"":
+                self._snapshots.pop(None, None)
+                self._snapshots.pop("", None)
+            else:
+                if isinstance(scope, (bytes, bytearray)):
+                    scope = bytes(scope).decode("utf-8", "replace")
+                self._snapshots.pop(scope, None)
+
     def _set(self, fn: Callable[..., Optional[int]], *args: Any) -> None:
-        self._call(lambda h: check(fn(h, *args)))
+        """Calls a setter: every change of credentials or settings drops the
+        snapshots (after the change, so that none is taken before it)."""
+        try:
+            self._call(lambda h: check(fn(h, *args)))
+        finally:
+            self._drop_snapshots()
 
     # -- credentials -------------------------------------------------------
     def set_client_secret(self, secret: Union[str, bytes], method: AuthMethod = AuthMethod.CLIENT_SECRET_BASIC) -> None:
@@ -344,37 +643,90 @@ class Client:
         """A new signed client assertion (a credential: do not log it)."""
         return self._string(lib.tokenclient_client_create_assertion)
 
-    def _token(self, fn: Callable[..., Optional[int]], *args: Any) -> Token:
+    def _token(self, fn: Callable[..., Optional[int]], args: Tuple[Any, ...],
+               timeout: Optional[float], cancel: Optional[Cancel]) -> Token:
+        """Runs an `_ex` call: `fn(handle, *args, options, &out)`, with NULL
+        options when neither a timeout nor a cancel handle is given."""
         out = ctypes.c_void_p()
-        handle = self._acquire()
+        if timeout is None and cancel is None:
+            options: Any = None
+        else:
+            options = _ffi.CallOptions(_OPTIONS_SIZE, _check_options(timeout, cancel), None)
+        if cancel is not None:
+            options.cancel = cancel._acquire()
         try:
-            check(fn(handle, *args, ctypes.byref(out)))
+            handle = self._acquire()
+            try:
+                check(fn(handle, *args, None if options is None else ctypes.byref(options), ctypes.byref(out)))
+            finally:
+                self._release()
         finally:
-            self._release()
+            if cancel is not None:
+                cancel._release()
         return Token(out.value)  # it does not depend on the client
 
-    def exchange_code(self, code: str, redirect_uri: str, code_verifier: Optional[str] = None) -> Token:
-        """The authorization_code grant, with PKCE when `code_verifier` is given."""
+    def exchange_code(self, code: str, redirect_uri: str, code_verifier: Optional[str] = None, *,
+                      timeout: Optional[float] = None, cancel: Optional[Cancel] = None) -> Token:
+        """The authorization_code grant, with PKCE when `code_verifier` is
+        given. `timeout`: seconds for the whole call (default: the client's
+        total timeout); `cancel`: a `Cancel` that stops it (then
+        `CancelledError`). The same for every method that does I/O."""
         return self._token(
-            lib.tokenclient_client_exchange_code,
-            _arg(code, "code"),
-            _arg(redirect_uri, "redirect_uri"),
-            _arg(code_verifier, "code_verifier", True),
+            lib.tokenclient_client_exchange_code_ex,
+            (_arg(code, "code"), _arg(redirect_uri, "redirect_uri"), _arg(code_verifier, "code_verifier", True)),
+            timeout, cancel,
         )
 
-    def refresh(self, refresh_token: str, scope: Optional[str] = None) -> Token:
+    def refresh(self, refresh_token: str, scope: Optional[str] = None, *,
+                timeout: Optional[float] = None, cancel: Optional[Cancel] = None) -> Token:
         """The refresh_token grant."""
-        return self._token(lib.tokenclient_client_refresh, _arg(refresh_token, "refresh_token"), _arg(scope, "scope", True))
+        return self._token(lib.tokenclient_client_refresh_ex,
+                           (_arg(refresh_token, "refresh_token"), _arg(scope, "scope", True)), timeout, cancel)
 
-    def client_credentials(self, scope: Optional[str] = None) -> Token:
+    def client_credentials(self, scope: Optional[str] = None, *,
+                           timeout: Optional[float] = None, cancel: Optional[Cancel] = None) -> Token:
         """The client_credentials grant."""
-        return self._token(lib.tokenclient_client_client_credentials, _arg(scope, "scope", True))
+        return self._token(lib.tokenclient_client_client_credentials_ex, (_arg(scope, "scope", True),), timeout, cancel)
 
     # -- the token cache ------------------------------------------------------
-    def get_token(self, scope: Optional[str] = None) -> Token:
+    def get_token(self, scope: Optional[str] = None, *,
+                  timeout: Optional[float] = None, cancel: Optional[Cancel] = None) -> Token:
         """A valid access token for `scope` from the client's cache, obtained
-        (once, however many threads ask) when missing or due for refresh."""
-        return self._token(lib.tokenclient_client_get_token, _arg(scope, "scope", True))
+        (once, however many threads ask) when missing or due for refresh.
+
+        The binding keeps the token it last got for each scope and hands it
+        out without calling into the library for as long as the library
+        says its cache would hand out that same token
+        (`tokenclient_token_fresh_for_ms`), by both the monotonic and the
+        wall clock. `invalidate_token`, every setter, a new token seen by
+        the `on_token` hook and `close` drop it. (No snapshots while the
+        client forwards debug events: the core logs each cache hit.)"""
+        try:
+            entry = self._snapshots.get(scope)
+        except TypeError:  # unhashable: the C call says what is wrong
+            entry = None
+        if entry is not None and _monotonic() < entry[1] and _wall() < entry[2]:
+            if timeout is not None or cancel is not None:
+                _check_options(timeout, cancel)  # wrong ones fail, as they would in C
+            return entry[0]
+        return self._get_token(scope, timeout, cancel)
+
+    def _get_token(self, scope: Optional[str], timeout: Optional[float], cancel: Optional[Cancel]) -> Token:
+        """get_token from C, keeping a snapshot of the token while the core
+        says it stays fresh."""
+        generation = self._generation
+        token = self._token(lib.tokenclient_client_get_token_ex, (_arg(scope, "scope", True),), timeout, cancel)
+        if self._snapshots_on and (scope is None or type(scope) is str):
+            # The clocks are read before C is asked, so the deadlines are
+            # never later than the core's.
+            mono, wall = _monotonic(), _wall()
+            fresh_ms = lib.tokenclient_token_fresh_for_ms(token._handle)
+            if fresh_ms > 0:
+                fresh = fresh_ms / 1000
+                with self._snapshot_lock:
+                    if self._generation == generation and not self._closing:
+                        self._snapshots[scope] = (token, mono + fresh, wall + fresh)
+        return token
 
     def set_refresh_token(self, refresh_token: Optional[str]) -> None:
         """Makes `get_token` use this refresh token (following rotation);
@@ -382,19 +734,31 @@ class Client:
         self._set(lib.tokenclient_client_set_refresh_token, _arg(refresh_token, "refresh_token", True))
 
     def invalidate_token(self, scope: Optional[str] = None) -> None:
-        """Drops the cached token of `scope`, e.g. after an API rejected it."""
-        self._set(lib.tokenclient_client_invalidate_token, _arg(scope, "scope", True))
+        """Drops the cached token of `scope`, e.g. after an API rejected it
+        (the library's, then the binding's snapshot of it)."""
+        try:
+            self._call(lambda h: check(lib.tokenclient_client_invalidate_token(h, _arg(scope, "scope", True))))
+        finally:
+            self._drop_snapshots(scope)
 
     def on_token(self, callback: Optional[Callable[[Token], None]]) -> None:
         """Calls `callback(token)` with every token `get_token` obtains, so new
         tokens and rotated refresh tokens can be persisted. It runs on the
-        thread that made the request; exceptions it raises are printed, not
-        raised. None removes it."""
+        thread that made the request (for a `get_token` with a timeout or a
+        cancel handle, which every AsyncClient call has: a thread of the
+        library's); exceptions it raises are printed, not raised. None
+        removes it. Each new token also drops the binding's snapshots (see
+        `get_token`)."""
         if callback is None:
             trampoline = _ffi.TOKEN_CALLBACK()
         else:
+            owner = weakref.ref(self)
+
             def call(_user_data: Optional[int], handle: Optional[int]) -> None:
                 try:
+                    client = owner()
+                    if client is not None:  # a new token: the snapshots are old
+                        client._drop_snapshots()
                     callback(Token._copy(handle))
                 except BaseException:  # noqa: BLE001 - nothing may unwind into C
                     import traceback
@@ -424,29 +788,54 @@ class Client:
             self._set(lib.tokenclient_client_set_log_callback, _ffi.LOG_ERROR, _events.NO_FORWARDER, None)
         else:
             self._set(lib.tokenclient_client_set_log_callback, level, _events.FORWARDER, None)
+        self._snapshots_on = level is None or level < _ffi.LOG_DEBUG
 
     def set_log_level(self, level: Optional[int]) -> None:
         """Forwards this client's events at `level` (a `logging` level) and
         above to `logging.getLogger("tokenclient")`; None stops. A new client
         forwards at the level that logger is enabled for when it is created
         (none when it is disabled), so call this after changing the logger's
-        level. The logger still filters what it gets."""
+        level. The logger still filters what it gets. While debug events are
+        forwarded, every `get_token` asks the library (see `get_token`)."""
         self._forward_events(_events.c_level(level))
 
     def counters(self) -> Dict[str, Any]:
         """The client's counters since it was created: "requests" (attempts
         by grant), "errors" (failed calls by kind), "retries", "cache_hits",
         "cache_misses", "refreshes", "refresh_failures_kept_old",
-        "singleflight_waits" and "latency_us" (requests by duration bucket)."""
+        "singleflight_waits" and "latency_us" (requests by duration bucket).
+        They are the library's: tokens handed out from the binding's
+        snapshots (see `get_token`) are not cache hits of the library."""
         counters: Dict[str, Any] = _json.loads(self._string(lib.tokenclient_client_counters))
         return counters
 
-    def grant(self, grant_type: str, **params: Union[str, Iterable[str]]) -> Token:
+    def grant(self, grant_type: str, *, timeout: Optional[float] = None, cancel: Optional[Cancel] = None,
+              **params: Union[str, Iterable[str]]) -> Token:
         """Any grant, with form parameters; a list value repeats the name
-        (e.g. `resource=["a", "b"]`)."""
+        (e.g. `resource=["a", "b"]`). (`timeout` and `cancel` are this call's
+        options, as for `exchange_code`, not form parameters.)"""
         pairs = list(_flatten(params.items()))
         array = (ctypes.c_char_p * (len(pairs) + 1))(*pairs, None)
-        return self._token(lib.tokenclient_client_grant, _arg(grant_type, "grant_type"), array)
+        return self._token(lib.tokenclient_client_grant_ex, (_arg(grant_type, "grant_type"), array), timeout, cancel)
+
+
+def _check_options(timeout: Optional[float], cancel: Optional[Cancel]) -> int:
+    """Checks a call's options; returns its deadline_ms (0: the client's)."""
+    if cancel is not None and not isinstance(cancel, Cancel):
+        raise TypeError(f"cancel must be a tokenclient.Cancel, not {type(cancel).__name__}")
+    return 0 if timeout is None else _ms(timeout, "timeout")
+
+
+def _auth_method(value: Union[AuthMethod, int, str]) -> AuthMethod:
+    """An AuthMethod from itself, its int or its name ("client_secret_post")."""
+    if isinstance(value, str):
+        try:
+            return AuthMethod[value.upper()]
+        except KeyError:
+            raise InvalidArgumentError(f"unknown auth_method {value!r}", _ffi.ERROR_INVALID_ARGUMENT) from None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"auth_method must be an AuthMethod, not {type(value).__name__}")
+    return cast(AuthMethod, value)
 
 
 def _flatten(items: Iterable[Tuple[str, Union[str, Iterable[str]]]]) -> Iterable[Optional[bytes]]:
@@ -463,4 +852,4 @@ def version() -> str:
     return raw.decode("ascii")
 
 
-__all__ = ["AuthMethod", "Client", "Token", "version"]
+__all__ = ["AuthMethod", "Cancel", "Client", "Token", "version"]

@@ -66,6 +66,13 @@ class InternalError(TokenClientError):
     """A bug inside tokenclient caught at its boundary; please report it."""
 
 
+class CancelledError(TokenClientError):
+    """The call was stopped through its `Cancel` handle (its request, if one
+    was under way, was abandoned and its connection closed). Not
+    `asyncio.CancelledError`: an `AsyncClient` call whose task is cancelled
+    raises that one, as every cancelled task does."""
+
+
 _BY_KIND = {
     _ffi.ERROR_INVALID_ARGUMENT: InvalidArgumentError,
     _ffi.ERROR_KEY: KeyFormatError,
@@ -74,6 +81,7 @@ _BY_KIND = {
     _ffi.ERROR_HTTP: HTTPError,
     _ffi.ERROR_RESPONSE: ResponseError,
     _ffi.ERROR_PANIC: InternalError,
+    _ffi.ERROR_CANCELLED: CancelledError,
 }
 
 

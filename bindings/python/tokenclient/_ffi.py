@@ -47,6 +47,20 @@ TOKEN_CALLBACK = ctypes.CFUNCTYPE(None, c_void_p, c_void_p)
 #: void (*)(void *user_data, const tokenclient_event *event)
 LOG_CALLBACK = ctypes.CFUNCTYPE(None, c_void_p, c_void_p)
 
+
+class CallOptions(ctypes.Structure):
+    """`tokenclient_call_options`: one call's deadline and cancel handle."""
+
+    _fields_ = [
+        ("struct_size", c_uint32),
+        ("deadline_ms", c_uint32),
+        ("cancel", c_void_p),  # tokenclient_cancel *
+    ]
+
+
+#: `const tokenclient_call_options *` (None passes NULL: the defaults).
+_OPTIONS = POINTER(CallOptions)
+
 # Opaque handles and owned strings are plain pointers; borrowed strings
 # (`const char *` owned by an object) are read with c_char_p.
 _ERR = c_void_p
@@ -63,6 +77,9 @@ SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "tokenclient_error_oauth_description": (c_char_p, [c_void_p]),
     "tokenclient_error_oauth_uri": (c_char_p, [c_void_p]),
     "tokenclient_error_free": (None, [c_void_p]),
+    "tokenclient_cancel_new": (_ERR, [_OUT]),
+    "tokenclient_cancel_cancel": (None, [c_void_p]),
+    "tokenclient_cancel_free": (None, [c_void_p]),
     "tokenclient_client_new": (_ERR, [c_char_p, c_char_p, _OUT]),
     "tokenclient_client_free": (None, [c_void_p]),
     "tokenclient_client_set_client_secret": (_ERR, [c_void_p, c_char_p, c_uint32]),
@@ -84,7 +101,12 @@ SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "tokenclient_client_refresh": (_ERR, [c_void_p, c_char_p, c_char_p, _OUT]),
     "tokenclient_client_client_credentials": (_ERR, [c_void_p, c_char_p, _OUT]),
     "tokenclient_client_grant": (_ERR, [c_void_p, c_char_p, POINTER(c_char_p), _OUT]),
+    "tokenclient_client_exchange_code_ex": (_ERR, [c_void_p, c_char_p, c_char_p, c_char_p, _OPTIONS, _OUT]),
+    "tokenclient_client_refresh_ex": (_ERR, [c_void_p, c_char_p, c_char_p, _OPTIONS, _OUT]),
+    "tokenclient_client_client_credentials_ex": (_ERR, [c_void_p, c_char_p, _OPTIONS, _OUT]),
+    "tokenclient_client_grant_ex": (_ERR, [c_void_p, c_char_p, POINTER(c_char_p), _OPTIONS, _OUT]),
     "tokenclient_client_get_token": (_ERR, [c_void_p, c_char_p, _OUT]),
+    "tokenclient_client_get_token_ex": (_ERR, [c_void_p, c_char_p, _OPTIONS, _OUT]),
     "tokenclient_client_set_refresh_token": (_ERR, [c_void_p, c_char_p]),
     "tokenclient_client_invalidate_token": (_ERR, [c_void_p, c_char_p]),
     "tokenclient_client_set_token_callback": (_ERR, [c_void_p, TOKEN_CALLBACK, c_void_p]),
@@ -93,6 +115,7 @@ SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "tokenclient_token_access_token": (c_char_p, [c_void_p]),
     "tokenclient_token_token_type": (c_char_p, [c_void_p]),
     "tokenclient_token_expires_in": (c_int64, [c_void_p]),
+    "tokenclient_token_fresh_for_ms": (c_int64, [c_void_p]),
     "tokenclient_token_scope": (c_char_p, [c_void_p]),
     "tokenclient_token_refresh_token": (c_char_p, [c_void_p]),
     "tokenclient_token_id_token": (c_char_p, [c_void_p]),
@@ -132,6 +155,7 @@ ERROR_OAUTH = 5
 ERROR_HTTP = 6
 ERROR_RESPONSE = 7
 ERROR_PANIC = 8
+ERROR_CANCELLED = 9
 
 # tokenclient_auth_method
 AUTH_NONE = 0
