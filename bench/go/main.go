@@ -4,9 +4,11 @@
 // "name ops_per_sec".
 //
 // raw_assert and raw_exchange are the binding's limits measured in this
-// process (raw.go).
+// process (raw.go). tc_cached, oauth2_reuse_cached, rt_request and
+// bare_request measure cached tokens and the RoundTripper (cached.go).
 //
-//	gobench -m tc_assert|tc_assert_locked|jwt_assert|raw_assert|tc_exchange|jwt_exchange|raw_exchange \
+//	gobench -m tc_assert|tc_assert_locked|jwt_assert|raw_assert|tc_exchange|jwt_exchange|raw_exchange| \
+//	  tc_cached|oauth2_reuse_cached|rt_request|bare_request \
 //	  -url URL -key ES256.pem -input SIGNING-INPUT -seconds 1
 package main
 
@@ -35,7 +37,7 @@ import (
 const assertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 var (
-	measurement = flag.String("m", "", "tc_assert, tc_assert_locked, jwt_assert, raw_assert, tc_exchange, jwt_exchange or raw_exchange")
+	measurement = flag.String("m", "", "tc_assert, tc_assert_locked, jwt_assert, raw_assert, tc_exchange, jwt_exchange, raw_exchange, tc_cached, oauth2_reuse_cached, rt_request or bare_request (comma-separated: in turns)")
 	tokenURL    = flag.String("url", "", "token endpoint")
 	keyFile     = flag.String("key", "", "ES256 private key (PEM)")
 	inputFile   = flag.String("input", "", "signing input of raw_assert and raw_exchange (an assertion's header.payload)")
@@ -232,6 +234,8 @@ func newOp(name string, key []byte) func() {
 		}
 	case "raw_assert", "raw_exchange":
 		op = rawOp(name, *keyFile, *inputFile, *tokenURL)
+	case "tc_cached", "oauth2_reuse_cached", "rt_request", "bare_request":
+		op = cachedOp(name, key)
 	case "jwt_assert", "jwt_exchange":
 		k, err := jwt.ParseECPrivateKeyFromPEM(key) // loaded once
 		if err != nil {

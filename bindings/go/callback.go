@@ -16,17 +16,26 @@ import (
 	"unsafe"
 )
 
+// tokenHook is what the OnToken callback's handle holds: the user's func,
+// and the client's snapshot of tokens, which a new token drops.
+type tokenHook struct {
+	f     func(*Token)
+	cache *tokenCache
+}
+
 //export tokenclientGoTokenCallback
 func tokenclientGoTokenCallback(userData unsafe.Pointer, token *C.tokenclient_token) {
 	// As for the log callback: a panic must not unwind into the library.
 	defer func() { _ = recover() }()
 	h := cgo.Handle(*(*C.uintptr_t)(userData))
-	callback, ok := h.Value().(func(*Token))
+	hook, ok := h.Value().(*tokenHook)
 	if !ok {
 		return
 	}
+	// A new token: what the snapshot holds may be older.
+	hook.cache.drop(false)
 	if t, err := copyToken(token); err == nil {
-		callback(t)
+		hook.f(t)
 	}
 }
 

@@ -16,6 +16,7 @@ static tokenclient_error *tokenclient_go_set_callback(tokenclient_client *c, voi
 import "C"
 
 import (
+	"context"
 	"encoding/json"
 	"net/url"
 	"runtime"
@@ -29,6 +30,7 @@ import (
 // AuthMethod is how the client authenticates at the token endpoint.
 type AuthMethod uint32
 
+// The authentication methods, the header's TOKENCLIENT_AUTH_* values.
 const (
 	AuthNone              AuthMethod = C.TOKENCLIENT_AUTH_NONE
 	AuthClientSecretBasic AuthMethod = C.TOKENCLIENT_AUTH_CLIENT_SECRET_BASIC
@@ -42,10 +44,15 @@ const (
 // a finalizer does so too if Close is forgotten.
 //
 // Calls block the goroutine (and its OS thread) until the request ends or
-// its timeout passes (SetTimeout; defaults 10 s connect, 30 s total).
+// its timeout passes (SetTimeout; defaults 10 s connect, 30 s total). The
+// ...Context methods end sooner when their context is done: a cancel
+// stops the request under way within a few milliseconds, and the
+// context's deadline replaces the client's total timeout for that call.
 type Client struct {
 	mu sync.RWMutex // read-held by calls, write-held by Close
 	h  *C.tokenclient_client
+
+	cache *tokenCache // GetToken's snapshot (snapshot.go)
 
 	hookMu sync.Mutex   // held while a hook is replaced
 	hook   *C.uintptr_t // C memory holding the cgo.Handle of the OnToken func
@@ -62,7 +69,7 @@ func New(tokenURL, clientID string) (*Client, error) {
 	if err := toError(C.tokenclient_client_new(u, id, &h)); err != nil {
 		return nil, err
 	}
-	c := &Client{h: h}
+	c := &Client{h: h, cache: newTokenCache()}
 	runtime.SetFinalizer(c, (*Client).Close)
 	return c, nil
 }
@@ -70,6 +77,7 @@ func New(tokenURL, clientID string) (*Client, error) {
 // Region is a Talkdesk region.
 type Region uint32
 
+// The Talkdesk regions, the header's TOKENCLIENT_TALKDESK_* values.
 const (
 	RegionUS Region = C.TOKENCLIENT_TALKDESK_US
 	RegionEU Region = C.TOKENCLIENT_TALKDESK_EU
@@ -123,6 +131,7 @@ func (c *Client) Close() error {
 		runtime.SetFinalizer(c, nil)
 	}
 	c.mu.Unlock()
+	c.cache.drop(true)
 	// The handle is gone, so no callback can run any more.
 	c.hookMu.Lock()
 	for _, slot := range []**C.uintptr_t{&c.hook, &c.logger} {
@@ -158,6 +167,7 @@ func (c *Client) setHook(field **C.uintptr_t, value any, set func(h *C.tokenclie
 	*field = slot
 	c.mu.Unlock()
 	releaseHook(old)
+	c.cache.drop(false)
 	return nil
 }
 
@@ -173,12 +183,77 @@ func releaseHook(slot *C.uintptr_t) {
 // made however many goroutines ask at once, and all share its result.
 // Tokens come from the refresh token (SetRefreshToken, following
 // rotation) or from client credentials.
+//
+// The binding keeps, per scope, the token it last got for as long as the
+// library's cache will keep handing out that same token
+// (tokenclient_token_fresh_for_ms), judged by both the monotonic and the
+// wall clock, and returns it without calling into the library: a cached
+// GetToken costs a map lookup and a clock reading, and is not counted in
+// Counters().CacheHits nor logged as cache.hit. That copy is dropped by
+// InvalidateToken, by every setter (SetClientSecret, SetRefreshPolicy,
+// SetLogger, ...), when an OnToken callback sees a new token, and by
+// Close. While a logger enabled for debug records is set (SetLogger),
+// every GetToken goes to the library, so that each hit is logged.
+//
+// The *Token returned from the cache is shared by every caller that gets
+// it until it is refreshed: read it, do not modify it.
 func (c *Client) GetToken(scope string) (*Token, error) {
+	if t := c.cache.get(scope); t != nil {
+		return t, nil
+	}
+	return c.getToken(context.Background(), scope)
+}
+
+// GetTokenContext is GetToken bounded by ctx: its deadline (rounded up to
+// the millisecond) replaces the client's total timeout, and when ctx is
+// done the call returns within a few milliseconds with an error that
+// satisfies errors.Is(err, ctx.Err()) and errors.As with an *Error (of
+// KindCancelled, or KindTransport when the library's deadline ran out
+// first). A ctx already done returns such an error at once, even when a
+// token is cached.
+//
+// A token request this call has to start runs on a thread of the
+// library's own (bounded by the client's total timeout): ctx ends only
+// this caller's wait, never the request that other callers share, whose
+// token lands in the cache for them. A caller that finds the old token
+// still usable while it is being refreshed gets it at once.
+func (c *Client) GetTokenContext(ctx context.Context, scope string) (*Token, error) {
+	if done := ctx.Done(); done != nil {
+		select {
+		case <-done:
+			return nil, notStarted(ctx.Err())
+		default:
+		}
+	}
+	if t := c.cache.get(scope); t != nil {
+		return t, nil
+	}
+	return c.getToken(ctx, scope)
+}
+
+// getToken asks the library's cache, and keeps what it answers in the
+// binding's snapshot for as long as the library says it holds.
+func (c *Client) getToken(ctx context.Context, scope string) (*Token, error) {
+	gen := c.cache.generation()
 	s := cStringOrNil(scope)
 	defer freeCString(s)
-	return c.token(func(h *C.tokenclient_client, out **C.tokenclient_token) *C.tokenclient_error {
-		return C.tokenclient_client_get_token(h, s, out)
+	out, err := c.call(ctx, func(h *C.tokenclient_client, o *C.tokenclient_call_options, out **C.tokenclient_token) *C.tokenclient_error {
+		return C.tokenclient_client_get_token_ex(h, s, o, out)
 	})
+	if err != nil {
+		return nil, err
+	}
+	defer C.tokenclient_token_free(out)
+	// The clock is read before the library is asked how long the token
+	// stays fresh, so the snapshot expires no later than the library's cache.
+	now := time.Now()
+	ms := int64(C.tokenclient_token_fresh_for_ms(out))
+	t, err := copyToken(out)
+	if err == nil && ms > 0 {
+		const maxMillis = int64(1<<63-1) / int64(time.Millisecond)
+		c.cache.put(gen, scope, t, now.Add(time.Duration(min(ms, maxMillis))*time.Millisecond))
+	}
+	return t, err
 }
 
 // SetRefreshToken makes GetToken use the refresh_token grant, starting
@@ -197,12 +272,15 @@ func (c *Client) InvalidateToken(scope string) error {
 }
 
 // OnToken calls f with every token GetToken obtains (new access tokens and
-// rotated refresh tokens), on the goroutine that made the request; nil
-// removes it. f must return quickly and must not call GetToken.
+// rotated refresh tokens), on the goroutine that made the request (for
+// GetTokenContext with a cancellable context, on the library's thread that
+// made it); nil removes it. f must return quickly and must not call
+// GetToken. Each new token also drops the binding's snapshot of tokens
+// (see GetToken).
 func (c *Client) OnToken(f func(*Token)) error {
 	var value any
 	if f != nil {
-		value = f
+		value = &tokenHook{f: f, cache: c.cache}
 	}
 	return c.setHook(&c.hook, value, func(h *C.tokenclient_client, userData unsafe.Pointer) *C.tokenclient_error {
 		return C.tokenclient_go_set_callback(h, userData)
@@ -216,7 +294,7 @@ func (c *Client) SetRetryPolicy(maxRetries int, base, max time.Duration) error {
 	if maxRetries < 0 {
 		return invalidArgument("maxRetries is negative")
 	}
-	return c.with(func(h *C.tokenclient_client) *C.tokenclient_error {
+	return c.set(func(h *C.tokenclient_client) *C.tokenclient_error {
 		return C.tokenclient_client_set_retry_policy(h, C.uint32_t(min(maxRetries, 1<<20)),
 			C.uint32_t(clampMillis(base)), C.uint32_t(clampMillis(max)))
 	})
@@ -228,7 +306,7 @@ func (c *Client) SetRefreshPolicy(percent int, margin time.Duration) error {
 	if percent < 0 {
 		return invalidArgument("percent is negative")
 	}
-	return c.with(func(h *C.tokenclient_client) *C.tokenclient_error {
+	return c.set(func(h *C.tokenclient_client) *C.tokenclient_error {
 		return C.tokenclient_client_set_refresh_policy(h, C.uint32_t(min(percent, 1<<20)), C.uint32_t(clampSeconds(margin)))
 	})
 }
@@ -245,12 +323,21 @@ func (c *Client) with(f func(h *C.tokenclient_client) *C.tokenclient_error) erro
 	return err
 }
 
+// set runs a setter with the live handle, then drops the binding's
+// snapshot of tokens (after the library has the new setting, so that no
+// GetToken can store a token it got before it).
+func (c *Client) set(f func(h *C.tokenclient_client) *C.tokenclient_error) error {
+	err := c.with(f)
+	c.cache.drop(false)
+	return err
+}
+
 // SetClientSecret authenticates with a client secret by method
 // (AuthClientSecretBasic, AuthClientSecretPost or AuthClientSecretJWT).
 func (c *Client) SetClientSecret(secret string, method AuthMethod) error {
 	s := cString(secret)
 	defer freeCString(s)
-	return c.with(func(h *C.tokenclient_client) *C.tokenclient_error {
+	return c.set(func(h *C.tokenclient_client) *C.tokenclient_error {
 		return C.tokenclient_client_set_client_secret(h, s, C.tokenclient_auth_method(method))
 	})
 }
@@ -277,14 +364,14 @@ func (c *Client) SetPrivateKey(key string, opts ...KeyOption) error {
 	defer freeCString(k)
 	defer freeCString(kid)
 	defer freeCString(alg)
-	return c.with(func(h *C.tokenclient_client) *C.tokenclient_error {
+	return c.set(func(h *C.tokenclient_client) *C.tokenclient_error {
 		return C.tokenclient_client_set_private_key(h, k, kid, alg)
 	})
 }
 
 // SetPublic makes this a public client (auth method none).
 func (c *Client) SetPublic() error {
-	return c.with(func(h *C.tokenclient_client) *C.tokenclient_error {
+	return c.set(func(h *C.tokenclient_client) *C.tokenclient_error {
 		return C.tokenclient_client_set_public(h)
 	})
 }
@@ -296,7 +383,7 @@ func (c *Client) setString(value string, optional bool, set func(*C.tokenclient_
 		s = cString(value)
 	}
 	defer freeCString(s)
-	return c.with(func(h *C.tokenclient_client) *C.tokenclient_error { return set(h, s) })
+	return c.set(func(h *C.tokenclient_client) *C.tokenclient_error { return set(h, s) })
 }
 
 // SetHMACAlgorithm chooses HS256 (default), HS384 or HS512 for client_secret_jwt.
@@ -322,14 +409,14 @@ func (c *Client) AddAudience(aud string) error {
 
 // SetAssertionLifetime sets exp = now + d (1 s to 1 h; default 300 s).
 func (c *Client) SetAssertionLifetime(d time.Duration) error {
-	return c.with(func(h *C.tokenclient_client) *C.tokenclient_error {
+	return c.set(func(h *C.tokenclient_client) *C.tokenclient_error {
 		return C.tokenclient_client_set_assertion_lifetime(h, C.uint32_t(clampSeconds(d)))
 	})
 }
 
 // SetClockSkew backdates iat by d (0 to 10 min; default 5 s).
 func (c *Client) SetClockSkew(d time.Duration) error {
-	return c.with(func(h *C.tokenclient_client) *C.tokenclient_error {
+	return c.set(func(h *C.tokenclient_client) *C.tokenclient_error {
 		return C.tokenclient_client_set_clock_skew(h, C.uint32_t(clampSeconds(d)))
 	})
 }
@@ -337,7 +424,7 @@ func (c *Client) SetClockSkew(d time.Duration) error {
 // SetTimeout sets the connect and total timeouts (defaults 10 s, 30 s). The
 // total is one deadline for a whole call, retries and backoff included.
 func (c *Client) SetTimeout(connect, total time.Duration) error {
-	return c.with(func(h *C.tokenclient_client) *C.tokenclient_error {
+	return c.set(func(h *C.tokenclient_client) *C.tokenclient_error {
 		return C.tokenclient_client_set_timeout_ms(h, C.uint32_t(clampMillis(connect)), C.uint32_t(clampMillis(total)))
 	})
 }
@@ -354,7 +441,7 @@ func (c *Client) SetClientCert(certPath, keyPath string) error {
 	cp, kp := cStringOrNil(certPath), cStringOrNil(keyPath)
 	defer freeCString(cp)
 	defer freeCString(kp)
-	return c.with(func(h *C.tokenclient_client) *C.tokenclient_error {
+	return c.set(func(h *C.tokenclient_client) *C.tokenclient_error {
 		return C.tokenclient_client_set_client_cert(h, cp, kp)
 	})
 }
@@ -379,7 +466,7 @@ func (c *Client) SetMaxResponseBytes(n int) error {
 	if n < 0 {
 		return invalidArgument("the response limit is negative")
 	}
-	return c.with(func(h *C.tokenclient_client) *C.tokenclient_error {
+	return c.set(func(h *C.tokenclient_client) *C.tokenclient_error {
 		return C.tokenclient_client_set_max_response_bytes(h, C.size_t(n))
 	})
 }
@@ -389,7 +476,7 @@ func (c *Client) AddHeader(name, value string) error {
 	n, v := cString(name), cString(value)
 	defer freeCString(n)
 	defer freeCString(v)
-	return c.with(func(h *C.tokenclient_client) *C.tokenclient_error {
+	return c.set(func(h *C.tokenclient_client) *C.tokenclient_error {
 		return C.tokenclient_client_add_header(h, n, v)
 	})
 }
@@ -433,10 +520,58 @@ type exchangeConfig struct{ verifier string }
 // CodeVerifier sends the PKCE code_verifier.
 func CodeVerifier(v string) ExchangeOption { return func(e *exchangeConfig) { e.verifier = v } }
 
-// token runs an exchange and copies the token out of C.
-func (c *Client) token(f func(h *C.tokenclient_client, out **C.tokenclient_token) *C.tokenclient_error) (*Token, error) {
+// callFunc makes one _ex call with options o (nil: the defaults).
+type callFunc func(h *C.tokenclient_client, o *C.tokenclient_call_options, out **C.tokenclient_token) *C.tokenclient_error
+
+// call runs f with the options ctx implies and returns the token it wrote
+// (to free with tokenclient_token_free). A context that can never be done
+// (context.Background) costs nothing: f gets NULL options. Otherwise f gets
+// the ctx's deadline, rounded up to the ms, and a cancel handle of its own
+// that context.AfterFunc fires when ctx is done; the handle is freed only
+// once f has returned and the AfterFunc, if it started, has finished.
+func (c *Client) call(ctx context.Context, f callFunc) (*C.tokenclient_token, error) {
 	var out *C.tokenclient_token
-	if err := c.with(func(h *C.tokenclient_client) *C.tokenclient_error { return f(h, &out) }); err != nil {
+	if ctx.Done() == nil {
+		err := c.with(func(h *C.tokenclient_client) *C.tokenclient_error { return f(h, nil, &out) })
+		return out, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, notStarted(err)
+	}
+	var o C.tokenclient_call_options
+	o.struct_size = C.uint32_t(unsafe.Sizeof(o))
+	if deadline, ok := ctx.Deadline(); ok {
+		left := time.Until(deadline)
+		if left <= 0 {
+			return nil, notStarted(context.DeadlineExceeded)
+		}
+		o.deadline_ms = C.uint32_t(min((left+time.Millisecond-1)/time.Millisecond, 1<<32-1))
+	}
+	var cancel *C.tokenclient_cancel
+	if err := toError(C.tokenclient_cancel_new(&cancel)); err != nil {
+		return nil, err
+	}
+	o.cancel = cancel
+	fired := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		C.tokenclient_cancel_cancel(cancel)
+		close(fired)
+	})
+	err := c.with(func(h *C.tokenclient_client) *C.tokenclient_error { return f(h, &o, &out) })
+	if !stop() {
+		<-fired // it started: let it finish with the handle
+	}
+	C.tokenclient_cancel_free(cancel)
+	if err != nil {
+		return nil, ended(ctx, err)
+	}
+	return out, nil
+}
+
+// token runs an exchange and copies the token out of C.
+func (c *Client) token(ctx context.Context, f callFunc) (*Token, error) {
+	out, err := c.call(ctx, f)
+	if err != nil {
 		return nil, err
 	}
 	defer C.tokenclient_token_free(out)
@@ -445,6 +580,18 @@ func (c *Client) token(f func(h *C.tokenclient_client, out **C.tokenclient_token
 
 // ExchangeCode exchanges an authorization code (with PKCE via CodeVerifier).
 func (c *Client) ExchangeCode(code, redirectURI string, opts ...ExchangeOption) (*Token, error) {
+	return c.ExchangeCodeContext(context.Background(), code, redirectURI, opts...)
+}
+
+// ExchangeCodeContext is ExchangeCode bounded by ctx: its deadline
+// (rounded up to the millisecond) replaces the client's total timeout,
+// retries included, and when ctx is done the request under way is
+// abandoned (its connection closed) and the call returns within a few
+// milliseconds with an error that satisfies errors.Is(err, ctx.Err())
+// and errors.As with an *Error (of KindCancelled, or KindTransport when
+// the library's deadline ran out first). A ctx already done returns such
+// an error at once. The same holds for every ...Context method.
+func (c *Client) ExchangeCodeContext(ctx context.Context, code, redirectURI string, opts ...ExchangeOption) (*Token, error) {
 	var cfg exchangeConfig
 	for _, o := range opts {
 		o(&cfg)
@@ -453,33 +600,49 @@ func (c *Client) ExchangeCode(code, redirectURI string, opts ...ExchangeOption) 
 	defer freeCString(cc)
 	defer freeCString(ru)
 	defer freeCString(v)
-	return c.token(func(h *C.tokenclient_client, out **C.tokenclient_token) *C.tokenclient_error {
-		return C.tokenclient_client_exchange_code(h, cc, ru, v, out)
+	return c.token(ctx, func(h *C.tokenclient_client, o *C.tokenclient_call_options, out **C.tokenclient_token) *C.tokenclient_error {
+		return C.tokenclient_client_exchange_code_ex(h, cc, ru, v, o, out)
 	})
 }
 
 // Refresh uses a refresh token; scope "" keeps the original scope.
 func (c *Client) Refresh(refreshToken, scope string) (*Token, error) {
+	return c.RefreshContext(context.Background(), refreshToken, scope)
+}
+
+// RefreshContext is Refresh bounded by ctx (see ExchangeCodeContext).
+func (c *Client) RefreshContext(ctx context.Context, refreshToken, scope string) (*Token, error) {
 	rt, s := cString(refreshToken), cStringOrNil(scope)
 	defer freeCString(rt)
 	defer freeCString(s)
-	return c.token(func(h *C.tokenclient_client, out **C.tokenclient_token) *C.tokenclient_error {
-		return C.tokenclient_client_refresh(h, rt, s, out)
+	return c.token(ctx, func(h *C.tokenclient_client, o *C.tokenclient_call_options, out **C.tokenclient_token) *C.tokenclient_error {
+		return C.tokenclient_client_refresh_ex(h, rt, s, o, out)
 	})
 }
 
 // ClientCredentials requests a token for the client itself; scope "" for
 // the server's default.
 func (c *Client) ClientCredentials(scope string) (*Token, error) {
+	return c.ClientCredentialsContext(context.Background(), scope)
+}
+
+// ClientCredentialsContext is ClientCredentials bounded by ctx (see
+// ExchangeCodeContext).
+func (c *Client) ClientCredentialsContext(ctx context.Context, scope string) (*Token, error) {
 	s := cStringOrNil(scope)
 	defer freeCString(s)
-	return c.token(func(h *C.tokenclient_client, out **C.tokenclient_token) *C.tokenclient_error {
-		return C.tokenclient_client_client_credentials(h, s, out)
+	return c.token(ctx, func(h *C.tokenclient_client, o *C.tokenclient_call_options, out **C.tokenclient_token) *C.tokenclient_error {
+		return C.tokenclient_client_client_credentials_ex(h, s, o, out)
 	})
 }
 
 // Grant sends any grant type with params (a name may repeat).
 func (c *Client) Grant(grantType string, params url.Values) (*Token, error) {
+	return c.GrantContext(context.Background(), grantType, params)
+}
+
+// GrantContext is Grant bounded by ctx (see ExchangeCodeContext).
+func (c *Client) GrantContext(ctx context.Context, grantType string, params url.Values) (*Token, error) {
 	names := make([]string, 0, len(params))
 	for name := range params {
 		names = append(names, name)
@@ -504,8 +667,8 @@ func (c *Client) Grant(grantType string, params url.Values) (*Token, error) {
 		C.free(unsafe.Pointer(&arr[0]))
 		freeCString(gt)
 	}()
-	return c.token(func(h *C.tokenclient_client, out **C.tokenclient_token) *C.tokenclient_error {
-		return C.tokenclient_client_grant(h, gt, (**C.char)(unsafe.Pointer(&arr[0])), out)
+	return c.token(ctx, func(h *C.tokenclient_client, o *C.tokenclient_call_options, out **C.tokenclient_token) *C.tokenclient_error {
+		return C.tokenclient_client_grant_ex(h, gt, (**C.char)(unsafe.Pointer(&arr[0])), o, out)
 	})
 }
 

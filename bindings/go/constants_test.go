@@ -79,6 +79,7 @@ func TestConstantsMatchTheHeader(t *testing.T) {
 		"HTTP":             tokenclient.KindHTTP,
 		"RESPONSE":         tokenclient.KindResponse,
 		"PANIC":            tokenclient.KindPanic,
+		"CANCELLED":        tokenclient.KindCancelled,
 	})
 	sameConstants(t, "TOKENCLIENT_AUTH_", authMethodPattern, map[string]tokenclient.AuthMethod{
 		"NONE":                tokenclient.AuthNone,
@@ -105,6 +106,7 @@ func TestErrorKindStringForEveryHeaderKind(t *testing.T) {
 		tokenclient.KindHTTP:            "http",
 		tokenclient.KindResponse:        "response",
 		tokenclient.KindPanic:           "internal",
+		tokenclient.KindCancelled:       "cancelled",
 	}
 	header := headerConstants(t, errorKindPattern)
 	seen := map[string]string{}

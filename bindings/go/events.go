@@ -51,7 +51,9 @@ var logLevels = [...]struct {
 // logged on the goroutine of the call that caused it, so from many at once
 // when the client is shared. The handler must return quickly and must not
 // call this client's setters (SetLogger, OnToken, ...); a handler that
-// panics loses that record and nothing else.
+// panics loses that record and nothing else. While l is enabled for debug
+// records, GetToken does not serve tokens from the binding's snapshot (see
+// GetToken), so that every cache hit reaches l as cache.hit.
 func (c *Client) SetLogger(l *slog.Logger) error {
 	level := C.tokenclient_log_level(C.TOKENCLIENT_LOG_ERROR)
 	var value any
@@ -63,6 +65,10 @@ func (c *Client) SetLogger(l *slog.Logger) error {
 			}
 		}
 	}
+	// A logger that reads debug records reads every cache.hit: GetToken
+	// then asks the library each time instead of its snapshot (setHook
+	// drops the snapshot after this, so nothing stored before stays).
+	c.cache.bypass(value != nil && level == C.TOKENCLIENT_LOG_DEBUG)
 	return c.setHook(&c.logger, value, func(h *C.tokenclient_client, userData unsafe.Pointer) *C.tokenclient_error {
 		return C.tokenclient_go_set_log_callback(h, level, userData)
 	})
@@ -131,7 +137,9 @@ type Counters struct {
 	// Calls that ended in an error, by kind: "transport", "oauth", "http", ...
 	Errors  map[string]uint64 `json:"errors"`
 	Retries uint64            `json:"retries"`
-	// GetToken calls served from the cache, and those that were not.
+	// GetToken calls the library served from its cache, and those it did
+	// not. Calls the binding's snapshot answered without asking the
+	// library (see GetToken) are in neither.
 	CacheHits   uint64 `json:"cache_hits"`
 	CacheMisses uint64 `json:"cache_misses"`
 	// Token requests the cache started (misses and early refreshes), and

@@ -281,7 +281,7 @@ func TestLoggerGetsTheScriptedSequence(t *testing.T) {
 		Requests: map[string]uint64{"authorization_code": 0, "refresh_token": 0, "client_credentials": 4,
 			"urn:ietf:params:oauth:grant-type:device_code": 0, "other": 0},
 		Errors: map[string]uint64{"invalid_argument": 0, "key": 0, "config": 0, "transport": 0, "oauth": 1,
-			"http": 1, "response": 0, "panic": 0},
+			"http": 1, "response": 0, "panic": 0, "cancelled": 0},
 		Retries: 1, CacheHits: 1, CacheMisses: 1, Refreshes: 2, RefreshFailuresKeptOld: 1, SingleflightWaits: 0,
 	}
 	if !reflect.DeepEqual(got, want0) {

@@ -25,6 +25,14 @@ type testServer struct {
 	ProtectedURL string `json:"protected_url"`
 	StatsURL     string `json:"stats_url"`
 	RedirectURI  string `json:"redirect_uri"`
+	// POST token=...&client_id=post-client&client_secret=... revokes a token.
+	RevocationURL string `json:"revocation_url"`
+	// GET ?to=URL: a 302 to URL.
+	RedirectURL string `json:"redirect_url"`
+	// Another origin (the server's second listener): it records whether a
+	// request came with an Authorization header, which SeenURL tells.
+	ElsewhereURL string `json:"elsewhere_url"`
+	SeenURL      string `json:"seen_url"`
 	PingOne      struct {
 		EnvID    string `json:"env_id"`
 		AuthBase string `json:"auth_base"`
