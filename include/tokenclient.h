@@ -905,6 +905,132 @@ tokenclient_error *tokenclient_talkdesk_token_url(const char *account, tokenclie
  */
 tokenclient_error *tokenclient_pingone_token_url(const char *auth_base, const char *env_id, char **out);
 
+/**
+ * Creates a client of the authorization server `issuer`, identified as
+ * `client_id`, from its metadata, and writes it to `*out`.
+ *
+ * The metadata is fetched from `issuer` + `/.well-known/openid-configuration`
+ * (OpenID Connect Discovery 1.0), else from RFC 8414's
+ * `/.well-known/oauth-authorization-server` location, with the default
+ * transport settings (the system's CAs, the proxy from the environment).
+ * Its `issuer` must equal `issuer` exactly. The token endpoint comes from
+ * it; so do the endpoints of `tokenclient_client_revoke`,
+ * `tokenclient_client_introspect` and `tokenclient_client_userinfo`. The
+ * document is kept for its `Cache-Control: max-age` (else an hour) and
+ * then fetched again (`tokenclient_client_metadata`). Set credentials
+ * before requesting tokens, as for `tokenclient_client_new`.
+ *
+ * Ownership: on success `*out` is a new client; free it with
+ * `tokenclient_client_free`. On error `*out` is not written.
+ * Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for NULL, invalid UTF-8, an
+ * issuer that is neither `https://` nor `http://` to a loopback host, or an
+ * empty client id; `TOKENCLIENT_ERROR_CONFIG` for a document that is not
+ * valid metadata or names another issuer; `TOKENCLIENT_ERROR_HTTP` when
+ * neither location publishes one; `TOKENCLIENT_ERROR_TRANSPORT`.
+ */
+tokenclient_error *tokenclient_client_from_issuer(const char *issuer, const char *client_id, tokenclient_client **out);
+
+/**
+ * `tokenclient_client_from_issuer` with the options of this call (NULL:
+ * the defaults; see `tokenclient_call_options`).
+ *
+ * Ownership as for `tokenclient_client_from_issuer`.
+ * Errors: as for `tokenclient_client_from_issuer`; also
+ * `TOKENCLIENT_ERROR_CANCELLED`.
+ */
+tokenclient_error *tokenclient_client_from_issuer_ex(const char *issuer, const char *client_id, const tokenclient_call_options *options, tokenclient_client **out);
+
+/**
+ * Writes the issuer's metadata document (JSON, as served) to `*out_json`:
+ * the cached copy while fresh, else one fetched again (a failed fetch keeps
+ * the cached copy and emits a `metadata.refresh.failed_kept_old` event).
+ *
+ * Ownership: on success `*out_json` is a new string; free it with
+ * `tokenclient_string_free`. On error it is not written.
+ * Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for NULL;
+ * `TOKENCLIENT_ERROR_CONFIG` for a client not made from an issuer.
+ */
+tokenclient_error *tokenclient_client_metadata(const tokenclient_client *client, char **out_json);
+
+/**
+ * `tokenclient_client_metadata` with the options of this call (NULL: the
+ * defaults; they bound a fetch it makes).
+ *
+ * Ownership and errors as for `tokenclient_client_metadata`; also
+ * `TOKENCLIENT_ERROR_CANCELLED`.
+ */
+tokenclient_error *tokenclient_client_metadata_ex(const tokenclient_client *client, const tokenclient_call_options *options, char **out_json);
+
+/**
+ * Revokes `token` (RFC 7009) at the issuer's `revocation_endpoint`, with
+ * the client's authentication. `token_type_hint` is "access_token",
+ * "refresh_token" or NULL. A token the server does not know counts as
+ * revoked (the server answers 200).
+ *
+ * Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for NULL, invalid UTF-8 or
+ * an empty token; `TOKENCLIENT_ERROR_CONFIG` for a client not made from an
+ * issuer, an issuer without a revocation endpoint, or no credentials;
+ * `TOKENCLIENT_ERROR_OAUTH` (e.g. invalid_client), `TOKENCLIENT_ERROR_HTTP`,
+ * `TOKENCLIENT_ERROR_TRANSPORT`.
+ */
+tokenclient_error *tokenclient_client_revoke(const tokenclient_client *client, const char *token, const char *token_type_hint);
+
+/**
+ * `tokenclient_client_revoke` with the options of this call (NULL: the
+ * defaults; see `tokenclient_call_options`).
+ *
+ * Errors: as for `tokenclient_client_revoke`; also `TOKENCLIENT_ERROR_CANCELLED`.
+ */
+tokenclient_error *tokenclient_client_revoke_ex(const tokenclient_client *client, const char *token, const char *token_type_hint, const tokenclient_call_options *options);
+
+/**
+ * Introspects `token` (RFC 7662) at the issuer's `introspection_endpoint`,
+ * with the client's authentication, and writes the answer (a JSON object
+ * with a boolean `active`) to `*out_json`.
+ *
+ * Ownership: on success `*out_json` is a new string; free it with
+ * `tokenclient_string_free`. On error it is not written.
+ * Errors: as for `tokenclient_client_revoke` (NULL is
+ * `TOKENCLIENT_ERROR_INVALID_ARGUMENT`, `token_type_hint` may be NULL; an
+ * issuer without an introspection endpoint is `TOKENCLIENT_ERROR_CONFIG`); also
+ * `TOKENCLIENT_ERROR_RESPONSE` for an answer that is not such an object.
+ */
+tokenclient_error *tokenclient_client_introspect(const tokenclient_client *client, const char *token, const char *token_type_hint, char **out_json);
+
+/**
+ * `tokenclient_client_introspect` with the options of this call (NULL:
+ * the defaults; see `tokenclient_call_options`).
+ *
+ * Ownership and errors as for `tokenclient_client_introspect`; also
+ * `TOKENCLIENT_ERROR_CANCELLED`.
+ */
+tokenclient_error *tokenclient_client_introspect_ex(const tokenclient_client *client, const char *token, const char *token_type_hint, const tokenclient_call_options *options, char **out_json);
+
+/**
+ * Asks the issuer's `userinfo_endpoint` for the claims of `access_token`
+ * (OpenID Connect Core §5.3, `Authorization: Bearer`) and writes them (a
+ * JSON object) to `*out_json`.
+ *
+ * Ownership: on success `*out_json` is a new string; free it with
+ * `tokenclient_string_free`. On error it is not written.
+ * Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for NULL, invalid UTF-8 or an
+ * empty token; `TOKENCLIENT_ERROR_CONFIG` for a client not made from an
+ * issuer or an issuer without a userinfo endpoint; `TOKENCLIENT_ERROR_HTTP`
+ * or `TOKENCLIENT_ERROR_OAUTH` (e.g. 401 invalid_token);
+ * `TOKENCLIENT_ERROR_RESPONSE` for an answer that is not a JSON object;
+ * `TOKENCLIENT_ERROR_TRANSPORT`.
+ */
+tokenclient_error *tokenclient_client_userinfo(const tokenclient_client *client, const char *access_token, char **out_json);
+
+/**
+ * `tokenclient_client_userinfo` with the options of this call (NULL: the
+ * defaults; see `tokenclient_call_options`).
+ *
+ * Ownership and errors as for `tokenclient_client_userinfo`; also
+ * `TOKENCLIENT_ERROR_CANCELLED`.
+ */
+tokenclient_error *tokenclient_client_userinfo_ex(const tokenclient_client *client, const char *access_token, const tokenclient_call_options *options, char **out_json);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus

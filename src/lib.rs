@@ -23,6 +23,7 @@ mod json;
 mod keys;
 mod oauth;
 mod observe;
+mod oidc;
 mod providers;
 mod random;
 mod transport;
@@ -36,6 +37,7 @@ pub use error::{Error, ErrorKind, OAuthDetails, Result};
 pub use keys::Algorithm;
 pub use oauth::{Token, JWT_BEARER_ASSERTION_TYPE};
 pub use observe::{Counters, Event, Level, LogCallback};
+pub use oidc::Metadata;
 pub use providers::{pingone_token_url, talkdesk_token_url, TalkdeskRegion};
 pub use transport::{CallOptions, Cancel};
 

@@ -7,6 +7,7 @@
 
 mod auth;
 mod grants;
+mod oidc;
 mod setters;
 mod tokens;
 
@@ -192,6 +193,8 @@ struct Shared {
     refresh_token: tokens::RefreshToken,
     counters: CounterSet,
     detached: PerProcess<Detached>,
+    /// For a client made from an issuer: its metadata.
+    discovery: Option<oidc::Discovery>,
 }
 
 impl std::fmt::Debug for Client {
@@ -260,6 +263,7 @@ impl Client {
                 refresh_token: tokens::RefreshToken::default(),
                 counters: CounterSet::default(),
                 detached: PerProcess::default(),
+                discovery: None,
             }),
             primary: true,
         })

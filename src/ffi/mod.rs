@@ -25,6 +25,8 @@ pub mod token;
 pub mod cache;
 pub mod observe;
 pub mod providers;
+// OpenID Connect: discovery and the issuer's other endpoints:
+pub mod oidc;
 
 #[cfg(feature = "test-hooks")]
 pub mod testing;

@@ -223,6 +223,48 @@ static void single_flight(void) {
   tokenclient_client_free(cache_client);
 }
 
+/* A client made from the issuer: its metadata, a token, then the token
+ * introspected (active), revoked, introspected again (inactive). */
+static void discovery(void) {
+  const char *issuer = getenv("TC_ISSUER");
+  tokenclient_client *c = NULL;
+  OK(tokenclient_client_from_issuer(issuer, var("post-client", "ID"), &c));
+  if (!c) return;
+  char *json = NULL;
+  OK(tokenclient_client_metadata(c, &json));
+  CHECK(json && strstr(json, "\"revocation_endpoint\"") != NULL && strstr(json, issuer) != NULL);
+  tokenclient_string_free(json);
+  OK(tokenclient_client_set_client_secret(c, var("post-client", "SECRET"), TOKENCLIENT_AUTH_CLIENT_SECRET_POST));
+  tokenclient_token *t = NULL;
+  OK(tokenclient_client_client_credentials(c, "read", &t));
+  const char *at = t ? tokenclient_token_access_token(t) : "";
+  json = NULL;
+  OK(tokenclient_client_introspect(c, at, "access_token", &json));
+  CHECK(json && strstr(json, "\"active\":true") != NULL);
+  tokenclient_string_free(json);
+  tokenclient_call_options o = {.struct_size = sizeof o, .deadline_ms = 5000};
+  OK(tokenclient_client_revoke_ex(c, at, "access_token", &o));
+  json = NULL;
+  OK(tokenclient_client_introspect(c, at, NULL, &json));
+  CHECK(json && strstr(json, "\"active\":false") != NULL);
+  tokenclient_string_free(json);
+  tokenclient_token_free(t);
+  /* userinfo with a token that is not one: a typed error with the status */
+  json = NULL;
+  tokenclient_error *e = tokenclient_client_userinfo(c, "not-a-token", &json);
+  CHECK(e != NULL && tokenclient_error_http_status(e) == 401 && json == NULL);
+  tokenclient_error_free(e);
+  tokenclient_client_free(c);
+
+  /* an issuer that is not the one its document names */
+  char wrong[512];
+  snprintf(wrong, sizeof wrong, "%s/", issuer);
+  c = NULL;
+  e = tokenclient_client_from_issuer(wrong, "post-client", &c);
+  CHECK(e != NULL && tokenclient_error_get_kind(e) == TOKENCLIENT_ERROR_CONFIG && c == NULL);
+  tokenclient_error_free(e);
+}
+
 int main(void) {
   const char *clients = getenv("TC_CLIENTS");
   const char *redirect_uri = getenv("TC_REDIRECT_URI");
@@ -235,6 +277,7 @@ int main(void) {
   for (char *name = strtok(names, " "); name; name = strtok(NULL, " ")) full_flow(name, redirect_uri);
   error_paths(redirect_uri);
   single_flight();
+  discovery();
   printf("%d passed, %d failed\n", passed, failed);
   return failed != 0;
 }
