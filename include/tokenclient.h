@@ -1031,6 +1031,40 @@ tokenclient_error *tokenclient_client_userinfo(const tokenclient_client *client,
  */
 tokenclient_error *tokenclient_client_userinfo_ex(const tokenclient_client *client, const char *access_token, const tokenclient_call_options *options, char **out_json);
 
+/**
+ * Validates `id_token` as an ID token the issuer gave this client (OpenID
+ * Connect Core §3.1.3.7) and writes its claims (a JSON object) to
+ * `*out_claims_json`.
+ *
+ * Checked: the signature, with the issuer's JWKS (from the metadata's
+ * `jwks_uri`, cached for its max-age and fetched again, at most every
+ * 10 s, for a `kid` it lacks: key rotation) or, for HS256/384/512, with
+ * the client secret when the client has one; `alg` among the metadata's
+ * `id_token_signing_alg_values_supported` and never `none`; `iss` equal
+ * to the issuer; `aud` containing the client id (with several audiences,
+ * `azp` equal to it); `exp`, `iat` and `nbf` against the wall clock, with
+ * the clock-skew setting (`tokenclient_client_set_clock_skew`) as leeway;
+ * `nonce` equal to `nonce` when `nonce` is not NULL.
+ *
+ * Ownership: on success `*out_claims_json` is a new string; free it with
+ * `tokenclient_string_free`. On error it is not written.
+ * Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for NULL (`nonce` may be
+ * NULL) or invalid UTF-8; `TOKENCLIENT_ERROR_CONFIG` for a client not made
+ * from an issuer; `TOKENCLIENT_ERROR_RESPONSE` for a token that breaks a
+ * rule, with a message that names the rule (never the token);
+ * `TOKENCLIENT_ERROR_HTTP`/`TRANSPORT` when the JWKS cannot be fetched.
+ */
+tokenclient_error *tokenclient_client_validate_id_token(const tokenclient_client *client, const char *id_token, const char *nonce, char **out_claims_json);
+
+/**
+ * `tokenclient_client_validate_id_token` with the options of this call
+ * (NULL: the defaults; they bound a JWKS fetch it makes).
+ *
+ * Ownership and errors as for `tokenclient_client_validate_id_token`; also
+ * `TOKENCLIENT_ERROR_CANCELLED`.
+ */
+tokenclient_error *tokenclient_client_validate_id_token_ex(const tokenclient_client *client, const char *id_token, const char *nonce, const tokenclient_call_options *options, char **out_claims_json);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus

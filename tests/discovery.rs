@@ -215,3 +215,56 @@ fn discovery_obeys_the_call_deadline() {
     assert!(start.elapsed() < std::time::Duration::from_secs(3));
     drop(listener);
 }
+
+/// An authorization code with `nonce`, through the test server's /test/code.
+fn code_with_nonce(server: &Server, client: &str, nonce: &str) -> String {
+    let url = format!(
+        "{}?issuer=main&client_id={client}&redirect_uri={}&scope={}&nonce={nonce}",
+        server.manifest["code_url"].as_str().unwrap(),
+        common::enc(server.redirect_uri()),
+        common::enc("openid offline_access"),
+    );
+    let (status, body) = common::http_get(&url);
+    assert_eq!(status, 200, "{body}");
+    serde_json::from_str::<Value>(&body).unwrap()["code"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// The server's ID tokens validate (signature with its JWKS, every claim);
+/// a wrong nonce, another client's id and a changed token do not.
+#[test]
+fn id_tokens_of_the_real_server() {
+    let Some(server) = shared() else { return };
+    let c = post_client(server);
+    let code = code_with_nonce(server, "post-client", "nonce-123");
+    let t = c.exchange_code(&code, server.redirect_uri(), None).unwrap();
+    let id_token = t.id_token().unwrap();
+    let claims: Value =
+        serde_json::from_str(&c.validate_id_token(id_token, Some("nonce-123")).unwrap()).unwrap();
+    assert_eq!(claims["sub"], server.manifest["test_user"]);
+    assert_eq!(claims["aud"], "post-client");
+    assert_eq!(claims["nonce"], "nonce-123");
+
+    let e = c
+        .validate_id_token(id_token, Some("nonce-999"))
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Response);
+    assert!(e.message().contains("nonce"), "{e}");
+    // Valid for post-client only.
+    let other = Client::from_issuer(issuer(server), "basic-client").unwrap();
+    let e = other.validate_id_token(id_token, None).unwrap_err();
+    assert!(e.message().contains("aud does not contain"), "{e}");
+    // One character of the signature changed.
+    let mut forged = id_token.to_string();
+    let last = forged.pop().unwrap();
+    forged.push(if last == 'A' { 'B' } else { 'A' });
+    let e = c.validate_id_token(&forged, Some("nonce-123")).unwrap_err();
+    assert!(
+        e.message().contains("signature") || e.message().contains("base64url"),
+        "{e}"
+    );
+    // The message never holds the token.
+    assert!(!e.message().contains(&id_token[..40]));
+}

@@ -8,11 +8,14 @@ use std::time::{Duration, Instant};
 
 use zeroize::Zeroizing;
 
-use super::{Call, Client};
+use super::{Call, Client, Credentials};
 use crate::error::{Error, ErrorKind, Result};
+use crate::jose::Jwks;
 use crate::oauth::{parse_error, Form};
 use crate::observe::{emit, without_query, Event, Level};
-use crate::oidc::{locations, Metadata, DEFAULT_MAX_AGE, MAX_DOCUMENT_BYTES};
+use crate::oidc::{
+    locations, validate_id_token, Expected, Metadata, DEFAULT_MAX_AGE, MAX_DOCUMENT_BYTES,
+};
 use crate::transport::{CallOptions, Deadline, Pool, Request, Response, TransportOptions};
 use crate::url::check_endpoint;
 
@@ -23,7 +26,21 @@ pub(crate) struct Discovery {
     issuer: String,
     current: RwLock<Published>,
     refreshing: Mutex<()>,
+    /// The issuer's signing keys (`jwks_uri`), fetched on first use.
+    keys: Mutex<Keys>,
 }
+
+#[derive(Default)]
+struct Keys {
+    set: Option<Arc<Jwks>>,
+    fetched: Option<Instant>,
+    max_age: Duration,
+}
+
+/// A JWKS is fetched again for an unknown `kid` at most this often (a
+/// token naming keys that do not exist must not make every validation a
+/// request).
+const JWKS_REFETCH_INTERVAL: Duration = Duration::from_secs(10);
 
 #[derive(Clone)]
 struct Published {
@@ -121,6 +138,7 @@ impl Client {
                 max_age,
             }),
             refreshing: Mutex::new(()),
+            keys: Mutex::new(Keys::default()),
         };
         Arc::get_mut(&mut client.inner)
             .expect("a new client is not shared")
@@ -143,6 +161,12 @@ impl Client {
     pub fn introspect(&self, token: &str, token_type_hint: Option<&str>) -> Result<String> {
         self.call(&CallOptions::default())
             .introspect(token, token_type_hint)
+    }
+
+    /// Validates an ID token (see `Call::validate_id_token`).
+    pub fn validate_id_token(&self, id_token: &str, nonce: Option<&str>) -> Result<String> {
+        self.call(&CallOptions::default())
+            .validate_id_token(id_token, nonce)
     }
 
     /// The userinfo of an access token (see `Call::userinfo`).
@@ -207,6 +231,115 @@ impl Call<'_> {
                 Ok(current.metadata)
             }
         }
+    }
+
+    /// Validates `id_token` as an ID token of the issuer for this client
+    /// (OpenID Connect Core §3.1.3.7) and returns its claims as JSON: the
+    /// signature with the issuer's JWKS (fetched from `jwks_uri` and cached
+    /// for its max-age, fetched again at most every 10 s for an unknown
+    /// `kid`) or, for HS*, with the client secret; `alg` among the
+    /// metadata's `id_token_signing_alg_values_supported`, never `none`;
+    /// `iss`, `aud` (and `azp`), `exp`, `iat`, `nbf` with the clock-skew
+    /// setting as leeway; `nonce` when given.
+    pub fn validate_id_token(&self, id_token: &str, nonce: Option<&str>) -> Result<String> {
+        self.validate(id_token, nonce, None, None, None)
+    }
+
+    /// `validate_id_token` with what the authorization request and the
+    /// token response add: `max_age`, and the access token and code for
+    /// `at_hash` and `c_hash`.
+    pub(crate) fn validate(
+        &self,
+        id_token: &str,
+        nonce: Option<&str>,
+        max_age: Option<u64>,
+        access_token: Option<&str>,
+        code: Option<&str>,
+    ) -> Result<String> {
+        let metadata = self.metadata()?;
+        let settings = self.client.settings();
+        let secret = match &settings.credentials {
+            Credentials::Secret { secret, .. } => Some(secret.as_bytes()),
+            _ => None,
+        };
+        let expected = Expected {
+            issuer: &metadata.issuer,
+            client_id: self.client.client_id(),
+            nonce,
+            max_age,
+            access_token,
+            code,
+            algorithms: &metadata.id_token_signing_alg_values_supported,
+            secret,
+            now: settings.clock.wall(),
+            skew: Duration::from_secs(u64::from(settings.clock_skew)),
+        };
+        validate_id_token(id_token, &expected, &mut |refetch| {
+            self.keys(&metadata, refetch)
+        })
+    }
+
+    /// The issuer's signing keys: the cached set while fresh, else fetched;
+    /// `refetch` fetches again (for a `kid` the set lacks) unless the set
+    /// was fetched in the last 10 s.
+    fn keys(&self, metadata: &Metadata, refetch: bool) -> Result<Arc<Jwks>> {
+        let discovery = self.client.inner.discovery.as_ref().expect("metadata came");
+        let mut keys = discovery
+            .keys
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let (Some(set), Some(fetched)) = (&keys.set, keys.fetched) {
+            let age = fetched.elapsed();
+            let fresh = if refetch {
+                age < JWKS_REFETCH_INTERVAL
+            } else {
+                age < keys.max_age
+            };
+            if fresh {
+                return Ok(set.clone());
+            }
+        }
+        let url = metadata
+            .jwks_uri
+            .as_ref()
+            .ok_or_else(|| Error::config("the issuer's metadata names no jwks_uri"))?;
+        let settings = self.client.settings();
+        let transport = TransportOptions {
+            max_response_bytes: settings
+                .transport
+                .max_response_bytes
+                .min(MAX_DOCUMENT_BYTES),
+            ..settings.transport.clone()
+        };
+        let request = Request {
+            url,
+            body: None,
+            authorization: None,
+        };
+        let response = self
+            .client
+            .pool()
+            .send(&transport, &request, &self.deadline())?;
+        if response.status != 200 {
+            return Err(Error::new(
+                ErrorKind::Http,
+                format!(
+                    "the issuer's JWKS could not be read: HTTP {} from {url}",
+                    response.status
+                ),
+            )
+            .with_http_status(u16::try_from(response.status).unwrap_or(0)));
+        }
+        let set = Arc::new(Jwks::parse(&response.body)?);
+        *keys = Keys {
+            set: Some(set.clone()),
+            fetched: Some(Instant::now()),
+            max_age: response
+                .max_age
+                .map_or(DEFAULT_MAX_AGE, Duration::from_secs)
+                .min(Duration::from_secs(24 * 3600)),
+        };
+        Ok(set)
     }
 
     /// The URL of an endpoint the metadata names.

@@ -253,3 +253,58 @@ pub unsafe extern "C" fn tokenclient_client_userinfo_ex(
         c.userinfo(str_arg(access_token, "access_token")?)
     })
 }
+
+/// Validates `id_token` as an ID token the issuer gave this client (OpenID
+/// Connect Core §3.1.3.7) and writes its claims (a JSON object) to
+/// `*out_claims_json`.
+///
+/// Checked: the signature, with the issuer's JWKS (from the metadata's
+/// `jwks_uri`, cached for its max-age and fetched again, at most every
+/// 10 s, for a `kid` it lacks: key rotation) or, for HS256/384/512, with
+/// the client secret when the client has one; `alg` among the metadata's
+/// `id_token_signing_alg_values_supported` and never `none`; `iss` equal
+/// to the issuer; `aud` containing the client id (with several audiences,
+/// `azp` equal to it); `exp`, `iat` and `nbf` against the wall clock, with
+/// the clock-skew setting (`tokenclient_client_set_clock_skew`) as leeway;
+/// `nonce` equal to `nonce` when `nonce` is not NULL.
+///
+/// Ownership: on success `*out_claims_json` is a new string; free it with
+/// `tokenclient_string_free`. On error it is not written.
+/// Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for NULL (`nonce` may be
+/// NULL) or invalid UTF-8; `TOKENCLIENT_ERROR_CONFIG` for a client not made
+/// from an issuer; `TOKENCLIENT_ERROR_RESPONSE` for a token that breaks a
+/// rule, with a message that names the rule (never the token);
+/// `TOKENCLIENT_ERROR_HTTP`/`TRANSPORT` when the JWKS cannot be fetched.
+#[no_mangle]
+pub unsafe extern "C" fn tokenclient_client_validate_id_token(
+    client: *const tokenclient_client,
+    id_token: *const c_char,
+    nonce: *const c_char,
+    out_claims_json: *mut *mut c_char,
+) -> *mut tokenclient_error {
+    tokenclient_client_validate_id_token_ex(
+        client,
+        id_token,
+        nonce,
+        std::ptr::null(),
+        out_claims_json,
+    )
+}
+
+/// `tokenclient_client_validate_id_token` with the options of this call
+/// (NULL: the defaults; they bound a JWKS fetch it makes).
+///
+/// Ownership and errors as for `tokenclient_client_validate_id_token`; also
+/// `TOKENCLIENT_ERROR_CANCELLED`.
+#[no_mangle]
+pub unsafe extern "C" fn tokenclient_client_validate_id_token_ex(
+    client: *const tokenclient_client,
+    id_token: *const c_char,
+    nonce: *const c_char,
+    options: *const tokenclient_call_options,
+    out_claims_json: *mut *mut c_char,
+) -> *mut tokenclient_error {
+    with_call_string(client, options, out_claims_json, |c| {
+        c.validate_id_token(str_arg(id_token, "id_token")?, opt_str_arg(nonce, "nonce")?)
+    })
+}

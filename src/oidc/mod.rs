@@ -4,6 +4,8 @@
 #![forbid(unsafe_code)]
 
 mod discovery;
+mod id_token;
 
 pub use discovery::Metadata;
 pub(crate) use discovery::{locations, DEFAULT_MAX_AGE, MAX_DOCUMENT_BYTES};
+pub(crate) use id_token::{validate as validate_id_token, Expected};

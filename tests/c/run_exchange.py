@@ -59,6 +59,7 @@ def environment(server: OIDCServer) -> dict:
         else:
             env[prefix + "CODE"] = server.code(name)
     env["TC_POST_CLIENT_CODE2"] = server.code("post-client")
+    env["TC_NONCE_CODE"] = server.code("post-client", nonce="c-nonce-1")
     return env
 
 

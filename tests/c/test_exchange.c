@@ -249,9 +249,25 @@ static void discovery(void) {
   CHECK(json && strstr(json, "\"active\":false") != NULL);
   tokenclient_string_free(json);
   tokenclient_token_free(t);
+  /* the ID token of a code flow with a nonce: validated, its claims read */
+  t = NULL;
+  OK(tokenclient_client_exchange_code(c, getenv("TC_NONCE_CODE"), getenv("TC_REDIRECT_URI"), NULL, &t));
+  const char *id_token = t ? tokenclient_token_id_token(t) : NULL;
+  CHECK(id_token != NULL);
+  json = NULL;
+  OK(tokenclient_client_validate_id_token(c, id_token ? id_token : "", "c-nonce-1", &json));
+  CHECK(json && strstr(json, "\"nonce\":\"c-nonce-1\"") != NULL && strstr(json, "\"aud\":\"post-client\"") != NULL);
+  tokenclient_string_free(json);
+  json = NULL;
+  tokenclient_error *e = tokenclient_client_validate_id_token(c, id_token ? id_token : "", "another-nonce", &json);
+  CHECK(e != NULL && tokenclient_error_get_kind(e) == TOKENCLIENT_ERROR_RESPONSE && json == NULL &&
+        strstr(tokenclient_error_message(e), "nonce") != NULL);
+  tokenclient_error_free(e);
+  tokenclient_token_free(t);
+
   /* userinfo with a token that is not one: a typed error with the status */
   json = NULL;
-  tokenclient_error *e = tokenclient_client_userinfo(c, "not-a-token", &json);
+  e = tokenclient_client_userinfo(c, "not-a-token", &json);
   CHECK(e != NULL && tokenclient_error_http_status(e) == 401 && json == NULL);
   tokenclient_error_free(e);
   tokenclient_client_free(c);
