@@ -37,7 +37,7 @@ pub use error::{Error, ErrorKind, OAuthDetails, Result};
 pub use keys::Algorithm;
 pub use oauth::{Token, JWT_BEARER_ASSERTION_TYPE};
 pub use observe::{Counters, Event, Level, LogCallback};
-pub use oidc::Metadata;
+pub use oidc::{Authorization, Metadata};
 pub use providers::{pingone_token_url, talkdesk_token_url, TalkdeskRegion};
 pub use transport::{CallOptions, Cancel};
 

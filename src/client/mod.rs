@@ -7,6 +7,7 @@
 
 mod auth;
 mod grants;
+mod login;
 mod oidc;
 mod setters;
 mod tokens;

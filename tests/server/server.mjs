@@ -254,6 +254,28 @@ async function testCode(query) {
   for (const name of ['code_challenge', 'code_challenge_method', 'nonce']) {
     if (query.get(name)) auth.searchParams.set(name, query.get(name));
   }
+  const callback = await follow(auth, redirectUri);
+  const code = callback.searchParams.get('code');
+  if (!code) throw new Error(`${callback.searchParams.get('error')}: ${callback.searchParams.get('error_description')}`);
+  return code;
+}
+
+// GET /test/authorize?url=<an authorization URL a client made>: the user
+// (TEST_USER) logs in and consents at the real authorization endpoint; the
+// answer is {"callback": the URL the browser would come back to, with its
+// code, state and iss (or error)}. The URL must be of this server.
+async function testAuthorize(query) {
+  const prepared = new URL(query.get('url') || '');
+  if (prepared.origin !== base) throw new Error(`not this server's URL: ${prepared.origin}`);
+  const auth = new URL(internalBase + prepared.pathname + prepared.search);
+  const redirectUri = query.get('redirect_uri') || REDIRECT_URI;
+  return (await follow(auth, redirectUri)).href;
+}
+
+// Follows the authorization endpoint's redirects from `auth` (with a
+// cookie jar, the interaction finished on the way) until the redirect to
+// `redirectUri`, and returns that URL.
+async function follow(auth, redirectUri) {
   const jar = new Map();
   let next = auth;
   for (let hop = 0; hop < 10; hop += 1) {
@@ -270,9 +292,7 @@ async function testCode(query) {
     if (!location) throw new Error(`the authorization endpoint answered HTTP ${r.status}: ${(await r.text()).slice(0, 500)}`);
     next = new URL(location, next);
     if (`${next.origin}${next.pathname}` === redirectUri) {
-      const code = next.searchParams.get('code');
-      if (!code) throw new Error(`${next.searchParams.get('error')}: ${next.searchParams.get('error_description')}`);
-      return code;
+      return next;
     }
     // Never leave loopback.
     if (next.origin !== internalBase) throw new Error(`redirected away to ${next.href}`);
@@ -324,6 +344,14 @@ async function route(req, res, isInternal) {
       json(res, 200, { code: await testCode(url.searchParams) });
     } catch (e) {
       json(res, 400, { error: 'test_code_failed', error_description: String(e.message || e) });
+    }
+    return;
+  }
+  if (!isInternal && url.pathname === '/test/authorize') {
+    try {
+      json(res, 200, { callback: await testAuthorize(url.searchParams) });
+    } catch (e) {
+      json(res, 400, { error: 'test_authorize_failed', error_description: String(e.message || e) });
     }
     return;
   }
@@ -388,6 +416,7 @@ const manifest = {
   authorization_url: `${base}/oauth/authorize`,
   discovery_url: `${base}/.well-known/openid-configuration`,
   code_url: `${base}/test/code`,
+  authorize_url: `${base}/test/authorize`,
   protected_url: `${base}/test/protected`,
   revocation_url: `${base}${providers.main.pathFor('revocation')}`,
   redirect_url: `${base}/test/redirect`,
