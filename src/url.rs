@@ -222,8 +222,15 @@ mod query_tests {
 
     #[test]
     fn query_pairs_decode() {
-        let pairs = query_pairs("https://a/cb?code=a%2Bb+c&state=x%3D&iss=https%3A%2F%2Fi&empty=#frag").unwrap();
-        let want = [("code", "a+b c"), ("state", "x="), ("iss", "https://i"), ("empty", "")];
+        let pairs =
+            query_pairs("https://a/cb?code=a%2Bb+c&state=x%3D&iss=https%3A%2F%2Fi&empty=#frag")
+                .unwrap();
+        let want = [
+            ("code", "a+b c"),
+            ("state", "x="),
+            ("iss", "https://i"),
+            ("empty", ""),
+        ];
         assert_eq!(pairs.len(), 4);
         for ((n, v), (wn, wv)) in pairs.iter().zip(want) {
             assert_eq!((n.as_str(), v.as_str()), (wn, wv));

@@ -294,29 +294,46 @@ fn authorization_code_flow_without_a_browser() {
     let Some(server) = shared() else { return };
     let c = post_client(server);
     for par in [false, true] {
-        let mut auth = c.authorization(server.redirect_uri(), Some("openid offline_access")).unwrap();
+        let mut auth = c
+            .authorization(server.redirect_uri(), Some("openid offline_access"))
+            .unwrap();
         auth.set_param("prompt", "consent").unwrap();
         auth.set_param("max_age", "600").unwrap();
         auth.set_par(par);
-        let url = c.call(&CallOptions::default()).authorization_url(&auth).unwrap();
+        let url = c
+            .call(&CallOptions::default())
+            .authorization_url(&auth)
+            .unwrap();
         if par {
-            assert!(url.contains("request_uri=") && !url.contains("code_challenge"), "{url}");
+            assert!(
+                url.contains("request_uri=") && !url.contains("code_challenge"),
+                "{url}"
+            );
         } else {
-            assert!(url.contains("code_challenge_method=S256") && url.contains(auth.nonce()), "{url}");
+            assert!(
+                url.contains("code_challenge_method=S256") && url.contains(auth.nonce()),
+                "{url}"
+            );
         }
         // Kept in a session between the redirect and the callback.
         let kept = auth.export();
         let auth = c.import_authorization(&kept).unwrap();
         let callback = browse(server, &url);
         assert!(callback.contains("iss="), "{callback}");
-        let t = c.call(&CallOptions::default()).finish(&auth, &callback).unwrap();
+        let t = c
+            .call(&CallOptions::default())
+            .finish(&auth, &callback)
+            .unwrap();
         assert!(t.refresh_token().is_some());
         let claims: Value = serde_json::from_str(t.id_token_claims().unwrap()).unwrap();
         assert_eq!(claims["nonce"], auth.nonce());
         assert_eq!(claims["sub"], server.manifest["test_user"]);
 
         // The same callback again: the code is used up (invalid_grant).
-        let e = c.call(&CallOptions::default()).finish(&auth, &callback).unwrap_err();
+        let e = c
+            .call(&CallOptions::default())
+            .finish(&auth, &callback)
+            .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::OAuth, "{e}");
     }
 }
@@ -325,19 +342,55 @@ fn authorization_code_flow_without_a_browser() {
 fn callbacks_that_must_be_refused() {
     let Some(server) = shared() else { return };
     let c = post_client(server);
-    let auth = c.authorization(server.redirect_uri(), Some("openid")).unwrap();
+    let auth = c
+        .authorization(server.redirect_uri(), Some("openid"))
+        .unwrap();
     let call = CallOptions::default();
     let iss = common::enc(issuer(server));
     let cb = |query: &str| format!("{}?{query}", server.redirect_uri());
     let cases = [
-        (cb(&format!("code=x&state=wrong&iss={iss}")), ErrorKind::InvalidArgument, "state"),
-        (cb(&format!("code=x&iss={iss}")), ErrorKind::InvalidArgument, "no state"),
-        (cb(&format!("code=x&state={}", auth.state())), ErrorKind::InvalidArgument, "RFC 9207"),
-        (cb(&format!("code=x&state={}&iss=https%3A%2F%2Fevil", auth.state())), ErrorKind::InvalidArgument, "mix-up"),
-        (cb(&format!("state={}&iss={iss}", auth.state())), ErrorKind::InvalidArgument, "no code"),
-        (cb(&format!("state={}&state={}&iss={iss}&code=x", auth.state(), auth.state())), ErrorKind::InvalidArgument, "more than once"),
         (
-            cb(&format!("error=access_denied&error_description=the+user+said+no&state={}&iss={iss}", auth.state())),
+            cb(&format!("code=x&state=wrong&iss={iss}")),
+            ErrorKind::InvalidArgument,
+            "state",
+        ),
+        (
+            cb(&format!("code=x&iss={iss}")),
+            ErrorKind::InvalidArgument,
+            "no state",
+        ),
+        (
+            cb(&format!("code=x&state={}", auth.state())),
+            ErrorKind::InvalidArgument,
+            "RFC 9207",
+        ),
+        (
+            cb(&format!(
+                "code=x&state={}&iss=https%3A%2F%2Fevil",
+                auth.state()
+            )),
+            ErrorKind::InvalidArgument,
+            "mix-up",
+        ),
+        (
+            cb(&format!("state={}&iss={iss}", auth.state())),
+            ErrorKind::InvalidArgument,
+            "no code",
+        ),
+        (
+            cb(&format!(
+                "state={}&state={}&iss={iss}&code=x",
+                auth.state(),
+                auth.state()
+            )),
+            ErrorKind::InvalidArgument,
+            "more than once",
+        ),
+        (
+            cb(&format!(
+                "error=access_denied&error_description=the+user+said+no&state={}&iss={iss}",
+                auth.state()
+            )),
             ErrorKind::OAuth,
             "the user said no",
         ),

@@ -59,12 +59,16 @@ impl Call<'_> {
             .pushed_authorization_request_endpoint
             .as_deref()
             .ok_or_else(|| {
-                Error::config("the issuer's metadata names no pushed_authorization_request_endpoint")
+                Error::config(
+                    "the issuer's metadata names no pushed_authorization_request_endpoint",
+                )
             })?;
         let client = self.client;
         let settings = client.settings();
         let mut form = Form::new();
-        for (name, value) in crate::url::query_pairs(&format!("?{}", auth.form())).unwrap_or_default() {
+        for (name, value) in
+            crate::url::query_pairs(&format!("?{}", auth.form())).unwrap_or_default()
+        {
             // client_id goes with the client authentication, once.
             if name != "client_id" {
                 form.push(&name, &value);
@@ -80,14 +84,18 @@ impl Call<'_> {
             .pool()
             .send(&settings.transport, &request, &self.deadline())?;
         if !(200..300).contains(&response.status) {
-            return Err(crate::oauth::parse_error(response.status, &response.body, &authn.redact()));
+            return Err(crate::oauth::parse_error(
+                response.status,
+                &response.body,
+                &authn.redact(),
+            ));
         }
-        let doc: Value = serde_json::from_slice(&response.body).map_err(|_| {
-            Error::new(ErrorKind::Response, "the PAR answer is not JSON")
-        })?;
-        let request_uri = doc.get("request_uri").and_then(Value::as_str).ok_or_else(|| {
-            Error::new(ErrorKind::Response, "the PAR answer has no request_uri")
-        })?;
+        let doc: Value = serde_json::from_slice(&response.body)
+            .map_err(|_| Error::new(ErrorKind::Response, "the PAR answer is not JSON"))?;
+        let request_uri = doc
+            .get("request_uri")
+            .and_then(Value::as_str)
+            .ok_or_else(|| Error::new(ErrorKind::Response, "the PAR answer has no request_uri"))?;
         let mut query = String::new();
         crate::oauth::encode_into(&mut query, "client_id");
         query.push('=');
@@ -106,11 +114,13 @@ impl Call<'_> {
     /// claims are on the token (`Token::id_token_claims`).
     pub fn finish(&self, auth: &Authorization, callback_url: &str) -> Result<Arc<Token>> {
         let metadata = self.metadata()?;
-        let pairs = query_pairs(callback_url).ok_or_else(|| {
-            Error::invalid_argument("the callback URL has a malformed query")
-        })?;
+        let pairs = query_pairs(callback_url)
+            .ok_or_else(|| Error::invalid_argument("the callback URL has a malformed query"))?;
         let get = |name: &str| {
-            let mut found = pairs.iter().filter(|(n, _)| n == name).map(|(_, v)| v.as_str());
+            let mut found = pairs
+                .iter()
+                .filter(|(n, _)| n == name)
+                .map(|(_, v)| v.as_str());
             match (found.next(), found.next()) {
                 (one, None) => Ok(one),
                 _ => Err(Error::invalid_argument(format!(
@@ -158,7 +168,8 @@ impl Call<'_> {
             );
             return Err(Error::new(ErrorKind::OAuth, message).with_oauth(details));
         }
-        let code = get("code")?.ok_or_else(|| Error::invalid_argument("the callback URL has no code"))?;
+        let code =
+            get("code")?.ok_or_else(|| Error::invalid_argument("the callback URL has no code"))?;
         crate::audit::secret(code);
         let token = self.exchange_code(code, &auth.redirect_uri, Some(&auth.verifier))?;
         match token.id_token() {

@@ -292,6 +292,16 @@ impl Client {
         (DetachedRun(share), deadline)
     }
 
+    /// Another handle on this client, for an object that outlives the
+    /// caller's borrow (an authorization request). Dropping it does not
+    /// close the client.
+    pub(crate) fn handle(&self) -> Client {
+        Client {
+            inner: self.inner.clone(),
+            primary: false,
+        }
+    }
+
     /// The client with `options` for one call: `client.call(&options)
     /// .get_token(scope)` ends by the options' deadline, or when their
     /// cancel signal fires.

@@ -25,7 +25,9 @@ pub mod token;
 pub mod cache;
 pub mod observe;
 pub mod providers;
-// OpenID Connect: discovery and the issuer's other endpoints:
+// OpenID Connect: discovery and the issuer's other endpoints, and the
+// authorization code flow:
+pub mod authorization;
 pub mod oidc;
 
 #[cfg(feature = "test-hooks")]

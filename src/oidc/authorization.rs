@@ -207,7 +207,8 @@ impl Authorization {
 
     /// Reads an exported request of `client_id` at `issuer`.
     pub(crate) fn import(issuer: &str, client_id: &str, text: &str) -> Result<Authorization> {
-        let bad = |what: &str| Error::invalid_argument(format!("the exported authorization {what}"));
+        let bad =
+            |what: &str| Error::invalid_argument(format!("the exported authorization {what}"));
         let doc: Value = serde_json::from_str(text).map_err(|_| bad("is not JSON"))?;
         if doc.get("v").and_then(Value::as_u64) != Some(EXPORT_VERSION) {
             return Err(bad("is of another version"));
@@ -238,7 +239,11 @@ impl Authorization {
         if !valid_verifier || auth.state.is_empty() || auth.nonce.is_empty() {
             return Err(bad("has a malformed state, nonce or code_verifier"));
         }
-        for pair in doc.get("params").and_then(Value::as_array).ok_or_else(|| bad("has no params"))? {
+        for pair in doc
+            .get("params")
+            .and_then(Value::as_array)
+            .ok_or_else(|| bad("has no params"))?
+        {
             match pair.as_array().map(Vec::as_slice) {
                 Some([Value::String(n), Value::String(v)]) => auth.set_param(n, v)?,
                 _ => return Err(bad("has a malformed parameter")),
@@ -254,7 +259,13 @@ mod tests {
     use super::*;
 
     fn auth() -> Authorization {
-        Authorization::new("https://idp.example.com", "c1", "https://app.example.com/cb", Some("openid read")).unwrap()
+        Authorization::new(
+            "https://idp.example.com",
+            "c1",
+            "https://app.example.com/cb",
+            Some("openid read"),
+        )
+        .unwrap()
     }
 
     #[test]
@@ -262,14 +273,20 @@ mod tests {
         let a = auth();
         let b = auth();
         assert_eq!(a.verifier.len(), 43);
-        assert!(a.verifier.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'));
+        assert!(a
+            .verifier
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'));
         assert_ne!(a.state, b.state);
         assert_ne!(a.nonce, b.nonce);
         assert_ne!(*a.verifier, *b.verifier);
         // RFC 7636 Appendix B's example pair.
         let mut x = auth();
         x.verifier = Zeroizing::new("dBjftJeZ4CVP-mJ92K9PsqFGaZ8D3RRk5SBtNnEZk_Q".into());
-        assert_eq!(x.code_challenge(), "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM");
+        assert_eq!(
+            x.code_challenge(),
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        );
         assert!(a.is_openid());
     }
 
@@ -277,7 +294,8 @@ mod tests {
     fn the_form_and_its_parameters() {
         let mut a = auth();
         a.set_param("prompt", "login").unwrap();
-        a.set_param("resource", "https://api.example.com/a b").unwrap();
+        a.set_param("resource", "https://api.example.com/a b")
+            .unwrap();
         a.set_param("max_age", "300").unwrap();
         assert_eq!(a.max_age, Some(300));
         let form = a.form();
@@ -297,13 +315,19 @@ mod tests {
         a.set_par(true);
         let text = a.export();
         let b = Authorization::import("https://idp.example.com", "c1", &text).unwrap();
-        assert_eq!((b.state.as_str(), b.nonce.as_str(), b.verifier.as_str()), (a.state.as_str(), a.nonce.as_str(), a.verifier.as_str()));
+        assert_eq!(
+            (b.state.as_str(), b.nonce.as_str(), b.verifier.as_str()),
+            (a.state.as_str(), a.nonce.as_str(), a.verifier.as_str())
+        );
         assert_eq!(b.form(), a.form());
         assert!(b.par);
         assert!(Authorization::import("https://other.example.com", "c1", &text).is_err());
         assert!(Authorization::import("https://idp.example.com", "c2", &text).is_err());
         for bad in ["", "{}", "[1]", r#"{"v":2}"#] {
-            assert!(Authorization::import("https://idp.example.com", "c1", bad).is_err(), "{bad}");
+            assert!(
+                Authorization::import("https://idp.example.com", "c1", bad).is_err(),
+                "{bad}"
+            );
         }
         let short = text.replace(a.verifier.as_str(), "short");
         assert!(Authorization::import("https://idp.example.com", "c1", &short).is_err());

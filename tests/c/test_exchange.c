@@ -172,6 +172,87 @@ static long token_requests(const char *client_id) {
   return n;
 }
 
+struct body {
+  char text[8192];
+  size_t len;
+};
+
+static size_t collect_big(char *data, size_t size, size_t n, void *out) {
+  struct body *b = out;
+  size_t add = size * n;
+  if (b->len + add < sizeof b->text) {
+    memcpy(b->text + b->len, data, add);
+    b->len += add;
+    b->text[b->len] = '\0';
+  }
+  return add;
+}
+
+/* The callback URL the test user's browser comes back to after logging in
+ * at `authorization_url` (GET /test/authorize), in `out`; 0 on failure. */
+static int browse(const char *authorization_url, char *out, size_t cap) {
+  struct body b = {.len = 0};
+  b.text[0] = '\0';
+  CURL *curl = curl_easy_init();
+  char *escaped = curl_easy_escape(curl, authorization_url, 0);
+  char url[8192];
+  snprintf(url, sizeof url, "%s?url=%s", getenv("TC_AUTHORIZE_URL"), escaped);
+  curl_free(escaped);
+  curl_easy_setopt(curl, CURLOPT_URL, url);
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect_big);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &b);
+  CURLcode rc = curl_easy_perform(curl);
+  curl_easy_cleanup(curl);
+  const char *start = strstr(b.text, "\"callback\":\"");
+  if (rc != CURLE_OK || !start) return 0;
+  start += strlen("\"callback\":\"");
+  const char *end = strchr(start, '"');
+  if (!end || (size_t)(end - start) >= cap) return 0;
+  memcpy(out, start, (size_t)(end - start));
+  out[end - start] = '\0';
+  return 1;
+}
+
+/* The authorization code flow through a tokenclient_authorization: URL,
+ * the real authorization endpoint, export/import, finish with the ID token
+ * validated. */
+static void authorization_flow(tokenclient_client *c) {
+  for (int par = 0; par <= 1; par++) {
+    tokenclient_authorization *a = NULL;
+    OK(tokenclient_authorization_new(c, getenv("TC_REDIRECT_URI"), "openid offline_access", &a));
+    if (!a) return;
+    OK(tokenclient_authorization_set_param(a, "prompt", "consent"));
+    OK(tokenclient_authorization_set_par(a, par));
+    tokenclient_error *e = tokenclient_authorization_set_param(a, "state", "mine");
+    CHECK(e != NULL && tokenclient_error_get_kind(e) == TOKENCLIENT_ERROR_INVALID_ARGUMENT);
+    tokenclient_error_free(e);
+    char *url = NULL, *kept = NULL;
+    OK(tokenclient_authorization_url(a, &url));
+    CHECK(url && strstr(url, par ? "request_uri=" : "code_challenge_method=S256") != NULL);
+    OK(tokenclient_authorization_export(a, &kept));
+    tokenclient_authorization_free(a);
+    a = NULL;
+    OK(tokenclient_authorization_import(c, kept ? kept : "", &a));
+    tokenclient_string_free(kept);
+    char callback[4096];
+    CHECK(url && browse(url, callback, sizeof callback));
+    tokenclient_string_free(url);
+    tokenclient_token *t = NULL;
+    OK(tokenclient_authorization_finish(a, callback, &t));
+    const char *claims = tokenclient_token_id_token_claims(t);
+    CHECK(claims && strstr(claims, "\"sub\":") != NULL && strstr(claims, "\"nonce\":") != NULL);
+    CHECK(tokenclient_token_refresh_token(t) != NULL);
+    tokenclient_token_free(t);
+    /* the same callback again: the code is spent */
+    t = NULL;
+    e = tokenclient_authorization_finish(a, callback, &t);
+    CHECK(e != NULL && tokenclient_error_get_kind(e) == TOKENCLIENT_ERROR_OAUTH && t == NULL);
+    tokenclient_error_free(e);
+    tokenclient_authorization_free(a);
+  }
+  tokenclient_authorization_free(NULL);
+}
+
 static tokenclient_client *cache_client;
 static pthread_barrier_t cache_start;
 
@@ -264,6 +345,8 @@ static void discovery(void) {
         strstr(tokenclient_error_message(e), "nonce") != NULL);
   tokenclient_error_free(e);
   tokenclient_token_free(t);
+
+  authorization_flow(c);
 
   /* userinfo with a token that is not one: a typed error with the status */
   json = NULL;
