@@ -117,6 +117,15 @@ typedef struct tokenclient_cancel tokenclient_cancel;
 typedef struct tokenclient_client tokenclient_client;
 
 /**
+ * A started device authorization: the user code and verification URI to
+ * show the user, and the device code to poll with (a secret, wiped when
+ * freed). Opaque; create it with `tokenclient_client_device_authorize`,
+ * free it with `tokenclient_device_free`. It owns every string its
+ * accessors return.
+ */
+typedef struct tokenclient_device tokenclient_device;
+
+/**
  * An error returned by a tokenclient function. Opaque; read it with the
  * `tokenclient_error_*` accessors and free it with `tokenclient_error_free`.
  * It owns every string its accessors return.
@@ -924,125 +933,6 @@ tokenclient_error *tokenclient_talkdesk_token_url(const char *account, tokenclie
 tokenclient_error *tokenclient_pingone_token_url(const char *auth_base, const char *env_id, char **out);
 
 /**
- * Starts an authorization request of `client` (made with
- * `tokenclient_client_from_issuer`) to come back to `redirect_uri`, for
- * `scope` (NULL: none; include "openid" for an ID token), and writes it to
- * `*out`. A new `state`, `nonce` and PKCE S256 verifier are drawn from the
- * OS's random source.
- *
- * Ownership: on success `*out` is a new object; free it with
- * `tokenclient_authorization_free`. On error `*out` is not written.
- * Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for NULL, invalid UTF-8, an
- * empty or control-character redirect URI or scope;
- * `TOKENCLIENT_ERROR_CONFIG` for a client not made from an issuer.
- */
-tokenclient_error *tokenclient_authorization_new(const tokenclient_client *client, const char *redirect_uri, const char *scope, tokenclient_authorization **out);
-
-/**
- * Adds a parameter to the request: `prompt`, `login_hint`, `acr_values`,
- * `resource`, `claims`, `max_age` (also checked against the ID token's
- * `auth_time`), ...; a name may repeat. The parameters the object sets
- * itself (`response_type`, `client_id`, `redirect_uri`, `scope`, `state`,
- * `nonce`, `code_challenge`, `code_challenge_method`, `request`,
- * `request_uri`) are refused.
- *
- * Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for NULL, invalid UTF-8, an
- * empty name or value, a control character, a reserved name, a `max_age`
- * that is not a number, or more than 64 parameters.
- */
-tokenclient_error *tokenclient_authorization_set_param(tokenclient_authorization *auth, const char *name, const char *value);
-
-/**
- * Sends the request by PAR (RFC 9126) when `use_par` is non-zero, even
- * when the issuer does not require it (when it does, PAR is always used).
- *
- * Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for NULL.
- */
-tokenclient_error *tokenclient_authorization_set_par(tokenclient_authorization *auth, int32_t use_par);
-
-/**
- * Writes the URL to send the user's browser to into `*out_url`: the
- * authorization endpoint with the request's parameters, or, with PAR,
- * with `client_id` and the `request_uri` the PAR endpoint gave (valid
- * once and briefly: make the URL just before the redirect).
- *
- * Ownership: on success `*out_url` is a new string; free it with
- * `tokenclient_string_free`. On error it is not written.
- * Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for NULL;
- * `TOKENCLIENT_ERROR_CONFIG` for an issuer without the endpoints needed;
- * with PAR, those of an exchange (`TOKENCLIENT_ERROR_OAUTH`, `_HTTP`,
- * `_TRANSPORT`, `_RESPONSE`).
- */
-tokenclient_error *tokenclient_authorization_url(const tokenclient_authorization *auth, char **out_url);
-
-/**
- * `tokenclient_authorization_url` with the options of this call (NULL:
- * the defaults; they bound the PAR request).
- *
- * Ownership and errors as for `tokenclient_authorization_url`; also
- * `TOKENCLIENT_ERROR_CANCELLED`.
- */
-tokenclient_error *tokenclient_authorization_url_ex(const tokenclient_authorization *auth, const tokenclient_call_options *options, char **out_url);
-
-/**
- * Writes the request as text (JSON) to `*out`, to keep between the
- * redirect and the callback (e.g. in a server-side session) and read with
- * `tokenclient_authorization_import`. It holds the PKCE verifier: treat
- * it as a secret.
- *
- * Ownership: on success `*out` is a new string; free it with
- * `tokenclient_string_free`. On error it is not written.
- * Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for NULL.
- */
-tokenclient_error *tokenclient_authorization_export(const tokenclient_authorization *auth, char **out);
-
-/**
- * Reads a request exported by `tokenclient_authorization_export` for the
- * same issuer and client id, and writes it to `*out`.
- *
- * Ownership: on success `*out` is a new object; free it with
- * `tokenclient_authorization_free`. On error `*out` is not written.
- * Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for NULL, invalid UTF-8,
- * text that is not an export, or one of another issuer or client;
- * `TOKENCLIENT_ERROR_CONFIG` for a client not made from an issuer.
- */
-tokenclient_error *tokenclient_authorization_import(const tokenclient_client *client, const char *exported, tokenclient_authorization **out);
-
-/**
- * Finishes the request with `callback_url`, the full URL the browser came
- * back to: checks `state` (constant time) and `iss` (RFC 9207; required
- * when the issuer says it sends it), turns an `error` into
- * `TOKENCLIENT_ERROR_OAUTH` (with its code and description), exchanges
- * the code with the PKCE verifier, and validates the ID token (required
- * when "openid" was asked) with the request's `nonce` and `max_age` and
- * its `at_hash` and `c_hash`. The validated claims are then readable with
- * `tokenclient_token_id_token_claims`.
- *
- * Ownership: on success `*out` is a new token; free it with
- * `tokenclient_token_free`. On error `*out` is not written.
- * Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for NULL, a malformed
- * callback URL, a wrong or missing `state` or `iss`, no code;
- * `TOKENCLIENT_ERROR_OAUTH` for an error callback or a refused code;
- * `TOKENCLIENT_ERROR_RESPONSE` for an ID token that breaks a rule (named);
- * those of `tokenclient_client_exchange_code`.
- */
-tokenclient_error *tokenclient_authorization_finish(const tokenclient_authorization *auth, const char *callback_url, tokenclient_token **out);
-
-/**
- * `tokenclient_authorization_finish` with the options of this call (NULL:
- * the defaults; see `tokenclient_call_options`).
- *
- * Ownership and errors as for `tokenclient_authorization_finish`; also
- * `TOKENCLIENT_ERROR_CANCELLED`.
- */
-tokenclient_error *tokenclient_authorization_finish_ex(const tokenclient_authorization *auth, const char *callback_url, const tokenclient_call_options *options, tokenclient_token **out);
-
-/**
- * Frees `auth`, wiping its verifier. NULL is allowed and does nothing.
- */
-void tokenclient_authorization_free(tokenclient_authorization *auth);
-
-/**
  * Creates a client of the authorization server `issuer`, identified as
  * `client_id`, from its metadata, and writes it to `*out`.
  *
@@ -1201,6 +1091,204 @@ tokenclient_error *tokenclient_client_validate_id_token(const tokenclient_client
  * `TOKENCLIENT_ERROR_CANCELLED`.
  */
 tokenclient_error *tokenclient_client_validate_id_token_ex(const tokenclient_client *client, const char *id_token, const char *nonce, const tokenclient_call_options *options, char **out_claims_json);
+
+/**
+ * Starts an authorization request of `client` (made with
+ * `tokenclient_client_from_issuer`) to come back to `redirect_uri`, for
+ * `scope` (NULL: none; include "openid" for an ID token), and writes it to
+ * `*out`. A new `state`, `nonce` and PKCE S256 verifier are drawn from the
+ * OS's random source.
+ *
+ * Ownership: on success `*out` is a new object; free it with
+ * `tokenclient_authorization_free`. On error `*out` is not written.
+ * Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for NULL, invalid UTF-8, an
+ * empty or control-character redirect URI or scope;
+ * `TOKENCLIENT_ERROR_CONFIG` for a client not made from an issuer.
+ */
+tokenclient_error *tokenclient_authorization_new(const tokenclient_client *client, const char *redirect_uri, const char *scope, tokenclient_authorization **out);
+
+/**
+ * Adds a parameter to the request: `prompt`, `login_hint`, `acr_values`,
+ * `resource`, `claims`, `max_age` (also checked against the ID token's
+ * `auth_time`), ...; a name may repeat. The parameters the object sets
+ * itself (`response_type`, `client_id`, `redirect_uri`, `scope`, `state`,
+ * `nonce`, `code_challenge`, `code_challenge_method`, `request`,
+ * `request_uri`) are refused.
+ *
+ * Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for NULL, invalid UTF-8, an
+ * empty name or value, a control character, a reserved name, a `max_age`
+ * that is not a number, or more than 64 parameters.
+ */
+tokenclient_error *tokenclient_authorization_set_param(tokenclient_authorization *auth, const char *name, const char *value);
+
+/**
+ * Sends the request by PAR (RFC 9126) when `use_par` is non-zero, even
+ * when the issuer does not require it (when it does, PAR is always used).
+ *
+ * Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for NULL.
+ */
+tokenclient_error *tokenclient_authorization_set_par(tokenclient_authorization *auth, int32_t use_par);
+
+/**
+ * Writes the URL to send the user's browser to into `*out_url`: the
+ * authorization endpoint with the request's parameters, or, with PAR,
+ * with `client_id` and the `request_uri` the PAR endpoint gave (valid
+ * once and briefly: make the URL just before the redirect).
+ *
+ * Ownership: on success `*out_url` is a new string; free it with
+ * `tokenclient_string_free`. On error it is not written.
+ * Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for NULL;
+ * `TOKENCLIENT_ERROR_CONFIG` for an issuer without the endpoints needed;
+ * with PAR, those of an exchange (`TOKENCLIENT_ERROR_OAUTH`, `_HTTP`,
+ * `_TRANSPORT`, `_RESPONSE`).
+ */
+tokenclient_error *tokenclient_authorization_url(const tokenclient_authorization *auth, char **out_url);
+
+/**
+ * `tokenclient_authorization_url` with the options of this call (NULL:
+ * the defaults; they bound the PAR request).
+ *
+ * Ownership and errors as for `tokenclient_authorization_url`; also
+ * `TOKENCLIENT_ERROR_CANCELLED`.
+ */
+tokenclient_error *tokenclient_authorization_url_ex(const tokenclient_authorization *auth, const tokenclient_call_options *options, char **out_url);
+
+/**
+ * Writes the request as text (JSON) to `*out`, to keep between the
+ * redirect and the callback (e.g. in a server-side session) and read with
+ * `tokenclient_authorization_import`. It holds the PKCE verifier: treat
+ * it as a secret.
+ *
+ * Ownership: on success `*out` is a new string; free it with
+ * `tokenclient_string_free`. On error it is not written.
+ * Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for NULL.
+ */
+tokenclient_error *tokenclient_authorization_export(const tokenclient_authorization *auth, char **out);
+
+/**
+ * Reads a request exported by `tokenclient_authorization_export` for the
+ * same issuer and client id, and writes it to `*out`.
+ *
+ * Ownership: on success `*out` is a new object; free it with
+ * `tokenclient_authorization_free`. On error `*out` is not written.
+ * Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for NULL, invalid UTF-8,
+ * text that is not an export, or one of another issuer or client;
+ * `TOKENCLIENT_ERROR_CONFIG` for a client not made from an issuer.
+ */
+tokenclient_error *tokenclient_authorization_import(const tokenclient_client *client, const char *exported, tokenclient_authorization **out);
+
+/**
+ * Finishes the request with `callback_url`, the full URL the browser came
+ * back to: checks `state` (constant time) and `iss` (RFC 9207; required
+ * when the issuer says it sends it), turns an `error` into
+ * `TOKENCLIENT_ERROR_OAUTH` (with its code and description), exchanges
+ * the code with the PKCE verifier, and validates the ID token (required
+ * when "openid" was asked) with the request's `nonce` and `max_age` and
+ * its `at_hash` and `c_hash`. The validated claims are then readable with
+ * `tokenclient_token_id_token_claims`.
+ *
+ * Ownership: on success `*out` is a new token; free it with
+ * `tokenclient_token_free`. On error `*out` is not written.
+ * Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for NULL, a malformed
+ * callback URL, a wrong or missing `state` or `iss`, no code;
+ * `TOKENCLIENT_ERROR_OAUTH` for an error callback or a refused code;
+ * `TOKENCLIENT_ERROR_RESPONSE` for an ID token that breaks a rule (named);
+ * those of `tokenclient_client_exchange_code`.
+ */
+tokenclient_error *tokenclient_authorization_finish(const tokenclient_authorization *auth, const char *callback_url, tokenclient_token **out);
+
+/**
+ * `tokenclient_authorization_finish` with the options of this call (NULL:
+ * the defaults; see `tokenclient_call_options`).
+ *
+ * Ownership and errors as for `tokenclient_authorization_finish`; also
+ * `TOKENCLIENT_ERROR_CANCELLED`.
+ */
+tokenclient_error *tokenclient_authorization_finish_ex(const tokenclient_authorization *auth, const char *callback_url, const tokenclient_call_options *options, tokenclient_token **out);
+
+/**
+ * Frees `auth`, wiping its verifier. NULL is allowed and does nothing.
+ */
+void tokenclient_authorization_free(tokenclient_authorization *auth);
+
+/**
+ * Starts a device authorization (RFC 8628 §3.1) for `scope` (NULL: the
+ * server's default) at the issuer's `device_authorization_endpoint`, with
+ * the client's authentication, and writes it to `*out`. Show the user
+ * `tokenclient_device_user_code` and `tokenclient_device_verification_uri`,
+ * then call `tokenclient_client_device_poll`.
+ *
+ * Ownership: on success `*out` is a new object; free it with
+ * `tokenclient_device_free`. On error `*out` is not written.
+ * Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for NULL or invalid UTF-8;
+ * `TOKENCLIENT_ERROR_CONFIG` for a client not made from an issuer, one
+ * without a device authorization endpoint, or no credentials;
+ * `TOKENCLIENT_ERROR_OAUTH`, `_HTTP`, `_TRANSPORT`; `_RESPONSE` for an
+ * answer without the RFC 8628 members.
+ */
+tokenclient_error *tokenclient_client_device_authorize(const tokenclient_client *client, const char *scope, tokenclient_device **out);
+
+/**
+ * `tokenclient_client_device_authorize` with the options of this call
+ * (NULL: the defaults; see `tokenclient_call_options`).
+ *
+ * Ownership and errors as for `tokenclient_client_device_authorize`; also
+ * `TOKENCLIENT_ERROR_CANCELLED`.
+ */
+tokenclient_error *tokenclient_client_device_authorize_ex(const tokenclient_client *client, const char *scope, const tokenclient_call_options *options, tokenclient_device **out);
+
+/**
+ * The user code to show the user (NULL for NULL). Ownership: belongs to `device`.
+ */
+const char *tokenclient_device_user_code(const tokenclient_device *device);
+
+/**
+ * The URI where the user enters the code (NULL for NULL). Ownership:
+ * belongs to `device`.
+ */
+const char *tokenclient_device_verification_uri(const tokenclient_device *device);
+
+/**
+ * The URI with the code already in it (e.g. for a QR code), or NULL when
+ * the server gave none (and for NULL). Ownership: belongs to `device`.
+ */
+const char *tokenclient_device_verification_uri_complete(const tokenclient_device *device);
+
+/**
+ * Seconds the codes live, as the server said (-1 for NULL).
+ */
+int64_t tokenclient_device_expires_in(const tokenclient_device *device);
+
+/**
+ * Polls the token endpoint (RFC 8628 §3.4), every interval the server gave
+ * (5 s when it gave none; `slow_down` adds 5 s), until the user approves:
+ * the token is written to `*out`. Blocks until then, or until the user
+ * denies (`TOKENCLIENT_ERROR_OAUTH` access_denied), the code expires
+ * (`TOKENCLIENT_ERROR_OAUTH` expired_token, or `TOKENCLIENT_ERROR_TRANSPORT`
+ * when its lifetime ran out), or the call's deadline: use
+ * `tokenclient_client_device_poll_ex` to bound it or cancel it.
+ *
+ * Ownership: on success `*out` is a new token; free it with
+ * `tokenclient_token_free`. On error `*out` is not written.
+ * Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for NULL; those of
+ * `tokenclient_client_exchange_code`.
+ */
+tokenclient_error *tokenclient_client_device_poll(const tokenclient_client *client, const tokenclient_device *device, tokenclient_token **out);
+
+/**
+ * `tokenclient_client_device_poll` with the options of this call (NULL:
+ * the defaults, where the code's lifetime bounds the polling; a deadline
+ * here bounds it instead; a cancel stops it between or during polls).
+ *
+ * Ownership and errors as for `tokenclient_client_device_poll`; also
+ * `TOKENCLIENT_ERROR_CANCELLED`.
+ */
+tokenclient_error *tokenclient_client_device_poll_ex(const tokenclient_client *client, const tokenclient_device *device, const tokenclient_call_options *options, tokenclient_token **out);
+
+/**
+ * Frees `device`, wiping its device code. NULL is allowed and does nothing.
+ */
+void tokenclient_device_free(tokenclient_device *device);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -32,7 +32,7 @@ mod url;
 mod ffi;
 
 pub use cache::{Clock, RefreshPolicy, SystemClock, TokenCallback};
-pub use client::{AuthMethod, Call, Client};
+pub use client::{AuthMethod, Call, Client, DeviceAuthorization};
 pub use error::{Error, ErrorKind, OAuthDetails, Result};
 pub use keys::Algorithm;
 pub use oauth::{Token, JWT_BEARER_ASSERTION_TYPE};

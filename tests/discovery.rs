@@ -401,3 +401,63 @@ fn callbacks_that_must_be_refused() {
         assert!(e.message().contains(needle), "{url}: {e}");
     }
 }
+
+fn approve(server: &Server, user_code: &str, deny: bool) {
+    let url = format!(
+        "{}?user_code={}{}",
+        server.manifest["device_url"].as_str().unwrap(),
+        common::enc(user_code),
+        if deny { "&deny=1" } else { "" }
+    );
+    let (status, body) = common::http_get(&url);
+    assert_eq!(status, 200, "{body}");
+}
+
+/// The device grant: started, polled while pending, approved by the test
+/// user from another thread; a denied one ends with access_denied; a poll
+/// with a short deadline ends by it.
+#[test]
+fn device_authorization_grant() {
+    let Some(server) = shared() else { return };
+    let c = post_client(server);
+    let device = c.device_authorize(Some("openid")).unwrap();
+    assert!(!device.user_code.is_empty() && device.verification_uri.starts_with("http"));
+    assert!(device
+        .verification_uri_complete
+        .as_deref()
+        .unwrap()
+        .contains("user_code="));
+    assert_eq!(device.interval, 1);
+    let user_code = device.user_code.clone();
+    let approver = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        approve(shared().unwrap(), &user_code, false);
+    });
+    let start = std::time::Instant::now();
+    // Bounded, so that a broken approval fails the test instead of polling
+    // for the code's 10 minutes.
+    let bounded = CallOptions {
+        deadline: Some(std::time::Duration::from_secs(20)),
+        cancel: None,
+    };
+    let t = c.call(&bounded).device_poll(&device).unwrap();
+    approver.join().unwrap();
+    assert!(start.elapsed() >= std::time::Duration::from_millis(1500));
+    assert!(!t.access_token().is_empty() && t.refresh_token().is_some());
+
+    let denied = c.device_authorize(Some("openid")).unwrap();
+    approve(server, &denied.user_code, true);
+    let e = c.call(&bounded).device_poll(&denied).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::OAuth, "{e}");
+    assert_eq!(e.oauth().unwrap().code, "access_denied");
+
+    let pending = c.device_authorize(None).unwrap();
+    let options = CallOptions {
+        deadline: Some(std::time::Duration::from_millis(1500)),
+        cancel: None,
+    };
+    let start = std::time::Instant::now();
+    let e = c.call(&options).device_poll(&pending).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Transport, "{e}");
+    assert!(start.elapsed() < std::time::Duration::from_secs(3));
+}

@@ -64,7 +64,7 @@ impl Client {
         self.grant_by("client_credentials", &params, deadline)
     }
 
-    fn grant_by(
+    pub(super) fn grant_by(
         &self,
         grant_type: &str,
         params: &[(&str, &str)],

@@ -6,6 +6,8 @@
 #![forbid(unsafe_code)]
 
 mod auth;
+mod device;
+pub use device::DeviceAuthorization;
 mod grants;
 mod login;
 mod oidc;

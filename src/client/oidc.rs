@@ -343,7 +343,11 @@ impl Call<'_> {
     }
 
     /// The URL of an endpoint the metadata names.
-    fn endpoint(&self, name: &str, pick: fn(&Metadata) -> Option<&String>) -> Result<String> {
+    pub(super) fn endpoint(
+        &self,
+        name: &str,
+        pick: fn(&Metadata) -> Option<&String>,
+    ) -> Result<String> {
         let metadata = self.metadata()?;
         pick(&metadata)
             .cloned()
@@ -352,7 +356,11 @@ impl Call<'_> {
 
     /// POSTs `params` with the client's authentication to `url` and returns
     /// the 2xx answer; other answers become errors as at the token endpoint.
-    fn post_authenticated(&self, url: &str, params: &[(&str, &str)]) -> Result<Response> {
+    pub(super) fn post_authenticated(
+        &self,
+        url: &str,
+        params: &[(&str, &str)],
+    ) -> Result<Response> {
         let client = self.client;
         let settings = client.settings();
         let mut form = Form::new();

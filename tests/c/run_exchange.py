@@ -39,7 +39,7 @@ def build() -> pathlib.Path:
 def environment(server: OIDCServer) -> dict:
     env = dict(os.environ, TC_CLIENTS=" ".join(CLIENTS), TC_REDIRECT_URI=server.redirect_uri,
                TC_STATS_URL=server.manifest["stats_url"], TC_ISSUER=server.manifest["issuer"],
-               TC_AUTHORIZE_URL=server.manifest["authorize_url"])
+               TC_AUTHORIZE_URL=server.manifest["authorize_url"], TC_DEVICE_URL=server.manifest["device_url"])
     for name in CLIENTS:
         c = server.client(name)
         prefix = "TC_" + name.upper().replace("-", "_") + "_"

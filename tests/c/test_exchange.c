@@ -253,6 +253,39 @@ static void authorization_flow(tokenclient_client *c) {
   tokenclient_authorization_free(NULL);
 }
 
+/* The device grant: started, approved by the test user (GET /test/device),
+ * polled to its token; the accessors' NULL cases. */
+static void device_flow(tokenclient_client *c) {
+  tokenclient_device *d = NULL;
+  OK(tokenclient_client_device_authorize(c, "openid", &d));
+  if (!d) return;
+  const char *user_code = tokenclient_device_user_code(d);
+  CHECK(user_code && user_code[0] && tokenclient_device_expires_in(d) > 0);
+  CHECK(strncmp(tokenclient_device_verification_uri(d), "http", 4) == 0);
+  CHECK(strstr(tokenclient_device_verification_uri_complete(d), "user_code=") != NULL);
+  char url[1024];
+  struct body b = {.len = 0};
+  b.text[0] = '\0';
+  CURL *curl = curl_easy_init();
+  char *escaped = curl_easy_escape(curl, user_code, 0);
+  snprintf(url, sizeof url, "%s?user_code=%s", getenv("TC_DEVICE_URL"), escaped);
+  curl_free(escaped);
+  curl_easy_setopt(curl, CURLOPT_URL, url);
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect_big);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &b);
+  CHECK(curl_easy_perform(curl) == CURLE_OK && strstr(b.text, "\"approved\":true") != NULL);
+  curl_easy_cleanup(curl);
+  tokenclient_call_options o = {.struct_size = sizeof o, .deadline_ms = 20000};
+  tokenclient_token *t = NULL;
+  OK(tokenclient_client_device_poll_ex(c, d, &o, &t));
+  CHECK(t && tokenclient_token_access_token(t) && tokenclient_token_refresh_token(t));
+  tokenclient_token_free(t);
+  tokenclient_device_free(d);
+  tokenclient_device_free(NULL);
+  CHECK(tokenclient_device_user_code(NULL) == NULL && tokenclient_device_verification_uri(NULL) == NULL &&
+        tokenclient_device_verification_uri_complete(NULL) == NULL && tokenclient_device_expires_in(NULL) == -1);
+}
+
 static tokenclient_client *cache_client;
 static pthread_barrier_t cache_start;
 
@@ -347,6 +380,7 @@ static void discovery(void) {
   tokenclient_token_free(t);
 
   authorization_flow(c);
+  device_flow(c);
 
   /* userinfo with a token that is not one: a typed error with the status */
   json = NULL;
