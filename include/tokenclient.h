@@ -70,6 +70,15 @@ typedef enum {
 } tokenclient_error_kind;
 
 /**
+ * An authorization request: its `state`, `nonce`, PKCE verifier and
+ * parameters, and the client it belongs to (kept alive by it). Opaque;
+ * create it with `tokenclient_authorization_new` (or `_import`), free it
+ * with `tokenclient_authorization_free`. Functions taking a `const`
+ * pointer may run from several threads at once; the others may not.
+ */
+typedef struct tokenclient_authorization tokenclient_authorization;
+
+/**
  * Stops the calls it is given to (through `tokenclient_call_options`).
  * Opaque; create it with `tokenclient_cancel_new`, fire it with
  * `tokenclient_cancel_cancel`, free it with `tokenclient_cancel_free`.
@@ -106,6 +115,15 @@ typedef struct tokenclient_cancel tokenclient_cancel;
  * held in the child.
  */
 typedef struct tokenclient_client tokenclient_client;
+
+/**
+ * A started device authorization: the user code and verification URI to
+ * show the user, and the device code to poll with (a secret, wiped when
+ * freed). Opaque; create it with `tokenclient_client_device_authorize`,
+ * free it with `tokenclient_device_free`. It owns every string its
+ * accessors return.
+ */
+typedef struct tokenclient_device tokenclient_device;
 
 /**
  * An error returned by a tokenclient function. Opaque; read it with the
@@ -680,6 +698,15 @@ int64_t tokenclient_token_expires_in(const tokenclient_token *token);
 int64_t tokenclient_token_fresh_for_ms(const tokenclient_token *token);
 
 /**
+ * The validated claims of the ID token, as a JSON object, for a token from
+ * `tokenclient_authorization_finish`; NULL for other tokens (whose ID
+ * token, if any, was not validated: see
+ * `tokenclient_client_validate_id_token`) and for NULL.
+ * Ownership: belongs to `token`.
+ */
+const char *tokenclient_token_id_token_claims(const tokenclient_token *token);
+
+/**
  * The `scope`, or NULL when the server sent none. Ownership: belongs to `token`.
  */
 const char *tokenclient_token_scope(const tokenclient_token *token);
@@ -904,6 +931,364 @@ tokenclient_error *tokenclient_talkdesk_token_url(const char *account, tokenclie
  * bad base or environment id.
  */
 tokenclient_error *tokenclient_pingone_token_url(const char *auth_base, const char *env_id, char **out);
+
+/**
+ * Creates a client of the authorization server `issuer`, identified as
+ * `client_id`, from its metadata, and writes it to `*out`.
+ *
+ * The metadata is fetched from `issuer` + `/.well-known/openid-configuration`
+ * (OpenID Connect Discovery 1.0), else from RFC 8414's
+ * `/.well-known/oauth-authorization-server` location, with the default
+ * transport settings (the system's CAs, the proxy from the environment).
+ * Its `issuer` must equal `issuer` exactly. The token endpoint comes from
+ * it; so do the endpoints of `tokenclient_client_revoke`,
+ * `tokenclient_client_introspect` and `tokenclient_client_userinfo`. The
+ * document is kept for its `Cache-Control: max-age` (else an hour) and
+ * then fetched again (`tokenclient_client_metadata`). Set credentials
+ * before requesting tokens, as for `tokenclient_client_new`.
+ *
+ * Ownership: on success `*out` is a new client; free it with
+ * `tokenclient_client_free`. On error `*out` is not written.
+ * Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for NULL, invalid UTF-8, an
+ * issuer that is neither `https://` nor `http://` to a loopback host, or an
+ * empty client id; `TOKENCLIENT_ERROR_CONFIG` for a document that is not
+ * valid metadata or names another issuer; `TOKENCLIENT_ERROR_HTTP` when
+ * neither location publishes one; `TOKENCLIENT_ERROR_TRANSPORT`.
+ */
+tokenclient_error *tokenclient_client_from_issuer(const char *issuer, const char *client_id, tokenclient_client **out);
+
+/**
+ * `tokenclient_client_from_issuer` with the options of this call (NULL:
+ * the defaults; see `tokenclient_call_options`).
+ *
+ * Ownership as for `tokenclient_client_from_issuer`.
+ * Errors: as for `tokenclient_client_from_issuer`; also
+ * `TOKENCLIENT_ERROR_CANCELLED`.
+ */
+tokenclient_error *tokenclient_client_from_issuer_ex(const char *issuer, const char *client_id, const tokenclient_call_options *options, tokenclient_client **out);
+
+/**
+ * Writes the issuer's metadata document (JSON, as served) to `*out_json`:
+ * the cached copy while fresh, else one fetched again (a failed fetch keeps
+ * the cached copy and emits a `metadata.refresh.failed_kept_old` event).
+ *
+ * Ownership: on success `*out_json` is a new string; free it with
+ * `tokenclient_string_free`. On error it is not written.
+ * Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for NULL;
+ * `TOKENCLIENT_ERROR_CONFIG` for a client not made from an issuer.
+ */
+tokenclient_error *tokenclient_client_metadata(const tokenclient_client *client, char **out_json);
+
+/**
+ * `tokenclient_client_metadata` with the options of this call (NULL: the
+ * defaults; they bound a fetch it makes).
+ *
+ * Ownership and errors as for `tokenclient_client_metadata`; also
+ * `TOKENCLIENT_ERROR_CANCELLED`.
+ */
+tokenclient_error *tokenclient_client_metadata_ex(const tokenclient_client *client, const tokenclient_call_options *options, char **out_json);
+
+/**
+ * Revokes `token` (RFC 7009) at the issuer's `revocation_endpoint`, with
+ * the client's authentication. `token_type_hint` is "access_token",
+ * "refresh_token" or NULL. A token the server does not know counts as
+ * revoked (the server answers 200).
+ *
+ * Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for NULL, invalid UTF-8 or
+ * an empty token; `TOKENCLIENT_ERROR_CONFIG` for a client not made from an
+ * issuer, an issuer without a revocation endpoint, or no credentials;
+ * `TOKENCLIENT_ERROR_OAUTH` (e.g. invalid_client), `TOKENCLIENT_ERROR_HTTP`,
+ * `TOKENCLIENT_ERROR_TRANSPORT`.
+ */
+tokenclient_error *tokenclient_client_revoke(const tokenclient_client *client, const char *token, const char *token_type_hint);
+
+/**
+ * `tokenclient_client_revoke` with the options of this call (NULL: the
+ * defaults; see `tokenclient_call_options`).
+ *
+ * Errors: as for `tokenclient_client_revoke`; also `TOKENCLIENT_ERROR_CANCELLED`.
+ */
+tokenclient_error *tokenclient_client_revoke_ex(const tokenclient_client *client, const char *token, const char *token_type_hint, const tokenclient_call_options *options);
+
+/**
+ * Introspects `token` (RFC 7662) at the issuer's `introspection_endpoint`,
+ * with the client's authentication, and writes the answer (a JSON object
+ * with a boolean `active`) to `*out_json`.
+ *
+ * Ownership: on success `*out_json` is a new string; free it with
+ * `tokenclient_string_free`. On error it is not written.
+ * Errors: as for `tokenclient_client_revoke` (NULL is
+ * `TOKENCLIENT_ERROR_INVALID_ARGUMENT`, `token_type_hint` may be NULL; an
+ * issuer without an introspection endpoint is `TOKENCLIENT_ERROR_CONFIG`); also
+ * `TOKENCLIENT_ERROR_RESPONSE` for an answer that is not such an object.
+ */
+tokenclient_error *tokenclient_client_introspect(const tokenclient_client *client, const char *token, const char *token_type_hint, char **out_json);
+
+/**
+ * `tokenclient_client_introspect` with the options of this call (NULL:
+ * the defaults; see `tokenclient_call_options`).
+ *
+ * Ownership and errors as for `tokenclient_client_introspect`; also
+ * `TOKENCLIENT_ERROR_CANCELLED`.
+ */
+tokenclient_error *tokenclient_client_introspect_ex(const tokenclient_client *client, const char *token, const char *token_type_hint, const tokenclient_call_options *options, char **out_json);
+
+/**
+ * Asks the issuer's `userinfo_endpoint` for the claims of `access_token`
+ * (OpenID Connect Core §5.3, `Authorization: Bearer`) and writes them (a
+ * JSON object) to `*out_json`.
+ *
+ * Ownership: on success `*out_json` is a new string; free it with
+ * `tokenclient_string_free`. On error it is not written.
+ * Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for NULL, invalid UTF-8 or an
+ * empty token; `TOKENCLIENT_ERROR_CONFIG` for a client not made from an
+ * issuer or an issuer without a userinfo endpoint; `TOKENCLIENT_ERROR_HTTP`
+ * or `TOKENCLIENT_ERROR_OAUTH` (e.g. 401 invalid_token);
+ * `TOKENCLIENT_ERROR_RESPONSE` for an answer that is not a JSON object;
+ * `TOKENCLIENT_ERROR_TRANSPORT`.
+ */
+tokenclient_error *tokenclient_client_userinfo(const tokenclient_client *client, const char *access_token, char **out_json);
+
+/**
+ * `tokenclient_client_userinfo` with the options of this call (NULL: the
+ * defaults; see `tokenclient_call_options`).
+ *
+ * Ownership and errors as for `tokenclient_client_userinfo`; also
+ * `TOKENCLIENT_ERROR_CANCELLED`.
+ */
+tokenclient_error *tokenclient_client_userinfo_ex(const tokenclient_client *client, const char *access_token, const tokenclient_call_options *options, char **out_json);
+
+/**
+ * Validates `id_token` as an ID token the issuer gave this client (OpenID
+ * Connect Core §3.1.3.7) and writes its claims (a JSON object) to
+ * `*out_claims_json`.
+ *
+ * Checked: the signature, with the issuer's JWKS (from the metadata's
+ * `jwks_uri`, cached for its max-age and fetched again, at most every
+ * 10 s, for a `kid` it lacks: key rotation) or, for HS256/384/512, with
+ * the client secret when the client has one; `alg` among the metadata's
+ * `id_token_signing_alg_values_supported` and never `none`; `iss` equal
+ * to the issuer; `aud` containing the client id (with several audiences,
+ * `azp` equal to it); `exp`, `iat` and `nbf` against the wall clock, with
+ * the clock-skew setting (`tokenclient_client_set_clock_skew`) as leeway;
+ * `nonce` equal to `nonce` when `nonce` is not NULL.
+ *
+ * Ownership: on success `*out_claims_json` is a new string; free it with
+ * `tokenclient_string_free`. On error it is not written.
+ * Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for NULL (`nonce` may be
+ * NULL) or invalid UTF-8; `TOKENCLIENT_ERROR_CONFIG` for a client not made
+ * from an issuer; `TOKENCLIENT_ERROR_RESPONSE` for a token that breaks a
+ * rule, with a message that names the rule (never the token);
+ * `TOKENCLIENT_ERROR_HTTP`/`TRANSPORT` when the JWKS cannot be fetched.
+ */
+tokenclient_error *tokenclient_client_validate_id_token(const tokenclient_client *client, const char *id_token, const char *nonce, char **out_claims_json);
+
+/**
+ * `tokenclient_client_validate_id_token` with the options of this call
+ * (NULL: the defaults; they bound a JWKS fetch it makes).
+ *
+ * Ownership and errors as for `tokenclient_client_validate_id_token`; also
+ * `TOKENCLIENT_ERROR_CANCELLED`.
+ */
+tokenclient_error *tokenclient_client_validate_id_token_ex(const tokenclient_client *client, const char *id_token, const char *nonce, const tokenclient_call_options *options, char **out_claims_json);
+
+/**
+ * Starts an authorization request of `client` (made with
+ * `tokenclient_client_from_issuer`) to come back to `redirect_uri`, for
+ * `scope` (NULL: none; include "openid" for an ID token), and writes it to
+ * `*out`. A new `state`, `nonce` and PKCE S256 verifier are drawn from the
+ * OS's random source.
+ *
+ * Ownership: on success `*out` is a new object; free it with
+ * `tokenclient_authorization_free`. On error `*out` is not written.
+ * Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for NULL, invalid UTF-8, an
+ * empty or control-character redirect URI or scope;
+ * `TOKENCLIENT_ERROR_CONFIG` for a client not made from an issuer.
+ */
+tokenclient_error *tokenclient_authorization_new(const tokenclient_client *client, const char *redirect_uri, const char *scope, tokenclient_authorization **out);
+
+/**
+ * Adds a parameter to the request: `prompt`, `login_hint`, `acr_values`,
+ * `resource`, `claims`, `max_age` (also checked against the ID token's
+ * `auth_time`), ...; a name may repeat. The parameters the object sets
+ * itself (`response_type`, `client_id`, `redirect_uri`, `scope`, `state`,
+ * `nonce`, `code_challenge`, `code_challenge_method`, `request`,
+ * `request_uri`) are refused.
+ *
+ * Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for NULL, invalid UTF-8, an
+ * empty name or value, a control character, a reserved name, a `max_age`
+ * that is not a number, or more than 64 parameters.
+ */
+tokenclient_error *tokenclient_authorization_set_param(tokenclient_authorization *auth, const char *name, const char *value);
+
+/**
+ * Sends the request by PAR (RFC 9126) when `use_par` is non-zero, even
+ * when the issuer does not require it (when it does, PAR is always used).
+ *
+ * Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for NULL.
+ */
+tokenclient_error *tokenclient_authorization_set_par(tokenclient_authorization *auth, int32_t use_par);
+
+/**
+ * Writes the URL to send the user's browser to into `*out_url`: the
+ * authorization endpoint with the request's parameters, or, with PAR,
+ * with `client_id` and the `request_uri` the PAR endpoint gave (valid
+ * once and briefly: make the URL just before the redirect).
+ *
+ * Ownership: on success `*out_url` is a new string; free it with
+ * `tokenclient_string_free`. On error it is not written.
+ * Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for NULL;
+ * `TOKENCLIENT_ERROR_CONFIG` for an issuer without the endpoints needed;
+ * with PAR, those of an exchange (`TOKENCLIENT_ERROR_OAUTH`, `_HTTP`,
+ * `_TRANSPORT`, `_RESPONSE`).
+ */
+tokenclient_error *tokenclient_authorization_url(const tokenclient_authorization *auth, char **out_url);
+
+/**
+ * `tokenclient_authorization_url` with the options of this call (NULL:
+ * the defaults; they bound the PAR request).
+ *
+ * Ownership and errors as for `tokenclient_authorization_url`; also
+ * `TOKENCLIENT_ERROR_CANCELLED`.
+ */
+tokenclient_error *tokenclient_authorization_url_ex(const tokenclient_authorization *auth, const tokenclient_call_options *options, char **out_url);
+
+/**
+ * Writes the request as text (JSON) to `*out`, to keep between the
+ * redirect and the callback (e.g. in a server-side session) and read with
+ * `tokenclient_authorization_import`. It holds the PKCE verifier: treat
+ * it as a secret.
+ *
+ * Ownership: on success `*out` is a new string; free it with
+ * `tokenclient_string_free`. On error it is not written.
+ * Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for NULL.
+ */
+tokenclient_error *tokenclient_authorization_export(const tokenclient_authorization *auth, char **out);
+
+/**
+ * Reads a request exported by `tokenclient_authorization_export` for the
+ * same issuer and client id, and writes it to `*out`.
+ *
+ * Ownership: on success `*out` is a new object; free it with
+ * `tokenclient_authorization_free`. On error `*out` is not written.
+ * Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for NULL, invalid UTF-8,
+ * text that is not an export, or one of another issuer or client;
+ * `TOKENCLIENT_ERROR_CONFIG` for a client not made from an issuer.
+ */
+tokenclient_error *tokenclient_authorization_import(const tokenclient_client *client, const char *exported, tokenclient_authorization **out);
+
+/**
+ * Finishes the request with `callback_url`, the full URL the browser came
+ * back to: checks `state` (constant time) and `iss` (RFC 9207; required
+ * when the issuer says it sends it), turns an `error` into
+ * `TOKENCLIENT_ERROR_OAUTH` (with its code and description), exchanges
+ * the code with the PKCE verifier, and validates the ID token (required
+ * when "openid" was asked) with the request's `nonce` and `max_age` and
+ * its `at_hash` and `c_hash`. The validated claims are then readable with
+ * `tokenclient_token_id_token_claims`.
+ *
+ * Ownership: on success `*out` is a new token; free it with
+ * `tokenclient_token_free`. On error `*out` is not written.
+ * Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for NULL, a malformed
+ * callback URL, a wrong or missing `state` or `iss`, no code;
+ * `TOKENCLIENT_ERROR_OAUTH` for an error callback or a refused code;
+ * `TOKENCLIENT_ERROR_RESPONSE` for an ID token that breaks a rule (named);
+ * those of `tokenclient_client_exchange_code`.
+ */
+tokenclient_error *tokenclient_authorization_finish(const tokenclient_authorization *auth, const char *callback_url, tokenclient_token **out);
+
+/**
+ * `tokenclient_authorization_finish` with the options of this call (NULL:
+ * the defaults; see `tokenclient_call_options`).
+ *
+ * Ownership and errors as for `tokenclient_authorization_finish`; also
+ * `TOKENCLIENT_ERROR_CANCELLED`.
+ */
+tokenclient_error *tokenclient_authorization_finish_ex(const tokenclient_authorization *auth, const char *callback_url, const tokenclient_call_options *options, tokenclient_token **out);
+
+/**
+ * Frees `auth`, wiping its verifier. NULL is allowed and does nothing.
+ */
+void tokenclient_authorization_free(tokenclient_authorization *auth);
+
+/**
+ * Starts a device authorization (RFC 8628 §3.1) for `scope` (NULL: the
+ * server's default) at the issuer's `device_authorization_endpoint`, with
+ * the client's authentication, and writes it to `*out`. Show the user
+ * `tokenclient_device_user_code` and `tokenclient_device_verification_uri`,
+ * then call `tokenclient_client_device_poll`.
+ *
+ * Ownership: on success `*out` is a new object; free it with
+ * `tokenclient_device_free`. On error `*out` is not written.
+ * Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for NULL or invalid UTF-8;
+ * `TOKENCLIENT_ERROR_CONFIG` for a client not made from an issuer, one
+ * without a device authorization endpoint, or no credentials;
+ * `TOKENCLIENT_ERROR_OAUTH`, `_HTTP`, `_TRANSPORT`; `_RESPONSE` for an
+ * answer without the RFC 8628 members.
+ */
+tokenclient_error *tokenclient_client_device_authorize(const tokenclient_client *client, const char *scope, tokenclient_device **out);
+
+/**
+ * `tokenclient_client_device_authorize` with the options of this call
+ * (NULL: the defaults; see `tokenclient_call_options`).
+ *
+ * Ownership and errors as for `tokenclient_client_device_authorize`; also
+ * `TOKENCLIENT_ERROR_CANCELLED`.
+ */
+tokenclient_error *tokenclient_client_device_authorize_ex(const tokenclient_client *client, const char *scope, const tokenclient_call_options *options, tokenclient_device **out);
+
+/**
+ * The user code to show the user (NULL for NULL). Ownership: belongs to `device`.
+ */
+const char *tokenclient_device_user_code(const tokenclient_device *device);
+
+/**
+ * The URI where the user enters the code (NULL for NULL). Ownership:
+ * belongs to `device`.
+ */
+const char *tokenclient_device_verification_uri(const tokenclient_device *device);
+
+/**
+ * The URI with the code already in it (e.g. for a QR code), or NULL when
+ * the server gave none (and for NULL). Ownership: belongs to `device`.
+ */
+const char *tokenclient_device_verification_uri_complete(const tokenclient_device *device);
+
+/**
+ * Seconds the codes live, as the server said (-1 for NULL).
+ */
+int64_t tokenclient_device_expires_in(const tokenclient_device *device);
+
+/**
+ * Polls the token endpoint (RFC 8628 §3.4), every interval the server gave
+ * (5 s when it gave none; `slow_down` adds 5 s), until the user approves:
+ * the token is written to `*out`. Blocks until then, or until the user
+ * denies (`TOKENCLIENT_ERROR_OAUTH` access_denied), the code expires
+ * (`TOKENCLIENT_ERROR_OAUTH` expired_token, or `TOKENCLIENT_ERROR_TRANSPORT`
+ * when its lifetime ran out), or the call's deadline: use
+ * `tokenclient_client_device_poll_ex` to bound it or cancel it.
+ *
+ * Ownership: on success `*out` is a new token; free it with
+ * `tokenclient_token_free`. On error `*out` is not written.
+ * Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for NULL; those of
+ * `tokenclient_client_exchange_code`.
+ */
+tokenclient_error *tokenclient_client_device_poll(const tokenclient_client *client, const tokenclient_device *device, tokenclient_token **out);
+
+/**
+ * `tokenclient_client_device_poll` with the options of this call (NULL:
+ * the defaults, where the code's lifetime bounds the polling; a deadline
+ * here bounds it instead; a cancel stops it between or during polls).
+ *
+ * Ownership and errors as for `tokenclient_client_device_poll`; also
+ * `TOKENCLIENT_ERROR_CANCELLED`.
+ */
+tokenclient_error *tokenclient_client_device_poll_ex(const tokenclient_client *client, const tokenclient_device *device, const tokenclient_call_options *options, tokenclient_token **out);
+
+/**
+ * Frees `device`, wiping its device code. NULL is allowed and does nothing.
+ */
+void tokenclient_device_free(tokenclient_device *device);
 
 #ifdef __cplusplus
 }  // extern "C"

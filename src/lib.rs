@@ -23,6 +23,7 @@ mod json;
 mod keys;
 mod oauth;
 mod observe;
+mod oidc;
 mod providers;
 mod random;
 mod transport;
@@ -31,11 +32,12 @@ mod url;
 mod ffi;
 
 pub use cache::{Clock, RefreshPolicy, SystemClock, TokenCallback};
-pub use client::{AuthMethod, Call, Client};
+pub use client::{AuthMethod, Call, Client, DeviceAuthorization};
 pub use error::{Error, ErrorKind, OAuthDetails, Result};
 pub use keys::Algorithm;
 pub use oauth::{Token, JWT_BEARER_ASSERTION_TYPE};
 pub use observe::{Counters, Event, Level, LogCallback};
+pub use oidc::{Authorization, Metadata};
 pub use providers::{pingone_token_url, talkdesk_token_url, TalkdeskRegion};
 pub use transport::{CallOptions, Cancel};
 

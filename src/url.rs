@@ -178,3 +178,66 @@ mod tests {
         }
     }
 }
+
+/// The name/value pairs of a URL's query (`application/x-www-form-urlencoded`:
+/// `+` is a space, `%XX` a byte), in order. `None` for a malformed escape or
+/// a value that is not UTF-8.
+pub(crate) fn query_pairs(url: &str) -> Option<Vec<(String, String)>> {
+    let without_fragment = url.split('#').next().unwrap_or("");
+    let Some((_, query)) = without_fragment.split_once('?') else {
+        return Some(Vec::new());
+    };
+    query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            Some((form_decode(name)?, form_decode(value)?))
+        })
+        .collect()
+}
+
+fn form_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+mod query_tests {
+    use super::query_pairs;
+
+    #[test]
+    fn query_pairs_decode() {
+        let pairs =
+            query_pairs("https://a/cb?code=a%2Bb+c&state=x%3D&iss=https%3A%2F%2Fi&empty=#frag")
+                .unwrap();
+        let want = [
+            ("code", "a+b c"),
+            ("state", "x="),
+            ("iss", "https://i"),
+            ("empty", ""),
+        ];
+        assert_eq!(pairs.len(), 4);
+        for ((n, v), (wn, wv)) in pairs.iter().zip(want) {
+            assert_eq!((n.as_str(), v.as_str()), (wn, wv));
+        }
+        assert_eq!(query_pairs("https://a/cb").unwrap().len(), 0);
+        assert!(query_pairs("https://a/cb?x=%zz").is_none());
+        assert!(query_pairs("https://a/cb?x=%ff").is_none());
+        assert!(query_pairs("https://a/cb?x=%4").is_none());
+    }
+}

@@ -82,8 +82,9 @@ class OIDCServer:
     def redirect_uri(self) -> str:
         return self.manifest["redirect_uri"]
 
-    def code(self, name: str, scope: str = "openid offline_access", code_challenge: str | None = None) -> str:
-        """A fresh authorization code for client `name`."""
+    def code(self, name: str, scope: str = "openid offline_access", code_challenge: str | None = None,
+             nonce: str | None = None) -> str:
+        """A fresh authorization code for client `name` (its ID token carries `nonce` when given)."""
         c = self.client(name)
         query = {
             "issuer": c.get("issuer", "main"),
@@ -93,6 +94,8 @@ class OIDCServer:
         }
         if code_challenge:
             query.update(code_challenge=code_challenge, code_challenge_method="S256")
+        if nonce:
+            query.update(nonce=nonce)
         url = self.manifest["code_url"] + "?" + urllib.parse.urlencode(query)
         import ssl
 

@@ -64,7 +64,7 @@ impl Client {
         self.grant_by("client_credentials", &params, deadline)
     }
 
-    fn grant_by(
+    pub(super) fn grant_by(
         &self,
         grant_type: &str,
         params: &[(&str, &str)],
@@ -163,10 +163,10 @@ impl Client {
         let auth = self.authenticate(&settings, &mut form)?;
         let request = Request {
             url: self.token_url(),
-            body: form.as_bytes(),
+            body: Some(form.as_bytes()),
             authorization: auth.header.as_deref().map(|h| h.as_str()),
         };
-        let response = self.pool().post(&settings.transport, &request, deadline)?;
+        let response = self.pool().send(&settings.transport, &request, deadline)?;
         read_answer(
             response.status,
             &response.body,

@@ -6,7 +6,11 @@
 #![forbid(unsafe_code)]
 
 mod auth;
+mod device;
+pub use device::DeviceAuthorization;
 mod grants;
+mod login;
+mod oidc;
 mod setters;
 mod tokens;
 
@@ -192,6 +196,8 @@ struct Shared {
     refresh_token: tokens::RefreshToken,
     counters: CounterSet,
     detached: PerProcess<Detached>,
+    /// For a client made from an issuer: its metadata.
+    discovery: Option<oidc::Discovery>,
 }
 
 impl std::fmt::Debug for Client {
@@ -260,6 +266,7 @@ impl Client {
                 refresh_token: tokens::RefreshToken::default(),
                 counters: CounterSet::default(),
                 detached: PerProcess::default(),
+                discovery: None,
             }),
             primary: true,
         })
@@ -285,6 +292,16 @@ impl Client {
             primary: false,
         };
         (DetachedRun(share), deadline)
+    }
+
+    /// Another handle on this client, for an object that outlives the
+    /// caller's borrow (an authorization request). Dropping it does not
+    /// close the client.
+    pub(crate) fn handle(&self) -> Client {
+        Client {
+            inner: self.inner.clone(),
+            primary: false,
+        }
     }
 
     /// The client with `options` for one call: `client.call(&options)

@@ -25,6 +25,12 @@ pub mod token;
 pub mod cache;
 pub mod observe;
 pub mod providers;
+// OpenID Connect: discovery and the issuer's other endpoints,
+pub mod oidc;
+// the authorization code flow,
+pub mod authorization;
+// and the device authorization grant:
+pub mod device;
 
 #[cfg(feature = "test-hooks")]
 pub mod testing;

@@ -81,6 +81,23 @@ pub unsafe extern "C" fn tokenclient_token_fresh_for_ms(token: *const tokenclien
     })
 }
 
+/// The validated claims of the ID token, as a JSON object, for a token from
+/// `tokenclient_authorization_finish`; NULL for other tokens (whose ID
+/// token, if any, was not validated: see
+/// `tokenclient_client_validate_id_token`) and for NULL.
+/// Ownership: belongs to `token`.
+#[no_mangle]
+pub unsafe extern "C" fn tokenclient_token_id_token_claims(
+    token: *const tokenclient_token,
+) -> *const c_char {
+    guard(ptr::null(), || {
+        token
+            .as_ref()
+            .and_then(|t| t.token.id_token_claims_c())
+            .map_or(ptr::null(), CStr::as_ptr)
+    })
+}
+
 /// The `scope`, or NULL when the server sent none. Ownership: belongs to `token`.
 #[no_mangle]
 pub unsafe extern "C" fn tokenclient_token_scope(token: *const tokenclient_token) -> *const c_char {

@@ -216,6 +216,11 @@ impl JwsSigner {
         Ok(out)
     }
 
+    /// The raw signature (or HMAC tag) of `input`, for verifying an HMAC.
+    pub(super) fn raw_signature(&self, input: &[u8]) -> Result<Vec<u8>> {
+        self.sign(input)
+    }
+
     fn sign(&self, input: &[u8]) -> Result<Vec<u8>> {
         match &self.kind {
             SignKind::RsaPkcs1(hash, key) => {

@@ -8,6 +8,9 @@ use super::retry::Repeat;
 use super::token::{parse_token, Token};
 use crate::error::{Error, Result};
 
+/// The device authorization grant's type (RFC 8628 §3.4).
+pub const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+
 /// Form fields that only the client authentication may set.
 const RESERVED: [&str; 5] = [
     "grant_type",
@@ -39,7 +42,8 @@ pub(crate) fn check_grant(grant_type: &str, params: &[(&str, &str)]) -> Result<R
         }
     }
     Ok(match grant_type {
-        "authorization_code" => Repeat::SingleUse,
+        // A device code is spent by the request that gets its token.
+        "authorization_code" | DEVICE_CODE_GRANT => Repeat::SingleUse,
         "refresh_token" => Repeat::RotatesState,
         _ => Repeat::Safe,
     })

@@ -16,6 +16,6 @@ pub(crate) use assertion::now;
 pub use assertion::{Audience, ClaimsTemplate, JWT_BEARER_ASSERTION_TYPE};
 pub use error_response::parse_error;
 pub use form::{encode_into, Form};
-pub(crate) use grant::{check_grant, read_answer, required};
+pub(crate) use grant::{check_grant, read_answer, required, DEVICE_CODE_GRANT};
 pub use retry::{delay, may_retry, random_u64, RetryPolicy};
 pub use token::{c_string, parse_token, Token};

@@ -23,11 +23,17 @@ pub struct Token {
     /// For a token from the cache: until when (on the monotonic and the
     /// wall clock) the cache hands it out without asking the server.
     fresh_until: OnceLock<(Instant, SystemTime)>,
+    /// The claims of the ID token, once validated (by an authorization's
+    /// finish).
+    id_token_claims: OnceLock<CString>,
 }
 
 impl Drop for Token {
     fn drop(&mut self) {
         std::mem::take(&mut self.json).into_bytes().zeroize();
+        if let Some(claims) = self.id_token_claims.take() {
+            claims.into_bytes().zeroize();
+        }
         for (_, value) in self.strings.drain(..) {
             value.into_bytes().zeroize();
         }
@@ -83,6 +89,21 @@ impl Token {
         let by_mono = mono.saturating_duration_since(Instant::now());
         let by_wall = wall.duration_since(SystemTime::now()).unwrap_or_default();
         Some(by_mono.min(by_wall))
+    }
+
+    /// Records the validated claims of the ID token (JSON). Set once.
+    pub(crate) fn set_id_token_claims(&self, claims: &str) {
+        let _ = self.id_token_claims.set(c_string(claims));
+    }
+
+    /// The claims of the ID token as JSON, when they were validated (a
+    /// token from `Call::finish`); `None` otherwise.
+    pub fn id_token_claims(&self) -> Option<&str> {
+        self.id_token_claims.get().map(|c| as_text(c))
+    }
+
+    pub(crate) fn id_token_claims_c(&self) -> Option<&CStr> {
+        self.id_token_claims.get().map(CString::as_c_str)
     }
 
     /// A string member of the response, e.g. `sid`.
@@ -231,6 +252,7 @@ pub fn parse_token(status: u32, body: &[u8]) -> Result<Token> {
         strings,
         expires_in,
         fresh_until: OnceLock::new(),
+        id_token_claims: OnceLock::new(),
     })
 }
 

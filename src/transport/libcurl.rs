@@ -1,5 +1,5 @@
-//! One libcurl POST, read in place and driven by a multi handle so a cancel
-//! can stop it at once.
+//! One libcurl request (a POST whose body libcurl reads in place, or a
+//! GET), driven by a multi handle so a cancel can stop it at once.
 //!
 //! `CURLOPT_COPYPOSTFIELDS` (the curl crate's `post_fields_copy`) would copy
 //! the body, which may hold a client secret or an assertion, into memory
@@ -63,16 +63,21 @@ impl<H: Handler> Conn<H> {
         self.easy.as_mut()
     }
 
-    /// POSTs `body` (headers and body in one write when they fit) and waits
-    /// for the answer, watching `cancel`. After a failure the connection
-    /// should not be reused.
-    pub(crate) fn perform_post(
+    /// Sends the request the easy handle is set up for, POSTing `body` when
+    /// given (headers and body in one write when they fit), and waits for
+    /// the answer, watching `cancel`. After a failure the connection should
+    /// not be reused.
+    pub(crate) fn perform(
         &mut self,
-        body: &[u8],
+        body: Option<&[u8]>,
         cancel: Option<&Cancel>,
     ) -> Result<(), Failed> {
         let Some(raw) = self.easy.as_ref().map(Easy2::raw) else {
             return Err(Failed::Curl(curl::Error::new(curl_sys::CURLE_FAILED_INIT)));
+        };
+        let Some(body) = body else {
+            let easy = self.easy.take().expect("checked above");
+            return self.drive(easy, cancel);
         };
         let size = curl_sys::curl_off_t::try_from(body.len())
             .map_err(|_| Failed::Curl(curl::Error::new(curl_sys::CURLE_BAD_FUNCTION_ARGUMENT)))?;

@@ -151,10 +151,11 @@ impl Deadline {
     }
 }
 
-/// One POST to send.
+/// One request to send: a POST of a form, or a GET (`body: None`).
 pub struct Request<'a> {
     pub url: &'a str,
-    pub body: &'a [u8],
+    /// The form to POST; `None` for a GET.
+    pub body: Option<&'a [u8]>,
     /// The value of an `Authorization` header, if any.
     pub authorization: Option<&'a str>,
 }
@@ -165,6 +166,9 @@ pub struct Response {
     pub body: Zeroizing<Vec<u8>>,
     /// The `Retry-After` header, if any.
     pub retry_after: Option<String>,
+    /// The `max-age` of a `Cache-Control` header, seconds, if any (and no
+    /// `no-store` or `no-cache`: then 0).
+    pub max_age: Option<u64>,
 }
 
 /// Collects one answer up to the size limit. The buffer is wiped between
@@ -178,18 +182,21 @@ struct Collector {
     limit: usize,
     overflowed: bool,
     retry_after: Option<String>,
+    max_age: Option<u64>,
 }
 
 #[derive(PartialEq)]
 struct Configured {
     options: TransportOptions,
     url: String,
+    post: bool,
     authorization: Option<Zeroizing<String>>,
 }
 
 impl Configured {
     fn matches(&self, options: &TransportOptions, request: &Request<'_>) -> bool {
         self.url == request.url
+            && self.post == request.body.is_some()
             && self.authorization.as_deref().map(String::as_str) == request.authorization
             && self.options == *options
     }
@@ -201,6 +208,7 @@ impl Collector {
         self.limit = limit;
         self.overflowed = false;
         self.retry_after = None;
+        self.max_age = None;
     }
 
     fn finish(&mut self) {
@@ -230,23 +238,47 @@ impl Handler for Collector {
         // A new status line (e.g. after "100 Continue") starts a new header block.
         if data.starts_with(b"HTTP/") {
             self.retry_after = None;
+            self.max_age = None;
         }
-        const NAME: &[u8] = b"retry-after";
-        if !data
-            .get(..NAME.len())
-            .is_some_and(|n| n.eq_ignore_ascii_case(NAME))
-        {
-            return true; // the only header read
+        // Only two headers are read; every other line is skipped unread.
+        let is = |name: &[u8]| {
+            data.get(..name.len())
+                .is_some_and(|n| n.eq_ignore_ascii_case(name))
+                && data.get(name.len()) == Some(&b':')
+        };
+        let (retry_after, cache_control) = (is(b"retry-after"), is(b"cache-control"));
+        if !retry_after && !cache_control {
+            return true;
         }
-        if let Ok(line) = std::str::from_utf8(data) {
-            if let Some((name, value)) = line.split_once(':') {
-                if name.trim_end().eq_ignore_ascii_case("retry-after") {
-                    self.retry_after = Some(value.trim().chars().take(64).collect());
-                }
-            }
+        let Some((_, value)) = std::str::from_utf8(data)
+            .ok()
+            .and_then(|l| l.split_once(':'))
+        else {
+            return true;
+        };
+        if retry_after {
+            self.retry_after = Some(value.trim().chars().take(64).collect());
+        } else {
+            self.max_age = cache_max_age(value);
         }
         true
     }
+}
+
+/// The freshness a `Cache-Control` value allows, seconds: `max-age`, or 0
+/// for `no-store`/`no-cache`; `None` when it says neither.
+fn cache_max_age(value: &str) -> Option<u64> {
+    let mut max_age = None;
+    for directive in value.split(',').map(str::trim) {
+        let (name, arg) = directive.split_once('=').unwrap_or((directive, ""));
+        if name.eq_ignore_ascii_case("no-store") || name.eq_ignore_ascii_case("no-cache") {
+            return Some(0);
+        }
+        if name.eq_ignore_ascii_case("max-age") {
+            max_age = arg.trim_matches('"').parse::<u64>().ok();
+        }
+    }
+    max_age
 }
 
 /// The easy handles of one client. A request takes a handle (or makes one),
@@ -274,9 +306,9 @@ fn user_agent() -> &'static str {
 }
 
 impl Pool {
-    /// Sends one POST and returns the answer, whatever its status, by
+    /// Sends one request and returns the answer, whatever its status, by
     /// `deadline`.
-    pub(crate) fn post(
+    pub(crate) fn send(
         &self,
         options: &TransportOptions,
         request: &Request<'_>,
@@ -320,6 +352,7 @@ fn perform(
         easy.get_mut().configured = Some(Configured {
             options: options.clone(),
             url: request.url.to_string(),
+            post: request.body.is_some(),
             authorization: request.authorization.map(|a| Zeroizing::new(a.to_string())),
         });
     }
@@ -338,7 +371,7 @@ fn perform(
         .map_err(setup_error)?;
     easy.get_mut().start(options.max_response_bytes);
     // The body is read in place by libcurl, never copied (it may hold secrets).
-    let outcome = conn.perform_post(request.body, deadline.cancel());
+    let outcome = conn.perform(request.body, deadline.cancel());
     let easy = conn.easy().ok_or_else(lost)?;
     let e = match outcome {
         Ok(()) => None,
@@ -372,6 +405,7 @@ fn perform(
         status,
         body: std::mem::take(&mut collector.body),
         retry_after: collector.retry_after.take(),
+        max_age: collector.max_age.take(),
     })
 }
 
@@ -384,7 +418,11 @@ fn configure(
     // option of an earlier request lingers.
     easy.reset();
     easy.url(request.url)?;
-    easy.post(true)?;
+    if request.body.is_some() {
+        easy.post(true)?;
+    } else {
+        easy.get(true)?;
+    }
     // Many threads, no signals: timeouts must not rely on SIGALRM.
     easy.signal(false)?;
     easy.follow_location(false)?;
@@ -404,7 +442,9 @@ fn configure(
         easy.proxy(proxy)?;
     }
     let mut headers = List::new();
-    headers.append("Content-Type: application/x-www-form-urlencoded")?;
+    if request.body.is_some() {
+        headers.append("Content-Type: application/x-www-form-urlencoded")?;
+    }
     headers.append("Accept: application/json")?;
     // No "Expect: 100-continue" round trip for small bodies.
     headers.append("Expect:")?;

@@ -38,7 +38,8 @@ def build() -> pathlib.Path:
 
 def environment(server: OIDCServer) -> dict:
     env = dict(os.environ, TC_CLIENTS=" ".join(CLIENTS), TC_REDIRECT_URI=server.redirect_uri,
-               TC_STATS_URL=server.manifest["stats_url"])
+               TC_STATS_URL=server.manifest["stats_url"], TC_ISSUER=server.manifest["issuer"],
+               TC_AUTHORIZE_URL=server.manifest["authorize_url"], TC_DEVICE_URL=server.manifest["device_url"])
     for name in CLIENTS:
         c = server.client(name)
         prefix = "TC_" + name.upper().replace("-", "_") + "_"
@@ -59,6 +60,7 @@ def environment(server: OIDCServer) -> dict:
         else:
             env[prefix + "CODE"] = server.code(name)
     env["TC_POST_CLIENT_CODE2"] = server.code("post-client")
+    env["TC_NONCE_CODE"] = server.code("post-client", nonce="c-nonce-1")
     return env
 
 

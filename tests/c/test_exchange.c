@@ -172,6 +172,120 @@ static long token_requests(const char *client_id) {
   return n;
 }
 
+struct body {
+  char text[8192];
+  size_t len;
+};
+
+static size_t collect_big(char *data, size_t size, size_t n, void *out) {
+  struct body *b = out;
+  size_t add = size * n;
+  if (b->len + add < sizeof b->text) {
+    memcpy(b->text + b->len, data, add);
+    b->len += add;
+    b->text[b->len] = '\0';
+  }
+  return add;
+}
+
+/* The callback URL the test user's browser comes back to after logging in
+ * at `authorization_url` (GET /test/authorize), in `out`; 0 on failure. */
+static int browse(const char *authorization_url, char *out, size_t cap) {
+  struct body b = {.len = 0};
+  b.text[0] = '\0';
+  CURL *curl = curl_easy_init();
+  char *escaped = curl_easy_escape(curl, authorization_url, 0);
+  char url[8192];
+  snprintf(url, sizeof url, "%s?url=%s", getenv("TC_AUTHORIZE_URL"), escaped);
+  curl_free(escaped);
+  curl_easy_setopt(curl, CURLOPT_URL, url);
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect_big);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &b);
+  CURLcode rc = curl_easy_perform(curl);
+  curl_easy_cleanup(curl);
+  const char *start = strstr(b.text, "\"callback\":\"");
+  if (rc != CURLE_OK || !start) return 0;
+  start += strlen("\"callback\":\"");
+  const char *end = strchr(start, '"');
+  if (!end || (size_t)(end - start) >= cap) return 0;
+  memcpy(out, start, (size_t)(end - start));
+  out[end - start] = '\0';
+  return 1;
+}
+
+/* The authorization code flow through a tokenclient_authorization: URL,
+ * the real authorization endpoint, export/import, finish with the ID token
+ * validated. */
+static void authorization_flow(tokenclient_client *c) {
+  for (int par = 0; par <= 1; par++) {
+    tokenclient_authorization *a = NULL;
+    OK(tokenclient_authorization_new(c, getenv("TC_REDIRECT_URI"), "openid offline_access", &a));
+    if (!a) return;
+    OK(tokenclient_authorization_set_param(a, "prompt", "consent"));
+    OK(tokenclient_authorization_set_par(a, par));
+    tokenclient_error *e = tokenclient_authorization_set_param(a, "state", "mine");
+    CHECK(e != NULL && tokenclient_error_get_kind(e) == TOKENCLIENT_ERROR_INVALID_ARGUMENT);
+    tokenclient_error_free(e);
+    char *url = NULL, *kept = NULL;
+    OK(tokenclient_authorization_url(a, &url));
+    CHECK(url && strstr(url, par ? "request_uri=" : "code_challenge_method=S256") != NULL);
+    OK(tokenclient_authorization_export(a, &kept));
+    tokenclient_authorization_free(a);
+    a = NULL;
+    OK(tokenclient_authorization_import(c, kept ? kept : "", &a));
+    tokenclient_string_free(kept);
+    char callback[4096];
+    CHECK(url && browse(url, callback, sizeof callback));
+    tokenclient_string_free(url);
+    tokenclient_token *t = NULL;
+    OK(tokenclient_authorization_finish(a, callback, &t));
+    const char *claims = tokenclient_token_id_token_claims(t);
+    CHECK(claims && strstr(claims, "\"sub\":") != NULL && strstr(claims, "\"nonce\":") != NULL);
+    CHECK(tokenclient_token_refresh_token(t) != NULL);
+    tokenclient_token_free(t);
+    /* the same callback again: the code is spent */
+    t = NULL;
+    e = tokenclient_authorization_finish(a, callback, &t);
+    CHECK(e != NULL && tokenclient_error_get_kind(e) == TOKENCLIENT_ERROR_OAUTH && t == NULL);
+    tokenclient_error_free(e);
+    tokenclient_authorization_free(a);
+  }
+  tokenclient_authorization_free(NULL);
+}
+
+/* The device grant: started, approved by the test user (GET /test/device),
+ * polled to its token; the accessors' NULL cases. */
+static void device_flow(tokenclient_client *c) {
+  tokenclient_device *d = NULL;
+  OK(tokenclient_client_device_authorize(c, "openid", &d));
+  if (!d) return;
+  const char *user_code = tokenclient_device_user_code(d);
+  CHECK(user_code && user_code[0] && tokenclient_device_expires_in(d) > 0);
+  CHECK(strncmp(tokenclient_device_verification_uri(d), "http", 4) == 0);
+  CHECK(strstr(tokenclient_device_verification_uri_complete(d), "user_code=") != NULL);
+  char url[1024];
+  struct body b = {.len = 0};
+  b.text[0] = '\0';
+  CURL *curl = curl_easy_init();
+  char *escaped = curl_easy_escape(curl, user_code, 0);
+  snprintf(url, sizeof url, "%s?user_code=%s", getenv("TC_DEVICE_URL"), escaped);
+  curl_free(escaped);
+  curl_easy_setopt(curl, CURLOPT_URL, url);
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect_big);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &b);
+  CHECK(curl_easy_perform(curl) == CURLE_OK && strstr(b.text, "\"approved\":true") != NULL);
+  curl_easy_cleanup(curl);
+  tokenclient_call_options o = {.struct_size = sizeof o, .deadline_ms = 20000};
+  tokenclient_token *t = NULL;
+  OK(tokenclient_client_device_poll_ex(c, d, &o, &t));
+  CHECK(t && tokenclient_token_access_token(t) && tokenclient_token_refresh_token(t));
+  tokenclient_token_free(t);
+  tokenclient_device_free(d);
+  tokenclient_device_free(NULL);
+  CHECK(tokenclient_device_user_code(NULL) == NULL && tokenclient_device_verification_uri(NULL) == NULL &&
+        tokenclient_device_verification_uri_complete(NULL) == NULL && tokenclient_device_expires_in(NULL) == -1);
+}
+
 static tokenclient_client *cache_client;
 static pthread_barrier_t cache_start;
 
@@ -223,6 +337,67 @@ static void single_flight(void) {
   tokenclient_client_free(cache_client);
 }
 
+/* A client made from the issuer: its metadata, a token, then the token
+ * introspected (active), revoked, introspected again (inactive). */
+static void discovery(void) {
+  const char *issuer = getenv("TC_ISSUER");
+  tokenclient_client *c = NULL;
+  OK(tokenclient_client_from_issuer(issuer, var("post-client", "ID"), &c));
+  if (!c) return;
+  char *json = NULL;
+  OK(tokenclient_client_metadata(c, &json));
+  CHECK(json && strstr(json, "\"revocation_endpoint\"") != NULL && strstr(json, issuer) != NULL);
+  tokenclient_string_free(json);
+  OK(tokenclient_client_set_client_secret(c, var("post-client", "SECRET"), TOKENCLIENT_AUTH_CLIENT_SECRET_POST));
+  tokenclient_token *t = NULL;
+  OK(tokenclient_client_client_credentials(c, "read", &t));
+  const char *at = t ? tokenclient_token_access_token(t) : "";
+  json = NULL;
+  OK(tokenclient_client_introspect(c, at, "access_token", &json));
+  CHECK(json && strstr(json, "\"active\":true") != NULL);
+  tokenclient_string_free(json);
+  tokenclient_call_options o = {.struct_size = sizeof o, .deadline_ms = 5000};
+  OK(tokenclient_client_revoke_ex(c, at, "access_token", &o));
+  json = NULL;
+  OK(tokenclient_client_introspect(c, at, NULL, &json));
+  CHECK(json && strstr(json, "\"active\":false") != NULL);
+  tokenclient_string_free(json);
+  tokenclient_token_free(t);
+  /* the ID token of a code flow with a nonce: validated, its claims read */
+  t = NULL;
+  OK(tokenclient_client_exchange_code(c, getenv("TC_NONCE_CODE"), getenv("TC_REDIRECT_URI"), NULL, &t));
+  const char *id_token = t ? tokenclient_token_id_token(t) : NULL;
+  CHECK(id_token != NULL);
+  json = NULL;
+  OK(tokenclient_client_validate_id_token(c, id_token ? id_token : "", "c-nonce-1", &json));
+  CHECK(json && strstr(json, "\"nonce\":\"c-nonce-1\"") != NULL && strstr(json, "\"aud\":\"post-client\"") != NULL);
+  tokenclient_string_free(json);
+  json = NULL;
+  tokenclient_error *e = tokenclient_client_validate_id_token(c, id_token ? id_token : "", "another-nonce", &json);
+  CHECK(e != NULL && tokenclient_error_get_kind(e) == TOKENCLIENT_ERROR_RESPONSE && json == NULL &&
+        strstr(tokenclient_error_message(e), "nonce") != NULL);
+  tokenclient_error_free(e);
+  tokenclient_token_free(t);
+
+  authorization_flow(c);
+  device_flow(c);
+
+  /* userinfo with a token that is not one: a typed error with the status */
+  json = NULL;
+  e = tokenclient_client_userinfo(c, "not-a-token", &json);
+  CHECK(e != NULL && tokenclient_error_http_status(e) == 401 && json == NULL);
+  tokenclient_error_free(e);
+  tokenclient_client_free(c);
+
+  /* an issuer that is not the one its document names */
+  char wrong[512];
+  snprintf(wrong, sizeof wrong, "%s/", issuer);
+  c = NULL;
+  e = tokenclient_client_from_issuer(wrong, "post-client", &c);
+  CHECK(e != NULL && tokenclient_error_get_kind(e) == TOKENCLIENT_ERROR_CONFIG && c == NULL);
+  tokenclient_error_free(e);
+}
+
 int main(void) {
   const char *clients = getenv("TC_CLIENTS");
   const char *redirect_uri = getenv("TC_REDIRECT_URI");
@@ -235,6 +410,7 @@ int main(void) {
   for (char *name = strtok(names, " "); name; name = strtok(NULL, " ")) full_flow(name, redirect_uri);
   error_paths(redirect_uri);
   single_flight();
+  discovery();
   printf("%d passed, %d failed\n", passed, failed);
   return failed != 0;
 }

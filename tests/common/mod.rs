@@ -198,16 +198,27 @@ pub fn enc(s: &str) -> String {
 }
 
 pub fn http_get(url: &str) -> (u32, String) {
-    request(url, None)
+    request(url, None, None)
 }
 
 pub fn http_post(url: &str, form: &str) -> (u32, String) {
-    request(url, Some(form))
+    request(url, Some(form), None)
 }
 
-fn request(url: &str, form: Option<&str>) -> (u32, String) {
+pub fn http_get_with_bearer(url: &str, token: &str) -> (u32, String) {
+    request(url, None, Some(token))
+}
+
+fn request(url: &str, form: Option<&str>, bearer: Option<&str>) -> (u32, String) {
     let mut easy = curl::easy::Easy::new();
     easy.url(url).unwrap();
+    if let Some(token) = bearer {
+        let mut headers = curl::easy::List::new();
+        headers
+            .append(&format!("Authorization: Bearer {token}"))
+            .unwrap();
+        easy.http_headers(headers).unwrap();
+    }
     if let Some(form) = form {
         easy.post(true).unwrap();
         easy.post_fields_copy(form.as_bytes()).unwrap();

@@ -47,7 +47,8 @@ const ENV_ID = '0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9';
 const MOUNT = { main: '', pingone: `/${ENV_ID}/as` };
 const REDIRECT_URI = 'https://client.example.test/callback';
 const TEST_USER = 'test-user';
-const CONFIDENTIAL_GRANTS = ['authorization_code', 'refresh_token', 'client_credentials'];
+const CONFIDENTIAL_GRANTS = ['authorization_code', 'refresh_token', 'client_credentials',
+  'urn:ietf:params:oauth:grant-type:device_code'];
 
 // All keys and secrets are made afresh at every start: nothing secret is committed.
 const random = (bytes = 24) => randomBytes(bytes).toString('base64url');
@@ -145,6 +146,9 @@ function providerConfig(issuerName) {
       clientCredentials: { enabled: true },
       revocation: { enabled: true },
       introspection: { enabled: true },
+      // The device authorization grant (RFC 8628); /test/device approves a
+      // user code as the test user would at the verification URI.
+      deviceFlow: { enabled: true },
     },
     enabledJWA: {
       // Both names of Ed25519 signatures: EdDSA (RFC 8037) and Ed25519 (RFC 9864).
@@ -214,6 +218,11 @@ for (const [name, p] of Object.entries(providers)) {
 // authorization_code and refresh_token grants.
 providers.main.use(async (ctx, next) => {
   await next();
+  // A 1 s polling interval for the device grant (RFC 8628's default of 5 s
+  // would make every test wait).
+  if (ctx.oidc?.route === 'device_authorization' && ctx.status === 200 && ctx.body) {
+    ctx.body = { ...ctx.body, interval: 1 };
+  }
   const grantType = ctx.oidc?.params?.grant_type;
   if (ctx.oidc?.route === 'token' && ctx.status === 200 && ctx.body && typeof ctx.body === 'object'
       && (grantType === 'authorization_code' || grantType === 'refresh_token')) {
@@ -254,6 +263,28 @@ async function testCode(query) {
   for (const name of ['code_challenge', 'code_challenge_method', 'nonce']) {
     if (query.get(name)) auth.searchParams.set(name, query.get(name));
   }
+  const callback = await follow(auth, redirectUri);
+  const code = callback.searchParams.get('code');
+  if (!code) throw new Error(`${callback.searchParams.get('error')}: ${callback.searchParams.get('error_description')}`);
+  return code;
+}
+
+// GET /test/authorize?url=<an authorization URL a client made>: the user
+// (TEST_USER) logs in and consents at the real authorization endpoint; the
+// answer is {"callback": the URL the browser would come back to, with its
+// code, state and iss (or error)}. The URL must be of this server.
+async function testAuthorize(query) {
+  const prepared = new URL(query.get('url') || '');
+  if (prepared.origin !== base) throw new Error(`not this server's URL: ${prepared.origin}`);
+  const auth = new URL(internalBase + prepared.pathname + prepared.search);
+  const redirectUri = query.get('redirect_uri') || REDIRECT_URI;
+  return (await follow(auth, redirectUri)).href;
+}
+
+// Follows the authorization endpoint's redirects from `auth` (with a
+// cookie jar, the interaction finished on the way) until the redirect to
+// `redirectUri`, and returns that URL.
+async function follow(auth, redirectUri) {
   const jar = new Map();
   let next = auth;
   for (let hop = 0; hop < 10; hop += 1) {
@@ -270,9 +301,7 @@ async function testCode(query) {
     if (!location) throw new Error(`the authorization endpoint answered HTTP ${r.status}: ${(await r.text()).slice(0, 500)}`);
     next = new URL(location, next);
     if (`${next.origin}${next.pathname}` === redirectUri) {
-      const code = next.searchParams.get('code');
-      if (!code) throw new Error(`${next.searchParams.get('error')}: ${next.searchParams.get('error_description')}`);
-      return code;
+      return next;
     }
     // Never leave loopback.
     if (next.origin !== internalBase) throw new Error(`redirected away to ${next.href}`);
@@ -324,6 +353,39 @@ async function route(req, res, isInternal) {
       json(res, 200, { code: await testCode(url.searchParams) });
     } catch (e) {
       json(res, 400, { error: 'test_code_failed', error_description: String(e.message || e) });
+    }
+    return;
+  }
+  // GET /test/device?user_code=X[&deny=1]: the test user approves (or
+  // denies) the device authorization with that user code.
+  if (!isInternal && url.pathname === '/test/device') {
+    const provider = providers[url.searchParams.get('issuer') || 'main'];
+    // Stored normalised, as the verification page would (upper case, no dashes).
+    const userCode = (url.searchParams.get('user_code') || '').toUpperCase().replace(/\W/g, '');
+    const code = await provider.DeviceCode.findByUserCode(userCode, { ignoreExpiration: true });
+    if (!code) {
+      json(res, 404, { error: 'unknown_user_code' });
+      return;
+    }
+    if (url.searchParams.get('deny')) {
+      code.error = 'access_denied';
+      code.errorDescription = 'the test user denied it';
+    } else {
+      const grant = new provider.Grant({ accountId: TEST_USER, clientId: code.clientId });
+      grant.addOIDCScope(code.params.scope || 'openid');
+      code.grantId = await grant.save();
+      code.accountId = TEST_USER;
+      code.authTime = Math.floor(Date.now() / 1000);
+    }
+    await code.save();
+    json(res, 200, { approved: !url.searchParams.get('deny') });
+    return;
+  }
+  if (!isInternal && url.pathname === '/test/authorize') {
+    try {
+      json(res, 200, { callback: await testAuthorize(url.searchParams) });
+    } catch (e) {
+      json(res, 400, { error: 'test_authorize_failed', error_description: String(e.message || e) });
     }
     return;
   }
@@ -388,6 +450,8 @@ const manifest = {
   authorization_url: `${base}/oauth/authorize`,
   discovery_url: `${base}/.well-known/openid-configuration`,
   code_url: `${base}/test/code`,
+  authorize_url: `${base}/test/authorize`,
+  device_url: `${base}/test/device`,
   protected_url: `${base}/test/protected`,
   revocation_url: `${base}${providers.main.pathFor('revocation')}`,
   redirect_url: `${base}/test/redirect`,

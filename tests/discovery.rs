@@ -1,0 +1,463 @@
+//! A client made from an issuer (discovery), revocation, introspection and
+//! userinfo, against the real OpenID Connect server (tests/server).
+
+mod common;
+
+use std::io::Write;
+use std::net::TcpListener;
+
+use common::{read_request, shared, Server};
+use serde_json::Value;
+use tokenclient::{AuthMethod, CallOptions, Client, ErrorKind};
+
+fn issuer(server: &Server) -> &str {
+    server.manifest["issuer"].as_str().unwrap()
+}
+
+/// The `post-client` of the main issuer, made from the issuer.
+fn post_client(server: &Server) -> Client {
+    let c = Client::from_issuer(issuer(server), "post-client").unwrap();
+    let secret = server.client("post-client")["client_secret"]
+        .as_str()
+        .unwrap();
+    c.set_client_secret(secret, AuthMethod::ClientSecretPost)
+        .unwrap();
+    c
+}
+
+#[test]
+fn a_client_from_the_issuer_gets_tokens() {
+    let Some(server) = shared() else { return };
+    let c = post_client(server);
+    assert_eq!(
+        c.token_url(),
+        server.manifest["token_url"].as_str().unwrap()
+    );
+    let m = c.metadata().unwrap();
+    assert_eq!(m.issuer, issuer(server));
+    assert!(m.revocation_endpoint.is_some() && m.introspection_endpoint.is_some());
+    assert!(m.jwks_uri.is_some() && m.authorization_endpoint.is_some());
+    assert!(m
+        .token_endpoint_auth_methods_supported
+        .iter()
+        .any(|a| a == "private_key_jwt"));
+    let doc: Value = serde_json::from_str(&m.json).unwrap();
+    assert_eq!(doc["issuer"], issuer(server));
+    // Served from the cache: the same document, without a request.
+    assert!(std::sync::Arc::ptr_eq(&m, &c.metadata().unwrap()));
+    let t = c.client_credentials(Some("read")).unwrap();
+    assert!(!t.access_token().is_empty());
+
+    // PingOne's shape: the issuer has a path.
+    let p1 = server.manifest["pingone"]["issuer"].as_str().unwrap();
+    let c = Client::from_issuer(p1, "pingone-basic").unwrap();
+    assert_eq!(
+        c.token_url(),
+        server.manifest["pingone"]["token_url"].as_str().unwrap()
+    );
+}
+
+#[test]
+fn revocation_and_introspection() {
+    let Some(server) = shared() else { return };
+    let c = post_client(server);
+    let t = c.client_credentials(Some("read")).unwrap();
+    let active: Value = serde_json::from_str(
+        &c.introspect(t.access_token(), Some("access_token"))
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(active["active"], true);
+    assert_eq!(active["client_id"], "post-client");
+    c.revoke(t.access_token(), Some("access_token")).unwrap();
+    let after: Value =
+        serde_json::from_str(&c.introspect(t.access_token(), None).unwrap()).unwrap();
+    assert_eq!(after["active"], false);
+    // An unknown token is "revoked" too (RFC 7009 §2.2).
+    c.revoke("not-a-token", None).unwrap();
+    // The resource server refuses the revoked token.
+    let (status, _) = common::http_get_with_bearer(
+        server.manifest["protected_url"].as_str().unwrap(),
+        t.access_token(),
+    );
+    assert_eq!(status, 401);
+
+    // Wrong client credentials: a typed OAuth error, without the secret.
+    let bad = Client::from_issuer(issuer(server), "post-client").unwrap();
+    bad.set_client_secret("wrong-secret-value", AuthMethod::ClientSecretPost)
+        .unwrap();
+    let e = bad.introspect(t.access_token(), None).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::OAuth, "{e}");
+    assert_eq!(e.oauth().unwrap().code, "invalid_client");
+    assert!(!e.message().contains("wrong-secret-value"));
+    assert_eq!(
+        bad.revoke("", None).unwrap_err().kind(),
+        ErrorKind::InvalidArgument
+    );
+}
+
+#[test]
+fn userinfo_of_an_access_token() {
+    let Some(server) = shared() else { return };
+    let c = post_client(server);
+    let code = server.code("post-client", "openid offline_access", None);
+    let t = c.exchange_code(&code, server.redirect_uri(), None).unwrap();
+    let info: Value = serde_json::from_str(&c.userinfo(t.access_token()).unwrap()).unwrap();
+    assert_eq!(info["sub"], server.manifest["test_user"]);
+    let e = c.userinfo("not-a-token").unwrap_err();
+    assert_eq!(e.http_status(), 401, "{e}");
+}
+
+/// A server that answers every request with `answers[i]` (then closes).
+fn canned(answers: Vec<String>) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for answer in answers {
+            let (mut s, _) = listener.accept().unwrap();
+            read_request(&mut s);
+            s.write_all(answer.as_bytes()).unwrap();
+        }
+    });
+    url
+}
+
+fn http(status: &str, headers: &str, body: &str) -> String {
+    format!(
+        "HTTP/1.1 {status}\r\n{headers}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+#[test]
+fn bad_metadata_is_a_typed_error() {
+    // An issuer whose document names another issuer.
+    let url = canned(vec![http(
+        "200 OK",
+        "",
+        r#"{"issuer":"https://evil.example.com","token_endpoint":"https://evil.example.com/t"}"#,
+    )]);
+    let e = Client::from_issuer(&url, "c").unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Config, "{e}");
+    assert!(e.message().contains("evil.example.com"), "{e}");
+
+    // Neither location publishes: both 404s are named.
+    let url = canned(vec![
+        http("404 Not Found", "", "{}"),
+        http("404 Not Found", "", "{}"),
+    ]);
+    let e = Client::from_issuer(&url, "c").unwrap_err();
+    assert_eq!((e.kind(), e.http_status()), (ErrorKind::Http, 404), "{e}");
+    assert!(e.message().contains("oauth-authorization-server"), "{e}");
+
+    // The RFC 8414 location when the OpenID one is missing; a short
+    // max-age, so the next metadata() fetches again, and a failed refetch
+    // keeps the good copy.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let doc = format!(r#"{{"issuer":"{url}","token_endpoint":"{url}/token"}}"#);
+    let answers = vec![
+        http("404 Not Found", "", "{}"),
+        http("200 OK", "Cache-Control: public, max-age=0\r\n", &doc),
+        http("500 Internal Server Error", "", "{}"),
+    ];
+    let seen = std::thread::spawn(move || {
+        let mut paths = Vec::new();
+        for answer in answers {
+            let (mut s, _) = listener.accept().unwrap();
+            let request = String::from_utf8(read_request(&mut s)).unwrap();
+            paths.push(request.split(' ').nth(1).unwrap().to_string());
+            s.write_all(answer.as_bytes()).unwrap();
+        }
+        paths
+    });
+    let c = Client::from_issuer(&url, "c").unwrap();
+    assert_eq!(c.token_url(), format!("{url}/token"));
+    let kept = c.metadata().unwrap();
+    assert_eq!(kept.token_endpoint, format!("{url}/token"));
+    assert_eq!(
+        seen.join().unwrap(),
+        [
+            "/.well-known/openid-configuration",
+            "/.well-known/oauth-authorization-server",
+            "/.well-known/openid-configuration",
+        ]
+    );
+
+    // Not an issuer at all.
+    assert_eq!(
+        Client::from_issuer("http://example.com", "c")
+            .unwrap_err()
+            .kind(),
+        ErrorKind::InvalidArgument
+    );
+    // A client not made from an issuer has no metadata.
+    let plain = Client::new("https://idp.example.com/token", "c").unwrap();
+    assert_eq!(plain.metadata().unwrap_err().kind(), ErrorKind::Config);
+    assert_eq!(
+        plain.revoke("t", None).unwrap_err().kind(),
+        ErrorKind::Config
+    );
+}
+
+#[test]
+fn discovery_obeys_the_call_deadline() {
+    // A listener that never answers.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let options = CallOptions {
+        deadline: Some(std::time::Duration::from_millis(300)),
+        cancel: None,
+    };
+    let start = std::time::Instant::now();
+    let e = Client::from_issuer_with(&url, "c", &options).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Transport, "{e}");
+    assert!(start.elapsed() < std::time::Duration::from_secs(3));
+    drop(listener);
+}
+
+/// An authorization code with `nonce`, through the test server's /test/code.
+fn code_with_nonce(server: &Server, client: &str, nonce: &str) -> String {
+    let url = format!(
+        "{}?issuer=main&client_id={client}&redirect_uri={}&scope={}&nonce={nonce}",
+        server.manifest["code_url"].as_str().unwrap(),
+        common::enc(server.redirect_uri()),
+        common::enc("openid offline_access"),
+    );
+    let (status, body) = common::http_get(&url);
+    assert_eq!(status, 200, "{body}");
+    serde_json::from_str::<Value>(&body).unwrap()["code"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// The server's ID tokens validate (signature with its JWKS, every claim);
+/// a wrong nonce, another client's id and a changed token do not.
+#[test]
+fn id_tokens_of_the_real_server() {
+    let Some(server) = shared() else { return };
+    let c = post_client(server);
+    let code = code_with_nonce(server, "post-client", "nonce-123");
+    let t = c.exchange_code(&code, server.redirect_uri(), None).unwrap();
+    let id_token = t.id_token().unwrap();
+    let claims: Value =
+        serde_json::from_str(&c.validate_id_token(id_token, Some("nonce-123")).unwrap()).unwrap();
+    assert_eq!(claims["sub"], server.manifest["test_user"]);
+    assert_eq!(claims["aud"], "post-client");
+    assert_eq!(claims["nonce"], "nonce-123");
+
+    let e = c
+        .validate_id_token(id_token, Some("nonce-999"))
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Response);
+    assert!(e.message().contains("nonce"), "{e}");
+    // Valid for post-client only.
+    let other = Client::from_issuer(issuer(server), "basic-client").unwrap();
+    let e = other.validate_id_token(id_token, None).unwrap_err();
+    assert!(e.message().contains("aud does not contain"), "{e}");
+    // One character of the signature changed.
+    let mut forged = id_token.to_string();
+    let last = forged.pop().unwrap();
+    forged.push(if last == 'A' { 'B' } else { 'A' });
+    let e = c.validate_id_token(&forged, Some("nonce-123")).unwrap_err();
+    assert!(
+        e.message().contains("signature") || e.message().contains("base64url"),
+        "{e}"
+    );
+    // The message never holds the token.
+    assert!(!e.message().contains(&id_token[..40]));
+}
+
+/// The callback URL the test user's browser would come back to, after
+/// logging in at `authorization_url`.
+fn browse(server: &Server, authorization_url: &str) -> String {
+    let url = format!(
+        "{}?url={}",
+        server.manifest["authorize_url"].as_str().unwrap(),
+        common::enc(authorization_url)
+    );
+    let (status, body) = common::http_get(&url);
+    assert_eq!(status, 200, "{body}");
+    serde_json::from_str::<Value>(&body).unwrap()["callback"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// A whole authorization code flow through an `Authorization`: the URL
+/// (direct, then by PAR), the real authorization endpoint, the callback
+/// (state, iss, code with PKCE, ID token with nonce, at_hash and c_hash),
+/// and the request kept as text in between.
+#[test]
+fn authorization_code_flow_without_a_browser() {
+    let Some(server) = shared() else { return };
+    let c = post_client(server);
+    for par in [false, true] {
+        let mut auth = c
+            .authorization(server.redirect_uri(), Some("openid offline_access"))
+            .unwrap();
+        auth.set_param("prompt", "consent").unwrap();
+        auth.set_param("max_age", "600").unwrap();
+        auth.set_par(par);
+        let url = c
+            .call(&CallOptions::default())
+            .authorization_url(&auth)
+            .unwrap();
+        if par {
+            assert!(
+                url.contains("request_uri=") && !url.contains("code_challenge"),
+                "{url}"
+            );
+        } else {
+            assert!(
+                url.contains("code_challenge_method=S256") && url.contains(auth.nonce()),
+                "{url}"
+            );
+        }
+        // Kept in a session between the redirect and the callback.
+        let kept = auth.export();
+        let auth = c.import_authorization(&kept).unwrap();
+        let callback = browse(server, &url);
+        assert!(callback.contains("iss="), "{callback}");
+        let t = c
+            .call(&CallOptions::default())
+            .finish(&auth, &callback)
+            .unwrap();
+        assert!(t.refresh_token().is_some());
+        let claims: Value = serde_json::from_str(t.id_token_claims().unwrap()).unwrap();
+        assert_eq!(claims["nonce"], auth.nonce());
+        assert_eq!(claims["sub"], server.manifest["test_user"]);
+
+        // The same callback again: the code is used up (invalid_grant).
+        let e = c
+            .call(&CallOptions::default())
+            .finish(&auth, &callback)
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::OAuth, "{e}");
+    }
+}
+
+#[test]
+fn callbacks_that_must_be_refused() {
+    let Some(server) = shared() else { return };
+    let c = post_client(server);
+    let auth = c
+        .authorization(server.redirect_uri(), Some("openid"))
+        .unwrap();
+    let call = CallOptions::default();
+    let iss = common::enc(issuer(server));
+    let cb = |query: &str| format!("{}?{query}", server.redirect_uri());
+    let cases = [
+        (
+            cb(&format!("code=x&state=wrong&iss={iss}")),
+            ErrorKind::InvalidArgument,
+            "state",
+        ),
+        (
+            cb(&format!("code=x&iss={iss}")),
+            ErrorKind::InvalidArgument,
+            "no state",
+        ),
+        (
+            cb(&format!("code=x&state={}", auth.state())),
+            ErrorKind::InvalidArgument,
+            "RFC 9207",
+        ),
+        (
+            cb(&format!(
+                "code=x&state={}&iss=https%3A%2F%2Fevil",
+                auth.state()
+            )),
+            ErrorKind::InvalidArgument,
+            "mix-up",
+        ),
+        (
+            cb(&format!("state={}&iss={iss}", auth.state())),
+            ErrorKind::InvalidArgument,
+            "no code",
+        ),
+        (
+            cb(&format!(
+                "state={}&state={}&iss={iss}&code=x",
+                auth.state(),
+                auth.state()
+            )),
+            ErrorKind::InvalidArgument,
+            "more than once",
+        ),
+        (
+            cb(&format!(
+                "error=access_denied&error_description=the+user+said+no&state={}&iss={iss}",
+                auth.state()
+            )),
+            ErrorKind::OAuth,
+            "the user said no",
+        ),
+    ];
+    for (url, kind, needle) in cases {
+        let e = c.call(&call).finish(&auth, &url).unwrap_err();
+        assert_eq!(e.kind(), kind, "{url}: {e}");
+        assert!(e.message().contains(needle), "{url}: {e}");
+    }
+}
+
+fn approve(server: &Server, user_code: &str, deny: bool) {
+    let url = format!(
+        "{}?user_code={}{}",
+        server.manifest["device_url"].as_str().unwrap(),
+        common::enc(user_code),
+        if deny { "&deny=1" } else { "" }
+    );
+    let (status, body) = common::http_get(&url);
+    assert_eq!(status, 200, "{body}");
+}
+
+/// The device grant: started, polled while pending, approved by the test
+/// user from another thread; a denied one ends with access_denied; a poll
+/// with a short deadline ends by it.
+#[test]
+fn device_authorization_grant() {
+    let Some(server) = shared() else { return };
+    let c = post_client(server);
+    let device = c.device_authorize(Some("openid")).unwrap();
+    assert!(!device.user_code.is_empty() && device.verification_uri.starts_with("http"));
+    assert!(device
+        .verification_uri_complete
+        .as_deref()
+        .unwrap()
+        .contains("user_code="));
+    assert_eq!(device.interval, 1);
+    let user_code = device.user_code.clone();
+    let approver = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        approve(shared().unwrap(), &user_code, false);
+    });
+    let start = std::time::Instant::now();
+    // Bounded, so that a broken approval fails the test instead of polling
+    // for the code's 10 minutes.
+    let bounded = CallOptions {
+        deadline: Some(std::time::Duration::from_secs(20)),
+        cancel: None,
+    };
+    let t = c.call(&bounded).device_poll(&device).unwrap();
+    approver.join().unwrap();
+    assert!(start.elapsed() >= std::time::Duration::from_millis(1500));
+    assert!(!t.access_token().is_empty() && t.refresh_token().is_some());
+
+    let denied = c.device_authorize(Some("openid")).unwrap();
+    approve(server, &denied.user_code, true);
+    let e = c.call(&bounded).device_poll(&denied).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::OAuth, "{e}");
+    assert_eq!(e.oauth().unwrap().code, "access_denied");
+
+    let pending = c.device_authorize(None).unwrap();
+    let options = CallOptions {
+        deadline: Some(std::time::Duration::from_millis(1500)),
+        cancel: None,
+    };
+    let start = std::time::Instant::now();
+    let e = c.call(&options).device_poll(&pending).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Transport, "{e}");
+    assert!(start.elapsed() < std::time::Duration::from_secs(3));
+}
