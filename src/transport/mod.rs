@@ -366,7 +366,11 @@ fn perform(
         )
         .mark_transient(true));
     }
-    easy.timeout(remaining).map_err(setup_error)?;
+    // libcurl counts whole milliseconds: rounded up, so that a request
+    // that times out ends at (not just before) the call's deadline.
+    let whole_ms =
+        Duration::from_millis(u64::try_from(remaining.as_millis()).unwrap_or(u64::MAX) + 1);
+    easy.timeout(whole_ms).map_err(setup_error)?;
     easy.connect_timeout(options.connect_timeout.min(remaining))
         .map_err(setup_error)?;
     easy.get_mut().start(options.max_response_bytes);
