@@ -191,10 +191,13 @@ def measurements(url: str) -> List[Tuple[str, Callable[[], Dict[str, float]]]]:
     m.append(("tc exchange 8t", program([BUILD / "tc_bench", "exchange", url, es256, 8, s])))
     py = [sys.executable, BENCH / "py_bench.py", "--url", url, "--key", es256, "--seconds", s]
     # Each binding beside its alternatives (and in Go, the raw limit) in one process, taking turns.
-    for names in ("tc_assert,jwt_assert", "tc_exchange,jwt_httpx_exchange,jwt_requests_exchange"):
+    for names in ("tc_assert,jwt_assert",
+                  "tc_exchange,jwt_httpx_exchange,jwt_requests_exchange,authlib_httpx_exchange,authlib_requests_exchange",
+                  "tc_cached,authlib_cached,tc_async_cached"):
         m.append((f"python {names}", program(py + ["-m", names])))
     go = [BUILD / "gobench", "-url", url, "-key", es256, "-input", inp, "-seconds", s]
-    for names in ("tc_assert,jwt_assert,raw_assert", "tc_assert_locked", "tc_exchange,jwt_exchange,raw_exchange"):
+    for names in ("tc_assert,jwt_assert,raw_assert", "tc_assert_locked", "tc_exchange,jwt_exchange,raw_exchange",
+                  "tc_cached,oauth2_reuse_cached", "rt_request,bare_request"):
         m.append((f"go {names}", program(go + ["-m", names])))
     m.append(("tc cached get_token", program([BUILD / "tc_bench", "cached", url, SECONDS / 2])))
     m.append(("tc observed", program([BUILD / "tc_bench", "observed", url, es256, SECONDS / 2])))
@@ -230,6 +233,8 @@ def check_requests() -> Dict[str, int]:
             "tokenclient Python": py + ["-m", "tc_exchange"],
             "PyJWT + httpx": py + ["-m", "jwt_httpx_exchange"],
             "PyJWT + requests": py + ["-m", "jwt_requests_exchange"],
+            "Authlib httpx": py + ["-m", "authlib_httpx_exchange"],
+            "Authlib requests": py + ["-m", "authlib_requests_exchange"],
             "tokenclient Go": go + ["-m", "tc_exchange"],
             "golang-jwt + net/http": go + ["-m", "jwt_exchange"],
         }
@@ -392,6 +397,18 @@ RATIOS: List[Tuple[str, Callable[[Dict[str, float]], float], Optional[Tuple[str,
      lambda r: r["tc_exchange_paired_cpu_us"] - r["raw_exchange_paired_cpu_us"], None),
     ("Python binding exchange / PyJWT + httpx", lambda r: r["py_tc_exchange"] / r["py_jwt_httpx_exchange"], (">=", 3.0)),
     ("Python binding exchange / PyJWT + requests", lambda r: r["py_tc_exchange"] / r["py_jwt_requests_exchange"], None),
+    ("Python binding exchange / Authlib 1.9 httpx client, PrivateKeyJWT",
+     lambda r: r["py_tc_exchange"] / r["py_authlib_httpx_exchange"], (">=", 3.0)),
+    ("Python binding exchange / Authlib 1.9 requests client, PrivateKeyJWT",
+     lambda r: r["py_tc_exchange"] / r["py_authlib_requests_exchange"], (">=", 3.0)),
+    ("Python cached get_token / Authlib 1.9 ensure_active_token + token[\"access_token\"]",
+     lambda r: r["py_tc_cached"] / r["py_authlib_cached"], (">=", 1.0)),
+    ("Python async cached get_token / sync cached get_token",
+     lambda r: r["py_tc_async_cached"] / r["py_tc_cached"], (">=", 0.5)),
+    ("Go cached GetToken / x/oauth2 ReuseTokenSource.Token()",
+     lambda r: r["go_tc_cached"] / r["go_oauth2_reuse_cached"], (">=", 1.0)),
+    ("Go RoundTripper overhead per request vs a bare http.Client with a fixed header (µs)",
+     lambda r: 1e6 / r["go_rt_request"] - 1e6 / r["go_bare_request"], ("<", 2.0)),
     ("Go binding exchange / golang-jwt + net/http", lambda r: r["go_tc_exchange"] / r["go_jwt_exchange"], (">=", 1.5)),
     ("raw sign-then-POST / golang-jwt + net/http, both in the Go process: the most an OpenSSL- and libcurl-based Go "
      "binding can reach", lambda r: r["go_raw_exchange"] / r["go_jwt_exchange"], None),

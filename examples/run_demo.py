@@ -28,6 +28,7 @@ def demo_env(server: OIDCServer) -> dict:
         AUTH_CODE=server.code("talkdesk-client"),
         REDIRECT_URI=server.redirect_uri,
         BASIC_CLIENT_ID=server.client("basic-client")["client_id"],
+        ISSUER=server.manifest["issuer"],
     )
 
 

@@ -159,6 +159,9 @@ struct Token {
   std::optional<std::string> refresh_token;
   std::optional<std::string> id_token;
   std::string json; /* the whole response body */
+  /* The ID token's validated claims (JSON), for a token from
+   * Authorization::finish; empty otherwise. */
+  std::optional<std::string> id_token_claims;
 
   /* Any other string member of the response, e.g. "sid". */
   std::optional<std::string> get(std::string_view name) const {
@@ -206,6 +209,81 @@ enum class AuthMethod : tokenclient_auth_method {
   PrivateKeyJwt = TOKENCLIENT_AUTH_PRIVATE_KEY_JWT,
 };
 
+/* An authorization code request of a client made from an issuer: state,
+ * nonce and PKCE verifier, its parameters, and the callback's checks. Made
+ * by Client::authorization or Client::import_authorization; move-only. */
+class Authorization {
+ public:
+  Authorization(const Authorization &) = delete;
+  Authorization &operator=(const Authorization &) = delete;
+  Authorization(Authorization &&other) noexcept : h_(std::exchange(other.h_, nullptr)) {}
+  Authorization &operator=(Authorization &&other) noexcept {
+    if (this != &other) {
+      tokenclient_authorization_free(h_);
+      h_ = std::exchange(other.h_, nullptr);
+    }
+    return *this;
+  }
+  ~Authorization() { tokenclient_authorization_free(h_); }
+
+  /* prompt, login_hint, acr_values, resource, claims, max_age, ... */
+  void set_param(std::string_view name, std::string_view value) {
+    detail::check(tokenclient_authorization_set_param(h_, detail::CStr(name).get(), detail::CStr(value).get()));
+  }
+  /* Push the parameters by PAR (RFC 9126) even when not required. */
+  void set_par(bool use_par) { detail::check(tokenclient_authorization_set_par(h_, use_par ? 1 : 0)); }
+  /* The URL to send the browser to (with PAR: make it just before the redirect). */
+  std::string url(const CallOptions &options = {}) const {
+    const tokenclient_call_options o = detail::c_options(options);
+    char *out = nullptr;
+    detail::check(tokenclient_authorization_url_ex(h_, &o, &out));
+    return detail::take(out);
+  }
+  /* The request as text, for a session. A secret: it holds the PKCE verifier. */
+  std::string export_text() const {
+    char *out = nullptr;
+    detail::check(tokenclient_authorization_export(h_, &out));
+    return detail::take(out);
+  }
+  /* The callback: state, iss, error, code exchange, ID token validation. */
+  Token finish(std::string_view callback_url, const CallOptions &options = {}) const;
+
+ private:
+  friend class Client;
+  explicit Authorization(tokenclient_authorization *h) : h_(h) {}
+  tokenclient_authorization *h_;
+};
+
+/* A started device authorization (RFC 8628): show user_code() and
+ * verification_uri(), then Client::device_poll. Move-only. */
+class Device {
+ public:
+  Device(const Device &) = delete;
+  Device &operator=(const Device &) = delete;
+  Device(Device &&other) noexcept : h_(std::exchange(other.h_, nullptr)) {}
+  Device &operator=(Device &&other) noexcept {
+    if (this != &other) {
+      tokenclient_device_free(h_);
+      h_ = std::exchange(other.h_, nullptr);
+    }
+    return *this;
+  }
+  ~Device() { tokenclient_device_free(h_); }
+  std::string user_code() const { return detail::str(tokenclient_device_user_code(h_)); }
+  std::string verification_uri() const { return detail::str(tokenclient_device_verification_uri(h_)); }
+  std::optional<std::string> verification_uri_complete() const {
+    const char *s = tokenclient_device_verification_uri_complete(h_);
+    if (!s) return std::nullopt;
+    return std::string(s);
+  }
+  std::int64_t expires_in() const { return tokenclient_device_expires_in(h_); }
+
+ private:
+  friend class Client;
+  explicit Device(tokenclient_device *h) : h_(h) {}
+  tokenclient_device *h_;
+};
+
 class Client {
  public:
   Client(std::string_view token_url, std::string_view client_id) {
@@ -213,6 +291,81 @@ class Client {
   }
   Client(const Client &) = delete;
   Client &operator=(const Client &) = delete;
+
+  /* A client of the authorization server `issuer`, from its metadata
+   * (OpenID Connect Discovery, else RFC 8414). */
+  static Client from_issuer(std::string_view issuer, std::string_view client_id, const CallOptions &options = {}) {
+    const tokenclient_call_options o = detail::c_options(options);
+    tokenclient_client *h = nullptr;
+    detail::check(
+        tokenclient_client_from_issuer_ex(detail::CStr(issuer).get(), detail::CStr(client_id).get(), &o, &h));
+    return Client(h);
+  }
+  /* The issuer's metadata document (JSON). */
+  std::string metadata(const CallOptions &options = {}) const {
+    const tokenclient_call_options o = detail::c_options(options);
+    char *out = nullptr;
+    detail::check(tokenclient_client_metadata_ex(handle(), &o, &out));
+    return detail::take(out);
+  }
+  /* RFC 7009; `hint`: "access_token", "refresh_token" or empty. */
+  void revoke(std::string_view token, std::string_view hint = {}, const CallOptions &options = {}) const {
+    const tokenclient_call_options o = detail::c_options(options);
+    detail::CStr t(token), h(hint);
+    detail::check(tokenclient_client_revoke_ex(handle(), t.get(), hint.empty() ? nullptr : h.get(), &o));
+  }
+  /* RFC 7662: the answer, a JSON object with "active". */
+  std::string introspect(std::string_view token, std::string_view hint = {}, const CallOptions &options = {}) const {
+    const tokenclient_call_options o = detail::c_options(options);
+    detail::CStr t(token), h(hint);
+    char *out = nullptr;
+    detail::check(tokenclient_client_introspect_ex(handle(), t.get(), hint.empty() ? nullptr : h.get(), &o, &out));
+    return detail::take(out);
+  }
+  /* The userinfo claims of an access token (JSON). */
+  std::string userinfo(std::string_view access_token, const CallOptions &options = {}) const {
+    const tokenclient_call_options o = detail::c_options(options);
+    char *out = nullptr;
+    detail::check(tokenclient_client_userinfo_ex(handle(), detail::CStr(access_token).get(), &o, &out));
+    return detail::take(out);
+  }
+  /* The validated claims of an ID token of the issuer for this client (JSON). */
+  std::string validate_id_token(std::string_view id_token, std::string_view nonce = {},
+                                const CallOptions &options = {}) const {
+    const tokenclient_call_options o = detail::c_options(options);
+    detail::CStr t(id_token), n(nonce);
+    char *out = nullptr;
+    detail::check(
+        tokenclient_client_validate_id_token_ex(handle(), t.get(), nonce.empty() ? nullptr : n.get(), &o, &out));
+    return detail::take(out);
+  }
+  /* A new authorization code request, to come back to `redirect_uri`. */
+  Authorization authorization(std::string_view redirect_uri, std::string_view scope = {}) const {
+    detail::CStr r(redirect_uri), s(scope);
+    tokenclient_authorization *a = nullptr;
+    detail::check(tokenclient_authorization_new(handle(), r.get(), scope.empty() ? nullptr : s.get(), &a));
+    return Authorization(a);
+  }
+  /* An exported authorization request of this client, read again. */
+  Authorization import_authorization(std::string_view exported) const {
+    tokenclient_authorization *a = nullptr;
+    detail::check(tokenclient_authorization_import(handle(), detail::CStr(exported).get(), &a));
+    return Authorization(a);
+  }
+  /* RFC 8628: start a device authorization for `scope`. */
+  Device device_authorize(std::string_view scope = {}, const CallOptions &options = {}) const {
+    const tokenclient_call_options o = detail::c_options(options);
+    detail::CStr s(scope);
+    tokenclient_device *d = nullptr;
+    detail::check(tokenclient_client_device_authorize_ex(handle(), scope.empty() ? nullptr : s.get(), &o, &d));
+    return Device(d);
+  }
+  /* Polls until the user approves (the token), denies, or the code or the
+   * call's deadline runs out. */
+  Token device_poll(const Device &device, const CallOptions &options = {}) const {
+    const tokenclient_call_options o = detail::c_options(options);
+    return token([&](tokenclient_token **out) { return tokenclient_client_device_poll_ex(handle(), device.h_, &o, out); });
+  }
   Client(Client &&other) noexcept
       : h_(std::exchange(other.h_, nullptr)), log_callbacks_(std::move(other.log_callbacks_)) {}
   Client &operator=(Client &&other) noexcept {
@@ -350,6 +503,8 @@ class Client {
   }
 
  private:
+  friend class Authorization;
+  explicit Client(tokenclient_client *h) : h_(h) {}
   tokenclient_client *h_ = nullptr;
   std::vector<std::unique_ptr<LogCallback>> log_callbacks_;
 
@@ -380,9 +535,18 @@ class Client {
     if (const char *s = tokenclient_token_refresh_token(t)) out.refresh_token = s;
     if (const char *s = tokenclient_token_id_token(t)) out.id_token = s;
     out.json = detail::str(tokenclient_token_json(t));
+    if (const char *s = tokenclient_token_id_token_claims(t)) out.id_token_claims = s;
     return out;
   }
 };
+
+
+
+inline Token Authorization::finish(std::string_view callback_url, const CallOptions &options) const {
+  const tokenclient_call_options o = detail::c_options(options);
+  detail::CStr u(callback_url);
+  return Client::token([&](tokenclient_token **out) { return tokenclient_authorization_finish_ex(h_, u.get(), &o, out); });
+}
 
 }  // namespace tokenclient
 

@@ -44,6 +44,18 @@ int main() {
                 << (e.kind() == TOKENCLIENT_ERROR_CANCELLED ? "cancelled" : e.what()) << "\n";
     }
 
+    // A client made from the issuer: its metadata, then a token introspected,
+    // revoked, and introspected again.
+    tokenclient::Client oidc = tokenclient::Client::from_issuer(env("ISSUER"), env("CLIENT_ID"));
+    oidc.set_private_key(env("CLIENT_KEY"), env("KEY_ID"));
+    std::cout << "discovered: " << (oidc.metadata().find("revocation_endpoint") != std::string::npos ? "yes" : "no")
+              << "\n";
+    tokenclient::Token svc = oidc.client_credentials("read");
+    const bool active = oidc.introspect(svc.access_token).find("\"active\":true") != std::string::npos;
+    oidc.revoke(svc.access_token, "access_token");
+    const bool revoked = oidc.introspect(svc.access_token).find("\"active\":false") != std::string::npos;
+    std::cout << "introspected active, then revoked: " << (active && revoked ? "yes" : "no") << "\n";
+
     tokenclient::Client wrong{env("TOKEN_URL"), env("BASIC_CLIENT_ID")};
     wrong.set_client_secret("not-the-secret");
     try {
