@@ -10,15 +10,24 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use tokenclient::{
-    Algorithm, AuthMethod, Client, Error, ErrorKind, Event, Level, TalkdeskRegion, Token,
+    Algorithm, AuthMethod, CallOptions, Client, Error, ErrorKind, Event, Level, TalkdeskRegion,
+    Token,
 };
 
 const USAGE: &str = "\
-usage: tokenclient token     [ENDPOINT] [CREDENTIALS] [GRANT] [OPTIONS]
-       tokenclient assertion [ENDPOINT] [CREDENTIALS] [OPTIONS]
+usage: tokenclient token      [ENDPOINT] [CREDENTIALS] [GRANT] [OPTIONS]
+       tokenclient assertion  [ENDPOINT] [CREDENTIALS] [OPTIONS]
+       tokenclient discover   --issuer URL [OPTIONS]        the issuer's metadata (JSON)
+       tokenclient revoke     --issuer URL [CREDENTIALS] TOKEN [--hint access_token|refresh_token]
+       tokenclient introspect --issuer URL [CREDENTIALS] TOKEN [--hint ...]   the answer (JSON)
        tokenclient --version | --help | <command> --help
 
+TOKEN (revoke, introspect; never on the command line):
+  --token-file F | --token-env VAR
+
 ENDPOINT (one of):
+  --issuer URL                    an OpenID Connect / RFC 8414 issuer: its metadata names the
+                                  token endpoint (and those of revoke and introspect)
   --token-url URL                 the token endpoint
   --talkdesk ACCOUNT [--region us|eu|ca]
   --pingone ENV_ID [--auth-base URL]   (default https://auth.pingone.com)
@@ -49,6 +58,10 @@ OPTIONS:
 EXIT STATUS: 0 success, 2 usage, 3 bad argument, key or configuration,
 4 transport, 5 OAuth error from the server, 6 other HTTP error,
 7 invalid token response, 70 internal error.";
+
+/// The client id `discover` uses when none is given (the metadata does not
+/// depend on it).
+const ANONYMOUS_CLIENT: &str = "tokenclient-cli";
 
 const EXIT_USAGE: u8 = 2;
 
@@ -196,12 +209,37 @@ fn token_url(o: &mut Options) -> Result<String, Failure> {
     }
 }
 
+/// The client of the endpoint options, without credentials: from
+/// `--issuer`'s metadata, or of the token URL.
+fn endpoint_client(o: &mut Options, id: &str) -> Result<Client, Failure> {
+    match o.take("issuer") {
+        Some(issuer) => {
+            if ["token-url", "talkdesk", "pingone"]
+                .iter()
+                .any(|n| o.values.contains_key(*n))
+            {
+                return Err(usage("give --issuer or a token endpoint, not both"));
+            }
+            let timeout = o.values.get("timeout-ms").map(|ms| ms.parse::<u64>());
+            let options = CallOptions {
+                deadline: match timeout {
+                    Some(Ok(ms)) => Some(std::time::Duration::from_millis(ms)),
+                    Some(Err(_)) => return Err(usage("--timeout-ms takes a number")),
+                    None => None,
+                },
+                cancel: None,
+            };
+            Ok(Client::from_issuer_with(&issuer, id, &options)?)
+        }
+        None => Ok(Client::new(&token_url(o)?, id)?),
+    }
+}
+
 fn client(o: &mut Options) -> Result<Client, Failure> {
-    let url = token_url(o)?;
     let id = o
         .take("client-id")
         .ok_or_else(|| usage("--client-id is required"))?;
-    let c = Client::new(&url, &id)?;
+    let c = endpoint_client(o, &id)?;
     let level = match o.verbosity {
         0 => None,
         1 => Some(Level::Info),
@@ -347,6 +385,38 @@ fn render(t: &Token, output: &str) -> String {
     }
 }
 
+fn discover(mut o: Options) -> Result<String, Failure> {
+    let id = o
+        .take("client-id")
+        .unwrap_or_else(|| ANONYMOUS_CLIENT.to_string());
+    if !o.values.contains_key("issuer") {
+        return Err(usage("discover needs --issuer"));
+    }
+    let c = endpoint_client(&mut o, &id)?;
+    o.take("timeout-ms");
+    no_leftovers(&o)?;
+    Ok(c.metadata()?.json.clone())
+}
+
+/// `revoke` and `introspect`: the token from a file or the environment.
+fn token_command(mut o: Options, introspect: bool) -> Result<String, Failure> {
+    if !o.values.contains_key("issuer") {
+        return Err(usage("revoke and introspect need --issuer"));
+    }
+    let c = client(&mut o)?;
+    let token = o
+        .secret("token")?
+        .ok_or_else(|| usage("give the token with --token-file or --token-env"))?;
+    let hint = o.take("hint");
+    no_leftovers(&o)?;
+    if introspect {
+        Ok(c.introspect(&token, hint.as_deref())?)
+    } else {
+        c.revoke(&token, hint.as_deref())?;
+        Ok("revoked".to_string())
+    }
+}
+
 fn assertion(mut o: Options) -> Result<String, Failure> {
     let c = client(&mut o)?;
     no_leftovers(&o)?;
@@ -360,15 +430,17 @@ fn run(args: &[String]) -> Result<String, Failure> {
     match command.as_str() {
         "--help" | "-h" | "help" => Ok(USAGE.to_string()),
         "--version" => Ok(format!("tokenclient {}", tokenclient::VERSION)),
-        "token" | "assertion" => {
+        "token" | "assertion" | "discover" | "revoke" | "introspect" => {
             let o = parse(rest)?;
             if o.flag("help") {
                 return Ok(USAGE.to_string());
             }
-            if command == "token" {
-                token(o)
-            } else {
-                assertion(o)
+            match command.as_str() {
+                "token" => token(o),
+                "assertion" => assertion(o),
+                "discover" => discover(o),
+                "revoke" => token_command(o, false),
+                _ => token_command(o, true),
             }
         }
         other => Err(usage(format!("unknown command {other:?}"))),

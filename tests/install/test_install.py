@@ -204,9 +204,31 @@ def test_cli(prefix, server, tmp_path):
     r = cli(prefix, "token", "--token-url", server.token_url("basic-client"), "--client-id", basic["client_id"],
             "--client-secret-file", str(wrong))
     assert r.returncode == 5 and "invalid_client" in r.stderr and "wrong-secret-value" not in r.stderr
-    for sub in ("token", "assertion"):
+    for sub in ("token", "assertion", "discover", "revoke", "introspect"):
         r = cli(prefix, sub, "--help")
         assert r.returncode == 0 and "usage:" in r.stdout
+
+    # OpenID Connect: discover, a token through the issuer, introspect, revoke, introspect.
+    issuer = server.manifest["issuer"]
+    r = cli(prefix, "discover", "--issuer", issuer)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["issuer"] == issuer
+    assert cli(prefix, "discover", "--issuer", issuer + "/").returncode == 3  # names another issuer
+    assert cli(prefix, "discover").returncode == 2
+    via_issuer = ["--issuer", issuer, "--client-id", basic["client_id"], "--client-secret-file", str(secret_file)]
+    r = cli(prefix, "token", *via_issuer, "--scope", "read", "--output", "token")
+    assert r.returncode == 0, r.stderr
+    token_file = tmp_path / "token"
+    token_file.write_text(r.stdout.strip())
+    r = cli(prefix, "introspect", *via_issuer, "--token-file", str(token_file))
+    assert r.returncode == 0 and json.loads(r.stdout)["active"] is True, r.stderr
+    r = cli(prefix, "revoke", *via_issuer, "--token-file", str(token_file), "--hint", "access_token")
+    assert r.returncode == 0 and r.stdout.strip() == "revoked", r.stderr
+    r = cli(prefix, "introspect", *via_issuer, "--token-file", str(token_file))
+    assert json.loads(r.stdout)["active"] is False
+    assert token_file.read_text() not in r.stderr
+    assert cli(prefix, "revoke", *via_issuer).returncode == 2  # no token given
+    assert cli(prefix, "revoke", *common, "--token-file", str(token_file)).returncode == 2  # no issuer
 
 
 def test_destdir_and_uninstall(tmp_path):
