@@ -52,4 +52,35 @@ pub mod fuzzing {
     pub use crate::keys::{Algorithm, PrivateKey};
     pub use crate::oauth::{parse_error, parse_token};
     pub use crate::url::check_endpoint;
+
+    /// The signature keys a JWK Set document yields.
+    pub fn jwks_keys(body: &[u8]) -> crate::Result<usize> {
+        crate::jose::Jwks::parse(body).map(|set| set.keys.len())
+    }
+
+    /// Validates `id_token` as an ID token of `issuer` for `client_id`, with
+    /// the keys of the JWK Set `jwks` (or the HMAC `secret`), at the
+    /// current time, as `Client::validate_id_token` does.
+    pub fn validate_id_token(
+        id_token: &str,
+        issuer: &str,
+        client_id: &str,
+        jwks: &[u8],
+        secret: Option<&[u8]>,
+    ) -> crate::Result<String> {
+        let set = std::sync::Arc::new(crate::jose::Jwks::parse(jwks)?);
+        let expected = crate::oidc::Expected {
+            issuer,
+            client_id,
+            nonce: None,
+            max_age: None,
+            access_token: None,
+            code: None,
+            algorithms: &[],
+            secret,
+            now: std::time::SystemTime::now(),
+            skew: std::time::Duration::from_secs(5),
+        };
+        crate::oidc::validate_id_token(id_token, &expected, &mut |_| Ok(set.clone()))
+    }
 }
