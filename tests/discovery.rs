@@ -461,3 +461,113 @@ fn device_authorization_grant() {
     assert_eq!(e.kind(), ErrorKind::Transport, "{e}");
     assert!(start.elapsed() < std::time::Duration::from_secs(3));
 }
+
+/// A local issuer whose JWKS rotates: the first set has key "a", every
+/// later fetch gives key "b". Answers `/.well-known/openid-configuration`
+/// and `/jwks`; returns its URL and the count of JWKS fetches.
+fn rotating_issuer() -> (
+    String,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    [openssl::pkey::PKey<openssl::pkey::Private>; 2],
+) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let keys = [0, 1].map(|_| {
+        openssl::pkey::PKey::from_rsa(openssl::rsa::Rsa::generate(2048).unwrap()).unwrap()
+    });
+    let jwk = |k: &openssl::pkey::PKey<openssl::pkey::Private>, kid: &str| {
+        let r = k.rsa().unwrap();
+        let b64 = |b: Vec<u8>| {
+            base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, b)
+        };
+        format!(
+            r#"{{"keys":[{{"kty":"RSA","kid":"{kid}","alg":"RS256","n":"{}","e":"{}"}}]}}"#,
+            b64(r.n().to_vec()),
+            b64(r.e().to_vec())
+        )
+    };
+    let sets = [jwk(&keys[0], "a"), jwk(&keys[1], "b")];
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let fetches = std::sync::Arc::new(AtomicUsize::new(0));
+    let (issuer, counter) = (url.clone(), fetches.clone());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { return };
+            let request = String::from_utf8_lossy(&read_request(&mut s)).into_owned();
+            let body = if request.starts_with("GET /jwks") {
+                let n = counter.fetch_add(1, Ordering::SeqCst);
+                sets[n.min(1)].clone()
+            } else {
+                format!(
+                    r#"{{"issuer":"{issuer}","token_endpoint":"{issuer}/token","jwks_uri":"{issuer}/jwks","id_token_signing_alg_values_supported":["RS256"]}}"#
+                )
+            };
+            let _ = s.write_all(http("200 OK", "", &body).as_bytes());
+        }
+    });
+    (url, fetches, keys)
+}
+
+fn rs256_id_token(
+    key: &openssl::pkey::PKey<openssl::pkey::Private>,
+    kid: &str,
+    issuer: &str,
+) -> String {
+    let b64 =
+        |b: &[u8]| base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, b);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let claims = format!(
+        r#"{{"iss":"{issuer}","sub":"u1","aud":"c","exp":{},"iat":{}}}"#,
+        now + 300,
+        now
+    );
+    let input = format!(
+        "{}.{}",
+        b64(format!(r#"{{"alg":"RS256","kid":"{kid}"}}"#).as_bytes()),
+        b64(claims.as_bytes())
+    );
+    let mut signer =
+        openssl::sign::Signer::new(openssl::hash::MessageDigest::sha256(), key).unwrap();
+    let sig = signer.sign_oneshot_to_vec(input.as_bytes()).unwrap();
+    format!("{input}.{}", b64(&sig))
+}
+
+/// Key rotation in the middle of a run: a token with the new kid makes the
+/// client fetch the JWKS again once and validate; an unknown kid right after
+/// does not make it fetch again (at most every 10 s).
+#[test]
+fn the_issuer_rotates_its_keys() {
+    use std::sync::atomic::Ordering;
+    let (issuer, fetches, keys) = rotating_issuer();
+    let c = Client::from_issuer(&issuer, "c").unwrap();
+    c.validate_id_token(&rs256_id_token(&keys[0], "a", &issuer), None)
+        .unwrap();
+    assert_eq!(fetches.load(Ordering::SeqCst), 1);
+    c.validate_id_token(&rs256_id_token(&keys[0], "a", &issuer), None)
+        .unwrap();
+    assert_eq!(fetches.load(Ordering::SeqCst), 1, "the set is cached");
+    // The issuer rotates to key "b".
+    let claims = c
+        .validate_id_token(&rs256_id_token(&keys[1], "b", &issuer), None)
+        .unwrap();
+    assert!(claims.contains("\"sub\":\"u1\""));
+    assert_eq!(
+        fetches.load(Ordering::SeqCst),
+        2,
+        "fetched again for the new kid"
+    );
+    // A kid nobody has: refused, and no third fetch within 10 s.
+    let e = c
+        .validate_id_token(&rs256_id_token(&keys[1], "zz", &issuer), None)
+        .unwrap_err();
+    assert!(e.message().contains("no RS256 key with kid \"zz\""), "{e}");
+    assert_eq!(fetches.load(Ordering::SeqCst), 2);
+    // The old key is gone from the new set.
+    let e = c
+        .validate_id_token(&rs256_id_token(&keys[0], "a", &issuer), None)
+        .unwrap_err();
+    assert!(e.message().contains("kid \"a\""), "{e}");
+}

@@ -35,11 +35,13 @@ struct Keys {
     set: Option<Arc<Jwks>>,
     fetched: Option<Instant>,
     max_age: Duration,
+    /// The last fetch made for a `kid` the set lacked.
+    refetched: Option<Instant>,
 }
 
-/// A JWKS is fetched again for an unknown `kid` at most this often (a
-/// token naming keys that do not exist must not make every validation a
-/// request).
+/// A JWKS is fetched again for an unknown `kid` at most this often (tokens
+/// naming keys that do not exist must not make every validation a
+/// request); a fetch because the set's max-age passed does not count.
 const JWKS_REFETCH_INTERVAL: Duration = Duration::from_secs(10);
 
 #[derive(Clone)]
@@ -280,8 +282,8 @@ impl Call<'_> {
     }
 
     /// The issuer's signing keys: the cached set while fresh, else fetched;
-    /// `refetch` fetches again (for a `kid` the set lacks) unless the set
-    /// was fetched in the last 10 s.
+    /// `refetch` fetches again (for a `kid` the set lacks) unless such a
+    /// fetch was made in the last 10 s.
     fn keys(&self, metadata: &Metadata, refetch: bool) -> Result<Arc<Jwks>> {
         let discovery = self.client.inner.discovery.as_ref().expect("metadata came");
         let mut keys = discovery
@@ -289,13 +291,14 @@ impl Call<'_> {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         if let (Some(set), Some(fetched)) = (&keys.set, keys.fetched) {
-            let age = fetched.elapsed();
-            let fresh = if refetch {
-                age < JWKS_REFETCH_INTERVAL
+            let keep = if refetch {
+                // Once per interval, however many unknown kids come.
+                keys.refetched
+                    .is_some_and(|at| at.elapsed() < JWKS_REFETCH_INTERVAL)
             } else {
-                age < keys.max_age
+                fetched.elapsed() < keys.max_age
             };
-            if fresh {
+            if keep {
                 return Ok(set.clone());
             }
         }
@@ -331,9 +334,11 @@ impl Call<'_> {
             .with_http_status(u16::try_from(response.status).unwrap_or(0)));
         }
         let set = Arc::new(Jwks::parse(&response.body)?);
+        let now = Instant::now();
         *keys = Keys {
             set: Some(set.clone()),
-            fetched: Some(Instant::now()),
+            fetched: Some(now),
+            refetched: if refetch { Some(now) } else { keys.refetched },
             max_age: response
                 .max_age
                 .map_or(DEFAULT_MAX_AGE, Duration::from_secs)
