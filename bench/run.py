@@ -79,7 +79,8 @@ def build() -> None:
     BUILD.mkdir(parents=True, exist_ok=True)
     tc = [f"-I{REPO / 'include'}", f"-L{LIBDIR}", "-ltokenclient", f"-Wl,-rpath,{LIBDIR}", "-pthread", "-lcurl",
           "-lcrypto"]
-    programs = {"server": ["-pthread"], "raw_sign": ["-lcrypto"], "raw_curl": ["-lcurl", "-lcrypto"], "tc_bench": tc}
+    programs = {"server": ["-pthread"], "raw_sign": ["-lcrypto"], "raw_curl": ["-lcurl", "-lcrypto"], "tc_bench": tc,
+                "idtoken_bench": tc}
     for name, libs in programs.items():
         run([os.environ.get("CC", "cc"), *CFLAGS, BENCH / f"{name}.c", *libs, "-o", BUILD / name])
     log("bench: go build (bench/go)")
@@ -203,6 +204,8 @@ def measurements(url: str) -> List[Tuple[str, Callable[[], Dict[str, float]]]]:
     m.append(("tc observed", program([BUILD / "tc_bench", "observed", url, es256, SECONDS / 2])))
     m.append(("baseline", program([BUILD / "tc_bench", "baseline", SECONDS / 4])))
     m.append(("tc cancel", program([BUILD / "tc_bench", "cancel", 32])))
+    for alg in ("ES256", "RS256"):
+        m.append((f"idtoken {alg}", program([BUILD / "idtoken_bench", key[alg], alg, SECONDS / 2])))
     return m
 
 
@@ -437,6 +440,11 @@ RATIOS: List[Tuple[str, Callable[[Dict[str, float]], float], Optional[Tuple[str,
      lambda r: r["cached_warn_obs"] / r["cached_plain_obs"], (">=", 0.95)),
     ("exchange with debug events (2 per exchange) / without",
      lambda r: r["exchange_debug_obs"] / r["exchange_plain_obs"], None),
+    ("ID token validation ES256 (C ABI, JWKS cached) / raw OpenSSL SHA-256 + ECDSA_do_verify",
+     lambda r: r["idtoken_ES256"] / r["raw_verify_ES256"], (">=", 0.85)),
+    ("ID token validation RS256 (C ABI, JWKS cached) / raw OpenSSL SHA-256 + RSA PKCS#1 verify",
+     lambda r: r["idtoken_RS256"] / r["raw_verify_RS256"], (">=", 0.85)),
+    ("issuer metadata served from the client's cache (ns/op)", lambda r: r["metadata_cached_ns"], ("<", 1000)),
     ("cancel to CANCELLED, an exchange waiting on a silent server (ms, median of 32)",
      lambda r: r["cancel_exchange_ms"], ("<", 50)),
     ("cancel to CANCELLED, an exchange waiting on a silent server (ms, slowest of 32)",
@@ -478,6 +486,7 @@ SECTIONS = {
     "go_tc_assert": "Go (single goroutine; as in Python, and with the raw C limits called through cgo)",
     "cached_get_token": "Cached token (the earlier benchmark)",
     "cancel_exchange_ms": "Cancellation (bench/tc_bench.c `cancel`)",
+    "idtoken_ES256": "OpenID Connect (bench/idtoken_bench.c)",
 }
 
 

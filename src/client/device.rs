@@ -114,8 +114,8 @@ impl Call<'_> {
                 return Err(Error::new(
                     ErrorKind::Transport,
                     format!(
-                        "the device authorization was not approved within the call's {} s",
-                        deadline.total().as_secs()
+                        "the device authorization was not approved within the call's {} ms",
+                        deadline.total().as_millis()
                     ),
                 ));
             }

@@ -11,6 +11,7 @@ use openssl::hash::MessageDigest;
 use openssl::memcmp;
 use openssl::nid::Nid;
 use openssl::pkey::{Id, PKey, Public};
+use openssl::pkey_ctx::PkeyCtx;
 use openssl::rsa::{Padding, Rsa};
 use openssl::sign::{RsaPssSaltlen, Verifier};
 use serde_json::Value;
@@ -82,8 +83,17 @@ impl<'a> Compact<'a> {
     }
 
     /// Whether the signature verifies with `key` under `alg`.
-    pub(crate) fn verifies_with(&self, alg: Algorithm, key: &PKey<Public>) -> Result<bool> {
-        verify(alg, key, self.signing_input.as_bytes(), &self.signature)
+    pub(crate) fn verifies_with(&self, alg: Algorithm, key: &PublicJwk) -> Result<bool> {
+        let input = self.signing_input.as_bytes();
+        match (&key.rsa, &key.ec, alg) {
+            (Some(rsa), _, Algorithm::RS256 | Algorithm::RS384 | Algorithm::RS512) => {
+                Ok(pkcs1_v15_matches(rsa, alg, input, &self.signature))
+            }
+            (_, Some(ec), Algorithm::ES256 | Algorithm::ES384 | Algorithm::ES512) => {
+                Ok(ecdsa_matches(ec, alg, input, &self.signature))
+            }
+            _ => verify(alg, &key.key, input, &self.signature),
+        }
     }
 
     /// Whether the signature is the HMAC of `secret` under `alg`.
@@ -107,8 +117,88 @@ fn digest(hash: Hash) -> MessageDigest {
     }
 }
 
+fn sha2(hash: Hash, input: &[u8]) -> Vec<u8> {
+    match hash {
+        Hash::Sha256 => openssl::sha::sha256(input).to_vec(),
+        Hash::Sha384 => openssl::sha::sha384(input).to_vec(),
+        Hash::Sha512 => openssl::sha::sha512(input).to_vec(),
+    }
+}
+
+fn message_digest(hash: Hash) -> &'static openssl::md::MdRef {
+    match hash {
+        Hash::Sha256 => openssl::md::Md::sha256(),
+        Hash::Sha384 => openssl::md::Md::sha384(),
+        Hash::Sha512 => openssl::md::Md::sha512(),
+    }
+}
+
 fn openssl_error(_: openssl::error::ErrorStack) -> Error {
     refused("the signature could not be checked (OpenSSL refused the key or the input)")
+}
+
+/// The DER `DigestInfo` prefix of PKCS#1 v1.5 signatures (RFC 8017 §9.2).
+fn digest_info_prefix(hash: Hash) -> &'static [u8] {
+    match hash {
+        Hash::Sha256 => &[
+            0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+            0x01, 0x05, 0x00, 0x04, 0x20,
+        ],
+        Hash::Sha384 => &[
+            0x30, 0x41, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+            0x02, 0x05, 0x00, 0x04, 0x30,
+        ],
+        Hash::Sha512 => &[
+            0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+            0x03, 0x05, 0x00, 0x04, 0x40,
+        ],
+    }
+}
+
+/// RSASSA-PKCS1-v1_5 verification (RFC 8017 §8.2.2) as RSA_verify does it:
+/// the signature opened with the public key (OpenSSL checks the padding),
+/// and what it holds compared whole with the expected `DigestInfo`. On the
+/// RSA key itself, so no provider context is fetched per signature.
+fn pkcs1_v15_matches(rsa: &Rsa<Public>, alg: Algorithm, input: &[u8], signature: &[u8]) -> bool {
+    let Some(hash) = alg.hash() else {
+        return false;
+    };
+    let size = rsa.size() as usize;
+    if signature.len() != size {
+        return false;
+    }
+    let mut opened = vec![0u8; size];
+    let Ok(n) = rsa.public_decrypt(signature, &mut opened, Padding::PKCS1) else {
+        return false;
+    };
+    let prefix = digest_info_prefix(hash);
+    let digest = sha2(hash, input);
+    n == prefix.len() + digest.len()
+        && opened[..prefix.len()] == *prefix
+        && opened[prefix.len()..n] == digest[..]
+}
+
+/// ECDSA verification of a JOSE `r || s` signature on the EC key itself.
+fn ecdsa_matches(ec: &EcKey<Public>, alg: Algorithm, input: &[u8], signature: &[u8]) -> bool {
+    let (nid, len) = match alg {
+        Algorithm::ES256 => (Nid::X9_62_PRIME256V1, 32),
+        Algorithm::ES384 => (Nid::SECP384R1, 48),
+        _ => (Nid::SECP521R1, 66),
+    };
+    if ec.group().curve_name() != Some(nid) || signature.len() != 2 * len {
+        return false;
+    }
+    let (Ok(r), Ok(s)) = (
+        BigNum::from_slice(&signature[..len]),
+        BigNum::from_slice(&signature[len..]),
+    ) else {
+        return false;
+    };
+    let Ok(sig) = EcdsaSig::from_private_components(r, s) else {
+        return false;
+    };
+    let digest = sha2(alg.hash().expect("ECDSA hashes"), input);
+    sig.verify(&digest, ec).unwrap_or(false)
 }
 
 /// Whether `signature` over `input` verifies with `key` under `alg` (an
@@ -126,18 +216,26 @@ pub(crate) fn verify(
             if key.id() != Id::RSA {
                 return Ok(false);
             }
-            let md = digest(hash.expect("RSA algorithms hash"));
-            let mut v = Verifier::new(md, key).map_err(openssl_error)?;
+            let hash = hash.expect("RSA algorithms hash");
             if matches!(alg, PS256 | PS384 | PS512) {
+                let md = digest(hash);
+                let mut v = Verifier::new(md, key).map_err(openssl_error)?;
                 v.set_rsa_padding(Padding::PKCS1_PSS)
                     .map_err(openssl_error)?;
                 v.set_rsa_pss_saltlen(RsaPssSaltlen::DIGEST_LENGTH)
                     .map_err(openssl_error)?;
                 v.set_rsa_mgf1_md(md).map_err(openssl_error)?;
-            } else {
-                v.set_rsa_padding(Padding::PKCS1).map_err(openssl_error)?;
+                return Ok(v.verify_oneshot(signature, input).unwrap_or(false));
             }
-            Ok(v.verify_oneshot(signature, input).unwrap_or(false))
+            // PKCS#1 v1.5 over a digest taken here: a bare key context costs
+            // less to set up than a digest-verify one.
+            let digest = sha2(hash, input);
+            let mut ctx = PkeyCtx::new(key).map_err(openssl_error)?;
+            ctx.verify_init().map_err(openssl_error)?;
+            ctx.set_rsa_padding(Padding::PKCS1).map_err(openssl_error)?;
+            ctx.set_signature_md(message_digest(hash))
+                .map_err(openssl_error)?;
+            Ok(ctx.verify(&digest, signature).unwrap_or(false))
         }
         ES256 | ES384 | ES512 => {
             let (nid, len) = match alg {
@@ -154,8 +252,7 @@ pub(crate) fn verify(
             let r = BigNum::from_slice(&signature[..len]).map_err(openssl_error)?;
             let s = BigNum::from_slice(&signature[len..]).map_err(openssl_error)?;
             let sig = EcdsaSig::from_private_components(r, s).map_err(openssl_error)?;
-            let digest = openssl::hash::hash(digest(hash.expect("ECDSA hashes")), input)
-                .map_err(openssl_error)?;
+            let digest = sha2(hash.expect("ECDSA hashes"), input);
             Ok(sig.verify(&digest, &ec).unwrap_or(false))
         }
         EdDSA => {
@@ -175,6 +272,10 @@ pub(crate) struct PublicJwk {
     /// The `alg` the set restricts the key to, if any.
     pub(crate) alg: Option<String>,
     pub(crate) key: PKey<Public>,
+    /// The RSA or EC key itself, taken out of `key` once: the fast
+    /// verifications work on it.
+    rsa: Option<Rsa<Public>>,
+    ec: Option<EcKey<Public>>,
 }
 
 impl PublicJwk {
@@ -192,9 +293,9 @@ impl PublicJwk {
                     ES384 => Nid::SECP384R1,
                     _ => Nid::SECP521R1,
                 };
-                self.key
-                    .ec_key()
-                    .is_ok_and(|ec| ec.group().curve_name() == Some(want))
+                self.ec
+                    .as_ref()
+                    .is_some_and(|ec| ec.group().curve_name() == Some(want))
             }
             EdDSA => self.key.id() == Id::ED25519,
             HS256 | HS384 | HS512 => false,
@@ -262,10 +363,13 @@ impl Jwks {
             // A private member in a published set is a mistake; never use it.
             .filter(|jwk| jwk.get("d").is_none())
             .filter_map(|jwk| {
+                let key = public_key(jwk)?;
                 Some(PublicJwk {
                     kid: member(jwk, "kid").map(str::to_string),
                     alg: member(jwk, "alg").map(str::to_string),
-                    key: public_key(jwk)?,
+                    rsa: key.rsa().ok(),
+                    ec: key.ec_key().ok(),
+                    key,
                 })
             })
             .collect();
@@ -327,14 +431,14 @@ mod tests {
         let c = Compact::parse("the token", &token).unwrap();
         let alg = c.algorithm("t").unwrap();
         let k = set.candidates(c.kid(), alg).next().unwrap();
-        assert!(c.verifies_with(alg, &k.key).unwrap());
-        assert!(!c.verifies_with(Algorithm::ES256, &k.key).unwrap());
+        assert!(c.verifies_with(alg, k).unwrap());
+        assert!(!c.verifies_with(Algorithm::ES256, k).unwrap());
         let mut parts: Vec<&str> = token.split('.').collect();
         let other = URL_SAFE_NO_PAD.encode(r#"{"sub":"b"}"#);
         parts[1] = &other;
         let tampered = parts.join(".");
         let t = Compact::parse("the token", &tampered).unwrap();
-        assert!(!t.verifies_with(alg, &k.key).unwrap());
+        assert!(!t.verifies_with(alg, k).unwrap());
 
         let none = format!(
             "{}.{}.",
@@ -375,7 +479,7 @@ mod tests {
         assert_eq!(set.keys.len(), 1, "the encryption key is left out");
         let c = Compact::parse("t", &token).unwrap();
         let k = set.candidates(Some("e1"), Algorithm::ES256).next().unwrap();
-        assert!(c.verifies_with(Algorithm::ES256, &k.key).unwrap());
+        assert!(c.verifies_with(Algorithm::ES256, k).unwrap());
         assert_eq!(set.candidates(Some("e1"), Algorithm::ES384).count(), 0);
         assert_eq!(set.candidates(Some("other"), Algorithm::ES256).count(), 0);
     }

