@@ -69,9 +69,15 @@ func New(tokenURL, clientID string) (*Client, error) {
 	if err := toError(C.tokenclient_client_new(u, id, &h)); err != nil {
 		return nil, err
 	}
+	return wrapClient(h), nil
+}
+
+// wrapClient makes the Client of a new handle, freed by Close or by its
+// finalizer.
+func wrapClient(h *C.tokenclient_client) *Client {
 	c := &Client{h: h, cache: newTokenCache()}
 	runtime.SetFinalizer(c, (*Client).Close)
-	return c, nil
+	return c
 }
 
 // Region is a Talkdesk region.
@@ -523,33 +529,33 @@ func CodeVerifier(v string) ExchangeOption { return func(e *exchangeConfig) { e.
 // callFunc makes one _ex call with options o (nil: the defaults).
 type callFunc func(h *C.tokenclient_client, o *C.tokenclient_call_options, out **C.tokenclient_token) *C.tokenclient_error
 
-// call runs f with the options ctx implies and returns the token it wrote
-// (to free with tokenclient_token_free). A context that can never be done
+// withOptions runs f with the call options ctx implies, for every _ex
+// function of the library. A context that can never be done
 // (context.Background) costs nothing: f gets NULL options. Otherwise f gets
 // the ctx's deadline, rounded up to the ms, and a cancel handle of its own
 // that context.AfterFunc fires when ctx is done; the handle is freed only
-// once f has returned and the AfterFunc, if it started, has finished.
-func (c *Client) call(ctx context.Context, f callFunc) (*C.tokenclient_token, error) {
-	var out *C.tokenclient_token
+// once f has returned and the AfterFunc, if it started, has finished. A
+// ctx already done makes no call (notStarted); an error of a call that its
+// ctx ended carries ctx.Err() beside it (ended).
+func withOptions(ctx context.Context, f func(o *C.tokenclient_call_options) error) error {
 	if ctx.Done() == nil {
-		err := c.with(func(h *C.tokenclient_client) *C.tokenclient_error { return f(h, nil, &out) })
-		return out, err
+		return f(nil)
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, notStarted(err)
+		return notStarted(err)
 	}
 	var o C.tokenclient_call_options
 	o.struct_size = C.uint32_t(unsafe.Sizeof(o))
 	if deadline, ok := ctx.Deadline(); ok {
 		left := time.Until(deadline)
 		if left <= 0 {
-			return nil, notStarted(context.DeadlineExceeded)
+			return notStarted(context.DeadlineExceeded)
 		}
 		o.deadline_ms = C.uint32_t(min((left+time.Millisecond-1)/time.Millisecond, 1<<32-1))
 	}
 	var cancel *C.tokenclient_cancel
 	if err := toError(C.tokenclient_cancel_new(&cancel)); err != nil {
-		return nil, err
+		return err
 	}
 	o.cancel = cancel
 	fired := make(chan struct{})
@@ -557,13 +563,34 @@ func (c *Client) call(ctx context.Context, f callFunc) (*C.tokenclient_token, er
 		C.tokenclient_cancel_cancel(cancel)
 		close(fired)
 	})
-	err := c.with(func(h *C.tokenclient_client) *C.tokenclient_error { return f(h, &o, &out) })
+	err := f(&o)
 	if !stop() {
 		<-fired // it started: let it finish with the handle
 	}
 	C.tokenclient_cancel_free(cancel)
 	if err != nil {
-		return nil, ended(ctx, err)
+		return ended(ctx, err)
+	}
+	return nil
+}
+
+// do runs f with the live handle (with) and the options ctx implies
+// (withOptions): every I/O call of a Client goes through it.
+func (c *Client) do(ctx context.Context, f func(h *C.tokenclient_client, o *C.tokenclient_call_options) *C.tokenclient_error) error {
+	return withOptions(ctx, func(o *C.tokenclient_call_options) error {
+		return c.with(func(h *C.tokenclient_client) *C.tokenclient_error { return f(h, o) })
+	})
+}
+
+// call is do for a function that writes a token, and returns it (to free
+// with tokenclient_token_free).
+func (c *Client) call(ctx context.Context, f callFunc) (*C.tokenclient_token, error) {
+	var out *C.tokenclient_token
+	err := c.do(ctx, func(h *C.tokenclient_client, o *C.tokenclient_call_options) *C.tokenclient_error {
+		return f(h, o, &out)
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -682,6 +709,12 @@ type Token struct {
 	RefreshToken string
 	IDToken      string
 	Raw          json.RawMessage // the whole response body
+	// IDTokenClaims are the claims of IDToken as a JSON object, once the
+	// library has validated it (signature, iss, aud, exp, nonce, at_hash,
+	// ...): set for the tokens of (*Authorization).Finish, nil for every
+	// other token, whose IDToken (if any) was not validated (see
+	// ValidateIDToken).
+	IDTokenClaims json.RawMessage
 }
 
 // Extra returns any other string member of the response, e.g. "sid"; ""
@@ -715,6 +748,9 @@ func copyToken(p *C.tokenclient_token) (*Token, error) {
 		RefreshToken: goString(C.tokenclient_token_refresh_token(p)),
 		IDToken:      goString(C.tokenclient_token_id_token(p)),
 		Raw:          json.RawMessage(raw),
+	}
+	if claims := C.tokenclient_token_id_token_claims(p); claims != nil {
+		t.IDTokenClaims = json.RawMessage(C.GoString(claims))
 	}
 	if t.ExpiresIn >= 0 {
 		const maxSeconds = int64(1<<63-1) / int64(time.Second)

@@ -25,6 +25,14 @@ type testServer struct {
 	ProtectedURL string `json:"protected_url"`
 	StatsURL     string `json:"stats_url"`
 	RedirectURI  string `json:"redirect_uri"`
+	// The main issuer (FromIssuer), and its test user's sub.
+	Issuer   string `json:"issuer"`
+	TestUser string `json:"test_user"`
+	// GET ?url=<an authorization URL>: the test user logs in at the real
+	// authorization endpoint; {"callback": the URL the browser comes back to}.
+	AuthorizeURL string `json:"authorize_url"`
+	// GET ?user_code=X[&deny=1]: the test user approves (denies) a device code.
+	DeviceURL string `json:"device_url"`
 	// POST token=...&client_id=post-client&client_secret=... revokes a token.
 	RevocationURL string `json:"revocation_url"`
 	// GET ?to=URL: a 302 to URL.
