@@ -18,7 +18,7 @@
 //! sockets.
 #![allow(unsafe_code)]
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use curl::easy::{Easy2, Handler};
 use curl::multi::{Multi, WaitFd};
@@ -48,7 +48,13 @@ pub(crate) enum Failed {
     Cancelled,
     /// The multi handle failed (out of memory, a bad handle).
     Multi(curl::MultiError),
+    /// The deadline passed and libcurl had not ended the transfer.
+    TimedOut,
 }
+
+/// How long past the deadline libcurl is given to end a transfer with its
+/// own timeout before the transfer is abandoned here.
+const DEADLINE_GRACE: Duration = Duration::from_millis(20);
 
 impl<H: Handler> Conn<H> {
     pub(crate) fn new(handler: H) -> Conn<H> {
@@ -71,13 +77,14 @@ impl<H: Handler> Conn<H> {
         &mut self,
         body: Option<&[u8]>,
         cancel: Option<&Cancel>,
+        until: Instant,
     ) -> Result<(), Failed> {
         let Some(raw) = self.easy.as_ref().map(Easy2::raw) else {
             return Err(Failed::Curl(curl::Error::new(curl_sys::CURLE_FAILED_INIT)));
         };
         let Some(body) = body else {
             let easy = self.easy.take().expect("checked above");
-            return self.drive(easy, cancel);
+            return self.drive(easy, cancel, until);
         };
         let size = curl_sys::curl_off_t::try_from(body.len())
             .map_err(|_| Failed::Curl(curl::Error::new(curl_sys::CURLE_BAD_FUNCTION_ARGUMENT)))?;
@@ -99,7 +106,7 @@ impl<H: Handler> Conn<H> {
             ))?;
         }
         let easy = self.easy.take().expect("checked above");
-        let result = self.drive(easy, cancel);
+        let result = self.drive(easy, cancel, until);
         // SAFETY: as above; a NULL body with size 0 is an empty POST. The
         // handle is detached from the multi handle (or freed with it).
         if let Some(easy) = &self.easy {
@@ -121,7 +128,12 @@ impl<H: Handler> Conn<H> {
 
     /// Runs the transfer of `easy` to its end (or its cancel), then takes
     /// the handle back.
-    fn drive(&mut self, easy: Easy2<H>, cancel: Option<&Cancel>) -> Result<(), Failed> {
+    fn drive(
+        &mut self,
+        easy: Easy2<H>,
+        cancel: Option<&Cancel>,
+        until: Instant,
+    ) -> Result<(), Failed> {
         let handle = self.multi.add2(easy).map_err(Failed::Multi)?;
         let wake = cancel.and_then(Cancel::wake_fd);
         // A pipe readable while the flag is clear was written by a cancel in
@@ -137,6 +149,12 @@ impl<H: Handler> Conn<H> {
                 Ok(0) => break Ok(()),
                 Ok(_) => {}
             }
+            // libcurl's own timeout (set to the deadline) normally ends the
+            // transfer; this bounds the call should it not.
+            let now = Instant::now();
+            if now > until + DEADLINE_GRACE {
+                break Err(Failed::TimedOut);
+            }
             let mut fds = [WaitFd::new()];
             let watched = match wake {
                 Some(fd) if watch_pipe => {
@@ -146,12 +164,22 @@ impl<H: Handler> Conn<H> {
                 }
                 _ => 0,
             };
-            // libcurl shortens the wait to its own next timeout.
+            // Until libcurl's next timer (its timeouts, retransmits, the
+            // resolver), which curl_multi_poll does not always honour on
+            // its own; at most a second.
+            let timer = self
+                .multi
+                .get_timeout()
+                .ok()
+                .flatten()
+                .unwrap_or(Duration::from_secs(1));
+            let to_deadline = (until + Duration::from_millis(1)).saturating_duration_since(now);
             let wait = if cancel.is_some() && watched == 0 {
-                CANCEL_POLL
+                timer.min(CANCEL_POLL)
             } else {
-                Duration::from_secs(1)
-            };
+                timer.min(Duration::from_secs(1))
+            }
+            .min(to_deadline.max(Duration::from_millis(1)));
             if let Err(e) = self.multi.poll(&mut fds[..watched], wait) {
                 break Err(Failed::Multi(e));
             }

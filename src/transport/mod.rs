@@ -375,11 +375,22 @@ fn perform(
         .map_err(setup_error)?;
     easy.get_mut().start(options.max_response_bytes);
     // The body is read in place by libcurl, never copied (it may hold secrets).
-    let outcome = conn.perform(request.body, deadline.cancel());
+    let outcome = conn.perform(request.body, deadline.cancel(), Instant::now() + remaining);
     let easy = conn.easy().ok_or_else(lost)?;
     let e = match outcome {
         Ok(()) => None,
         Err(Failed::Cancelled) => return Err(Error::cancelled()),
+        Err(Failed::TimedOut) => {
+            return Err(Error::new(
+                ErrorKind::Transport,
+                format!(
+                    "the request timed out (connect timeout {} ms, {} ms left of the call)",
+                    options.connect_timeout.as_millis(),
+                    remaining.as_millis()
+                ),
+            )
+            .mark_transient(false))
+        }
         Err(Failed::Multi(e)) => {
             return Err(Error::new(
                 ErrorKind::Transport,
