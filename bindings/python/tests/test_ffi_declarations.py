@@ -21,6 +21,7 @@ C_TO_CTYPES = {
     "char **": {ctypes.POINTER(ctypes.c_void_p)},
     "const char *const *": {ctypes.POINTER(ctypes.c_char_p)},
     "uint32_t": {ctypes.c_uint32},
+    "int32_t": {ctypes.c_int32},
     "size_t": {ctypes.c_size_t},
     "int": {ctypes.c_int},
     "int64_t": {ctypes.c_int64},
@@ -36,6 +37,19 @@ C_TO_CTYPES = {
     # The cancel handle, and the out-parameter that receives a new one.
     "tokenclient_cancel *": {ctypes.c_void_p},
     "tokenclient_cancel **": {ctypes.POINTER(ctypes.c_void_p)},
+    # A client made from an issuer is written to an out-parameter.
+    "tokenclient_client **": {ctypes.POINTER(ctypes.c_void_p)},
+    # OpenID Connect's objects: an authorization request and a device
+    # authorization, as opaque pointers, and the out-parameters that receive
+    # new ones.
+    "tokenclient_authorization *": {ctypes.c_void_p},
+    "const tokenclient_authorization *": {ctypes.c_void_p},
+    "tokenclient_authorization **": {ctypes.POINTER(ctypes.c_void_p)},
+    "const tokenclient_device *": {ctypes.c_void_p},
+    "tokenclient_device *": {ctypes.c_void_p},
+    "tokenclient_device **": {ctypes.POINTER(ctypes.c_void_p)},
+    # The token an authorization or a device poll writes.
+    "tokenclient_token **": {ctypes.POINTER(ctypes.c_void_p)},
 }
 
 # C field type -> the ctypes type of a struct member.

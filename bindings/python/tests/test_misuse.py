@@ -57,6 +57,20 @@ def test_closed_client_raises_and_close_is_idempotent():
             call()
 
 
+def test_handles_cannot_be_copied_or_pickled():
+    """A copy would share the C object and free it twice (copy.copy of a
+    Client crashed the interpreter at exit)."""
+    import copy
+    import pickle
+
+    with Client(URL, "x") as c, tokenclient.Cancel() as cancel:
+        for obj in (c, cancel):
+            for clone in (copy.copy, copy.deepcopy, pickle.dumps):
+                with pytest.raises(TypeError, match="cannot be copied or pickled"):
+                    clone(obj)
+        assert c.create_assertion is not None and not c.closed
+
+
 def test_finalizer_frees_an_unclosed_client():
     for _ in range(100):
         c = Client(URL, "x")

@@ -8,6 +8,12 @@ assertions, through libtokenclient.
         token.access_token, token.expires_in, token["sid"]
         client.get_token("read", timeout=5)     # cached; one request however many ask
 
+OpenID Connect: `Client.from_issuer(issuer, client_id, ...)` makes a client
+from the issuer's metadata, with `metadata`, `revoke`, `introspect`,
+`userinfo`, `validate_id_token`, `authorization(...)` (an `Authorization`:
+the login URL, then `finish(callback_url)`) and `device_flow(...)` (a
+`DeviceAuthorization` to `poll()`).
+
 `AsyncClient` has the same I/O methods as coroutines; `tokenclient.requests`
 and `tokenclient.httpx` attach tokens to those HTTP clients (importing
 `tokenclient` imports neither).
@@ -16,6 +22,7 @@ and `tokenclient.httpx` attach tokens to those HTTP clients (importing
 from typing import TYPE_CHECKING, Any
 
 from ._client import AuthMethod, Cancel, Client, Token, version
+from ._oidc import Authorization, DeviceAuthorization
 from ._errors import (
     CancelledError,
     ConfigError,
@@ -30,26 +37,33 @@ from ._errors import (
 )
 
 if TYPE_CHECKING:
-    from ._aio import AsyncClient
+    from ._aio import AsyncAuthorization, AsyncClient, AsyncDeviceAuthorization
+
+#: The names of tokenclient._aio, imported on first use.
+_ASYNC = ("AsyncAuthorization", "AsyncClient", "AsyncDeviceAuthorization")
 
 
 def __getattr__(name: str) -> Any:
-    # AsyncClient is imported on first use: asyncio takes tens of ms to
-    # import, which programs that never use it need not pay.
-    if name == "AsyncClient":
-        from ._aio import AsyncClient
+    # The async classes are imported on first use: asyncio takes tens of ms
+    # to import, which programs that never use it need not pay.
+    if name in _ASYNC:
+        from . import _aio
 
-        return AsyncClient
+        return getattr(_aio, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = [
+    "AsyncAuthorization",
     "AsyncClient",
+    "AsyncDeviceAuthorization",
     "AuthMethod",
+    "Authorization",
     "Cancel",
     "CancelledError",
     "Client",
     "ConfigError",
+    "DeviceAuthorization",
     "HTTPError",
     "InternalError",
     "InvalidArgumentError",

@@ -18,11 +18,55 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-from typing import Any, Callable, Dict, Iterable, Optional, Set, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Set, Tuple, TypeVar, Union
 
 from . import _ffi
 from ._client import Cancel, Client, Token, _monotonic, _ms, _wall
 from ._errors import InvalidArgumentError, TransportError
+from ._oidc import Authorization, DeviceAuthorization
+
+T = TypeVar("T")
+
+
+def _submit(pool: concurrent.futures.Executor, running: Set[Cancel], loop: asyncio.AbstractEventLoop,
+            call: Callable[[Cancel], T]) -> Tuple["asyncio.Future[T]", Cancel]:
+    """Starts `call(cancel)` on `pool` with a new Cancel, kept in `running`
+    until the call ends (then closed)."""
+    cancel = Cancel()
+
+    def done() -> None:
+        running.discard(cancel)
+        cancel.close()
+
+    def job() -> T:
+        try:
+            return call(cancel)
+        finally:
+            done()
+
+    running.add(cancel)
+    try:
+        submitted = pool.submit(job)
+    except BaseException:
+        done()
+        raise
+    # A job cancelled before it started never runs its `finally`.
+    submitted.add_done_callback(lambda f: done() if f.cancelled() else None)
+    return asyncio.wrap_future(submitted, loop=loop), cancel
+
+
+async def _run(pool: concurrent.futures.Executor, running: Set[Cancel], call: Callable[[Cancel], T]) -> T:
+    """Awaits `call(cancel)` on a thread of `pool`; a cancelled task cancels it."""
+    future, cancel = _submit(pool, running, asyncio.get_running_loop(), call)
+    try:
+        return await future
+    except asyncio.CancelledError:
+        cancel.cancel()  # the C call ends within a few ms; no one waits for it
+        raise
+
+
+def _new_pool() -> concurrent.futures.ThreadPoolExecutor:
+    return concurrent.futures.ThreadPoolExecutor(thread_name_prefix="tokenclient")
 
 
 class _Flight:
@@ -82,6 +126,29 @@ class AsyncClient:
         executor = options.pop("executor", None)
         return cls.from_client(Client.pingone(env_id, client_id, auth_base, **options), executor=executor)
 
+    @classmethod
+    async def from_issuer(cls, issuer: str, client_id: str, *, executor: Optional[concurrent.futures.Executor] = None,
+                          timeout: Optional[Union[float, Tuple[float, float]]] = None,
+                          **options: Any) -> "AsyncClient":
+        """`Client.from_issuer`, awaited (the discovery runs on the executor;
+        a cancelled task cancels it)."""
+        own: Optional[concurrent.futures.ThreadPoolExecutor] = None
+        pool: concurrent.futures.Executor
+        if executor is None:
+            pool = own = _new_pool()
+        else:
+            pool = executor
+        try:
+            client = await _run(pool, set(), lambda c: Client.from_issuer(
+                issuer, client_id, timeout=timeout, cancel=c, **options))
+        except BaseException:
+            if own is not None:
+                own.shutdown(wait=False, cancel_futures=True)
+            raise
+        self = cls.from_client(client, executor=executor)
+        self._own_executor = own
+        return self
+
     @property
     def sync(self) -> Client:
         """The Client this one shares its C client with."""
@@ -99,44 +166,17 @@ class AsyncClient:
             return self._executor
         pool = self._own_executor
         if pool is None:
-            pool = self._own_executor = concurrent.futures.ThreadPoolExecutor(thread_name_prefix="tokenclient")
+            pool = self._own_executor = _new_pool()
         return pool
 
-    def _submit(self, loop: asyncio.AbstractEventLoop, call: Callable[[Cancel], Token]) -> Tuple["asyncio.Future[Token]", Cancel]:
+    def _submit(self, loop: asyncio.AbstractEventLoop, call: Callable[[Cancel], T]) -> Tuple["asyncio.Future[T]", Cancel]:
         """Starts `call(cancel)` on the executor with a new Cancel, which is
-        closed when the call ends."""
-        pool = self._pool()
-        cancel = Cancel()
-        running = self._running
+        closed when the call ends (and fired by `close()` before)."""
+        return _submit(self._pool(), self._running, loop, call)
 
-        def done() -> None:
-            running.discard(cancel)
-            cancel.close()
-
-        def job() -> Token:
-            try:
-                return call(cancel)
-            finally:
-                done()
-
-        running.add(cancel)
-        try:
-            submitted = pool.submit(job)
-        except BaseException:
-            done()
-            raise
-        # A job cancelled before it started never runs its `finally`.
-        submitted.add_done_callback(lambda f: done() if f.cancelled() else None)
-        return asyncio.wrap_future(submitted, loop=loop), cancel
-
-    async def _run(self, call: Callable[[Cancel], Token]) -> Token:
+    async def _run(self, call: Callable[[Cancel], T]) -> T:
         """Awaits `call(cancel)` on a thread; a cancelled task cancels it."""
-        future, cancel = self._submit(asyncio.get_running_loop(), call)
-        try:
-            return await future
-        except asyncio.CancelledError:
-            cancel.cancel()  # the C call ends within a few ms; no one waits for it
-            raise
+        return await _run(self._pool(), self._running, call)
 
     # -- the I/O methods -------------------------------------------------------
     async def exchange_code(self, code: str, redirect_uri: str, code_verifier: Optional[str] = None, *,
@@ -229,6 +269,53 @@ class AsyncClient:
         flight.cancel.cancel()
         flight.future.cancel()
 
+    # -- OpenID Connect (a client made with from_issuer) ----------------------
+    async def metadata(self, *, timeout: Optional[float] = None) -> Dict[str, Any]:
+        """`Client.metadata`, awaited."""
+        sync = self._sync
+        return await self._run(lambda c: sync.metadata(timeout=timeout, cancel=c))
+
+    async def revoke(self, token: str, token_type_hint: Optional[str] = None, *,
+                     timeout: Optional[float] = None) -> None:
+        """`Client.revoke`, awaited."""
+        sync = self._sync
+        await self._run(lambda c: sync.revoke(token, token_type_hint, timeout=timeout, cancel=c))
+
+    async def introspect(self, token: str, token_type_hint: Optional[str] = None, *,
+                         timeout: Optional[float] = None) -> Dict[str, Any]:
+        """`Client.introspect`, awaited."""
+        sync = self._sync
+        return await self._run(lambda c: sync.introspect(token, token_type_hint, timeout=timeout, cancel=c))
+
+    async def userinfo(self, access_token: str, *, timeout: Optional[float] = None) -> Dict[str, Any]:
+        """`Client.userinfo`, awaited."""
+        sync = self._sync
+        return await self._run(lambda c: sync.userinfo(access_token, timeout=timeout, cancel=c))
+
+    async def validate_id_token(self, id_token: str, nonce: Optional[str] = None, *,
+                                timeout: Optional[float] = None) -> Dict[str, Any]:
+        """`Client.validate_id_token`, awaited (it may fetch the issuer's keys)."""
+        sync = self._sync
+        return await self._run(lambda c: sync.validate_id_token(id_token, nonce, timeout=timeout, cancel=c))
+
+    def authorization(self, redirect_uri: str, scope: Optional[str] = None, *,
+                      params: Optional[Union[Mapping[str, Union[str, Iterable[str]]],
+                                             Iterable[Tuple[str, str]]]] = None,
+                      par: bool = False) -> "AsyncAuthorization":
+        """`Client.authorization` (no I/O), with async `url` and `finish`."""
+        return AsyncAuthorization(self, self._sync.authorization(redirect_uri, scope, params=params, par=par))
+
+    def authorization_from_json(self, text: str) -> "AsyncAuthorization":
+        """`Client.authorization_from_json` (no I/O)."""
+        return AsyncAuthorization(self, self._sync.authorization_from_json(text))
+
+    async def device_flow(self, scope: Optional[str] = None, *,
+                          timeout: Optional[float] = None) -> "AsyncDeviceAuthorization":
+        """`Client.device_flow`, awaited, with an async `poll`."""
+        sync = self._sync
+        device = await self._run(lambda c: sync.device_flow(scope, timeout=timeout, cancel=c))
+        return AsyncDeviceAuthorization(self, device)
+
     # -- no I/O --------------------------------------------------------------------
     def invalidate_token(self, scope: Optional[str] = None) -> None:
         """`Client.invalidate_token` (no I/O)."""
@@ -263,4 +350,138 @@ class AsyncClient:
         return f"<AsyncClient closed={self.closed!r}>"
 
 
-__all__ = ["AsyncClient"]
+class AsyncAuthorization:
+    """An `Authorization` of an AsyncClient (`aclient.authorization(...)`):
+    `url` and `finish` are awaited, running on the AsyncClient's executor
+    (a cancelled task cancels the C call; `aclose()` of the client cancels
+    them). `.sync` is the Authorization. Close it with `close()`, `with` or
+    `async with`."""
+
+    __slots__ = ("_client", "_auth")
+
+    def __init__(self, client: AsyncClient, auth: Authorization) -> None:
+        if not isinstance(client, AsyncClient):
+            raise TypeError(f"client must be a tokenclient.AsyncClient, not {type(client).__name__}")
+        if not isinstance(auth, Authorization):
+            raise TypeError(f"auth must be a tokenclient.Authorization, not {type(auth).__name__}")
+        self._client = client
+        self._auth = auth
+
+    @property
+    def sync(self) -> Authorization:
+        """The Authorization this one awaits."""
+        return self._auth
+
+    def set_param(self, name: str, value: str) -> None:
+        """`Authorization.set_param` (no I/O)."""
+        self._auth.set_param(name, value)
+
+    def set_par(self, use_par: bool = True) -> None:
+        """`Authorization.set_par` (no I/O)."""
+        self._auth.set_par(use_par)
+
+    def to_json(self) -> str:
+        """`Authorization.to_json` (a secret: it holds the PKCE verifier)."""
+        return self._auth.to_json()
+
+    async def url(self, *, timeout: Optional[float] = None) -> str:
+        """`Authorization.url`, awaited (with PAR it makes a request)."""
+        auth = self._auth
+        return await self._client._run(lambda c: auth.url(timeout=timeout, cancel=c))
+
+    async def finish(self, callback_url: str, *, timeout: Optional[float] = None) -> Token:
+        """`Authorization.finish`, awaited."""
+        auth = self._auth
+        return await self._client._run(lambda c: auth.finish(callback_url, timeout=timeout, cancel=c))
+
+    @property
+    def closed(self) -> bool:
+        return self._auth.closed
+
+    def close(self) -> None:
+        """`Authorization.close`."""
+        self._auth.close()
+
+    def __enter__(self) -> "AsyncAuthorization":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> "AsyncAuthorization":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<AsyncAuthorization closed={self.closed!r}>"
+
+
+class AsyncDeviceAuthorization:
+    """A `DeviceAuthorization` of an AsyncClient (`await
+    aclient.device_flow(...)`), with `poll` awaited: cancelling the task
+    that awaits it stops the polling within a few milliseconds. `.sync` is
+    the DeviceAuthorization."""
+
+    __slots__ = ("_client", "_device")
+
+    def __init__(self, client: AsyncClient, device: DeviceAuthorization) -> None:
+        if not isinstance(client, AsyncClient):
+            raise TypeError(f"client must be a tokenclient.AsyncClient, not {type(client).__name__}")
+        if not isinstance(device, DeviceAuthorization):
+            raise TypeError(f"device must be a tokenclient.DeviceAuthorization, not {type(device).__name__}")
+        self._client = client
+        self._device = device
+
+    @property
+    def sync(self) -> DeviceAuthorization:
+        """The DeviceAuthorization this one awaits."""
+        return self._device
+
+    @property
+    def user_code(self) -> str:
+        return self._device.user_code
+
+    @property
+    def verification_uri(self) -> str:
+        return self._device.verification_uri
+
+    @property
+    def verification_uri_complete(self) -> Optional[str]:
+        return self._device.verification_uri_complete
+
+    @property
+    def expires_in(self) -> int:
+        return self._device.expires_in
+
+    async def poll(self, *, timeout: Optional[float] = None) -> Token:
+        """`DeviceAuthorization.poll`, awaited."""
+        device = self._device
+        return await self._client._run(lambda c: device.poll(timeout=timeout, cancel=c))
+
+    @property
+    def closed(self) -> bool:
+        return self._device.closed
+
+    def close(self) -> None:
+        """`DeviceAuthorization.close`."""
+        self._device.close()
+
+    def __enter__(self) -> "AsyncDeviceAuthorization":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> "AsyncDeviceAuthorization":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<AsyncDeviceAuthorization user_code={self.user_code!r} closed={self.closed!r}>"
+
+
+__all__ = ["AsyncAuthorization", "AsyncClient", "AsyncDeviceAuthorization"]

@@ -10,14 +10,15 @@ import math
 import threading
 import time
 import weakref
-from typing import (TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple,
-                    TypeVar, Union, cast)
+from typing import (TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Mapping, NoReturn, Optional, Sequence,
+                    Tuple, TypeVar, Union, cast)
 
 from . import _events, _ffi
 from ._errors import InvalidArgumentError, check
 
 if TYPE_CHECKING:
     from ._aio import AsyncClient
+    from ._oidc import Authorization, DeviceAuthorization
 
 lib = _ffi.lib
 T = TypeVar("T")
@@ -102,6 +103,14 @@ def _expires_in(handle: Optional[int]) -> Optional[int]:
     return None if seconds < 0 else seconds
 
 
+def _json_object(raw: Optional[bytes]) -> Optional[Dict[str, Any]]:
+    """A JSON object the library wrote (None for NULL), parsed."""
+    if raw is None:
+        return None
+    value: Dict[str, Any] = _json.loads(raw)
+    return value
+
+
 #: How each field of a Token is read from a C token.
 _FIELDS: Dict[str, Callable[[Optional[int]], Any]] = {
     "access_token": lambda h: _text(lib.tokenclient_token_access_token(h)) or "",
@@ -111,6 +120,7 @@ _FIELDS: Dict[str, Callable[[Optional[int]], Any]] = {
     "refresh_token": lambda h: _text(lib.tokenclient_token_refresh_token(h)),
     "id_token": lambda h: _text(lib.tokenclient_token_id_token(h)),
     "json": lambda h: _json.loads(lib.tokenclient_token_json(h) or b"{}"),
+    "id_token_claims": lambda h: _json_object(lib.tokenclient_token_id_token_claims(h)),
 }
 
 
@@ -198,6 +208,14 @@ class Token:
     def json(self) -> Dict[str, Any]:
         """The whole response body, parsed."""
         return cast(Dict[str, Any], self._get("json"))
+
+    @property
+    def id_token_claims(self) -> Optional[Dict[str, Any]]:
+        """The claims of the ID token, validated (signature, issuer,
+        audience, expiry, nonce, max_age, at_hash and c_hash), for a token
+        from `Authorization.finish`; None for other tokens, whose ID token
+        (if any) was not validated: see `Client.validate_id_token`."""
+        return cast(Optional[Dict[str, Any]], self._get("id_token_claims"))
 
     def __getitem__(self, name: str) -> str:
         """A string member of the response, e.g. `token["sid"]`."""
@@ -292,6 +310,10 @@ class Cancel:
     def __del__(self) -> None:
         self.close()
 
+    def __reduce__(self) -> NoReturn:
+        # A copy would share the C handle and free it twice.
+        raise TypeError("a Cancel cannot be copied or pickled")
+
     def __repr__(self) -> str:
         return f"Cancel(cancelled={self._cancelled!r}, closed={self._closing!r})"
 
@@ -352,6 +374,20 @@ class Client:
         on_token: Optional[Callable[[Token], None]] = None,
         log_level: Optional[int] = _UNSET,
     ) -> None:
+        self._init_state()
+        out = ctypes.c_void_p()
+        check(lib.tokenclient_client_new(_arg(token_url, "token_url"), _arg(client_id, "client_id"), ctypes.byref(out)))
+        self._start(out.value, dict(
+            private_key=private_key, key_id=key_id, alg=alg, client_secret=client_secret,
+            auth_method=auth_method, hmac_alg=hmac_alg, public=public, refresh_token=refresh_token,
+            audience=audience, assertion_lifetime=assertion_lifetime, clock_skew=clock_skew, timeout=timeout,
+            ca_file=ca_file, client_cert=client_cert, proxy=proxy, max_response_bytes=max_response_bytes,
+            headers=headers, retry_policy=retry_policy, refresh_policy=refresh_policy, on_token=on_token,
+            log_level=log_level,
+        ))
+
+    def _init_state(self) -> None:
+        """The state of a client without its C client yet."""
         self._lock = threading.Lock()
         self._handle: Optional[int] = None
         self._callback: Any = None  # keeps the ctypes trampoline alive
@@ -367,23 +403,19 @@ class Client:
         # debug events are forwarded.
         self._snapshots_on = True
         self._aio: Optional["weakref.ReferenceType[AsyncClient]"] = None
-        out = ctypes.c_void_p()
-        check(lib.tokenclient_client_new(_arg(token_url, "token_url"), _arg(client_id, "client_id"), ctypes.byref(out)))
-        self._handle = out.value
+
+    def _start(self, handle: Optional[int], options: Dict[str, Any]) -> None:
+        """Takes ownership of `handle` (a new `tokenclient_client *`) and
+        applies the constructor's keyword arguments `options` (all of them);
+        a bad one closes the client and raises."""
+        self._handle = handle
         try:
             # Forward what the logger is enabled for; when it is disabled, install
             # nothing, so that the library never calls into Python.
             level = _events.logger_c_level()
             if level is not None:
                 self._forward_events(level)
-            self._configure(
-                private_key=private_key, key_id=key_id, alg=alg, client_secret=client_secret,
-                auth_method=auth_method, hmac_alg=hmac_alg, public=public, refresh_token=refresh_token,
-                audience=audience, assertion_lifetime=assertion_lifetime, clock_skew=clock_skew, timeout=timeout,
-                ca_file=ca_file, client_cert=client_cert, proxy=proxy, max_response_bytes=max_response_bytes,
-                headers=headers, retry_policy=retry_policy, refresh_policy=refresh_policy, on_token=on_token,
-                log_level=log_level,
-            )
+            self._configure(**options)
         except BaseException:
             self.close()
             raise
@@ -477,6 +509,38 @@ class Client:
         )
         return cls(url, client_id, **options)
 
+    @classmethod
+    def from_issuer(cls, issuer: str, client_id: str, *, timeout: Optional[Union[float, Tuple[float, float]]] = None,
+                    cancel: Optional[Cancel] = None, **options: Any) -> "Client":
+        """A client of the authorization server `issuer`, from its metadata
+        (OpenID Connect Discovery, else RFC 8414), which must name `issuer`
+        exactly: its token endpoint, and those of `revoke`, `introspect`,
+        `userinfo`, `validate_id_token`, `authorization` and `device_flow`.
+        `options` are the constructor's keyword arguments (the
+        credentials, ...), applied once the metadata is in. `timeout`
+        (seconds, or a pair (connect, total)) bounds the discovery (by its
+        total) and is then the client's timeout, as for the constructor;
+        `cancel` stops the discovery. The discovery itself uses the default
+        transport settings (the system's CAs, the environment's proxy): the
+        `ca_file`, `proxy`, `client_cert` and `headers` given apply to the
+        client's requests after it."""
+        unknown = sorted(set(options) - set(_KEYWORDS))
+        if unknown:
+            raise TypeError(f"from_issuer() got an unexpected keyword argument {unknown[0]!r}")
+        if isinstance(timeout, tuple) and len(timeout) == 2:
+            deadline: Any = timeout[1]
+        elif isinstance(timeout, tuple):
+            raise TypeError("timeout must be seconds, or a pair (connect, total) of seconds")
+        else:
+            deadline = timeout
+        out = ctypes.c_void_p()
+        _with_options(deadline, cancel, lambda o: check(lib.tokenclient_client_from_issuer_ex(
+            _arg(issuer, "issuer"), _arg(client_id, "client_id"), o, ctypes.byref(out))))
+        client = cls.__new__(cls)
+        client._init_state()
+        client._start(out.value, {**_KEYWORDS, **options, "timeout": timeout})
+        return client
+
     def aio(self) -> "AsyncClient":
         """The `AsyncClient` of this client: the same C client (its cache,
         its single flight, its settings), with `async` I/O methods. Closing
@@ -540,6 +604,10 @@ class Client:
 
     def __del__(self) -> None:
         self.close()
+
+    def __reduce__(self) -> NoReturn:
+        # A copy would share the C client and free it twice.
+        raise TypeError("a Client cannot be copied or pickled: share it (it is thread-safe) or make another")
 
     # -- snapshots of cached tokens ----------------------------------------
     def _drop_snapshots(self, scope: Any = _UNSET) -> None:
@@ -643,27 +711,38 @@ class Client:
         """A new signed client assertion (a credential: do not log it)."""
         return self._string(lib.tokenclient_client_create_assertion)
 
-    def _token(self, fn: Callable[..., Optional[int]], args: Tuple[Any, ...],
-               timeout: Optional[float], cancel: Optional[Cancel]) -> Token:
-        """Runs an `_ex` call: `fn(handle, *args, options, &out)`, with NULL
-        options when neither a timeout nor a cancel handle is given."""
-        out = ctypes.c_void_p()
-        if timeout is None and cancel is None:
-            options: Any = None
-        else:
-            options = _ffi.CallOptions(_OPTIONS_SIZE, _check_options(timeout, cancel), None)
-        if cancel is not None:
-            options.cancel = cancel._acquire()
-        try:
+    def _ex(self, fn: Callable[..., Optional[int]], args: Tuple[Any, ...], timeout: Optional[float],
+            cancel: Optional[Cancel], out: Optional[ctypes.c_void_p] = None) -> None:
+        """Runs an `_ex` call, `fn(handle, *args, options[, &out])`, with the
+        options of `timeout` and `cancel` (see `_with_options`), raising
+        its error; the client cannot be freed while it runs."""
+        def run(options: Any) -> None:
             handle = self._acquire()
             try:
-                check(fn(handle, *args, None if options is None else ctypes.byref(options), ctypes.byref(out)))
+                if out is None:
+                    check(fn(handle, *args, options))
+                else:
+                    check(fn(handle, *args, options, ctypes.byref(out)))
             finally:
                 self._release()
-        finally:
-            if cancel is not None:
-                cancel._release()
+
+        _with_options(timeout, cancel, run)
+
+    def _token(self, fn: Callable[..., Optional[int]], args: Tuple[Any, ...],
+               timeout: Optional[float], cancel: Optional[Cancel]) -> Token:
+        """Runs an `_ex` call that writes a token to its last argument."""
+        out = ctypes.c_void_p()
+        self._ex(fn, args, timeout, cancel, out)
         return Token(out.value)  # it does not depend on the client
+
+    def _json(self, fn: Callable[..., Optional[int]], args: Tuple[Any, ...],
+              timeout: Optional[float], cancel: Optional[Cancel]) -> Dict[str, Any]:
+        """Runs an `_ex` call that writes a JSON object (an owned string) to
+        its last argument, and parses it."""
+        out = ctypes.c_void_p()
+        self._ex(fn, args, timeout, cancel, out)
+        value: Dict[str, Any] = _json.loads(_ffi.take_string(out))
+        return value
 
     def exchange_code(self, code: str, redirect_uri: str, code_verifier: Optional[str] = None, *,
                       timeout: Optional[float] = None, cancel: Optional[Cancel] = None) -> Token:
@@ -818,12 +897,125 @@ class Client:
         array = (ctypes.c_char_p * (len(pairs) + 1))(*pairs, None)
         return self._token(lib.tokenclient_client_grant_ex, (_arg(grant_type, "grant_type"), array), timeout, cancel)
 
+    # -- OpenID Connect (a client made with from_issuer) ----------------------
+    def metadata(self, *, timeout: Optional[float] = None, cancel: Optional[Cancel] = None) -> Dict[str, Any]:
+        """The issuer's metadata document, parsed: the cached copy while
+        fresh (its Cache-Control max-age, else an hour), else fetched again
+        (a failed fetch keeps the cached copy). ConfigError for a client
+        not made with `from_issuer`."""
+        return self._json(lib.tokenclient_client_metadata_ex, (), timeout, cancel)
+
+    def revoke(self, token: str, token_type_hint: Optional[str] = None, *,
+               timeout: Optional[float] = None, cancel: Optional[Cancel] = None) -> None:
+        """Revokes `token` (RFC 7009) at the issuer's revocation endpoint;
+        `token_type_hint` is "access_token", "refresh_token" or None. A
+        token the server does not know counts as revoked."""
+        self._ex(lib.tokenclient_client_revoke_ex, (_arg(token, "token"), _arg(token_type_hint, "token_type_hint", True)),
+                 timeout, cancel)
+
+    def introspect(self, token: str, token_type_hint: Optional[str] = None, *,
+                   timeout: Optional[float] = None, cancel: Optional[Cancel] = None) -> Dict[str, Any]:
+        """The issuer's introspection (RFC 7662) of `token`: a dict with a
+        boolean "active" (and, when active, what the server tells)."""
+        return self._json(lib.tokenclient_client_introspect_ex,
+                          (_arg(token, "token"), _arg(token_type_hint, "token_type_hint", True)), timeout, cancel)
+
+    def userinfo(self, access_token: str, *, timeout: Optional[float] = None,
+                 cancel: Optional[Cancel] = None) -> Dict[str, Any]:
+        """The claims the issuer's userinfo endpoint gives for `access_token`
+        (OpenID Connect Core 5.3). A refused token is an OAuthError or
+        HTTPError with `status` 401."""
+        return self._json(lib.tokenclient_client_userinfo_ex, (_arg(access_token, "access_token"),), timeout, cancel)
+
+    def validate_id_token(self, id_token: str, nonce: Optional[str] = None, *, timeout: Optional[float] = None,
+                          cancel: Optional[Cancel] = None) -> Dict[str, Any]:
+        """The claims of `id_token` once validated as an ID token the issuer
+        gave this client (OpenID Connect Core 3.1.3.7: the signature with
+        the issuer's keys, iss, aud, azp, exp, iat, nbf, and `nonce` when
+        given). A token that breaks a rule is a ResponseError naming the
+        rule. `timeout`/`cancel` bound a fetch of the issuer's keys."""
+        return self._json(lib.tokenclient_client_validate_id_token_ex,
+                          (_arg(id_token, "id_token"), _arg(nonce, "nonce", True)), timeout, cancel)
+
+    def authorization(self, redirect_uri: str, scope: Optional[str] = None, *,
+                      params: Optional[Union[Mapping[str, Union[str, Iterable[str]]],
+                                             Iterable[Tuple[str, str]]]] = None,
+                      par: bool = False) -> "Authorization":
+        """A new authorization code request (with PKCE, `state` and `nonce`)
+        to come back to `redirect_uri`, for `scope` (include "openid" for
+        an ID token): see `Authorization`. `params` (a mapping, where a list
+        value repeats the name, or pairs) are more parameters (`prompt`,
+        `login_hint`, `max_age`, ...: `Authorization.set_param`); `par=True`
+        sends the request by PAR (RFC 9126), which the issuer may also
+        require. No I/O."""
+        from ._oidc import Authorization
+
+        out = ctypes.c_void_p()
+        self._call(lambda h: check(lib.tokenclient_authorization_new(
+            h, _arg(redirect_uri, "redirect_uri"), _arg(scope, "scope", True), ctypes.byref(out))))
+        auth = Authorization._adopt(out.value)
+        try:
+            if params is not None:
+                if isinstance(params, (str, bytes)):
+                    raise TypeError("params must be a mapping or (name, value) pairs, not a string")
+                items = params.items() if isinstance(params, Mapping) else params
+                for name, value in items:
+                    for v in ([value] if isinstance(value, (str, bytes)) else value):
+                        auth.set_param(name, cast(str, v))
+            if par is not False:
+                if par is not True:
+                    raise TypeError(f"par must be True or False, not {type(par).__name__}")
+                auth.set_par(True)
+        except BaseException:
+            auth.close()
+            raise
+        return auth
+
+    def authorization_from_json(self, text: str) -> "Authorization":
+        """The request `Authorization.to_json` wrote (for this issuer and
+        client id). No I/O."""
+        from ._oidc import Authorization
+
+        return Authorization.from_json(self, text)
+
+    def device_flow(self, scope: Optional[str] = None, *, timeout: Optional[float] = None,
+                    cancel: Optional[Cancel] = None) -> "DeviceAuthorization":
+        """Starts a device authorization (RFC 8628) for `scope` (None: the
+        server's default): show the user its `user_code` and
+        `verification_uri`, then `poll()` for the token."""
+        from ._oidc import DeviceAuthorization
+
+        out = ctypes.c_void_p()
+        self._ex(lib.tokenclient_client_device_authorize_ex, (_arg(scope, "scope", True),), timeout, cancel, out)
+        return DeviceAuthorization._adopt(self, out.value)
+
+
+#: The constructor's keyword arguments and their defaults (from_issuer takes them too).
+_KEYWORDS: Dict[str, Any] = dict(Client.__init__.__kwdefaults__ or {})
+
 
 def _check_options(timeout: Optional[float], cancel: Optional[Cancel]) -> int:
     """Checks a call's options; returns its deadline_ms (0: the client's)."""
     if cancel is not None and not isinstance(cancel, Cancel):
         raise TypeError(f"cancel must be a tokenclient.Cancel, not {type(cancel).__name__}")
     return 0 if timeout is None else _ms(timeout, "timeout")
+
+
+def _with_options(timeout: Optional[float], cancel: Optional[Cancel], run: Callable[[Any], T]) -> T:
+    """`run(options)` with the `const tokenclient_call_options *` of a call
+    of `timeout` and `cancel`: NULL (None) when neither is given, so the
+    defaults apply. The cancel handle cannot be freed while it runs. Every
+    `_ex` call of the binding goes through here."""
+    if timeout is None and cancel is None:
+        return run(None)
+    options = _ffi.CallOptions(_OPTIONS_SIZE, _check_options(timeout, cancel), None)
+    if cancel is None:
+        return run(ctypes.byref(options))
+    options.cancel = cancel._acquire()
+    try:
+        return run(ctypes.byref(options))
+    finally:
+        cancel._release()
 
 
 def _auth_method(value: Union[AuthMethod, int, str]) -> AuthMethod:

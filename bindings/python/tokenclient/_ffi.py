@@ -13,7 +13,7 @@ import ctypes
 import ctypes.util
 import os
 import pathlib
-from ctypes import POINTER, c_char_p, c_int, c_int64, c_size_t, c_uint32, c_void_p
+from ctypes import POINTER, c_char_p, c_int, c_int32, c_int64, c_size_t, c_uint32, c_void_p
 
 _HERE = pathlib.Path(__file__).resolve().parent
 
@@ -130,6 +130,41 @@ SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "tokenclient_client_counters": (_ERR, [c_void_p, _OUT]),
     "tokenclient_talkdesk_token_url": (_ERR, [c_char_p, c_uint32, _OUT]),
     "tokenclient_pingone_token_url": (_ERR, [c_char_p, c_char_p, _OUT]),
+    # OpenID Connect: a client made from an issuer, and what its metadata enables.
+    "tokenclient_client_from_issuer": (_ERR, [c_char_p, c_char_p, _OUT]),
+    "tokenclient_client_from_issuer_ex": (_ERR, [c_char_p, c_char_p, _OPTIONS, _OUT]),
+    "tokenclient_client_metadata": (_ERR, [c_void_p, _OUT]),
+    "tokenclient_client_metadata_ex": (_ERR, [c_void_p, _OPTIONS, _OUT]),
+    "tokenclient_client_revoke": (_ERR, [c_void_p, c_char_p, c_char_p]),
+    "tokenclient_client_revoke_ex": (_ERR, [c_void_p, c_char_p, c_char_p, _OPTIONS]),
+    "tokenclient_client_introspect": (_ERR, [c_void_p, c_char_p, c_char_p, _OUT]),
+    "tokenclient_client_introspect_ex": (_ERR, [c_void_p, c_char_p, c_char_p, _OPTIONS, _OUT]),
+    "tokenclient_client_userinfo": (_ERR, [c_void_p, c_char_p, _OUT]),
+    "tokenclient_client_userinfo_ex": (_ERR, [c_void_p, c_char_p, _OPTIONS, _OUT]),
+    "tokenclient_client_validate_id_token": (_ERR, [c_void_p, c_char_p, c_char_p, _OUT]),
+    "tokenclient_client_validate_id_token_ex": (_ERR, [c_void_p, c_char_p, c_char_p, _OPTIONS, _OUT]),
+    "tokenclient_token_id_token_claims": (c_char_p, [c_void_p]),
+    # tokenclient_authorization: one authorization code request.
+    "tokenclient_authorization_new": (_ERR, [c_void_p, c_char_p, c_char_p, _OUT]),
+    "tokenclient_authorization_set_param": (_ERR, [c_void_p, c_char_p, c_char_p]),
+    "tokenclient_authorization_set_par": (_ERR, [c_void_p, c_int32]),
+    "tokenclient_authorization_url": (_ERR, [c_void_p, _OUT]),
+    "tokenclient_authorization_url_ex": (_ERR, [c_void_p, _OPTIONS, _OUT]),
+    "tokenclient_authorization_export": (_ERR, [c_void_p, _OUT]),
+    "tokenclient_authorization_import": (_ERR, [c_void_p, c_char_p, _OUT]),
+    "tokenclient_authorization_finish": (_ERR, [c_void_p, c_char_p, _OUT]),
+    "tokenclient_authorization_finish_ex": (_ERR, [c_void_p, c_char_p, _OPTIONS, _OUT]),
+    "tokenclient_authorization_free": (None, [c_void_p]),
+    # tokenclient_device: a started device authorization (RFC 8628).
+    "tokenclient_client_device_authorize": (_ERR, [c_void_p, c_char_p, _OUT]),
+    "tokenclient_client_device_authorize_ex": (_ERR, [c_void_p, c_char_p, _OPTIONS, _OUT]),
+    "tokenclient_device_user_code": (c_char_p, [c_void_p]),
+    "tokenclient_device_verification_uri": (c_char_p, [c_void_p]),
+    "tokenclient_device_verification_uri_complete": (c_char_p, [c_void_p]),
+    "tokenclient_device_expires_in": (c_int64, [c_void_p]),
+    "tokenclient_client_device_poll": (_ERR, [c_void_p, c_void_p, _OUT]),
+    "tokenclient_client_device_poll_ex": (_ERR, [c_void_p, c_void_p, _OPTIONS, _OUT]),
+    "tokenclient_device_free": (None, [c_void_p]),
 }
 
 for _name, (_restype, _argtypes) in SIGNATURES.items():
