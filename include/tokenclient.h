@@ -666,6 +666,29 @@ tokenclient_error *tokenclient_client_client_credentials_ex(const tokenclient_cl
 tokenclient_error *tokenclient_client_grant_ex(const tokenclient_client *client, const char *grant_type, const char *const *params, const tokenclient_call_options *options, tokenclient_token **out);
 
 /**
+ * Token exchange (RFC 8693): trades `subject_token`, of type
+ * `subject_token_type` (e.g. "urn:ietf:params:oauth:token-type:access_token"),
+ * for a token of this client, and writes it to `*out`. `params` is a
+ * NULL-terminated name, value, ... array as for `tokenclient_client_grant`
+ * (NULL for none): `audience`, `resource`, `scope`, `requested_token_type`,
+ * `actor_token` and `actor_token_type`. The answer's `issued_token_type`
+ * is readable with `tokenclient_token_get`.
+ *
+ * Ownership and errors as for `tokenclient_client_grant`; also
+ * `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for an empty subject token or type.
+ */
+tokenclient_error *tokenclient_client_token_exchange(const tokenclient_client *client, const char *subject_token, const char *subject_token_type, const char *const *params, tokenclient_token **out);
+
+/**
+ * `tokenclient_client_token_exchange` with the options of this call (NULL:
+ * the defaults; see `tokenclient_call_options`).
+ *
+ * Ownership and errors as for `tokenclient_client_token_exchange`; also
+ * those of `tokenclient_client_exchange_code_ex`.
+ */
+tokenclient_error *tokenclient_client_token_exchange_ex(const tokenclient_client *client, const char *subject_token, const char *subject_token_type, const char *const *params, const tokenclient_call_options *options, tokenclient_token **out);
+
+/**
  * The `access_token` (never NULL for a valid token; NULL for NULL).
  * Ownership: belongs to `token`.
  */

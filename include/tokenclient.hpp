@@ -487,6 +487,24 @@ class Client {
     return detail::take(out);
   }
 
+  /* Token exchange (RFC 8693): `subject_token` of `subject_token_type` for a
+   * token of this client, with audience, resource, scope, ... in `params`. */
+  Token token_exchange(std::string_view subject_token, std::string_view subject_token_type,
+                       const std::vector<std::pair<std::string, std::string>> &params = {},
+                       const CallOptions &options = {}) const {
+    std::vector<const char *> arr;
+    for (const auto &p : params) {
+      arr.push_back(p.first.c_str());
+      arr.push_back(p.second.c_str());
+    }
+    arr.push_back(nullptr);
+    detail::CStr st(subject_token), stt(subject_token_type);
+    const tokenclient_call_options o = detail::c_options(options);
+    return token([&](tokenclient_token **out) {
+      return tokenclient_client_token_exchange_ex(handle(), st.get(), stt.get(), arr.data(), &o, out);
+    });
+  }
+
   /* Any grant, with form parameters (a name may repeat). */
   Token grant(std::string_view grant_type, const std::vector<std::pair<std::string, std::string>> &params = {},
               const CallOptions &options = {}) const {

@@ -571,3 +571,151 @@ fn the_issuer_rotates_its_keys() {
         .unwrap_err();
     assert!(e.message().contains("kid \"a\""), "{e}");
 }
+
+/// A local issuer that answers each request with the next of `answers`
+/// (metadata first) and hands back every request it read.
+fn scripted_issuer(
+    extra_metadata: &str,
+    answers: Vec<(&'static str, String)>,
+) -> (String, std::thread::JoinHandle<Vec<String>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let doc = format!(
+        r#"{{"issuer":"{url}","token_endpoint":"{url}/token","authorization_endpoint":"{url}/authorize","pushed_authorization_request_endpoint":"{url}/par","device_authorization_endpoint":"{url}/device"{extra_metadata}}}"#
+    );
+    let seen = std::thread::spawn(move || {
+        let mut requests = Vec::new();
+        let mut script = vec![("200 OK", doc)];
+        script.extend(answers);
+        for (status, body) in script {
+            let (mut s, _) = listener.accept().unwrap();
+            requests.push(String::from_utf8_lossy(&read_request(&mut s)).into_owned());
+            s.write_all(http(status, "", &body).as_bytes()).unwrap();
+        }
+        requests
+    });
+    (url, seen)
+}
+
+const TOKEN: &str = r#"{"access_token":"AT","token_type":"Bearer","expires_in":60,"issued_token_type":"urn:ietf:params:oauth:token-type:access_token"}"#;
+
+/// When the metadata requires PAR, the URL carries only the request_uri the
+/// PAR endpoint gave, even though the request did not ask for PAR.
+#[test]
+fn par_required_by_the_metadata() {
+    let (url, seen) = scripted_issuer(
+        r#","require_pushed_authorization_requests":true"#,
+        vec![(
+            "201 Created",
+            r#"{"request_uri":"urn:example:par:1","expires_in":60}"#.into(),
+        )],
+    );
+    let c = Client::from_issuer(&url, "c").unwrap();
+    c.set_client_secret("s3cret-value", AuthMethod::ClientSecretPost)
+        .unwrap();
+    let auth = c
+        .authorization("https://app.example.com/cb", Some("openid"))
+        .unwrap();
+    let location = c
+        .call(&CallOptions::default())
+        .authorization_url(&auth)
+        .unwrap();
+    assert_eq!(
+        location,
+        format!("{url}/authorize?client_id=c&request_uri=urn%3Aexample%3Apar%3A1")
+    );
+    let requests = seen.join().unwrap();
+    let par = &requests[1];
+    assert!(par.starts_with("POST /par "), "{par}");
+    assert!(
+        par.contains("code_challenge_method=S256")
+            && par.contains(&format!("state={}", auth.state())),
+        "{par}"
+    );
+    assert!(
+        par.contains("client_secret=s3cret-value"),
+        "the PAR request is authenticated"
+    );
+}
+
+/// The device grant against a scripted server: authorization_pending, then
+/// slow_down (the interval grows by 5 s), then the token; and expired_token
+/// ends the polling with that OAuth error.
+#[test]
+fn device_polling_follows_the_server() {
+    let device = r#"{"device_code":"DC","user_code":"UC","verification_uri":"https://x/device","expires_in":60,"interval":1}"#;
+    let pending = r#"{"error":"authorization_pending"}"#;
+    let (url, seen) = scripted_issuer(
+        "",
+        vec![
+            ("200 OK", device.into()),
+            ("400 Bad Request", pending.into()),
+            ("400 Bad Request", r#"{"error":"slow_down"}"#.into()),
+            ("200 OK", TOKEN.into()),
+            ("200 OK", device.into()),
+            (
+                "400 Bad Request",
+                r#"{"error":"expired_token","error_description":"too late"}"#.into(),
+            ),
+        ],
+    );
+    let c = Client::from_issuer(&url, "c").unwrap();
+    c.set_public().unwrap();
+    let d = c.device_authorize(None).unwrap();
+    let start = std::time::Instant::now();
+    let t = c.device_poll(&d).unwrap();
+    let took = start.elapsed();
+    assert_eq!(t.access_token(), "AT");
+    // 1 s, 1 s, then 1 + 5 s after slow_down.
+    assert!(
+        took >= std::time::Duration::from_secs(8) && took < std::time::Duration::from_secs(12),
+        "{took:?}"
+    );
+    let d = c.device_authorize(None).unwrap();
+    let e = c.device_poll(&d).unwrap_err();
+    assert_eq!(e.oauth().unwrap().code, "expired_token", "{e}");
+    let requests = seen.join().unwrap();
+    assert!(requests[2].contains(
+        "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code&device_code=DC"
+    ));
+}
+
+/// Token exchange (RFC 8693) sends the subject token, its type and the
+/// extra parameters as a grant.
+#[test]
+fn token_exchange_sends_rfc_8693_parameters() {
+    let (url, seen) = scripted_issuer("", vec![("200 OK", TOKEN.into())]);
+    let c = Client::from_issuer(&url, "c").unwrap();
+    c.set_client_secret("s3cret-value", AuthMethod::ClientSecretBasic)
+        .unwrap();
+    let t = c
+        .token_exchange(
+            "SUBJECT",
+            "urn:ietf:params:oauth:token-type:access_token",
+            &[
+                ("audience", "https://api.example.com"),
+                (
+                    "requested_token_type",
+                    "urn:ietf:params:oauth:token-type:access_token",
+                ),
+            ],
+        )
+        .unwrap();
+    assert_eq!(
+        t.get("issued_token_type"),
+        Some("urn:ietf:params:oauth:token-type:access_token")
+    );
+    let body = &seen.join().unwrap()[1];
+    for part in [
+        "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Atoken-exchange",
+        "subject_token=SUBJECT",
+        "subject_token_type=urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Aaccess_token",
+        "audience=https%3A%2F%2Fapi.example.com",
+    ] {
+        assert!(body.contains(part), "{part} in {body}");
+    }
+    assert_eq!(
+        c.token_exchange("", "t", &[]).unwrap_err().kind(),
+        ErrorKind::InvalidArgument
+    );
+}

@@ -670,6 +670,40 @@ func (c *Client) Grant(grantType string, params url.Values) (*Token, error) {
 
 // GrantContext is Grant bounded by ctx (see ExchangeCodeContext).
 func (c *Client) GrantContext(ctx context.Context, grantType string, params url.Values) (*Token, error) {
+	arr, free := cParams(params)
+	defer free()
+	gt := cString(grantType)
+	defer freeCString(gt)
+	return c.token(ctx, func(h *C.tokenclient_client, o *C.tokenclient_call_options, out **C.tokenclient_token) *C.tokenclient_error {
+		return C.tokenclient_client_grant_ex(h, gt, arr, o, out)
+	})
+}
+
+// TokenExchange is TokenExchangeContext with context.Background().
+func (c *Client) TokenExchange(subjectToken, subjectTokenType string, params url.Values) (*Token, error) {
+	return c.TokenExchangeContext(context.Background(), subjectToken, subjectTokenType, params)
+}
+
+// TokenExchangeContext trades subjectToken, of type subjectTokenType (e.g.
+// "urn:ietf:params:oauth:token-type:access_token"), for a token of this
+// client (RFC 8693), with params such as audience, resource, scope,
+// requested_token_type, actor_token and actor_token_type. The answer's
+// issued_token_type is Token.Extra("issued_token_type").
+func (c *Client) TokenExchangeContext(ctx context.Context, subjectToken, subjectTokenType string, params url.Values) (*Token, error) {
+	arr, free := cParams(params)
+	defer free()
+	st, stt := cString(subjectToken), cString(subjectTokenType)
+	defer freeCString(st)
+	defer freeCString(stt)
+	return c.token(ctx, func(h *C.tokenclient_client, o *C.tokenclient_call_options, out **C.tokenclient_token) *C.tokenclient_error {
+		return C.tokenclient_client_token_exchange_ex(h, st, stt, arr, o, out)
+	})
+}
+
+// cParams is params as the NULL-terminated name, value, ... array the C
+// functions take, in C memory (so no Go pointer crosses into C), names in
+// order; free releases it.
+func cParams(params url.Values) (arr **C.char, free func()) {
 	names := make([]string, 0, len(params))
 	for name := range params {
 		names = append(names, name)
@@ -681,22 +715,16 @@ func (c *Client) GrantContext(ctx context.Context, grantType string, params url.
 			strs = append(strs, cString(name), cString(v))
 		}
 	}
-	// A NULL-terminated array in C memory, so no Go pointer crosses into C.
 	n := len(strs) + 1
-	arr := (*[1 << 20]*C.char)(C.malloc(C.size_t(n) * C.size_t(unsafe.Sizeof((*C.char)(nil)))))[:n:n]
-	copy(arr, strs)
-	arr[n-1] = nil
-	gt := cString(grantType)
-	defer func() {
+	slots := (*[1 << 20]*C.char)(C.malloc(C.size_t(n) * C.size_t(unsafe.Sizeof((*C.char)(nil)))))[:n:n]
+	copy(slots, strs)
+	slots[n-1] = nil
+	return (**C.char)(unsafe.Pointer(&slots[0])), func() {
 		for _, s := range strs {
 			freeCString(s)
 		}
-		C.free(unsafe.Pointer(&arr[0]))
-		freeCString(gt)
-	}()
-	return c.token(ctx, func(h *C.tokenclient_client, o *C.tokenclient_call_options, out **C.tokenclient_token) *C.tokenclient_error {
-		return C.tokenclient_client_grant_ex(h, gt, (**C.char)(unsafe.Pointer(&arr[0])), o, out)
-	})
+		C.free(unsafe.Pointer(&slots[0]))
+	}
 }
 
 // Token is a successful token response, copied out of C.

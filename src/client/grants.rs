@@ -10,6 +10,9 @@ use crate::oauth::{check_grant, delay, may_retry, random_u64, read_answer, requi
 use crate::observe::{emit, without_query, Event, Level};
 use crate::transport::{CallOptions, Deadline, Request};
 
+/// The token exchange grant's type (RFC 8693 §2.1).
+const TOKEN_EXCHANGE_GRANT: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+
 /// A retry is started only when at least this much of the call's time
 /// remains after its backoff: less would not cover a request.
 const MIN_ATTEMPT: Duration = Duration::from_millis(100);
@@ -36,6 +39,17 @@ impl Client {
     /// The client_credentials grant (RFC 6749 §4.4).
     pub fn client_credentials(&self, scope: Option<&str>) -> Result<Token> {
         self.call(&CallOptions::default()).client_credentials(scope)
+    }
+
+    /// Token exchange, RFC 8693 (see `Call::token_exchange`).
+    pub fn token_exchange(
+        &self,
+        subject_token: &str,
+        subject_token_type: &str,
+        params: &[(&str, &str)],
+    ) -> Result<Token> {
+        self.call(&CallOptions::default())
+            .token_exchange(subject_token, subject_token_type, params)
     }
 
     /// Any grant: `grant_type` plus `params` (see `Call::grant`).
@@ -204,6 +218,29 @@ impl Call<'_> {
     /// The client_credentials grant (RFC 6749 §4.4).
     pub fn client_credentials(&self, scope: Option<&str>) -> Result<Token> {
         self.client.client_credentials_by(scope, &self.deadline())
+    }
+
+    /// Token exchange (RFC 8693): trades `subject_token` (of type
+    /// `subject_token_type`, e.g. `urn:ietf:params:oauth:token-type:access_token`)
+    /// for a token of this client, with `params` such as `audience`,
+    /// `resource`, `scope`, `requested_token_type` or an `actor_token` and
+    /// its `actor_token_type`. The answer's `issued_token_type` is in the
+    /// token (`Token::get`).
+    pub fn token_exchange(
+        &self,
+        subject_token: &str,
+        subject_token_type: &str,
+        params: &[(&str, &str)],
+    ) -> Result<Token> {
+        required("the subject token", subject_token)?;
+        required("the subject token type", subject_token_type)?;
+        crate::audit::secret(subject_token);
+        let mut all = vec![
+            ("subject_token", subject_token),
+            ("subject_token_type", subject_token_type),
+        ];
+        all.extend_from_slice(params);
+        self.grant(TOKEN_EXCHANGE_GRANT, &all)
     }
 
     /// Any grant: `grant_type` plus `params` (name, value; a name may

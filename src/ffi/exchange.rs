@@ -207,6 +207,56 @@ pub unsafe extern "C" fn tokenclient_client_grant_ex(
     })
 }
 
+/// Token exchange (RFC 8693): trades `subject_token`, of type
+/// `subject_token_type` (e.g. "urn:ietf:params:oauth:token-type:access_token"),
+/// for a token of this client, and writes it to `*out`. `params` is a
+/// NULL-terminated name, value, ... array as for `tokenclient_client_grant`
+/// (NULL for none): `audience`, `resource`, `scope`, `requested_token_type`,
+/// `actor_token` and `actor_token_type`. The answer's `issued_token_type`
+/// is readable with `tokenclient_token_get`.
+///
+/// Ownership and errors as for `tokenclient_client_grant`; also
+/// `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for an empty subject token or type.
+#[no_mangle]
+pub unsafe extern "C" fn tokenclient_client_token_exchange(
+    client: *const tokenclient_client,
+    subject_token: *const c_char,
+    subject_token_type: *const c_char,
+    params: *const *const c_char,
+    out: *mut *mut tokenclient_token,
+) -> *mut tokenclient_error {
+    tokenclient_client_token_exchange_ex(
+        client,
+        subject_token,
+        subject_token_type,
+        params,
+        std::ptr::null(),
+        out,
+    )
+}
+
+/// `tokenclient_client_token_exchange` with the options of this call (NULL:
+/// the defaults; see `tokenclient_call_options`).
+///
+/// Ownership and errors as for `tokenclient_client_token_exchange`; also
+/// those of `tokenclient_client_exchange_code_ex`.
+#[no_mangle]
+pub unsafe extern "C" fn tokenclient_client_token_exchange_ex(
+    client: *const tokenclient_client,
+    subject_token: *const c_char,
+    subject_token_type: *const c_char,
+    params: *const *const c_char,
+    options: *const tokenclient_call_options,
+    out: *mut *mut tokenclient_token,
+) -> *mut tokenclient_error {
+    exchange(client, options, out, |c| {
+        let token = str_arg(subject_token, "subject_token")?;
+        let kind = str_arg(subject_token_type, "subject_token_type")?;
+        let pairs = read_params(params)?;
+        c.token_exchange(token, kind, &pairs)
+    })
+}
+
 /// Reads the NULL-terminated name/value array of `tokenclient_client_grant`.
 unsafe fn read_params<'a>(params: *const *const c_char) -> Result<Vec<(&'a str, &'a str)>> {
     let mut pairs = Vec::new();

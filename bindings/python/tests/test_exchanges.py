@@ -161,3 +161,19 @@ def test_callback_tokens_are_copied_before_c_takes_them_back(server):
     assert len(kept) == 1
     # The callback's token was lent by C for the call only; the copy holds on.
     assert kept[0].access_token == tok.access_token and kept[0].json == tok.json
+
+
+def test_token_exchange_reaches_the_token_endpoint():
+    """RFC 8693 through the binding: the grant goes out with its scope (the
+    loopback server names it in the token) and bad arguments are typed."""
+    from conn_server import ConnServer
+
+    with ConnServer() as s:
+        with Client(s.url, "c", client_secret="s3cret-value", auth_method="client_secret_post") as c:
+            c.set_proxy("")
+            t = c.token_exchange("SUBJECT", "urn:ietf:params:oauth:token-type:access_token",
+                                 audience="https://api.example.com", scope="exchanged")
+            assert t.access_token.startswith("exchanged|conn=")
+            assert [r["scope"] for r in s.seen] == ["exchanged"]
+            with pytest.raises(tokenclient.InvalidArgumentError):
+                c.token_exchange("", "urn:ietf:params:oauth:token-type:access_token")

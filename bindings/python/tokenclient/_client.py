@@ -897,6 +897,18 @@ class Client:
         array = (ctypes.c_char_p * (len(pairs) + 1))(*pairs, None)
         return self._token(lib.tokenclient_client_grant_ex, (_arg(grant_type, "grant_type"), array), timeout, cancel)
 
+    def token_exchange(self, subject_token: str, subject_token_type: str, *, timeout: Optional[float] = None,
+                       cancel: Optional[Cancel] = None, **params: Union[str, Iterable[str]]) -> Token:
+        """Token exchange (RFC 8693): `subject_token` of `subject_token_type`
+        (e.g. "urn:ietf:params:oauth:token-type:access_token") for a token of
+        this client; `params` such as audience, resource, scope,
+        requested_token_type, actor_token, actor_token_type (a list value
+        repeats the name). The answer's issued_token_type is `token["issued_token_type"]`."""
+        pairs = list(_flatten(params.items()))
+        array = (ctypes.c_char_p * (len(pairs) + 1))(*pairs, None)
+        args = (_arg(subject_token, "subject_token"), _arg(subject_token_type, "subject_token_type"), array)
+        return self._token(lib.tokenclient_client_token_exchange_ex, args, timeout, cancel)
+
     # -- OpenID Connect (a client made with from_issuer) ----------------------
     def metadata(self, *, timeout: Optional[float] = None, cancel: Optional[Cancel] = None) -> Dict[str, Any]:
         """The issuer's metadata document, parsed: the cached copy while

@@ -142,6 +142,17 @@ void test_exchanges(void) {
     }
     CHECK_REQUEST("grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Atoken-exchange");
     CHECK_REQUEST("subject_token=st-1&resource=https%3A%2F%2Fr1&resource=https%3A%2F%2Fr2");
+    /* the RFC 8693 helper sends the same grant */
+    const char *extra[] = {"audience", "https://api.example.com", NULL};
+    if (EXPECT_OK(tokenclient_client_token_exchange(c, "st-2", "urn:ietf:params:oauth:token-type:access_token", extra,
+                                                    &t))) {
+        tokenclient_token_free(t);
+    }
+    CHECK_REQUEST("grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Atoken-exchange&subject_token=st-2"
+                  "&subject_token_type=urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Aaccess_token"
+                  "&audience=https%3A%2F%2Fapi.example.com");
+    EXPECT_INVALID_OUT(tokenclient_client_token_exchange(c, "", "t", NULL, &t), t);
+    EXPECT_INVALID_OUT(tokenclient_client_token_exchange(c, "st", NULL, NULL, &t), t);
     if (EXPECT_OK(tokenclient_client_grant(c, "client_credentials", NULL, &t))) {
         tokenclient_token_free(t);
     }
