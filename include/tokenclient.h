@@ -181,9 +181,13 @@ typedef struct {
  * Called with every token `tokenclient_client_get_token` obtains from the
  * server (a new access token, and with it any rotated refresh token), so
  * the program can persist it. `token` is valid only during the call: copy
- * what you keep, do not free it. Runs on the thread that made the request,
- * while other callers may be waiting for it: return quickly, and do not
- * call `tokenclient_client_get_token` of the same client from it.
+ * what you keep, do not free it. Runs on the thread that made the request
+ * (for `tokenclient_client_get_token_ex` with options: a thread of the
+ * library's own), while other callers may be waiting for it: return
+ * quickly, do not call `tokenclient_client_get_token` of the same client
+ * from it, and do not free the client from it. `tokenclient_client_free`
+ * waits for such a library thread to end, so the callback must not wait
+ * for a lock the freeing thread holds.
  */
 typedef void (*tokenclient_token_callback)(void *user_data, const tokenclient_token *token);
 

@@ -205,8 +205,12 @@ fn form_decode(text: &str) -> Option<String> {
         match bytes[i] {
             b'+' => out.push(b' '),
             b'%' => {
-                let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
+                let hex = bytes.get(i + 1..i + 3)?;
+                // Two hex digits exactly (from_str_radix would take a sign).
+                if !hex.iter().all(u8::is_ascii_hexdigit) {
+                    return None;
+                }
+                out.push(u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?);
                 i += 2;
             }
             b => out.push(b),
@@ -239,5 +243,6 @@ mod query_tests {
         assert!(query_pairs("https://a/cb?x=%zz").is_none());
         assert!(query_pairs("https://a/cb?x=%ff").is_none());
         assert!(query_pairs("https://a/cb?x=%4").is_none());
+        assert!(query_pairs("https://a/cb?x=%+f").is_none());
     }
 }

@@ -31,8 +31,6 @@ pub(crate) trait Watch {
     fn wait(&self) {}
     /// This caller starts a request (on a miss, or to refresh early).
     fn refresh_started(&self) {}
-    /// The refresh failed and the old token, still usable, was served.
-    fn kept_old(&self, _error: &Error) {}
 }
 
 /// Called with every token the cache obtains (and so with every rotated
@@ -232,7 +230,7 @@ impl Cache {
     /// its own wait; if the old token is still usable it gets that at once
     /// (a refresh that then fails is not reported to it).
     #[allow(clippy::too_many_arguments)]
-    pub(crate) fn get<F, G>(
+    pub(crate) fn get<F, L>(
         &self,
         key: &str,
         clock: &Arc<dyn Clock>,
@@ -240,11 +238,11 @@ impl Cache {
         watch: &dyn Watch,
         call: impl FnOnce() -> Deadline,
         run: Run,
-        make_fetch: impl FnOnce() -> (F, G),
+        make_fetch: impl FnOnce() -> (F, L),
     ) -> Result<Arc<Token>>
     where
         F: FnOnce() -> Result<Arc<Token>> + Send + 'static,
-        G: FnOnce(&Arc<Token>) + Send + 'static,
+        L: FnOnce(&Result<Arc<Token>>, bool) + Send + 'static,
     {
         let state = self.state.get();
         let mut slots = state.lock();
@@ -289,7 +287,8 @@ impl Cache {
             key: key.to_string(),
             landed: false,
         };
-        let (fetch, obtained) = make_fetch();
+        let (fetch, landed) = make_fetch();
+        let old_served = stale.is_some();
         if run == Run::Detached {
             let (clock, policy) = (clock.clone(), *policy);
             let spawned = std::thread::Builder::new()
@@ -297,17 +296,17 @@ impl Cache {
                 .spawn(move || {
                     let result = fetch();
                     flight.land(&result, Reading::of(clock.as_ref()), &policy);
-                    if let Ok(token) = &result {
-                        obtained(token);
-                    }
+                    landed(&result, old_served);
                 });
             if let Err(e) = spawned {
                 // The flight was dropped unlanded with the closure:
                 // waiters have been told of a failure.
-                return Err(Error::new(
-                    ErrorKind::Transport,
-                    format!("no thread could be started for the token request: {e}"),
-                ));
+                return stale.ok_or_else(|| {
+                    Error::new(
+                        ErrorKind::Transport,
+                        format!("no thread could be started for the token request: {e}"),
+                    )
+                });
             }
             // The old token is still good: this caller keeps it while the
             // refresh goes on in the background.
@@ -318,17 +317,11 @@ impl Cache {
         }
         let result = fetch();
         flight.land(&result, Reading::of(clock.as_ref()), policy);
+        landed(&result, old_served);
         match (result, stale) {
-            (Ok(token), _) => {
-                obtained(&token);
-                Ok(token)
-            }
             // The refresh failed but the old token is still good: keep using it.
-            (Err(e), Some(old)) => {
-                watch.kept_old(&e);
-                Ok(old)
-            }
-            (result, None) => result,
+            (Err(_), Some(old)) => Ok(old),
+            (result, _) => result,
         }
     }
 }
@@ -345,6 +338,10 @@ fn wait_for(
     let in_flight =
         |s: &mut HashMap<String, Slot>| s.get(key).is_some_and(|slot| slot.flights == flight);
     loop {
+        // A flight that has landed is taken even when the time is up.
+        if !in_flight(&mut slots) {
+            break;
+        }
         let remaining = call.remaining();
         if remaining.is_zero() {
             return Err(Error::new(
@@ -482,7 +479,7 @@ mod tests {
                 &Unwatched,
                 || call.clone(),
                 run,
-                || (fetch, |_: &Arc<Token>| {}),
+                || (fetch, |_: &Result<Arc<Token>>, _: bool| {}),
             )
         }
 

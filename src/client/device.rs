@@ -91,7 +91,7 @@ impl Call<'_> {
             m.device_authorization_endpoint.as_ref()
         })?;
         let params: Vec<(&str, &str)> = scope.map(|s| ("scope", s)).into_iter().collect();
-        let response = self.post_authenticated(&url, &params)?;
+        let response = self.post_authenticated(&url, &params, &[])?;
         parse(&response.body)
     }
 
@@ -120,12 +120,17 @@ impl Call<'_> {
                 ));
             }
             let params = [("device_code", device.device_code.as_str())];
-            match self.client.grant_by(DEVICE_CODE_GRANT, &params, &deadline) {
+            // A pending poll is the grant working, not an error: only the
+            // poll that ends it is counted.
+            match self.client.attempts(DEVICE_CODE_GRANT, &params, &deadline) {
                 Ok(token) => return Ok(token),
                 Err(e) => match e.oauth().map(|o| o.code.as_str()) {
                     Some("authorization_pending") => {}
                     Some("slow_down") => interval += SLOW_DOWN_STEP,
-                    _ => return Err(e),
+                    _ => {
+                        self.client.inner.counters.error(e.kind());
+                        return Err(e);
+                    }
                 },
             }
         }

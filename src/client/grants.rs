@@ -92,7 +92,7 @@ impl Client {
     }
 
     /// The attempts of one grant, retried by the policy within the deadline.
-    fn attempts(
+    pub(super) fn attempts(
         &self,
         grant_type: &str,
         params: &[(&str, &str)],

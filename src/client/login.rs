@@ -153,10 +153,18 @@ impl Call<'_> {
             _ => {}
         }
         if let Some(code) = get("error")? {
+            // Text from the URL: no control character goes into a message.
+            let printable = |s: &str| -> String {
+                s.chars()
+                    .map(|c| if c.is_control() { ' ' } else { c })
+                    .take(512)
+                    .collect()
+            };
+            let code = printable(code);
             let details = OAuthDetails {
-                code: code.to_string(),
-                description: get("error_description")?.map(str::to_string),
-                uri: get("error_uri")?.map(str::to_string),
+                code: code.clone(),
+                description: get("error_description")?.map(printable),
+                uri: get("error_uri")?.map(printable),
             };
             let message = format!(
                 "the authorization request was refused: {code}{}",

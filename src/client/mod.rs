@@ -148,6 +148,13 @@ impl Drop for Client {
     }
 }
 
+thread_local! {
+    /// Set on the threads that run detached requests: a client dropped
+    /// there (from its token callback) must not wait for the request that
+    /// is running the callback.
+    static ON_DETACHED_THREAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 /// The requests of this process running on threads of their own (the
 /// fetches of `get_token` calls with options), so that dropping the client
 /// stops them and waits for them: none calls a callback of a freed client.
@@ -160,8 +167,15 @@ struct Detached {
 }
 
 impl Detached {
+    /// Cancels the detached requests and waits for them to end, unless
+    /// called from one of them (a token callback that drops the client):
+    /// that one cannot be waited for, and its handle keeps the client's
+    /// state alive until it ends.
     fn stop_all(&self) {
         self.closing.cancel();
+        if ON_DETACHED_THREAD.with(std::cell::Cell::get) {
+            return;
+        }
         let running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
         drop(
             self.done
@@ -171,12 +185,34 @@ impl Detached {
     }
 }
 
-/// Counts one detached request while it lives.
-struct DetachedRun(Client);
+/// Marks this thread as one running a detached request (see
+/// `ON_DETACHED_THREAD`); called first thing on such a thread. Harmless on
+/// the caller's thread for an inline fetch, which is never waited for.
+pub(super) fn mark_detached_thread_if(detached: bool) {
+    if detached {
+        ON_DETACHED_THREAD.with(|f| f.set(true));
+    }
+}
+
+/// Counts one detached request while it lives. Its handle on the client is
+/// let go before the count drops, so that the caller's handle, whose drop
+/// waits for the count, is always the last: the client's connections and
+/// secrets go on the caller's thread, before its free returns.
+struct DetachedRun {
+    client: Option<Client>,
+    detached: Arc<PerProcess<Detached>>,
+}
+
+impl DetachedRun {
+    fn client(&self) -> &Client {
+        self.client.as_ref().expect("present until dropped")
+    }
+}
 
 impl Drop for DetachedRun {
     fn drop(&mut self) {
-        let detached = self.0.inner.detached.get();
+        drop(self.client.take());
+        let detached = self.detached.get();
         *detached
             .running
             .lock()
@@ -195,7 +231,7 @@ struct Shared {
     cache: Cache,
     refresh_token: tokens::RefreshToken,
     counters: CounterSet,
-    detached: PerProcess<Detached>,
+    detached: Arc<PerProcess<Detached>>,
     /// For a client made from an issuer: its metadata.
     discovery: Option<oidc::Discovery>,
 }
@@ -265,7 +301,7 @@ impl Client {
                 cache: Cache::default(),
                 refresh_token: tokens::RefreshToken::default(),
                 counters: CounterSet::default(),
-                detached: PerProcess::default(),
+                detached: Arc::default(),
                 discovery: None,
             }),
             primary: true,
@@ -291,7 +327,11 @@ impl Client {
             inner: self.inner.clone(),
             primary: false,
         };
-        (DetachedRun(share), deadline)
+        let run = DetachedRun {
+            client: Some(share),
+            detached: self.inner.detached.clone(),
+        };
+        (run, deadline)
     }
 
     /// Another handle on this client, for an object that outlives the
@@ -311,6 +351,7 @@ impl Client {
         Call {
             client: self,
             options,
+            started: std::sync::OnceLock::new(),
         }
     }
 
@@ -362,17 +403,25 @@ impl Client {
 }
 
 /// A client with the options of one call (`Client::call`). Its methods are
-/// the client's I/O methods, each bounded by the options.
-#[derive(Debug, Clone, Copy)]
+/// the client's I/O methods, each bounded by the options. One `Call` is one
+/// call: its deadline starts at its first request and bounds every request
+/// it makes after that (metadata, keys, the exchange); make a new `Call`
+/// for each call.
+#[derive(Debug)]
 pub struct Call<'a> {
     client: &'a Client,
     options: &'a CallOptions,
+    started: std::sync::OnceLock<Deadline>,
 }
 
 impl Call<'_> {
-    /// The deadline of this call, starting now.
+    /// The deadline of this call: from its first request on.
     fn deadline(&self) -> Deadline {
-        Deadline::for_call(self.client.settings().transport.total_timeout, self.options)
+        self.started
+            .get_or_init(|| {
+                Deadline::for_call(self.client.settings().transport.total_timeout, self.options)
+            })
+            .clone()
     }
 }
 

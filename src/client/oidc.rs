@@ -60,6 +60,18 @@ fn token_arg<'a>(what: &str, token: &'a str) -> Result<&'a str> {
     Ok(token)
 }
 
+/// How long a metadata document or JWKS is used: its `max-age` (else an
+/// hour), at least a minute (a `no-cache` or `max-age=0` would otherwise
+/// make every use a request) and at most a day.
+fn freshness(max_age: Option<u64>) -> Duration {
+    max_age
+        .map_or(DEFAULT_MAX_AGE, Duration::from_secs)
+        .clamp(MIN_MAX_AGE, Duration::from_secs(24 * 3600))
+}
+
+/// The shortest time a fetched document is used.
+const MIN_MAX_AGE: Duration = Duration::from_secs(60);
+
 /// Fetches the metadata of `issuer`, from the OpenID Connect location or
 /// else RFC 8414's, and how long it stays fresh.
 fn fetch_metadata(
@@ -83,11 +95,7 @@ fn fetch_metadata(
         match response.status {
             200 => {
                 let metadata = Metadata::parse(issuer, &response.body)?;
-                let max_age = response
-                    .max_age
-                    .map_or(DEFAULT_MAX_AGE, Duration::from_secs)
-                    .min(Duration::from_secs(24 * 3600));
-                return Ok((metadata, max_age));
+                return Ok((metadata, freshness(response.max_age)));
             }
             404 => not_found.push(url),
             status => {
@@ -195,14 +203,19 @@ impl Call<'_> {
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .clone();
-        if current.fetched.elapsed() < current.max_age {
+        let settings = client.settings();
+        if settings
+            .clock
+            .now()
+            .saturating_duration_since(current.fetched)
+            < current.max_age
+        {
             return Ok(current.metadata);
         }
         // Someone else is refreshing it: keep using the current copy.
         let Ok(_refreshing) = discovery.refreshing.try_lock() else {
             return Ok(current.metadata);
         };
-        let settings = client.settings();
         match fetch_metadata(
             client.pool(),
             &settings.transport,
@@ -212,7 +225,7 @@ impl Call<'_> {
             Ok((metadata, max_age)) => {
                 let fresh = Published {
                     metadata: Arc::new(metadata),
-                    fetched: Instant::now(),
+                    fetched: settings.clock.now(),
                     max_age,
                 };
                 *discovery
@@ -286,22 +299,54 @@ impl Call<'_> {
     /// fetch was made in the last 10 s.
     fn keys(&self, metadata: &Metadata, refetch: bool) -> Result<Arc<Jwks>> {
         let discovery = self.client.inner.discovery.as_ref().expect("metadata came");
-        let mut keys = discovery
-            .keys
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if let (Some(set), Some(fetched)) = (&keys.set, keys.fetched) {
-            let keep = if refetch {
-                // Once per interval, however many unknown kids come.
-                keys.refetched
-                    .is_some_and(|at| at.elapsed() < JWKS_REFETCH_INTERVAL)
-            } else {
-                fetched.elapsed() < keys.max_age
-            };
-            if keep {
-                return Ok(set.clone());
+        let lock = || {
+            discovery
+                .keys
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+        };
+        let clock = self.client.settings().clock.clone();
+        let age = |at: Instant| clock.now().saturating_duration_since(at);
+        // Decided under the lock, fetched without it: a slow fetch must not
+        // hold up validations with other deadlines (or cancels) meanwhile.
+        let cached = {
+            let keys = lock();
+            if let (Some(set), Some(fetched)) = (&keys.set, keys.fetched) {
+                let keep = if refetch {
+                    // Once per interval, however many unknown kids come.
+                    keys.refetched
+                        .is_some_and(|at| age(at) < JWKS_REFETCH_INTERVAL)
+                } else {
+                    age(fetched) < keys.max_age
+                };
+                if keep {
+                    return Ok(set.clone());
+                }
             }
+            keys.set.clone()
+        };
+        match self.fetch_keys(metadata) {
+            Ok((set, max_age)) => {
+                let now = clock.now();
+                let mut keys = lock();
+                let refetched = if refetch { Some(now) } else { keys.refetched };
+                *keys = Keys {
+                    set: Some(set.clone()),
+                    fetched: Some(now),
+                    refetched,
+                    max_age,
+                };
+                Ok(set)
+            }
+            // A set that could not be fetched again: the last one still
+            // verifies what it verified (the caller's refetch then finds
+            // no new kid).
+            Err(e) => cached.ok_or(e),
         }
+    }
+
+    /// The issuer's JWKS, fetched, and how long it stays fresh.
+    fn fetch_keys(&self, metadata: &Metadata) -> Result<(Arc<Jwks>, Duration)> {
         let url = metadata
             .jwks_uri
             .as_ref()
@@ -333,18 +378,10 @@ impl Call<'_> {
             )
             .with_http_status(u16::try_from(response.status).unwrap_or(0)));
         }
-        let set = Arc::new(Jwks::parse(&response.body)?);
-        let now = Instant::now();
-        *keys = Keys {
-            set: Some(set.clone()),
-            fetched: Some(now),
-            refetched: if refetch { Some(now) } else { keys.refetched },
-            max_age: response
-                .max_age
-                .map_or(DEFAULT_MAX_AGE, Duration::from_secs)
-                .min(Duration::from_secs(24 * 3600)),
-        };
-        Ok(set)
+        Ok((
+            Arc::new(Jwks::parse(&response.body)?),
+            freshness(response.max_age),
+        ))
     }
 
     /// The URL of an endpoint the metadata names.
@@ -360,11 +397,14 @@ impl Call<'_> {
     }
 
     /// POSTs `params` with the client's authentication to `url` and returns
-    /// the 2xx answer; other answers become errors as at the token endpoint.
+    /// the 2xx answer; other answers become errors as at the token endpoint,
+    /// with `secrets` (a token sent) kept out of their text too should the
+    /// server echo them.
     pub(super) fn post_authenticated(
         &self,
         url: &str,
         params: &[(&str, &str)],
+        secrets: &[&str],
     ) -> Result<Response> {
         let client = self.client;
         let settings = client.settings();
@@ -384,7 +424,9 @@ impl Call<'_> {
         if (200..300).contains(&response.status) {
             return Ok(response);
         }
-        Err(parse_error(response.status, &response.body, &auth.redact()))
+        let mut redact = auth.redact();
+        redact.extend_from_slice(secrets);
+        Err(parse_error(response.status, &response.body, &redact))
     }
 
     /// Revokes `token` (RFC 7009) at the issuer's revocation endpoint, with
@@ -396,7 +438,7 @@ impl Call<'_> {
         let url = self.endpoint("revocation_endpoint", |m| m.revocation_endpoint.as_ref())?;
         let mut params = vec![("token", token)];
         params.extend(token_type_hint.map(|h| ("token_type_hint", h)));
-        self.post_authenticated(&url, &params).map(drop)
+        self.post_authenticated(&url, &params, &[token]).map(drop)
     }
 
     /// Introspects `token` (RFC 7662) at the issuer's introspection endpoint,
@@ -409,7 +451,7 @@ impl Call<'_> {
         })?;
         let mut params = vec![("token", token)];
         params.extend(token_type_hint.map(|h| ("token_type_hint", h)));
-        let response = self.post_authenticated(&url, &params)?;
+        let response = self.post_authenticated(&url, &params, &[token])?;
         json_object("the introspection answer", &response.body, |doc| {
             if doc
                 .get("active")

@@ -63,6 +63,14 @@ impl TokenWatch<'_> {
     }
 }
 
+impl TokenWatch<'_> {
+    /// The refresh failed and the old token, still usable, was served.
+    fn kept_old(&self, error: &Error) {
+        self.client.inner.counters.refresh_failed_kept_old();
+        self.emit(Level::Warn, "cache.refresh.failed_kept_old", Some(error));
+    }
+}
+
 impl Watch for TokenWatch<'_> {
     fn hit(&self) {
         self.client.inner.counters.cache_hit();
@@ -82,11 +90,6 @@ impl Watch for TokenWatch<'_> {
     fn refresh_started(&self) {
         self.client.inner.counters.refresh();
         self.emit(Level::Info, "cache.refresh.started", None);
-    }
-
-    fn kept_old(&self, error: &Error) {
-        self.client.inner.counters.refresh_failed_kept_old();
-        self.emit(Level::Warn, "cache.refresh.failed_kept_old", Some(error));
     }
 }
 
@@ -180,21 +183,39 @@ impl Call<'_> {
             call,
             run,
             || {
+                let detached = run == Run::Detached;
                 let (run, deadline) = client.detach();
                 // Counted until the hook has run too: freeing the client
                 // waits for both.
                 let run = Arc::new(run);
                 let kept = run.clone();
                 let scope = scope.map(str::to_string);
-                let fetch = move || Ok(Arc::new(run.0.fetch(scope.as_deref(), &deadline)?));
-                let callback = settings.on_token.clone();
-                let obtained = move |token: &Arc<Token>| {
-                    let _counted = &kept;
-                    if let Some(callback) = &callback {
-                        callback(token);
+                let event_scope = scope.clone();
+                let fetch = move || {
+                    super::mark_detached_thread_if(detached);
+                    Ok(Arc::new(run.client().fetch(scope.as_deref(), &deadline)?))
+                };
+                let settings = settings.clone();
+                let landed = move |result: &Result<Arc<Token>>, old_served: bool| {
+                    let client = kept.client();
+                    match result {
+                        Ok(token) => {
+                            if let Some(callback) = &settings.on_token {
+                                callback(token);
+                            }
+                        }
+                        Err(error) if old_served => {
+                            let watch = TokenWatch {
+                                client,
+                                settings: &settings,
+                                scope: event_scope.as_deref(),
+                            };
+                            watch.kept_old(error);
+                        }
+                        Err(_) => {}
                     }
                 };
-                (fetch, obtained)
+                (fetch, landed)
             },
         )
     }

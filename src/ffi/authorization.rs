@@ -171,7 +171,11 @@ pub unsafe extern "C" fn tokenclient_authorization_export(
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .export();
-        write_out(out, into_owned_raw(text.to_string()));
+        // Room for the NUL: the C string is made without a reallocation,
+        // which would leave an unwiped copy of the verifier behind.
+        let mut owned = String::with_capacity(text.len() + 1);
+        owned.push_str(&text);
+        write_out(out, into_owned_raw(owned));
         Ok(())
     })
 }

@@ -65,8 +65,14 @@ impl<'a> Compact<'a> {
         })
     }
 
-    /// The header's `alg`, as a known algorithm.
+    /// The header's `alg`, as a known algorithm. A header with `crit` is
+    /// refused: no extension is understood (RFC 7515 §4.1.11).
     pub(crate) fn algorithm(&self, what: &str) -> Result<Algorithm> {
+        if self.header.get("crit").is_some() {
+            return Err(refused(format!(
+                "{what} names critical header extensions (crit), which are not supported"
+            )));
+        }
         match self.header.get("alg").and_then(Value::as_str) {
             None => Err(refused(format!("{what} has no alg in its header"))),
             Some("none") => Err(refused(format!("{what} is unsigned (alg none): refused"))),

@@ -97,6 +97,33 @@ fn check_hash(claims: &Value, name: &str, alg: Algorithm, value: Option<&str>) -
     Ok(())
 }
 
+/// What a key set says of a signature.
+enum Verdict {
+    Good,
+    /// No key of the set may verify it (its kid, type or curve).
+    NoKey,
+    /// Keys may, and none does.
+    Bad,
+}
+
+fn verify_with(
+    jws: &Compact<'_>,
+    set: &Jwks,
+    kid: Option<&str>,
+    alg: Algorithm,
+) -> Result<Verdict> {
+    let mut candidates = set.candidates(kid, alg).peekable();
+    if candidates.peek().is_none() {
+        return Ok(Verdict::NoKey);
+    }
+    for key in candidates {
+        if jws.verifies_with(alg, key)? {
+            return Ok(Verdict::Good);
+        }
+    }
+    Ok(Verdict::Bad)
+}
+
 /// Validates `id_token` and returns its claims (JSON text).
 pub(crate) fn validate(
     id_token: &str,
@@ -130,27 +157,28 @@ pub(crate) fn validate(
         }
     } else {
         let kid = jws.kid();
-        let mut set = keys(false)?;
-        if kid.is_some() && set.candidates(kid, alg).next().is_none() {
-            // A kid the cached set lacks: the issuer may have rotated its keys.
-            set = keys(true)?;
+        let mut verdict = verify_with(&jws, &*keys(false)?, kid, alg)?;
+        // A kid the cached set lacks, or (without a kid) no key that
+        // verifies: the issuer may have rotated its keys. The source
+        // fetches the set again at most every 10 s. (A known kid whose key
+        // does not verify is a bad signature: no new set helps.)
+        let maybe_rotated = match verdict {
+            Verdict::Good => false,
+            Verdict::NoKey => true,
+            Verdict::Bad => kid.is_none(),
+        };
+        if maybe_rotated {
+            verdict = verify_with(&jws, &*keys(true)?, kid, alg)?;
         }
-        let mut candidates = set.candidates(kid, alg).peekable();
-        if candidates.peek().is_none() {
-            return Err(refused(&match kid {
-                Some(kid) => format!("the issuer's JWKS has no {alg} key with kid {kid:?}"),
-                None => format!("the issuer's JWKS has no {alg} key"),
-            }));
-        }
-        let mut verified = false;
-        for key in candidates {
-            if jws.verifies_with(alg, key)? {
-                verified = true;
-                break;
+        match verdict {
+            Verdict::Good => {}
+            Verdict::NoKey => {
+                return Err(refused(&match kid {
+                    Some(kid) => format!("the issuer's JWKS has no {alg} key with kid {kid:?}"),
+                    None => format!("the issuer's JWKS has no {alg} key"),
+                }))
             }
-        }
-        if !verified {
-            return Err(refused(&format!("its {alg} signature does not verify")));
+            Verdict::Bad => return Err(refused(&format!("its {alg} signature does not verify"))),
         }
     }
     let claims_text =

@@ -47,6 +47,9 @@ impl Cancel {
         if self.inner.cancelled.swap(true, Ordering::SeqCst) {
             return;
         }
+        // Pairs with the fence in `wake_fd`: either this sees the pipe, or
+        // the transfer sees the flag.
+        std::sync::atomic::fence(Ordering::SeqCst);
         if let Some(Some((_, writer))) = self.inner.pipe.get() {
             // One byte, written once: the pipe can never be full. Readable
             // from now on, so every poll on it returns at once.
@@ -67,6 +70,7 @@ impl Cancel {
     /// one of the two sides always sees the other.)
     pub(crate) fn wake_fd(&self) -> Option<RawFd> {
         let pipe = self.inner.pipe.get_or_init(|| UnixStream::pair().ok());
+        std::sync::atomic::fence(Ordering::SeqCst);
         pipe.as_ref().map(|(reader, _)| reader.as_raw_fd())
     }
 }

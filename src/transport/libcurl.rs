@@ -37,7 +37,7 @@ pub(crate) struct Conn<H> {
 // from any thread, one thread at a time. A `Conn` is owned by one request
 // at a time (the pool hands it out by value) and holds no thread-local
 // state: no callbacks are set on the multi handle, no waker is made, and
-// the easy handle is attached to it only inside `perform_post`.
+// the easy handle is attached to it only inside `perform`.
 unsafe impl<H: Send> Send for Conn<H> {}
 
 /// How a transfer ended, short of an answer.

@@ -565,7 +565,8 @@ class Client:
     def _release(self) -> None:
         with self._lock:
             self._busy -= 1
-            self._free_if_done()
+            handle = self._take_if_done()
+        self._free(handle)
 
     def _call(self, fn: Callable[[int], T]) -> T:
         """Runs `fn(handle)`; the handle cannot be freed while it runs."""
@@ -575,10 +576,19 @@ class Client:
         finally:
             self._release()
 
-    def _free_if_done(self) -> None:
+    def _take_if_done(self) -> Optional[int]:
+        """The handle, taken, once closing and no call uses it (under `_lock`)."""
         if self._closing and self._busy == 0 and self._handle is not None:
-            lib.tokenclient_client_free(self._handle)
-            self._handle = None
+            handle, self._handle = self._handle, None
+            return handle
+        return None
+
+    @staticmethod
+    def _free(handle: Optional[int]) -> None:
+        # Outside `_lock`: the free waits for the library's own threads,
+        # whose token callback may need the lock.
+        if handle is not None:
+            lib.tokenclient_client_free(handle)
 
     def close(self) -> None:
         """Frees the client and wipes its secrets (after calls in flight
@@ -588,7 +598,8 @@ class Client:
             return
         with lock:
             self._closing = True
-            self._free_if_done()
+            handle = self._take_if_done()
+        self._free(handle)
         if getattr(self, "_snapshot_lock", None) is not None:
             self._drop_snapshots()
 
