@@ -242,6 +242,15 @@ typedef uint32_t tokenclient_talkdesk_region;
 #define TOKENCLIENT_AUTH_PRIVATE_KEY_JWT 4
 
 /**
+ * For `tokenclient_client_set_client_secret` of a client made from an
+ * issuer: the method its metadata prefers among the secret-based ones
+ * (`token_endpoint_auth_methods_supported`: client_secret_basic when
+ * listed or when nothing is listed, else client_secret_post, else
+ * client_secret_jwt).
+ */
+#define TOKENCLIENT_AUTH_AUTO 5
+
+/**
  * A failure nothing recovers from (reserved: no event has this level yet;
  * a failed request is a warning, and the call returns its error).
  */
@@ -405,14 +414,18 @@ void tokenclient_client_free(tokenclient_client *client);
 /**
  * Authenticates with a client secret, by `method`:
  * `TOKENCLIENT_AUTH_CLIENT_SECRET_BASIC`, `TOKENCLIENT_AUTH_CLIENT_SECRET_POST`
- * or `TOKENCLIENT_AUTH_CLIENT_SECRET_JWT`. Replaces any earlier credentials.
+ * or `TOKENCLIENT_AUTH_CLIENT_SECRET_JWT`, or for a client made from an
+ * issuer `TOKENCLIENT_AUTH_AUTO` (the one its metadata prefers). Replaces
+ * any earlier credentials.
  *
  * The secret is copied; the copy is wiped when replaced or freed.
  * Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for NULL, invalid UTF-8, an
  * empty secret or an unknown method; `TOKENCLIENT_ERROR_CONFIG` for a
  * method that takes no secret; `TOKENCLIENT_ERROR_KEY` when, for
  * client_secret_jwt, the secret is shorter than the HMAC output (32 bytes
- * for HS256, RFC 7518 §3.2).
+ * for HS256, RFC 7518 §3.2); with `TOKENCLIENT_AUTH_AUTO`,
+ * `TOKENCLIENT_ERROR_CONFIG` for a client not made from an issuer or one
+ * whose metadata lists no secret-based method.
  */
 tokenclient_error *tokenclient_client_set_client_secret(tokenclient_client *client, const char *secret, tokenclient_auth_method method);
 

@@ -6,9 +6,39 @@ mod common;
 use std::io::Write;
 use std::net::TcpListener;
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
 use common::{read_request, shared, Server};
 use serde_json::Value;
-use tokenclient::{AuthMethod, CallOptions, Client, ErrorKind};
+use tokenclient::{AuthMethod, CallOptions, Client, Clock, ErrorKind};
+
+/// A monotonic clock the test moves forward by hand.
+struct MovedClock {
+    start: Instant,
+    passed_ms: AtomicU64,
+}
+
+impl MovedClock {
+    fn new() -> Arc<MovedClock> {
+        Arc::new(MovedClock {
+            start: Instant::now(),
+            passed_ms: AtomicU64::new(0),
+        })
+    }
+
+    fn pass(&self, d: Duration) {
+        self.passed_ms
+            .fetch_add(d.as_millis() as u64, Ordering::SeqCst);
+    }
+}
+
+impl Clock for MovedClock {
+    fn now(&self) -> Instant {
+        self.start + Duration::from_millis(self.passed_ms.load(Ordering::SeqCst))
+    }
+}
 
 fn issuer(server: &Server) -> &str {
     server.manifest["issuer"].as_str().unwrap()
@@ -150,9 +180,9 @@ fn bad_metadata_is_a_typed_error() {
     assert_eq!((e.kind(), e.http_status()), (ErrorKind::Http, 404), "{e}");
     assert!(e.message().contains("oauth-authorization-server"), "{e}");
 
-    // The RFC 8414 location when the OpenID one is missing; a short
-    // max-age, so the next metadata() fetches again, and a failed refetch
-    // keeps the good copy.
+    // The RFC 8414 location when the OpenID one is missing; max-age=0 is
+    // taken as the one-minute floor: a minute later metadata() fetches
+    // again, and a failed refetch keeps the good copy.
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let doc = format!(r#"{{"issuer":"{url}","token_endpoint":"{url}/token"}}"#);
@@ -173,6 +203,11 @@ fn bad_metadata_is_a_typed_error() {
     });
     let c = Client::from_issuer(&url, "c").unwrap();
     assert_eq!(c.token_url(), format!("{url}/token"));
+    let clock = MovedClock::new();
+    c.set_clock(clock.clone()).unwrap();
+    clock.pass(Duration::from_secs(30));
+    c.metadata().unwrap(); // within the floor: no request
+    clock.pass(Duration::from_secs(31));
     let kept = c.metadata().unwrap();
     assert_eq!(kept.token_endpoint, format!("{url}/token"));
     assert_eq!(
@@ -717,5 +752,47 @@ fn token_exchange_sends_rfc_8693_parameters() {
     assert_eq!(
         c.token_exchange("", "t", &[]).unwrap_err().kind(),
         ErrorKind::InvalidArgument
+    );
+}
+
+/// The secret's method chosen from the metadata: client_secret_basic where
+/// listed (the real server), else client_secret_post (a scripted issuer).
+#[test]
+fn the_client_secret_method_from_the_metadata() {
+    if let Some(server) = shared() {
+        let c = Client::from_issuer(issuer(server), "basic-client").unwrap();
+        let secret = server.client("basic-client")["client_secret"]
+            .as_str()
+            .unwrap();
+        assert_eq!(
+            c.set_client_secret_auto(secret).unwrap(),
+            AuthMethod::ClientSecretBasic
+        );
+        c.client_credentials(Some("read")).unwrap();
+    }
+    let (url, seen) = scripted_issuer(
+        r#","token_endpoint_auth_methods_supported":["private_key_jwt","client_secret_post"]"#,
+        vec![("200 OK", TOKEN.into())],
+    );
+    let c = Client::from_issuer(&url, "c").unwrap();
+    assert_eq!(
+        c.set_client_secret_auto("s3cret-value").unwrap(),
+        AuthMethod::ClientSecretPost
+    );
+    c.client_credentials(None).unwrap();
+    assert!(seen.join().unwrap()[1].contains("client_secret=s3cret-value"));
+    let (url, _) = scripted_issuer(
+        r#","token_endpoint_auth_methods_supported":["private_key_jwt"]"#,
+        vec![],
+    );
+    let e = Client::from_issuer(&url, "c")
+        .unwrap()
+        .set_client_secret_auto("s")
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Config, "{e}");
+    let plain = Client::new("https://idp.example.com/token", "c").unwrap();
+    assert_eq!(
+        plain.set_client_secret_auto("s").unwrap_err().kind(),
+        ErrorKind::Config
     );
 }

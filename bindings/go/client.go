@@ -37,6 +37,9 @@ const (
 	AuthClientSecretPost  AuthMethod = C.TOKENCLIENT_AUTH_CLIENT_SECRET_POST
 	AuthClientSecretJWT   AuthMethod = C.TOKENCLIENT_AUTH_CLIENT_SECRET_JWT
 	AuthPrivateKeyJWT     AuthMethod = C.TOKENCLIENT_AUTH_PRIVATE_KEY_JWT
+	// AuthAuto, for SetClientSecret of a client made by FromIssuer: the
+	// secret-based method the issuer's metadata prefers.
+	AuthAuto AuthMethod = C.TOKENCLIENT_AUTH_AUTO
 )
 
 // Client is a client of one token endpoint. It is safe for concurrent use

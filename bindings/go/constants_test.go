@@ -87,6 +87,7 @@ func TestConstantsMatchTheHeader(t *testing.T) {
 		"CLIENT_SECRET_POST":  tokenclient.AuthClientSecretPost,
 		"CLIENT_SECRET_JWT":   tokenclient.AuthClientSecretJWT,
 		"PRIVATE_KEY_JWT":     tokenclient.AuthPrivateKeyJWT,
+		"AUTO":                tokenclient.AuthAuto,
 	})
 	sameConstants(t, "TOKENCLIENT_TALKDESK_", regionPattern, map[string]tokenclient.Region{
 		"US": tokenclient.RegionUS,

@@ -632,3 +632,29 @@ func TestOIDCCloseAndUseAfterClose(t *testing.T) {
 		t.Fatalf("Poll of a closed device authorization: %v", err)
 	}
 }
+
+// TestAuthAuto: AuthAuto takes the issuer's preferred secret method
+// (client_secret_basic, which basic-client is registered for); a client
+// not made from an issuer refuses it with KindConfig.
+func TestAuthAuto(t *testing.T) {
+	ctx := callCtx(t, 10*time.Second)
+	c, err := tokenclient.FromIssuer(ctx, server.Issuer, "basic-client")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.SetClientSecret(server.Clients["basic-client"].ClientSecret, tokenclient.AuthAuto); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.ClientCredentialsContext(ctx, "read"); err != nil {
+		t.Fatal(err)
+	}
+	plain, err := tokenclient.New(server.TokenURL, "basic-client")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	if err := plain.SetClientSecret("x", tokenclient.AuthAuto); kindOf(err) != tokenclient.KindConfig {
+		t.Fatalf("AuthAuto without an issuer: %v", err)
+	}
+}

@@ -691,6 +691,38 @@ mod tests {
         assert_eq!(f.get(), "t2");
     }
 
+    /// A detached refresh that fails while the old token is served tells its
+    /// hook so (the client counts it and emits cache.refresh.failed_kept_old).
+    #[test]
+    fn a_failed_background_refresh_is_told() {
+        let f = Fixture::new();
+        assert_eq!(f.get(), "t1");
+        f.clock.pass(3000);
+        let (told_tx, told_rx) = std::sync::mpsc::channel();
+        let clock = f.clock();
+        let old = f
+            .cache
+            .get(
+                "scope",
+                &clock,
+                &f.policy,
+                &Unwatched,
+                far,
+                Run::Detached,
+                || {
+                    let fetch = || Err(Error::new(ErrorKind::Transport, "down"));
+                    let landed = move |r: &Result<Arc<Token>>, old_served: bool| {
+                        told_tx.send((r.is_err(), old_served)).unwrap();
+                    };
+                    (fetch, landed)
+                },
+            )
+            .unwrap();
+        assert_eq!(old.access_token(), "t1");
+        let told = told_rx.recv_timeout(Duration::from_secs(5)).unwrap();
+        assert_eq!(told, (true, true));
+    }
+
     /// The freshness a cached token reports follows the refresh point.
     #[test]
     fn a_cached_token_knows_how_long_it_is_served() {

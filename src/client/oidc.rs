@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use zeroize::Zeroizing;
 
-use super::{Call, Client, Credentials};
+use super::{AuthMethod, Call, Client, Credentials};
 use crate::error::{Error, ErrorKind, Result};
 use crate::jose::Jwks;
 use crate::oauth::{parse_error, Form};
@@ -171,6 +171,31 @@ impl Client {
     pub fn introspect(&self, token: &str, token_type_hint: Option<&str>) -> Result<String> {
         self.call(&CallOptions::default())
             .introspect(token, token_type_hint)
+    }
+
+    /// Authenticates with a client secret by the method the issuer's
+    /// metadata prefers (`token_endpoint_auth_methods_supported`):
+    /// client_secret_basic when listed (or when nothing is listed, its
+    /// default per RFC 8414), else client_secret_post, else
+    /// client_secret_jwt. Returns the method chosen.
+    pub fn set_client_secret_auto(&self, secret: &str) -> Result<AuthMethod> {
+        let metadata = self.metadata()?;
+        let listed = &metadata.token_endpoint_auth_methods_supported;
+        let method = [
+            AuthMethod::ClientSecretBasic,
+            AuthMethod::ClientSecretPost,
+            AuthMethod::ClientSecretJwt,
+        ]
+        .into_iter()
+        .find(|m| listed.is_empty() || listed.iter().any(|l| l == m.name()))
+        .ok_or_else(|| {
+            Error::config(format!(
+                "the issuer lists no client secret method among its token endpoint auth                  methods ({})",
+                listed.join(", ")
+            ))
+        })?;
+        self.set_client_secret(secret, method)?;
+        Ok(method)
     }
 
     /// Validates an ID token (see `Call::validate_id_token`).

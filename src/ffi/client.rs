@@ -55,6 +55,12 @@ pub const TOKENCLIENT_AUTH_CLIENT_SECRET_JWT: tokenclient_auth_method = 3;
 /// A client assertion signed with the private key (set it with
 /// `tokenclient_client_set_private_key`).
 pub const TOKENCLIENT_AUTH_PRIVATE_KEY_JWT: tokenclient_auth_method = 4;
+/// For `tokenclient_client_set_client_secret` of a client made from an
+/// issuer: the method its metadata prefers among the secret-based ones
+/// (`token_endpoint_auth_methods_supported`: client_secret_basic when
+/// listed or when nothing is listed, else client_secret_post, else
+/// client_secret_jwt).
+pub const TOKENCLIENT_AUTH_AUTO: tokenclient_auth_method = 5;
 
 fn auth_method(value: tokenclient_auth_method) -> Result<AuthMethod> {
     Ok(match value {
@@ -120,14 +126,18 @@ pub unsafe extern "C" fn tokenclient_client_free(client: *mut tokenclient_client
 
 /// Authenticates with a client secret, by `method`:
 /// `TOKENCLIENT_AUTH_CLIENT_SECRET_BASIC`, `TOKENCLIENT_AUTH_CLIENT_SECRET_POST`
-/// or `TOKENCLIENT_AUTH_CLIENT_SECRET_JWT`. Replaces any earlier credentials.
+/// or `TOKENCLIENT_AUTH_CLIENT_SECRET_JWT`, or for a client made from an
+/// issuer `TOKENCLIENT_AUTH_AUTO` (the one its metadata prefers). Replaces
+/// any earlier credentials.
 ///
 /// The secret is copied; the copy is wiped when replaced or freed.
 /// Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for NULL, invalid UTF-8, an
 /// empty secret or an unknown method; `TOKENCLIENT_ERROR_CONFIG` for a
 /// method that takes no secret; `TOKENCLIENT_ERROR_KEY` when, for
 /// client_secret_jwt, the secret is shorter than the HMAC output (32 bytes
-/// for HS256, RFC 7518 §3.2).
+/// for HS256, RFC 7518 §3.2); with `TOKENCLIENT_AUTH_AUTO`,
+/// `TOKENCLIENT_ERROR_CONFIG` for a client not made from an issuer or one
+/// whose metadata lists no secret-based method.
 #[no_mangle]
 pub unsafe extern "C" fn tokenclient_client_set_client_secret(
     client: *mut tokenclient_client,
@@ -136,8 +146,11 @@ pub unsafe extern "C" fn tokenclient_client_set_client_secret(
 ) -> *mut tokenclient_error {
     boundary(|| {
         let c = self::client(client)?;
-        let method = auth_method(method)?;
-        c.set_client_secret(str_arg(secret, "secret")?, method)
+        let secret = str_arg(secret, "secret")?;
+        if method == TOKENCLIENT_AUTH_AUTO {
+            return c.set_client_secret_auto(secret).map(drop);
+        }
+        c.set_client_secret(secret, auth_method(method)?)
     })
 }
 

@@ -552,3 +552,15 @@ def test_exports():
     for name in ("Authorization", "DeviceAuthorization", "AsyncAuthorization", "AsyncDeviceAuthorization"):
         assert name in tokenclient.__all__ and getattr(tokenclient, name).__name__ == name
     assert tokenclient.AsyncAuthorization is _aio.AsyncAuthorization
+
+
+def test_auth_method_auto_takes_the_metadatas_choice(server):
+    """auth_method="auto" on a client made from the issuer: the test server
+    lists client_secret_basic, which basic-client is registered for."""
+    secret = server.client("basic-client")["client_secret"]
+    with Client.from_issuer(server.manifest["issuer"], "basic-client", client_secret=secret,
+                            auth_method="auto", timeout=10) as c:
+        assert c.client_credentials("read").scope == "read"
+    with Client(server.manifest["token_url"], "basic-client") as plain:
+        with pytest.raises(tokenclient.ConfigError):
+            plain.set_client_secret(secret, tokenclient.AuthMethod.AUTO)

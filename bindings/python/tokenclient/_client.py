@@ -46,6 +46,9 @@ class AuthMethod(enum.IntEnum):
     CLIENT_SECRET_POST = _ffi.AUTH_CLIENT_SECRET_POST
     CLIENT_SECRET_JWT = _ffi.AUTH_CLIENT_SECRET_JWT
     PRIVATE_KEY_JWT = _ffi.AUTH_PRIVATE_KEY_JWT
+    #: For a client made with `from_issuer`: the secret-based method its
+    #: metadata prefers.
+    AUTO = _ffi.AUTH_AUTO
 
 
 _TALKDESK_REGIONS = {"us": _ffi.TALKDESK_US, "eu": _ffi.TALKDESK_EU, "ca": _ffi.TALKDESK_CA}
