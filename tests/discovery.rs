@@ -796,3 +796,47 @@ fn the_client_secret_method_from_the_metadata() {
         ErrorKind::Config
     );
 }
+
+/// Key rotation at the real server: the rotating issuer's ID tokens
+/// validate; after /test/rotate its new tokens (new kid) validate too, the
+/// client fetching the JWKS again once, and a token of the old key is
+/// refused by name.
+#[test]
+fn the_real_issuer_rotates_its_signing_key() {
+    let Some(server) = shared() else { return };
+    let issuer = server.manifest["rotating"]["issuer"].as_str().unwrap();
+    let c = Client::from_issuer(issuer, "rotating-client").unwrap();
+    let secret = server.client("rotating-client")["client_secret"]
+        .as_str()
+        .unwrap();
+    c.set_client_secret(secret, AuthMethod::ClientSecretPost)
+        .unwrap();
+    let id_token = |c: &Client| {
+        let code = server.code("rotating-client", "openid", None);
+        let t = c.exchange_code(&code, server.redirect_uri(), None).unwrap();
+        t.id_token().unwrap().to_string()
+    };
+    let before = id_token(&c);
+    c.validate_id_token(&before, None).unwrap();
+    let (status, body) =
+        common::http_get(server.manifest["rotating"]["rotate_url"].as_str().unwrap());
+    assert_eq!(status, 200, "{body}");
+    let new_kid = serde_json::from_str::<Value>(&body).unwrap()["kid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let after = id_token(&c);
+    let claims: Value = serde_json::from_str(&c.validate_id_token(&after, None).unwrap()).unwrap();
+    assert_eq!(claims["aud"], "rotating-client");
+    let header: Value = serde_json::from_slice(
+        &base64::Engine::decode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            after.split('.').next().unwrap(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(header["kid"], new_kid.as_str());
+    let e = c.validate_id_token(&before, None).unwrap_err();
+    assert!(e.message().contains("rotating-signing-"), "{e}");
+}

@@ -74,9 +74,7 @@ class OIDCServer:
         return self.manifest["clients"][name]
 
     def token_url(self, name: str) -> str:
-        if self.client(name).get("issuer") == "pingone":
-            return self.manifest["pingone"]["token_url"]
-        return self.manifest["token_url"]
+        return self.client(name)["token_url"]
 
     @property
     def redirect_uri(self) -> str:

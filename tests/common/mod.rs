@@ -106,15 +106,10 @@ impl Server {
     }
 
     pub fn token_url_of(&self, client: &str) -> String {
-        let issuer = self.client(client)["issuer"].as_str().unwrap_or("main");
-        if issuer == "pingone" {
-            self.manifest["pingone"]["token_url"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        } else {
-            self.manifest["token_url"].as_str().unwrap().to_string()
-        }
+        self.client(client)["token_url"]
+            .as_str()
+            .unwrap()
+            .to_string()
     }
 
     /// Gets an authorization code for `client` through the test endpoint.

@@ -140,7 +140,7 @@ async function clientAuth(c, tokenUrl, o = {}) {
 
 async function tokenRequest(m, name, params, o = {}) {
   const c = m.clients[name];
-  const tokenUrl = o.url || (c.issuer === 'pingone' ? m.pingone.token_url : m.token_url);
+  const tokenUrl = o.url || c.token_url;
   const auth = await clientAuth(c, tokenUrl, o);
   return request(tokenUrl, {
     method: 'POST',
@@ -169,8 +169,8 @@ function pkce() {
 
 const jwksCache = {};
 async function checkIdToken(m, c, idToken, nonce) {
-  const issuer = c.issuer === 'pingone' ? m.pingone.issuer : m.issuer;
-  const discovery = c.issuer === 'pingone' ? m.pingone.discovery_url : m.discovery_url;
+  const issuer = { main: m.issuer, pingone: m.pingone.issuer, rotating: m.rotating.issuer }[c.issuer];
+  const discovery = `${issuer}/.well-known/openid-configuration`;
   jwksCache[issuer] ??= createRemoteJWKSet(new URL((await request(discovery)).body.jwks_uri));
   const { payload } = await jwtVerify(idToken, jwksCache[issuer], { issuer, audience: c.client_id });
   assert(payload.sub === m.test_user, `id_token sub ${payload.sub}`);

@@ -44,7 +44,10 @@ else console.warn = console.info = () => {};
 const { default: Provider } = await import('oidc-provider');
 
 const ENV_ID = '0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9';
-const MOUNT = { main: '', pingone: `/${ENV_ID}/as` };
+// `rotating`: an issuer whose signing key /test/rotate replaces (with a new kid).
+const MOUNT = { main: '', pingone: `/${ENV_ID}/as`, rotating: '/rotating' };
+// The generation of each issuer's signing key, in its kid.
+const keyGeneration = { main: 1, pingone: 1, rotating: 1 };
 const REDIRECT_URI = 'https://client.example.test/callback';
 const TEST_USER = 'test-user';
 const CONFIDENTIAL_GRANTS = ['authorization_code', 'refresh_token', 'client_credentials',
@@ -118,6 +121,7 @@ clients['public-client'] = { issuer: 'main', auth_method: 'none', metadata: { to
 keyClient('pingone', 'pingone-pkjwt', 'RSA', 'RS256', 'p1-key-1');
 secretClient('pingone', 'pingone-hs256', 'client_secret_jwt', random(32));
 secretClient('pingone', 'pingone-basic', 'client_secret_basic', `p1 b:s/+%&=${random()}`);
+secretClient('rotating', 'rotating-client', 'client_secret_post', random(24));
 for (const c of Object.values(clients)) {
   c.grant_types = c.auth_method === 'none' ? ['authorization_code', 'refresh_token'] : CONFIDENTIAL_GRANTS;
   c.scope = 'openid offline_access read write';
@@ -137,7 +141,11 @@ function providerConfig(issuerName) {
       ...c.metadata,
     })),
     // ID token signing key (RS256).
-    jwks: { keys: [{ ...privateKey.export({ format: 'jwk' }), kid: `${issuerName}-signing`, alg: 'RS256', use: 'sig' }] },
+    jwks: {
+      keys: [{
+        ...privateKey.export({ format: 'jwk' }), kid: `${issuerName}-signing-${keyGeneration[issuerName]}`, alg: 'RS256', use: 'sig',
+      }],
+    },
     scopes: ['openid', 'offline_access', 'read', 'write'],
     claims: { openid: ['sub'] },
     findAccount: async (ctx, sub) => ({ accountId: sub, claims: async () => ({ sub }) }),
@@ -193,11 +201,33 @@ await listen(internal, 0);
 const base = `${tls ? 'https://localhost' : 'http://127.0.0.1'}:${server.address().port}`;
 const internalBase = `http://127.0.0.1:${internal.address().port}`;
 
-const providers = {
-  main: new Provider(base, providerConfig('main')),
-  pingone: new Provider(`${base}${MOUNT.pingone}`, providerConfig('pingone')),
-};
-for (const [name, p] of Object.entries(providers)) {
+// Talkdesk's token responses carry the session id `sid` for the
+// authorization_code and refresh_token grants.
+async function mainExtras(ctx, next) {
+  await next();
+  // A 1 s polling interval for the device grant (RFC 8628's default of 5 s
+  // would make every test wait).
+  if (ctx.oidc?.route === 'device_authorization' && ctx.status === 200 && ctx.body) {
+    ctx.body = { ...ctx.body, interval: 1 };
+  }
+  const grantType = ctx.oidc?.params?.grant_type;
+  if (ctx.oidc?.route === 'token' && ctx.status === 200 && ctx.body && typeof ctx.body === 'object'
+      && (grantType === 'authorization_code' || grantType === 'refresh_token')) {
+    const { AuthorizationCode, RefreshToken } = ctx.oidc.entities;
+    const token = AuthorizationCode || RefreshToken;
+    ctx.body = { ...ctx.body, sid: String(token?.sessionUid || token?.grantId) };
+  }
+}
+
+const providers = {};
+const callbacks = {};
+// (Re)makes the provider of `name` with a fresh signing key: /test/rotate
+// calls it again for the rotating issuer.
+function makeProvider(name) {
+  const p = new Provider(`${base}${MOUNT[name]}`, providerConfig(name));
+  if (name === 'main') p.use(mainExtras); // before callback(), which composes the middleware
+  providers[name] = p;
+  callbacks[name] = p.callback();
   p.on('server_error', (ctx, err) => console.error(`${name} server_error:`, err));
   // Token requests per client, for tests that count them (/test/stats).
   for (const event of ['grant.success', 'grant.error']) {
@@ -212,25 +242,10 @@ for (const [name, p] of Object.entries(providers)) {
       p.on(event, (ctx, err) => console.error(`${name} ${event}: ${err.error}: ${err.error_description} (${err.error_detail ?? ''})`));
     }
   }
+  return p;
 }
+for (const name of Object.keys(MOUNT)) makeProvider(name);
 
-// Talkdesk's token responses carry the session id `sid` for the
-// authorization_code and refresh_token grants.
-providers.main.use(async (ctx, next) => {
-  await next();
-  // A 1 s polling interval for the device grant (RFC 8628's default of 5 s
-  // would make every test wait).
-  if (ctx.oidc?.route === 'device_authorization' && ctx.status === 200 && ctx.body) {
-    ctx.body = { ...ctx.body, interval: 1 };
-  }
-  const grantType = ctx.oidc?.params?.grant_type;
-  if (ctx.oidc?.route === 'token' && ctx.status === 200 && ctx.body && typeof ctx.body === 'object'
-      && (grantType === 'authorization_code' || grantType === 'refresh_token')) {
-    const { AuthorizationCode, RefreshToken } = ctx.oidc.entities;
-    const token = AuthorizationCode || RefreshToken;
-    ctx.body = { ...ctx.body, sid: String(token?.sessionUid || token?.grantId) };
-  }
-});
 
 // The interaction: the test user logs in and consents to every scope asked.
 async function finishInteraction(provider, req, res) {
@@ -344,7 +359,6 @@ const json = (res, status, body) => {
   res.end(JSON.stringify(body));
 };
 
-const callbacks = { main: providers.main.callback(), pingone: providers.pingone.callback() };
 async function route(req, res, isInternal) {
   if (opts.verbose) console.error(`${isInternal ? '(internal) ' : ''}${req.method} ${req.url}`);
   const url = new URL(req.url, base);
@@ -379,6 +393,14 @@ async function route(req, res, isInternal) {
     }
     await code.save();
     json(res, 200, { approved: !url.searchParams.get('deny') });
+    return;
+  }
+  // GET /test/rotate: the rotating issuer gets a new signing key, with a new
+  // kid; its JWKS no longer has the old one. Answers {"kid": the new kid}.
+  if (!isInternal && url.pathname === '/test/rotate') {
+    keyGeneration.rotating += 1;
+    makeProvider('rotating');
+    json(res, 200, { kid: `rotating-signing-${keyGeneration.rotating}` });
     return;
   }
   if (!isInternal && url.pathname === '/test/authorize') {
@@ -418,7 +440,7 @@ async function route(req, res, isInternal) {
     await protectedResource(req, res);
     return;
   }
-  const issuerName = url.pathname.startsWith(`${MOUNT.pingone}/`) ? 'pingone' : 'main';
+  const issuerName = Object.keys(MOUNT).find((n) => MOUNT[n] && url.pathname.startsWith(`${MOUNT[n]}/`)) || 'main';
   const mount = MOUNT[issuerName];
   if (url.pathname.startsWith(`${mount}/interaction/`)) {
     try {
@@ -452,6 +474,7 @@ const manifest = {
   code_url: `${base}/test/code`,
   authorize_url: `${base}/test/authorize`,
   device_url: `${base}/test/device`,
+  rotating: { issuer: `${base}${MOUNT.rotating}`, rotate_url: `${base}/test/rotate` },
   protected_url: `${base}/test/protected`,
   revocation_url: `${base}${providers.main.pathFor('revocation')}`,
   redirect_url: `${base}/test/redirect`,
@@ -470,7 +493,7 @@ const manifest = {
   },
   clients: Object.fromEntries(Object.entries(clients).map(([name, { metadata, ...c }]) => [name, {
     client_id: name,
-    token_url: c.issuer === 'main' ? `${base}/oauth/token` : `${base}${MOUNT.pingone}/token`,
+    token_url: c.issuer === 'main' ? `${base}/oauth/token` : `${base}${MOUNT[c.issuer]}/token`,
     ...c,
   }])),
 };
