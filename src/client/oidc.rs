@@ -179,6 +179,9 @@ impl Client {
     /// default per RFC 8414), else client_secret_post, else
     /// client_secret_jwt. Returns the method chosen.
     pub fn set_client_secret_auto(&self, secret: &str) -> Result<AuthMethod> {
+        if secret.is_empty() {
+            return Err(Error::invalid_argument("the client secret is empty"));
+        }
         let metadata = self.metadata()?;
         let listed = &metadata.token_endpoint_auth_methods_supported;
         let method = [

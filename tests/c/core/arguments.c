@@ -83,7 +83,10 @@ void test_setter_arguments(void) {
     EXPECT_INVALID(tokenclient_client_set_client_secret(c, NULL, TOKENCLIENT_AUTH_CLIENT_SECRET_POST));
     EXPECT_INVALID(tokenclient_client_set_client_secret(c, BAD_UTF8, TOKENCLIENT_AUTH_CLIENT_SECRET_POST));
     EXPECT_INVALID(tokenclient_client_set_client_secret(c, "", TOKENCLIENT_AUTH_CLIENT_SECRET_POST));
-    EXPECT_INVALID(tokenclient_client_set_client_secret(c, "s3cret", 5));
+    EXPECT_INVALID(tokenclient_client_set_client_secret(c, "s3cret", 6));
+    /* AUTO takes the method from an issuer's metadata: this client has none */
+    EXPECT_ERR(tokenclient_client_set_client_secret(c, "s3cret", TOKENCLIENT_AUTH_AUTO), TOKENCLIENT_ERROR_CONFIG);
+    EXPECT_INVALID(tokenclient_client_set_client_secret(c, "", TOKENCLIENT_AUTH_AUTO));
     EXPECT_INVALID(tokenclient_client_set_client_secret(c, "s3cret", 99));
     EXPECT_INVALID(tokenclient_client_set_client_secret(c, "s3cret", UINT32_MAX));
     EXPECT_ERR(tokenclient_client_set_client_secret(c, "s3cret", TOKENCLIENT_AUTH_NONE), TOKENCLIENT_ERROR_CONFIG);
