@@ -95,6 +95,14 @@ class CStr {
   std::string s_;
 };
 
+/* A handle owned by a C++ object: freed with its library function, moved, never copied. */
+template <typename T, void (*Free)(T *)>
+struct Freer {
+  void operator()(T *p) const noexcept { Free(p); }
+};
+template <typename T, void (*Free)(T *)>
+using Owned = std::unique_ptr<T, Freer<T, Free>>;
+
 inline std::string take(char *s) {
   std::string out = str(s);
   tokenclient_string_free(s);
@@ -109,23 +117,16 @@ inline std::string take(char *s) {
  * it stays so. Move-only; it must outlive the calls it is given to. */
 class Cancel {
  public:
-  Cancel() { detail::check(tokenclient_cancel_new(&h_)); }
-  Cancel(const Cancel &) = delete;
-  Cancel &operator=(const Cancel &) = delete;
-  Cancel(Cancel &&other) noexcept : h_(std::exchange(other.h_, nullptr)) {}
-  Cancel &operator=(Cancel &&other) noexcept {
-    if (this != &other) {
-      tokenclient_cancel_free(h_);
-      h_ = std::exchange(other.h_, nullptr);
-    }
-    return *this;
+  Cancel() {
+    tokenclient_cancel *h = nullptr;
+    detail::check(tokenclient_cancel_new(&h));
+    h_.reset(h);
   }
-  ~Cancel() { tokenclient_cancel_free(h_); }
-  void cancel() noexcept { tokenclient_cancel_cancel(h_); }
-  tokenclient_cancel *handle() const noexcept { return h_; }
+  void cancel() noexcept { tokenclient_cancel_cancel(h_.get()); }
+  tokenclient_cancel *handle() const noexcept { return h_.get(); }
 
  private:
-  tokenclient_cancel *h_ = nullptr;
+  detail::Owned<tokenclient_cancel, tokenclient_cancel_free> h_;
 };
 
 /* The options of one call: its deadline (zero: the client's total timeout),
@@ -214,35 +215,24 @@ enum class AuthMethod : tokenclient_auth_method {
  * by Client::authorization or Client::import_authorization; move-only. */
 class Authorization {
  public:
-  Authorization(const Authorization &) = delete;
-  Authorization &operator=(const Authorization &) = delete;
-  Authorization(Authorization &&other) noexcept : h_(std::exchange(other.h_, nullptr)) {}
-  Authorization &operator=(Authorization &&other) noexcept {
-    if (this != &other) {
-      tokenclient_authorization_free(h_);
-      h_ = std::exchange(other.h_, nullptr);
-    }
-    return *this;
-  }
-  ~Authorization() { tokenclient_authorization_free(h_); }
 
   /* prompt, login_hint, acr_values, resource, claims, max_age, ... */
   void set_param(std::string_view name, std::string_view value) {
-    detail::check(tokenclient_authorization_set_param(h_, detail::CStr(name).get(), detail::CStr(value).get()));
+    detail::check(tokenclient_authorization_set_param(get(), detail::CStr(name).get(), detail::CStr(value).get()));
   }
   /* Push the parameters by PAR (RFC 9126) even when not required. */
-  void set_par(bool use_par) { detail::check(tokenclient_authorization_set_par(h_, use_par ? 1 : 0)); }
+  void set_par(bool use_par) { detail::check(tokenclient_authorization_set_par(get(), use_par ? 1 : 0)); }
   /* The URL to send the browser to (with PAR: make it just before the redirect). */
   std::string url(const CallOptions &options = {}) const {
     const tokenclient_call_options o = detail::c_options(options);
     char *out = nullptr;
-    detail::check(tokenclient_authorization_url_ex(h_, &o, &out));
+    detail::check(tokenclient_authorization_url_ex(get(), &o, &out));
     return detail::take(out);
   }
   /* The request as text, for a session. A secret: it holds the PKCE verifier. */
   std::string export_text() const {
     char *out = nullptr;
-    detail::check(tokenclient_authorization_export(h_, &out));
+    detail::check(tokenclient_authorization_export(get(), &out));
     return detail::take(out);
   }
   /* The callback: state, iss, error, code exchange, ID token validation. */
@@ -251,37 +241,27 @@ class Authorization {
  private:
   friend class Client;
   explicit Authorization(tokenclient_authorization *h) : h_(h) {}
-  tokenclient_authorization *h_;
+  tokenclient_authorization *get() const noexcept { return h_.get(); }
+  detail::Owned<tokenclient_authorization, tokenclient_authorization_free> h_;
 };
 
 /* A started device authorization (RFC 8628): show user_code() and
  * verification_uri(), then Client::device_poll. Move-only. */
 class Device {
  public:
-  Device(const Device &) = delete;
-  Device &operator=(const Device &) = delete;
-  Device(Device &&other) noexcept : h_(std::exchange(other.h_, nullptr)) {}
-  Device &operator=(Device &&other) noexcept {
-    if (this != &other) {
-      tokenclient_device_free(h_);
-      h_ = std::exchange(other.h_, nullptr);
-    }
-    return *this;
-  }
-  ~Device() { tokenclient_device_free(h_); }
-  std::string user_code() const { return detail::str(tokenclient_device_user_code(h_)); }
-  std::string verification_uri() const { return detail::str(tokenclient_device_verification_uri(h_)); }
+  std::string user_code() const { return detail::str(tokenclient_device_user_code(h_.get())); }
+  std::string verification_uri() const { return detail::str(tokenclient_device_verification_uri(h_.get())); }
   std::optional<std::string> verification_uri_complete() const {
-    const char *s = tokenclient_device_verification_uri_complete(h_);
+    const char *s = tokenclient_device_verification_uri_complete(h_.get());
     if (!s) return std::nullopt;
     return std::string(s);
   }
-  std::int64_t expires_in() const { return tokenclient_device_expires_in(h_); }
+  std::int64_t expires_in() const { return tokenclient_device_expires_in(h_.get()); }
 
  private:
   friend class Client;
   explicit Device(tokenclient_device *h) : h_(h) {}
-  tokenclient_device *h_;
+  detail::Owned<tokenclient_device, tokenclient_device_free> h_;
 };
 
 class Client {
@@ -364,7 +344,7 @@ class Client {
    * call's deadline runs out. */
   Token device_poll(const Device &device, const CallOptions &options = {}) const {
     const tokenclient_call_options o = detail::c_options(options);
-    return token([&](tokenclient_token **out) { return tokenclient_client_device_poll_ex(handle(), device.h_, &o, out); });
+    return token([&](tokenclient_token **out) { return tokenclient_client_device_poll_ex(handle(), device.h_.get(), &o, out); });
   }
   Client(Client &&other) noexcept
       : h_(std::exchange(other.h_, nullptr)), log_callbacks_(std::move(other.log_callbacks_)) {}
@@ -563,7 +543,7 @@ class Client {
 inline Token Authorization::finish(std::string_view callback_url, const CallOptions &options) const {
   const tokenclient_call_options o = detail::c_options(options);
   detail::CStr u(callback_url);
-  return Client::token([&](tokenclient_token **out) { return tokenclient_authorization_finish_ex(h_, u.get(), &o, out); });
+  return Client::token([&](tokenclient_token **out) { return tokenclient_authorization_finish_ex(h_.get(), u.get(), &o, out); });
 }
 
 }  // namespace tokenclient

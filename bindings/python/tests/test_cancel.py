@@ -12,6 +12,7 @@ import time
 import pytest
 
 import tokenclient
+from cancelling import cancel_later
 from conn_server import ConnServer, parse
 from tokenclient import AsyncClient, AuthMethod, Cancel, Client, _ffi
 
@@ -39,19 +40,6 @@ def conn_server():
 
 def new_client(url):
     return Client(url, "cancel-client", client_secret=SECRET, auth_method=AuthMethod.CLIENT_SECRET_POST, proxy="")
-
-
-def cancel_later(cancel, delay):
-    """Fires `cancel` after `delay` s on another thread; returns [the
-    monotonic time it fired]."""
-    fired = []
-
-    def fire():
-        fired.append(time.monotonic())
-        cancel.cancel()
-
-    threading.Timer(delay, fire).start()
-    return fired
 
 
 # ------------------------------------------------------------------- sync

@@ -13,7 +13,6 @@ import copy
 import json
 import pickle
 import socket
-import threading
 import time
 import urllib.error
 import urllib.parse
@@ -22,6 +21,7 @@ import urllib.request
 import pytest
 
 import tokenclient
+from cancelling import cancel_later
 from tokenclient import (AsyncClient, Authorization, Cancel, Client, DeviceAuthorization, _aio)
 
 OPENID = "openid offline_access"
@@ -67,19 +67,6 @@ def with_query(url, **changes):
     query = {**dict(urllib.parse.parse_qsl(parts.query)), **changes}
     query = {k: v for k, v in query.items() if v is not None}
     return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))
-
-
-def cancel_later(cancel, delay):
-    """Fires `cancel` after `delay` s on another thread; returns [the
-    monotonic time it fired]."""
-    fired = []
-
-    def fire():
-        fired.append(time.monotonic())
-        cancel.cancel()
-
-    threading.Timer(delay, fire).start()
-    return fired
 
 
 def secret(server, name="post-client"):
