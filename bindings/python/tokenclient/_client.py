@@ -10,11 +10,12 @@ import math
 import threading
 import time
 import weakref
-from typing import (TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Mapping, NoReturn, Optional, Sequence,
-                    Tuple, TypeVar, Union, cast)
+from typing import (TYPE_CHECKING, Any, Callable, ClassVar, Dict, Iterable, List, Mapping, NoReturn, Optional,
+                    Sequence, Tuple, TypeVar, Union, cast)
 
 from . import _events, _ffi
 from ._errors import InvalidArgumentError, check
+from ._owned import _Owned
 
 if TYPE_CHECKING:
     from ._aio import AsyncClient
@@ -236,7 +237,7 @@ class Token:
         return f"Token(token_type={self.token_type!r}, expires_in={self.expires_in!r}, scope={self.scope!r})"
 
 
-class Cancel:
+class Cancel(_Owned):
     """Stops the calls it is given to (`cancel=`), from any thread: each
     raises `CancelledError` within a few milliseconds, abandoning its request
     (its connection is closed, never reused). A `get_token` that waits for a
@@ -245,19 +246,21 @@ class Cancel:
     call. Close it with `close()` or `with` (calls still running with it keep
     what they need)."""
 
-    __slots__ = ("_lock", "_handle", "_busy", "_closing", "_cancelled")
+    __slots__ = ("_cancelled",)
+    _WHAT: ClassVar[str] = "the cancel handle"
 
     def __init__(self) -> None:
         # Reentrant: cancel() may run in a signal handler of the thread
-        # that holds it.
-        self._lock = threading.RLock()
-        self._handle: Optional[int] = None
-        self._busy = 0
-        self._closing = False
+        # that holds the lock.
+        self._own(None, reentrant=True)
         self._cancelled = False
         out = ctypes.c_void_p()
         check(lib.tokenclient_cancel_new(ctypes.byref(out)))
         self._handle = out.value
+
+    @staticmethod
+    def _free(handle: int) -> None:
+        lib.tokenclient_cancel_free(handle)
 
     def cancel(self) -> None:
         """Cancels every call given this handle, running or to come.
@@ -272,50 +275,11 @@ class Cancel:
         """Whether `cancel()` was called."""
         return self._cancelled
 
-    def _acquire(self) -> int:
-        """The handle, which cannot be freed until `_release()`."""
-        with self._lock:
-            if self._handle is None or self._closing:
-                raise InvalidArgumentError("the cancel handle is closed", _ffi.ERROR_INVALID_ARGUMENT)
-            self._busy += 1
-            return self._handle
-
-    def _release(self) -> None:
-        with self._lock:
-            self._busy -= 1
-            self._free_if_done()
-
-    def _free_if_done(self) -> None:
-        if self._closing and self._busy == 0 and self._handle is not None:
-            handle, self._handle = self._handle, None
-            lib.tokenclient_cancel_free(handle)
-
-    def close(self) -> None:
-        """Frees the handle once no call uses it. Idempotent; it can no
-        longer be given to calls, and cancels nothing any more."""
-        lock = getattr(self, "_lock", None)
-        if lock is None:
-            return
-        with lock:
-            self._closing = True
-            self._free_if_done()
-
-    @property
-    def closed(self) -> bool:
-        return self._closing
-
     def __enter__(self) -> "Cancel":
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    def __del__(self) -> None:
-        self.close()
-
-    def __reduce__(self) -> NoReturn:
-        # A copy would share the C handle and free it twice.
-        raise TypeError("a Cancel cannot be copied or pickled")
 
     def __repr__(self) -> str:
         return f"Cancel(cancelled={self._cancelled!r}, closed={self._closing!r})"
@@ -329,7 +293,7 @@ _CREDENTIALS = ("private_key", "client_secret", "public")
 _Snapshot = Tuple[Token, float, float]
 
 
-class Client:
+class Client(_Owned):
     """A client of one token endpoint. Safe to share between threads; calls
     release the GIL while they run. Close it with `close()` or `with`.
 
@@ -391,11 +355,8 @@ class Client:
 
     def _init_state(self) -> None:
         """The state of a client without its C client yet."""
-        self._lock = threading.Lock()
-        self._handle: Optional[int] = None
+        self._own(None)
         self._callback: Any = None  # keeps the ctypes trampoline alive
-        self._busy = 0
-        self._closing = False
         # The snapshots of cached tokens, by scope (see get_token): read
         # without a lock, written under _snapshot_lock, and only when no
         # drop came since the C call began (_generation).
@@ -556,67 +517,24 @@ class Client:
             self._aio = weakref.ref(existing)
         return existing
 
-    # -- handle lifetime ---------------------------------------------------
-    def _acquire(self) -> int:
-        """The handle, which cannot be freed until `_release()`."""
-        with self._lock:
-            if self._handle is None or self._closing:
-                raise InvalidArgumentError("the client is closed", _ffi.ERROR_INVALID_ARGUMENT)
-            self._busy += 1
-            return self._handle
-
-    def _release(self) -> None:
-        with self._lock:
-            self._busy -= 1
-            handle = self._take_if_done()
-        self._free(handle)
-
-    def _call(self, fn: Callable[[int], T]) -> T:
-        """Runs `fn(handle)`; the handle cannot be freed while it runs."""
-        handle = self._acquire()
-        try:
-            return fn(handle)
-        finally:
-            self._release()
-
-    def _take_if_done(self) -> Optional[int]:
-        """The handle, taken, once closing and no call uses it (under `_lock`)."""
-        if self._closing and self._busy == 0 and self._handle is not None:
-            handle, self._handle = self._handle, None
-            return handle
-        return None
+    # -- handle lifetime (_Owned) ------------------------------------------
+    _WHAT: ClassVar[str] = "the client"
 
     @staticmethod
-    def _free(handle: Optional[int]) -> None:
-        # Outside `_lock`: the free waits for the library's own threads,
-        # whose token callback may need the lock.
-        if handle is not None:
-            lib.tokenclient_client_free(handle)
+    def _free(handle: int) -> None:
+        lib.tokenclient_client_free(handle)
 
     def close(self) -> None:
         """Frees the client and wipes its secrets (after calls in flight
         end). Idempotent."""
-        lock = getattr(self, "_lock", None)
-        if lock is None:
-            return
-        with lock:
-            self._closing = True
-            handle = self._take_if_done()
-        self._free(handle)
+        super().close()
         if getattr(self, "_snapshot_lock", None) is not None:
             self._drop_snapshots()
-
-    @property
-    def closed(self) -> bool:
-        return self._closing
 
     def __enter__(self) -> "Client":
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __del__(self) -> None:
         self.close()
 
     def __reduce__(self) -> NoReturn:

@@ -5,93 +5,14 @@ client made with `Client.from_issuer`, thin wrappers over
 from __future__ import annotations
 
 import ctypes
-import threading
-from typing import Callable, ClassVar, NoReturn, Optional, TypeVar
+from typing import ClassVar, Optional
 
 from . import _ffi
 from ._client import Cancel, Client, Token, _arg, _owned_string, _text, _with_options
-from ._errors import InvalidArgumentError, check
+from ._errors import check
+from ._owned import _Owned
 
 lib = _ffi.lib
-T = TypeVar("T")
-
-
-class _Owned:
-    """An object that owns one C handle: calls run with it while `close()`
-    (or the finalizer) frees it only once none runs. Functions taking a
-    mutable pointer run with no other call on the handle (`_exclusive`)."""
-
-    #: What the handle is, for "... is closed".
-    _WHAT: ClassVar[str] = "the object"
-
-    def _own(self, handle: Optional[int]) -> None:
-        self._lock = threading.Condition(threading.Lock())
-        self._handle: Optional[int] = handle
-        self._busy = 0
-        self._closing = False
-
-    @staticmethod
-    def _free(handle: int) -> None:
-        raise NotImplementedError
-
-    def _acquire(self) -> int:
-        """The handle, which cannot be freed until `_release()`."""
-        with self._lock:
-            if self._handle is None or self._closing:
-                raise InvalidArgumentError(f"{self._WHAT} is closed", _ffi.ERROR_INVALID_ARGUMENT)
-            self._busy += 1
-            return self._handle
-
-    def _release(self) -> None:
-        with self._lock:
-            self._busy -= 1
-            if self._busy == 0:
-                self._lock.notify_all()
-            self._free_if_done()
-
-    def _call(self, fn: Callable[[int], T]) -> T:
-        """Runs `fn(handle)`; the handle cannot be freed while it runs."""
-        handle = self._acquire()
-        try:
-            return fn(handle)
-        finally:
-            self._release()
-
-    def _exclusive(self, fn: Callable[[int], T]) -> T:
-        """Runs `fn(handle)` once no other call uses the handle, and before
-        any other starts (for the C functions taking a mutable pointer)."""
-        with self._lock:
-            self._lock.wait_for(lambda: self._busy == 0 or self._closing)
-            if self._handle is None or self._closing:
-                raise InvalidArgumentError(f"{self._WHAT} is closed", _ffi.ERROR_INVALID_ARGUMENT)
-            return fn(self._handle)
-
-    def _free_if_done(self) -> None:
-        if self._closing and self._busy == 0 and self._handle is not None:
-            handle, self._handle = self._handle, None
-            self._free(handle)
-
-    def close(self) -> None:
-        """Frees the C object, wiping its secrets (once the calls running
-        with it have ended). Idempotent."""
-        lock = getattr(self, "_lock", None)
-        if lock is None:
-            return
-        with lock:
-            self._closing = True
-            lock.notify_all()
-            self._free_if_done()
-
-    @property
-    def closed(self) -> bool:
-        return self._closing
-
-    def __del__(self) -> None:
-        self.close()
-
-    def __reduce__(self) -> NoReturn:
-        # A copy would share the C object and free it twice.
-        raise TypeError(f"a {type(self).__name__} cannot be copied or pickled")
 
 
 class Authorization(_Owned):
