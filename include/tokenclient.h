@@ -251,6 +251,20 @@ typedef uint32_t tokenclient_talkdesk_region;
 #define TOKENCLIENT_AUTH_AUTO 5
 
 /**
+ * For `tokenclient_client_set_tls_client_auth`: the client certificate,
+ * issued by a CA the server trusts for this client, authenticates in the
+ * TLS handshake; `client_id` goes in the body (RFC 8705 §2.1).
+ */
+#define TOKENCLIENT_AUTH_TLS_CLIENT_AUTH 6
+
+/**
+ * For `tokenclient_client_set_tls_client_auth`: a self-signed client
+ * certificate registered with the server authenticates in the TLS
+ * handshake; `client_id` goes in the body (RFC 8705 §2.2).
+ */
+#define TOKENCLIENT_AUTH_SELF_SIGNED_TLS_CLIENT_AUTH 7
+
+/**
  * A failure nothing recovers from (reserved: no event has this level yet;
  * a failed request is a warning, and the call returns its error).
  */
@@ -546,12 +560,20 @@ tokenclient_error *tokenclient_client_set_timeout_ms(tokenclient_client *client,
 tokenclient_error *tokenclient_client_set_ca_file(tokenclient_client *client, const char *path);
 
 /**
- * Presents a client certificate in the TLS handshake (mutual TLS):
- * `cert_path` and `key_path` are PEM files (the key unencrypted). Both NULL
- * stops presenting one.
+ * Presents a client certificate in the TLS handshake (mutual TLS,
+ * RFC 8705): `cert_path` and `key_path` are each a PEM file's path or PEM
+ * text (told apart by `-----BEGIN`; both the same kind; the key
+ * unencrypted). Text is kept in memory, handed to libcurl in place and
+ * wiped when replaced or when the client is freed. The certificate is read
+ * now. Both NULL stops presenting one. For a client made from an issuer
+ * whose metadata has `mtls_endpoint_aliases`, requests then go to the
+ * aliases. Tokens obtained with a certificate report it in
+ * `tokenclient_token_cnf`.
  *
  * Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for a NULL client, only one
- * of the two NULL, invalid UTF-8, or a file that cannot be opened.
+ * of the two NULL, invalid UTF-8, a file that cannot be opened, or a
+ * certificate that is not PEM; `TOKENCLIENT_ERROR_KEY` for PEM text
+ * whose key is not a PEM private key.
  */
 tokenclient_error *tokenclient_client_set_client_cert(tokenclient_client *client, const char *cert_path, const char *key_path);
 
@@ -1329,6 +1351,115 @@ tokenclient_error *tokenclient_client_device_poll_ex(const tokenclient_client *c
  * Frees `device`, wiping its device code. NULL is allowed and does nothing.
  */
 void tokenclient_device_free(tokenclient_device *device);
+
+/**
+ * Authenticates with the client certificate set by
+ * `tokenclient_client_set_client_cert`: `method` is
+ * `TOKENCLIENT_AUTH_TLS_CLIENT_AUTH` or
+ * `TOKENCLIENT_AUTH_SELF_SIGNED_TLS_CLIENT_AUTH`. Requests carry
+ * `client_id` in the body and no secret. Replaces other credentials. For
+ * a client made from an issuer whose metadata has `mtls_endpoint_aliases`,
+ * requests go to the aliases while a certificate is set.
+ *
+ * Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for a NULL client or
+ * another method. A request without a certificate set fails with
+ * `TOKENCLIENT_ERROR_CONFIG`.
+ */
+tokenclient_error *tokenclient_client_set_tls_client_auth(tokenclient_client *client, tokenclient_auth_method method);
+
+/**
+ * Makes every token request carry a DPoP proof (RFC 9449) of `key`, so
+ * that tokens are bound to it (`token_type` "DPoP"): `key` in any format
+ * `tokenclient_client_set_private_key` reads, or NULL to generate a P-256
+ * key kept only in memory (wiped when the client is freed); `alg` NULL
+ * for the key's default (ES256 for P-256; RS256 for RSA, PS256 allowed).
+ * Every grant sends a proof, a `use_dpop_nonce` answer is retried once at
+ * once with the server's nonce (not counted by the retry policy), nonces
+ * are kept per origin for the next proofs, and a token whose type is not
+ * DPoP is a `TOKENCLIENT_ERROR_RESPONSE` unless
+ * `tokenclient_client_set_dpop_allow_bearer`. Cached tokens are kept per
+ * key. Replacing the key makes refresh tokens bound to the old one
+ * unusable.
+ *
+ * Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for a NULL client, invalid
+ * UTF-8 or an unknown `alg`; `TOKENCLIENT_ERROR_KEY` for a key that cannot
+ * be read or an `alg` that does not fit it (HMAC algorithms never do).
+ */
+tokenclient_error *tokenclient_client_set_dpop_key(tokenclient_client *client, const char *key, const char *alg);
+
+/**
+ * Whether a token of another type than DPoP is accepted when a DPoP proof
+ * was sent (`allow` non-zero), for a server that does not bind tokens.
+ * Default: refused.
+ *
+ * Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for a NULL client.
+ */
+tokenclient_error *tokenclient_client_set_dpop_allow_bearer(tokenclient_client *client, int32_t allow);
+
+/**
+ * Writes the DPoP key's JWK SHA-256 thumbprint (RFC 7638, base64url) to
+ * `*out`: the `jkt` of tokens bound to it.
+ *
+ * Ownership: on success `*out` is a new string; free it with
+ * `tokenclient_string_free`. On error it is not written.
+ * Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for NULL;
+ * `TOKENCLIENT_ERROR_CONFIG` when the client has no DPoP key.
+ */
+tokenclient_error *tokenclient_client_dpop_thumbprint(const tokenclient_client *client, char **out);
+
+/**
+ * Writes a new DPoP proof for a request of `method` (e.g. "GET") to `url`
+ * to `*out_proof`: send it as the `DPoP` header. For a resource request
+ * pass the `access_token` (its hash becomes the proof's `ath`) and send
+ * `Authorization: DPoP <access token>` (`tokenclient_token_authorization`);
+ * NULL for a token endpoint. `nonce` NULL uses the nonce `url`'s origin
+ * gave last (see `tokenclient_client_dpop_answer`), if any. The proof's
+ * `htu` is `url` without its query and fragment. Make a new proof for
+ * every request: servers refuse a reused one.
+ *
+ * Ownership: on success `*out_proof` is a new string; free it with
+ * `tokenclient_string_free`. On error it is not written.
+ * Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for NULL (but
+ * `access_token`, `nonce`), invalid UTF-8, a method that is not a method
+ * name, a URL that is not `https://` (or `http://` to loopback), an empty
+ * access token; `TOKENCLIENT_ERROR_RESPONSE` for a malformed `nonce`;
+ * `TOKENCLIENT_ERROR_CONFIG` when the client has no DPoP key.
+ */
+tokenclient_error *tokenclient_client_dpop_proof(const tokenclient_client *client, const char *method, const char *url, const char *access_token, const char *nonce, char **out_proof);
+
+/**
+ * Reads a resource server's answer to a DPoP request to `url`: its
+ * `DPoP-Nonce` header value (`dpop_nonce`, NULL when absent) is kept for
+ * `url`'s origin, for the next `tokenclient_client_dpop_proof`; writes 1
+ * to `*out_retry` when the answer is a nonce challenge (`http_status` 401
+ * with a `WWW-Authenticate` value (`www_authenticate`, NULL when absent)
+ * holding `DPoP error="use_dpop_nonce"`, and a nonce): send the request
+ * once more with a new proof. Otherwise 0.
+ *
+ * Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for NULL (but the two
+ * headers) or invalid UTF-8; `TOKENCLIENT_ERROR_RESPONSE` for a nonce that
+ * is malformed or longer than 512 bytes (not kept; do not retry).
+ */
+tokenclient_error *tokenclient_client_dpop_answer(const tokenclient_client *client, const char *url, uint32_t http_status, const char *www_authenticate, const char *dpop_nonce, int32_t *out_retry);
+
+/**
+ * What the token is bound to, as a JSON `cnf` object (RFC 7800):
+ * `{"jkt": ...}` for a DPoP token, `{"x5t#S256": ...}` (the client
+ * certificate's thumbprint) for one obtained over mutual TLS from a server
+ * that binds tokens to certificates (its metadata's
+ * `tls_client_certificate_bound_access_tokens`, or any server for a client
+ * not made from an issuer), or both. NULL for a bearer token and for NULL.
+ * Ownership: belongs to `token`.
+ */
+const char *tokenclient_token_cnf(const tokenclient_token *token);
+
+/**
+ * The `Authorization` header value for a resource request with the token:
+ * "DPoP <access token>" for a DPoP token, else "Bearer <access token>".
+ * A secret, like the access token. NULL for NULL.
+ * Ownership: belongs to `token`.
+ */
+const char *tokenclient_token_authorization(const tokenclient_token *token);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -132,6 +132,13 @@ impl Error {
         self
     }
 
+    /// Appends ` (note)` to the message.
+    pub(crate) fn with_note(mut self, note: &str) -> Self {
+        self.message.push_str(&format!(" ({note})"));
+        crate::audit::message(&self.message);
+        self
+    }
+
     /// Says in the message that the call's deadline ran out, and after how
     /// many attempts.
     pub(crate) fn with_deadline_note(mut self, total: std::time::Duration, attempts: u32) -> Self {

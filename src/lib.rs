@@ -17,6 +17,7 @@
 mod audit;
 mod cache;
 mod client;
+mod dpop;
 mod error;
 mod jose;
 mod json;

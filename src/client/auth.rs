@@ -80,6 +80,15 @@ impl Client {
                 }
             }
             Credentials::PrivateKey { .. } => self.push_assertion(settings, form, &mut auth)?,
+            Credentials::Tls { method } => {
+                if settings.transport.client_cert.is_none() {
+                    return Err(Error::config(format!(
+                        "{} needs a client certificate: set one with set_client_cert",
+                        method.name()
+                    )));
+                }
+                form.push("client_id", self.client_id());
+            }
         }
         Ok(auth)
     }

@@ -87,9 +87,7 @@ impl Call<'_> {
     /// authentication: show the user the user code and the verification
     /// URI, then `device_poll`.
     pub fn device_authorize(&self, scope: Option<&str>) -> Result<DeviceAuthorization> {
-        let url = self.endpoint("device_authorization_endpoint", |m| {
-            m.device_authorization_endpoint.as_ref()
-        })?;
+        let url = self.endpoint("device_authorization_endpoint")?;
         let params: Vec<(&str, &str)> = scope.map(|s| ("scope", s)).into_iter().collect();
         let response = self.post_authenticated(&url, &params, &[])?;
         parse(&response.body)

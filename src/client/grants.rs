@@ -9,6 +9,7 @@ use crate::error::Result;
 use crate::oauth::{check_grant, delay, may_retry, random_u64, read_answer, required, Form, Token};
 use crate::observe::{emit, without_query, Event, Level};
 use crate::transport::{CallOptions, Deadline, Request};
+use zeroize::Zeroizing;
 
 /// The token exchange grant's type (RFC 8693 §2.1).
 const TOKEN_EXCHANGE_GRANT: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
@@ -161,7 +162,10 @@ impl Client {
     }
 
     /// One POST: the form, the client authentication (a new assertion),
-    /// and the answer read.
+    /// the DPoP proof if the client has a key, and the answer read. A
+    /// server that wants a DPoP nonce (`use_dpop_nonce` with a
+    /// `DPoP-Nonce`) is asked once more with it, at once and outside the
+    /// retry policy; asking again after that is an error.
     fn grant_once(
         &self,
         grant_type: &str,
@@ -169,24 +173,56 @@ impl Client {
         deadline: &Deadline,
     ) -> Result<Token> {
         let settings = self.settings();
-        let mut form = Form::new();
-        form.push("grant_type", grant_type);
-        for (name, value) in params {
-            form.push(name, value);
+        let url = self.token_endpoint(&settings);
+        let dpop = settings.dpop.as_deref();
+        let mut nonce = dpop.and_then(|_| self.inner.dpop_nonces.get(&url));
+        let mut challenged = false;
+        loop {
+            let mut form = Form::new();
+            form.push("grant_type", grant_type);
+            for (name, value) in params {
+                form.push(name, value);
+            }
+            let auth = self.authenticate(&settings, &mut form)?;
+            let proof = dpop
+                .map(|key| key.proof("POST", &url, None, nonce.as_deref()))
+                .transpose()?
+                .map(Zeroizing::new);
+            let request = Request {
+                url: &url,
+                body: Some(form.as_bytes()),
+                authorization: auth.header.as_deref().map(|h| h.as_str()),
+                dpop: proof.as_deref().map(String::as_str),
+            };
+            let response = self.pool().send(&settings.transport, &request, deadline)?;
+            let given = dpop.and_then(|_| self.take_nonce(&url, &response));
+            let answer = read_answer(
+                response.status,
+                &response.body,
+                response.retry_after.as_deref(),
+                &auth.redact(),
+            );
+            let error = match answer {
+                Ok(token) => return self.check_binding(&settings, proof.is_some(), token),
+                Err(e) => e,
+            };
+            let wants_nonce =
+                dpop.is_some() && error.oauth().is_some_and(|o| o.code == "use_dpop_nonce");
+            match given {
+                _ if !wants_nonce => return Err(error),
+                Some(Err(bad)) => return Err(bad.with_note("in the answer to use_dpop_nonce")),
+                None => return Err(error.with_note("the server gave no DPoP-Nonce to use")),
+                Some(Ok(_)) if challenged => {
+                    return Err(error.with_note(
+                        "the server asked for a DPoP nonce again after the request with its nonce",
+                    ))
+                }
+                Some(Ok(fresh)) => {
+                    challenged = true;
+                    nonce = Some(fresh);
+                }
+            }
         }
-        let auth = self.authenticate(&settings, &mut form)?;
-        let request = Request {
-            url: self.token_url(),
-            body: Some(form.as_bytes()),
-            authorization: auth.header.as_deref().map(|h| h.as_str()),
-        };
-        let response = self.pool().send(&settings.transport, &request, deadline)?;
-        read_answer(
-            response.status,
-            &response.body,
-            response.retry_after.as_deref(),
-            &auth.redact(),
-        )
     }
 }
 

@@ -55,14 +55,8 @@ impl Call<'_> {
         if !(auth.par || metadata.require_pushed_authorization_requests) {
             return Ok(join_query(endpoint, &auth.form()));
         }
-        let par = metadata
-            .pushed_authorization_request_endpoint
-            .as_deref()
-            .ok_or_else(|| {
-                Error::config(
-                    "the issuer's metadata names no pushed_authorization_request_endpoint",
-                )
-            })?;
+        let par = self.endpoint("pushed_authorization_request_endpoint")?;
+        let par = par.as_str();
         let client = self.client;
         let settings = client.settings();
         let mut form = Form::new();
@@ -79,6 +73,7 @@ impl Call<'_> {
             url: par,
             body: Some(form.as_bytes()),
             authorization: authn.header.as_deref().map(|h| h.as_str()),
+            dpop: None,
         };
         let response = client
             .pool()

@@ -8,6 +8,7 @@
 mod auth;
 mod device;
 pub use device::DeviceAuthorization;
+mod dpop;
 mod grants;
 mod login;
 mod oidc;
@@ -20,6 +21,7 @@ use std::sync::{Arc, Condvar, Mutex, PoisonError, RwLock};
 use zeroize::Zeroizing;
 
 use crate::cache::{Cache, Clock, RefreshPolicy, SystemClock, TokenCallback};
+use crate::dpop::{DpopKey, Nonces};
 use crate::error::{Error, Result};
 use crate::jose::JwsSigner;
 use crate::keys::Algorithm;
@@ -41,6 +43,12 @@ pub enum AuthMethod {
     ClientSecretJwt,
     /// An assertion signed with the client's private key.
     PrivateKeyJwt,
+    /// The client certificate, issued by a CA the server trusts for this
+    /// client, in the TLS handshake; `client_id` in the body (RFC 8705 §2.1).
+    TlsClientAuth,
+    /// A self-signed client certificate registered with the server (its
+    /// JWKS), in the TLS handshake; `client_id` in the body (RFC 8705 §2.2).
+    SelfSignedTlsClientAuth,
 }
 
 impl AuthMethod {
@@ -51,6 +59,8 @@ impl AuthMethod {
             AuthMethod::ClientSecretPost => "client_secret_post",
             AuthMethod::ClientSecretJwt => "client_secret_jwt",
             AuthMethod::PrivateKeyJwt => "private_key_jwt",
+            AuthMethod::TlsClientAuth => "tls_client_auth",
+            AuthMethod::SelfSignedTlsClientAuth => "self_signed_tls_client_auth",
         }
     }
 }
@@ -79,6 +89,11 @@ pub(crate) enum Credentials {
     PrivateKey {
         signer: Arc<JwsSigner>,
     },
+    /// `tls_client_auth` or `self_signed_tls_client_auth`: the client
+    /// certificate authenticates.
+    Tls {
+        method: AuthMethod,
+    },
 }
 
 /// Everything a setter can change. Readers take a snapshot (`Arc`), so a
@@ -99,6 +114,10 @@ pub(crate) struct Settings {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) on_token: Option<TokenCallback>,
     pub(crate) log: Option<LogSink>,
+    /// The DPoP key: every token request carries a proof made with it.
+    pub(crate) dpop: Option<Arc<DpopKey>>,
+    /// Whether a Bearer token is accepted when a DPoP proof was sent.
+    pub(crate) dpop_allow_bearer: bool,
 }
 
 impl Settings {
@@ -109,6 +128,7 @@ impl Settings {
             Credentials::Public => Some(AuthMethod::None),
             Credentials::Secret { method, .. } => Some(*method),
             Credentials::PrivateKey { .. } => Some(AuthMethod::PrivateKeyJwt),
+            Credentials::Tls { method } => Some(*method),
         }
     }
 
@@ -127,6 +147,8 @@ impl Settings {
             clock: Arc::new(SystemClock),
             on_token: None,
             log: None,
+            dpop: None,
+            dpop_allow_bearer: false,
         }
     }
 }
@@ -234,6 +256,8 @@ struct Shared {
     detached: Arc<PerProcess<Detached>>,
     /// For a client made from an issuer: its metadata.
     discovery: Option<oidc::Discovery>,
+    /// The DPoP nonces servers gave, by origin.
+    dpop_nonces: Nonces,
 }
 
 impl std::fmt::Debug for Client {
@@ -303,6 +327,7 @@ impl Client {
                 counters: CounterSet::default(),
                 detached: Arc::default(),
                 discovery: None,
+                dpop_nonces: Nonces::default(),
             }),
             primary: true,
         })

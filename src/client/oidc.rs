@@ -90,6 +90,7 @@ fn fetch_metadata(
             url: &url,
             body: None,
             authorization: None,
+            dpop: None,
         };
         let response = pool.send(&options, &request, deadline)?;
         match response.status {
@@ -154,6 +155,17 @@ impl Client {
             .expect("a new client is not shared")
             .discovery = Some(discovery);
         Ok(client)
+    }
+
+    /// The issuer's metadata as last fetched, without asking again; `None`
+    /// for a client not made from an issuer.
+    pub(super) fn published_metadata(&self) -> Option<Arc<Metadata>> {
+        let discovery = self.inner.discovery.as_ref()?;
+        let current = discovery
+            .current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        Some(current.metadata.clone())
     }
 
     /// The issuer's metadata (see `Call::metadata`).
@@ -391,6 +403,7 @@ impl Call<'_> {
             url,
             body: None,
             authorization: None,
+            dpop: None,
         };
         let response = self
             .client
@@ -412,15 +425,14 @@ impl Call<'_> {
         ))
     }
 
-    /// The URL of an endpoint the metadata names.
-    pub(super) fn endpoint(
-        &self,
-        name: &str,
-        pick: fn(&Metadata) -> Option<&String>,
-    ) -> Result<String> {
+    /// The URL of the endpoint the metadata names `name`: its mTLS alias
+    /// (RFC 8705 §5) when the client presents a certificate.
+    pub(super) fn endpoint(&self, name: &str) -> Result<String> {
         let metadata = self.metadata()?;
-        pick(&metadata)
-            .cloned()
+        let mtls = self.client.settings().transport.client_cert.is_some();
+        metadata
+            .endpoint(name, mtls)
+            .map(str::to_string)
             .ok_or_else(|| Error::config(format!("the issuer's metadata names no {name}")))
     }
 
@@ -445,6 +457,7 @@ impl Call<'_> {
             url,
             body: Some(form.as_bytes()),
             authorization: auth.header.as_deref().map(|h| h.as_str()),
+            dpop: None,
         };
         let response = client
             .pool()
@@ -463,7 +476,7 @@ impl Call<'_> {
     /// revoked all the same (RFC 7009 §2.2: it answers 200).
     pub fn revoke(&self, token: &str, token_type_hint: Option<&str>) -> Result<()> {
         let token = token_arg("the token", token)?;
-        let url = self.endpoint("revocation_endpoint", |m| m.revocation_endpoint.as_ref())?;
+        let url = self.endpoint("revocation_endpoint")?;
         let mut params = vec![("token", token)];
         params.extend(token_type_hint.map(|h| ("token_type_hint", h)));
         self.post_authenticated(&url, &params, &[token]).map(drop)
@@ -474,9 +487,7 @@ impl Call<'_> {
     /// object (`active` is false for a token that is not valid).
     pub fn introspect(&self, token: &str, token_type_hint: Option<&str>) -> Result<String> {
         let token = token_arg("the token", token)?;
-        let url = self.endpoint("introspection_endpoint", |m| {
-            m.introspection_endpoint.as_ref()
-        })?;
+        let url = self.endpoint("introspection_endpoint")?;
         let mut params = vec![("token", token)];
         params.extend(token_type_hint.map(|h| ("token_type_hint", h)));
         let response = self.post_authenticated(&url, &params, &[token])?;
@@ -499,7 +510,7 @@ impl Call<'_> {
     /// object; a signed or encrypted userinfo answer is refused).
     pub fn userinfo(&self, access_token: &str) -> Result<String> {
         let access_token = token_arg("the access token", access_token)?;
-        let url = self.endpoint("userinfo_endpoint", |m| m.userinfo_endpoint.as_ref())?;
+        let url = self.endpoint("userinfo_endpoint")?;
         let client = self.client;
         let settings = client.settings();
         let mut bearer = Zeroizing::new(String::with_capacity(access_token.len() + 7));
@@ -509,6 +520,7 @@ impl Call<'_> {
             url: &url,
             body: None,
             authorization: Some(&bearer),
+            dpop: None,
         };
         let response = client
             .pool()

@@ -19,6 +19,7 @@ use crate::jose::JwsSigner;
 use crate::keys::{Algorithm, PrivateKey};
 use crate::oauth::RetryPolicy;
 use crate::observe::{Level, LogCallback, LogSink};
+use crate::transport::ClientCert;
 
 impl Client {
     /// Authenticates with a client secret by `method`, one of
@@ -211,20 +212,37 @@ impl Client {
         })
     }
 
-    /// Presents the client certificate (PEM file `cert_path`) with its
-    /// private key (PEM file `key_path`) in the TLS handshake (mTLS).
-    /// `None` stops presenting one.
+    /// Presents the client certificate with its private key in TLS
+    /// handshakes (mTLS, RFC 8705): each either a PEM file's path or PEM
+    /// text (told apart by `-----BEGIN`; text is kept in memory and wiped
+    /// when replaced or freed). The certificate is read now, so an
+    /// unreadable or malformed one fails here. `None` stops presenting one.
     pub fn set_client_cert(&self, cert_and_key: Option<(&str, &str)>) -> Result<()> {
-        let pair = cert_and_key
-            .map(|(c, k)| {
-                Ok::<_, Error>((
-                    readable_file("the client certificate", c)?,
-                    readable_file("the client key", k)?,
-                ))
-            })
-            .transpose()?;
+        let is_pem = |s: &str| s.trim_start().starts_with("-----BEGIN");
+        let cert = match cert_and_key {
+            None => None,
+            Some((cert, key)) if is_pem(cert) || is_pem(key) => {
+                crate::audit::secret(key);
+                if !(is_pem(cert) && is_pem(key)) {
+                    return Err(Error::invalid_argument(
+                        "give the client certificate and its key both as PEM text, \
+                         or both as file paths",
+                    ));
+                }
+                if cert.len().max(key.len()) > 1 << 20 {
+                    return Err(Error::invalid_argument(
+                        "the client certificate or key is longer than 1 MiB",
+                    ));
+                }
+                Some(ClientCert::pem(cert, key)?)
+            }
+            Some((cert, key)) => Some(ClientCert::files(
+                readable_file("the client certificate", cert)?,
+                readable_file("the client key", key)?,
+            )?),
+        };
         self.update(|s| {
-            s.transport.client_cert = pair;
+            s.transport.client_cert = cert;
             Ok(())
         })
     }

@@ -140,7 +140,8 @@ impl Client {
     /// Drops the cached token of `scope` (e.g. after a resource server
     /// rejected it), so the next `get_token` obtains a new one.
     pub fn invalidate_token(&self, scope: Option<&str>) {
-        self.inner.cache.invalidate(scope.unwrap_or(""));
+        let key = Client::cache_key(&self.settings(), scope.unwrap_or(""));
+        self.inner.cache.invalidate(&key);
     }
 }
 
@@ -176,7 +177,7 @@ impl Call<'_> {
         };
         let call = || Deadline::for_call(total, self.options);
         client.inner.cache.get(
-            scope.unwrap_or(""),
+            &Client::cache_key(&settings, scope.unwrap_or("")),
             &settings.clock,
             &settings.refresh,
             &watch,

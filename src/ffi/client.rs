@@ -61,14 +61,24 @@ pub const TOKENCLIENT_AUTH_PRIVATE_KEY_JWT: tokenclient_auth_method = 4;
 /// listed or when nothing is listed, else client_secret_post, else
 /// client_secret_jwt).
 pub const TOKENCLIENT_AUTH_AUTO: tokenclient_auth_method = 5;
+/// For `tokenclient_client_set_tls_client_auth`: the client certificate,
+/// issued by a CA the server trusts for this client, authenticates in the
+/// TLS handshake; `client_id` goes in the body (RFC 8705 §2.1).
+pub const TOKENCLIENT_AUTH_TLS_CLIENT_AUTH: tokenclient_auth_method = 6;
+/// For `tokenclient_client_set_tls_client_auth`: a self-signed client
+/// certificate registered with the server authenticates in the TLS
+/// handshake; `client_id` goes in the body (RFC 8705 §2.2).
+pub const TOKENCLIENT_AUTH_SELF_SIGNED_TLS_CLIENT_AUTH: tokenclient_auth_method = 7;
 
-fn auth_method(value: tokenclient_auth_method) -> Result<AuthMethod> {
+pub(crate) fn auth_method(value: tokenclient_auth_method) -> Result<AuthMethod> {
     Ok(match value {
         TOKENCLIENT_AUTH_NONE => AuthMethod::None,
         TOKENCLIENT_AUTH_CLIENT_SECRET_BASIC => AuthMethod::ClientSecretBasic,
         TOKENCLIENT_AUTH_CLIENT_SECRET_POST => AuthMethod::ClientSecretPost,
         TOKENCLIENT_AUTH_CLIENT_SECRET_JWT => AuthMethod::ClientSecretJwt,
         TOKENCLIENT_AUTH_PRIVATE_KEY_JWT => AuthMethod::PrivateKeyJwt,
+        TOKENCLIENT_AUTH_TLS_CLIENT_AUTH => AuthMethod::TlsClientAuth,
+        TOKENCLIENT_AUTH_SELF_SIGNED_TLS_CLIENT_AUTH => AuthMethod::SelfSignedTlsClientAuth,
         other => {
             return Err(Error::invalid_argument(format!(
                 "unknown auth method {other}"
@@ -78,7 +88,7 @@ fn auth_method(value: tokenclient_auth_method) -> Result<AuthMethod> {
 }
 
 /// Borrows the client behind a handle argument.
-unsafe fn client<'a>(c: *const tokenclient_client) -> Result<&'a Client> {
+pub(crate) unsafe fn client<'a>(c: *const tokenclient_client) -> Result<&'a Client> {
     ref_arg(c, "client").map(|c| &c.inner)
 }
 
@@ -329,12 +339,20 @@ pub unsafe extern "C" fn tokenclient_client_set_ca_file(
     boundary(|| self::client(client)?.set_ca_file(opt_str_arg(path, "path")?))
 }
 
-/// Presents a client certificate in the TLS handshake (mutual TLS):
-/// `cert_path` and `key_path` are PEM files (the key unencrypted). Both NULL
-/// stops presenting one.
+/// Presents a client certificate in the TLS handshake (mutual TLS,
+/// RFC 8705): `cert_path` and `key_path` are each a PEM file's path or PEM
+/// text (told apart by `-----BEGIN`; both the same kind; the key
+/// unencrypted). Text is kept in memory, handed to libcurl in place and
+/// wiped when replaced or when the client is freed. The certificate is read
+/// now. Both NULL stops presenting one. For a client made from an issuer
+/// whose metadata has `mtls_endpoint_aliases`, requests then go to the
+/// aliases. Tokens obtained with a certificate report it in
+/// `tokenclient_token_cnf`.
 ///
 /// Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for a NULL client, only one
-/// of the two NULL, invalid UTF-8, or a file that cannot be opened.
+/// of the two NULL, invalid UTF-8, a file that cannot be opened, or a
+/// certificate that is not PEM; `TOKENCLIENT_ERROR_KEY` for PEM text
+/// whose key is not a PEM private key.
 #[no_mangle]
 pub unsafe extern "C" fn tokenclient_client_set_client_cert(
     client: *mut tokenclient_client,

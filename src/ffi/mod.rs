@@ -31,6 +31,8 @@ pub mod oidc;
 pub mod authorization;
 // and the device authorization grant:
 pub mod device;
+// Sender-constrained tokens (DPoP, mutual TLS):
+pub mod dpop;
 
 #[cfg(feature = "test-hooks")]
 pub mod testing;

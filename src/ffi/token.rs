@@ -19,6 +19,10 @@ impl tokenclient_token {
     pub(crate) fn into_raw(token: Arc<Token>) -> *mut tokenclient_token {
         Box::into_raw(Box::new(tokenclient_token { token }))
     }
+
+    pub(crate) fn token(&self) -> &Token {
+        &self.token
+    }
 }
 
 /// Reads a string member of a token, NULL when the token is NULL.

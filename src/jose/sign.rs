@@ -199,6 +199,13 @@ impl JwsSigner {
         self.alg
     }
 
+    /// The signer with `header` (JSON, e.g. a DPoP proof's, with its
+    /// `typ` and `jwk`) as its JOSE header instead of the default one.
+    pub(crate) fn with_header(mut self, header: &str) -> JwsSigner {
+        self.encoded_header = URL_SAFE_NO_PAD.encode(header);
+        self
+    }
+
     /// Signs `payload` (already JSON) into a JWS compact serialization.
     pub fn sign_compact(&self, payload: &[u8]) -> Result<String> {
         let payload_len = base64::encoded_len(payload.len(), false).unwrap_or(0);

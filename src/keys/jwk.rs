@@ -12,7 +12,8 @@ use openssl::rsa::Rsa;
 use zeroize::Zeroizing;
 
 use super::{
-    finish, openssl_key_error, public_key_error, secret_bn, shown, Algorithm, Curve, PrivateKey,
+    finish, openssl_key_error, public_key_error, secret_bn, shown, Algorithm, Curve, KeyType,
+    PrivateKey,
 };
 use crate::error::{Error, Result};
 use crate::json::{parse_object, Member, NotAnObject};
@@ -68,6 +69,46 @@ pub(super) fn parse_jwk(text: &str) -> Result<PrivateKey> {
         key.jwk_kid = Some(kid.to_string());
     }
     Ok(key)
+}
+
+/// The public half of `key` as a JWK holding only the members RFC 7638
+/// §3.2 requires, in its lexicographic order, with no whitespace: both the
+/// `jwk` of a DPoP proof's header and the input of its thumbprint.
+pub(crate) fn public_jwk(key: &PrivateKey) -> Result<String> {
+    let b64 = |bytes: &[u8]| URL_SAFE_NO_PAD.encode(bytes);
+    let failed = |_| Error::key("OpenSSL could not export the public key");
+    Ok(match key.key_type {
+        KeyType::Rsa { .. } => {
+            let rsa = key.pkey.rsa().map_err(failed)?;
+            format!(
+                r#"{{"e":"{}","kty":"RSA","n":"{}"}}"#,
+                b64(&rsa.e().to_vec()),
+                b64(&rsa.n().to_vec())
+            )
+        }
+        KeyType::Ec(curve) => {
+            let ec = key.pkey.ec_key().map_err(failed)?;
+            let mut ctx = BigNumContext::new().map_err(failed)?;
+            let (mut x, mut y) = (
+                BigNum::new().map_err(failed)?,
+                BigNum::new().map_err(failed)?,
+            );
+            ec.public_key()
+                .affine_coordinates(ec.group(), &mut x, &mut y, &mut ctx)
+                .map_err(failed)?;
+            let len = i32::try_from(curve.scalar_len()).expect("small");
+            format!(
+                r#"{{"crv":"{}","kty":"EC","x":"{}","y":"{}"}}"#,
+                curve.name(),
+                b64(&x.to_vec_padded(len).map_err(failed)?),
+                b64(&y.to_vec_padded(len).map_err(failed)?)
+            )
+        }
+        KeyType::Ed25519 => format!(
+            r#"{{"crv":"Ed25519","kty":"OKP","x":"{}"}}"#,
+            b64(&key.pkey.raw_public_key().map_err(failed)?)
+        ),
+    })
 }
 
 fn jwk_str<'a>(obj: &'a Members, name: &str) -> Result<Option<&'a str>> {

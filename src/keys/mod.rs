@@ -27,6 +27,7 @@ use openssl::pkey::{Id, PKey, Private};
 
 use crate::error::{Error, Result};
 pub use alg::{Algorithm, Curve, Hash, KeyType, MIN_RSA_BITS};
+pub(crate) use jwk::public_jwk;
 
 /// `value` quoted for an error message when it is short and plainly a name
 /// (e.g. "ES999"), otherwise a placeholder: a caller who passed a key or a

@@ -11,7 +11,6 @@ mod grant;
 mod retry;
 mod token;
 
-#[cfg(test)]
 pub(crate) use assertion::now;
 pub use assertion::{Audience, ClaimsTemplate, JWT_BEARER_ASSERTION_TYPE};
 pub use error_response::parse_error;

@@ -26,6 +26,11 @@ pub struct Token {
     /// The claims of the ID token, once validated (by an authorization's
     /// finish).
     id_token_claims: OnceLock<CString>,
+    /// What the token is bound to, as a `cnf` object (RFC 7800): `jkt`
+    /// (DPoP), `x5t#S256` (mTLS).
+    cnf: OnceLock<CString>,
+    /// `<token_type> <access_token>`, made on first use.
+    authorization: OnceLock<CString>,
 }
 
 impl Drop for Token {
@@ -33,6 +38,9 @@ impl Drop for Token {
         std::mem::take(&mut self.json).into_bytes().zeroize();
         if let Some(claims) = self.id_token_claims.take() {
             claims.into_bytes().zeroize();
+        }
+        if let Some(value) = self.authorization.take() {
+            value.into_bytes().zeroize();
         }
         for (_, value) in self.strings.drain(..) {
             value.into_bytes().zeroize();
@@ -104,6 +112,48 @@ impl Token {
 
     pub(crate) fn id_token_claims_c(&self) -> Option<&CStr> {
         self.id_token_claims.get().map(CString::as_c_str)
+    }
+
+    /// Records what the token is bound to (a `cnf` JSON object). Set once.
+    pub(crate) fn set_cnf(&self, cnf: &str) {
+        let _ = self.cnf.set(c_string(cnf));
+    }
+
+    /// What the access token is bound to, as a JSON `cnf` object (RFC
+    /// 7800): `{"jkt": ...}` for a DPoP token (RFC 9449 §6), `{"x5t#S256":
+    /// ...}` for one obtained over mutual TLS from a server that binds
+    /// tokens to certificates (RFC 8705 §3), both, or `None` (a bearer
+    /// token).
+    pub fn cnf(&self) -> Option<&str> {
+        self.cnf.get().map(|c| as_text(c))
+    }
+
+    pub(crate) fn cnf_c(&self) -> Option<&CStr> {
+        self.cnf.get().map(CString::as_c_str)
+    }
+
+    /// The `Authorization` header value for a resource request:
+    /// `DPoP <access token>` for a DPoP token, else `Bearer <access token>`
+    /// (whatever case the server wrote the type in).
+    pub fn authorization(&self) -> &str {
+        as_text(self.authorization_c())
+    }
+
+    pub(crate) fn authorization_c(&self) -> &CStr {
+        self.authorization.get_or_init(|| {
+            let scheme = if self.token_type().eq_ignore_ascii_case("DPoP") {
+                "DPoP"
+            } else {
+                "Bearer"
+            };
+            let token = self.access_token();
+            let mut bytes = Vec::with_capacity(scheme.len() + 1 + token.len() + 1);
+            bytes.extend_from_slice(scheme.as_bytes());
+            bytes.push(b' ');
+            bytes.extend_from_slice(token.as_bytes());
+            // The access token is a C string already: no NUL inside.
+            CString::new(bytes).expect("no NUL")
+        })
     }
 
     /// A string member of the response, e.g. `sid`.
@@ -253,6 +303,8 @@ pub fn parse_token(status: u32, body: &[u8]) -> Result<Token> {
         expires_in,
         fresh_until: OnceLock::new(),
         id_token_claims: OnceLock::new(),
+        cnf: OnceLock::new(),
+        authorization: OnceLock::new(),
     })
 }
 

@@ -33,6 +33,12 @@ pub struct Metadata {
     pub id_token_signing_alg_values_supported: Vec<String>,
     pub require_pushed_authorization_requests: bool,
     pub authorization_response_iss_parameter_supported: bool,
+    /// `mtls_endpoint_aliases` (RFC 8705 §5): the endpoints to use instead
+    /// when presenting a client certificate, by their metadata names.
+    pub mtls_endpoint_aliases: Vec<(String, String)>,
+    /// Whether the server binds access tokens to the client certificate
+    /// they were obtained with (RFC 8705 §3).
+    pub tls_client_certificate_bound_access_tokens: bool,
     /// The document as served.
     pub json: String,
 }
@@ -159,9 +165,60 @@ impl Metadata {
                 &doc,
                 "authorization_response_iss_parameter_supported",
             )?,
+            mtls_endpoint_aliases: aliases(&doc)?,
+            tls_client_certificate_bound_access_tokens: flag(
+                &doc,
+                "tls_client_certificate_bound_access_tokens",
+            )?,
             json: json.to_string(),
         })
     }
+
+    /// The endpoint named `name` (e.g. `revocation_endpoint`), its mTLS
+    /// alias when `mtls` (a client certificate is presented) and the
+    /// metadata has one.
+    pub fn endpoint(&self, name: &str, mtls: bool) -> Option<&str> {
+        if mtls {
+            if let Some((_, url)) = self.mtls_endpoint_aliases.iter().find(|(n, _)| n == name) {
+                return Some(url);
+            }
+        }
+        match name {
+            "token_endpoint" => Some(&self.token_endpoint),
+            "authorization_endpoint" => self.authorization_endpoint.as_deref(),
+            "pushed_authorization_request_endpoint" => {
+                self.pushed_authorization_request_endpoint.as_deref()
+            }
+            "revocation_endpoint" => self.revocation_endpoint.as_deref(),
+            "introspection_endpoint" => self.introspection_endpoint.as_deref(),
+            "device_authorization_endpoint" => self.device_authorization_endpoint.as_deref(),
+            "userinfo_endpoint" => self.userinfo_endpoint.as_deref(),
+            "jwks_uri" => self.jwks_uri.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+/// `mtls_endpoint_aliases`: an object of endpoint URLs, each checked as
+/// the endpoints are.
+fn aliases(doc: &Value) -> Result<Vec<(String, String)>> {
+    let aliases = match doc.get("mtls_endpoint_aliases") {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(aliases @ Value::Object(_)) => aliases,
+        Some(_) => {
+            return Err(Error::config(
+                "the metadata's mtls_endpoint_aliases is not an object",
+            ))
+        }
+    };
+    let names = aliases.as_object().into_iter().flat_map(|o| o.keys());
+    let mut out = Vec::new();
+    for name in names {
+        if let Some(url) = endpoint(aliases, name)? {
+            out.push((name.clone(), url));
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -212,6 +269,47 @@ mod tests {
         assert_eq!(m.token_endpoint_auth_methods_supported, ["private_key_jwt"]);
         assert!(m.require_pushed_authorization_requests);
         assert!(!m.authorization_response_iss_parameter_supported);
+        assert!(m.mtls_endpoint_aliases.is_empty());
+        assert_eq!(
+            m.endpoint("revocation_endpoint", true),
+            Some("https://idp.example.com/revoke")
+        );
+    }
+
+    #[test]
+    fn mtls_aliases_are_used_with_a_certificate() {
+        let m = Metadata::parse(
+            ISSUER,
+            doc(r#","revocation_endpoint":"https://idp.example.com/revoke","mtls_endpoint_aliases":{"token_endpoint":"https://mtls.idp.example.com/token","x_unknown":"https://mtls.idp.example.com/x"},"tls_client_certificate_bound_access_tokens":true"#)
+                .as_bytes(),
+        )
+        .unwrap();
+        assert!(m.tls_client_certificate_bound_access_tokens);
+        assert_eq!(
+            m.endpoint("token_endpoint", true),
+            Some("https://mtls.idp.example.com/token")
+        );
+        assert_eq!(
+            m.endpoint("token_endpoint", false),
+            Some("https://idp.example.com/oauth/token")
+        );
+        assert_eq!(
+            m.endpoint("revocation_endpoint", true),
+            Some("https://idp.example.com/revoke")
+        );
+        for bad in [
+            r#","mtls_endpoint_aliases":[]"#,
+            r#","mtls_endpoint_aliases":{"token_endpoint":"http://evil.example.com/t"}"#,
+            r#","mtls_endpoint_aliases":{"token_endpoint":5}"#,
+        ] {
+            assert_eq!(
+                Metadata::parse(ISSUER, doc(bad).as_bytes())
+                    .unwrap_err()
+                    .kind(),
+                crate::ErrorKind::Config,
+                "{bad}"
+            );
+        }
     }
 
     /// Every way a document can be wrong is a CONFIG error that says what.

@@ -217,3 +217,59 @@ fn check(code: curl_sys::CURLcode) -> Result<(), Failed> {
         Err(Failed::Curl(curl::Error::new(code)))
     }
 }
+
+/// A handler that keeps the buffers libcurl was pointed at in place.
+pub(crate) trait Pins {
+    /// Keeps `blob` alive, unmoved, until `unpin_all`.
+    fn pin(&mut self, blob: std::sync::Arc<zeroize::Zeroizing<Vec<u8>>>);
+    fn unpin_all(&mut self);
+}
+
+/// Which blob option `set_blob_in_place` sets.
+pub(crate) enum Blob {
+    /// `CURLOPT_SSLCERT_BLOB`: the client certificate (PEM).
+    ClientCert,
+    /// `CURLOPT_SSLKEY_BLOB`: its private key (PEM).
+    ClientKey,
+}
+
+/// Points libcurl at `blob` in place (`CURL_BLOB_NOCOPY`): the curl
+/// crate's blob setters make libcurl copy it, and libcurl frees its copy
+/// (here, a private key) without wiping it. The handler pins the buffer
+/// until `reset`, the only way the option is cleared, so libcurl never
+/// holds a dangling pointer.
+pub(crate) fn set_blob_in_place<H: Handler + Pins>(
+    easy: &mut Easy2<H>,
+    which: Blob,
+    blob: &std::sync::Arc<zeroize::Zeroizing<Vec<u8>>>,
+) -> Result<(), curl::Error> {
+    let option = match which {
+        Blob::ClientCert => curl_sys::CURLOPT_SSLCERT_BLOB,
+        Blob::ClientKey => curl_sys::CURLOPT_SSLKEY_BLOB,
+    };
+    easy.get_mut().pin(blob.clone());
+    let mut value = curl_sys::curl_blob {
+        data: blob.as_ptr() as *mut std::ffi::c_void,
+        len: blob.len(),
+        flags: curl_sys::CURL_BLOB_NOCOPY,
+    };
+    // SAFETY: the handle is valid (owned by `easy`); libcurl reads the
+    // `curl_blob` struct during the call and keeps only its data pointer,
+    // whose buffer the handler now holds (an `Arc`'s heap buffer never
+    // moves) until `reset` clears the option.
+    let code = unsafe {
+        curl_sys::curl_easy_setopt(easy.raw(), option, &mut value as *mut curl_sys::curl_blob)
+    };
+    if code == curl_sys::CURLE_OK {
+        Ok(())
+    } else {
+        Err(curl::Error::new(code))
+    }
+}
+
+/// Resets the handle's options (keeping its connections), then lets go of
+/// the buffers it was pointed at.
+pub(crate) fn reset<H: Handler + Pins>(easy: &mut Easy2<H>) {
+    easy.reset();
+    easy.get_mut().unpin_all();
+}

@@ -15,11 +15,11 @@ pub use cancel::Cancel;
 pub(crate) use fork::{fork_count, PerProcess};
 
 use std::path::PathBuf;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use curl::easy::{Easy2, Handler, List, WriteError};
-use libcurl::{Conn, Failed};
+use libcurl::{Blob, Conn, Failed, Pins};
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::error::{Error, ErrorKind, Result};
@@ -31,7 +31,7 @@ pub struct TransportOptions {
     pub total_timeout: Duration,
     pub max_response_bytes: usize,
     pub ca_file: Option<PathBuf>,
-    pub client_cert: Option<(PathBuf, PathBuf)>,
+    pub client_cert: Option<ClientCert>,
     /// `None`: libcurl's default, which honours `*_proxy`/`NO_PROXY`.
     /// `Some("")`: no proxy at all.
     pub proxy: Option<String>,
@@ -55,6 +55,81 @@ impl Default for TransportOptions {
             headers: Vec::new(),
         }
     }
+}
+
+/// The client certificate presented in TLS handshakes (mTLS), with its
+/// private key: PEM files, or PEM text kept in memory (wiped when the last
+/// copy goes).
+#[derive(Clone, PartialEq)]
+pub struct ClientCert {
+    source: CertSource,
+    /// base64url SHA-256 of the certificate's DER: `x5t#S256` (RFC 8705 §3.1).
+    pub thumbprint: String,
+}
+
+#[derive(Clone, PartialEq)]
+enum CertSource {
+    Files {
+        cert: PathBuf,
+        key: PathBuf,
+    },
+    Pem {
+        cert: Arc<Zeroizing<Vec<u8>>>,
+        key: Arc<Zeroizing<Vec<u8>>>,
+    },
+}
+
+impl std::fmt::Debug for ClientCert {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The key is never shown.
+        let mut d = f.debug_struct("ClientCert");
+        if let CertSource::Files { cert, key } = &self.source {
+            d.field("cert", cert).field("key", key);
+        }
+        d.field("x5t#S256", &self.thumbprint)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientCert {
+    /// From PEM files (the certificate read now to check it and take its
+    /// thumbprint; libcurl reads both at each new connection).
+    pub(crate) fn files(cert: PathBuf, key: PathBuf) -> Result<ClientCert> {
+        let pem = std::fs::read(&cert).map_err(|e| {
+            Error::invalid_argument(format!("the client certificate cannot be read: {e}"))
+        })?;
+        Ok(ClientCert {
+            thumbprint: thumbprint(&pem)?,
+            source: CertSource::Files { cert, key },
+        })
+    }
+
+    /// From PEM text: the certificate and its private key.
+    pub(crate) fn pem(cert: &str, key: &str) -> Result<ClientCert> {
+        if !key.contains("-----BEGIN") || !key.contains("PRIVATE KEY-----") {
+            return Err(Error::key(
+                "the client key is not a PEM private key (-----BEGIN ... PRIVATE KEY-----)",
+            ));
+        }
+        Ok(ClientCert {
+            thumbprint: thumbprint(cert.as_bytes())?,
+            source: CertSource::Pem {
+                cert: Arc::new(Zeroizing::new(cert.as_bytes().to_vec())),
+                key: Arc::new(Zeroizing::new(key.as_bytes().to_vec())),
+            },
+        })
+    }
+}
+
+/// The `x5t#S256` of the first certificate in `pem`.
+fn thumbprint(pem: &[u8]) -> Result<String> {
+    use base64::Engine;
+    let cert = openssl::x509::X509::from_pem(pem)
+        .map_err(|_| Error::invalid_argument("the client certificate is not a PEM certificate"))?;
+    let der = cert
+        .to_der()
+        .map_err(|_| Error::invalid_argument("the client certificate cannot be encoded"))?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(openssl::sha::sha256(&der)))
 }
 
 /// What one call may take and who may stop it. The default: the client's
@@ -158,6 +233,8 @@ pub struct Request<'a> {
     pub body: Option<&'a [u8]>,
     /// The value of an `Authorization` header, if any.
     pub authorization: Option<&'a str>,
+    /// A DPoP proof for the `DPoP` header, if any (new for every request).
+    pub dpop: Option<&'a str>,
 }
 
 /// What came back.
@@ -169,6 +246,9 @@ pub struct Response {
     /// The `max-age` of a `Cache-Control` header, seconds, if any (and no
     /// `no-store` or `no-cache`: then 0).
     pub max_age: Option<u64>,
+    /// The `DPoP-Nonce` header, if any, cut at `MAX_NONCE + 1` bytes (so
+    /// that an oversized one is seen as such and refused).
+    pub dpop_nonce: Option<String>,
 }
 
 /// Collects one answer up to the size limit. The buffer is wiped between
@@ -183,6 +263,19 @@ struct Collector {
     overflowed: bool,
     retry_after: Option<String>,
     max_age: Option<u64>,
+    dpop_nonce: Option<String>,
+    /// What libcurl was pointed at in place (see `libcurl::Pins`).
+    pinned: Vec<Arc<Zeroizing<Vec<u8>>>>,
+}
+
+impl Pins for Collector {
+    fn pin(&mut self, blob: Arc<Zeroizing<Vec<u8>>>) {
+        self.pinned.push(blob);
+    }
+
+    fn unpin_all(&mut self) {
+        self.pinned.clear();
+    }
 }
 
 #[derive(PartialEq)]
@@ -194,8 +287,11 @@ struct Configured {
 }
 
 impl Configured {
+    /// Whether the handle is set up for `request` already. A request with
+    /// a DPoP proof never is: its header is new every time.
     fn matches(&self, options: &TransportOptions, request: &Request<'_>) -> bool {
-        self.url == request.url
+        request.dpop.is_none()
+            && self.url == request.url
             && self.post == request.body.is_some()
             && self.authorization.as_deref().map(String::as_str) == request.authorization
             && self.options == *options
@@ -209,6 +305,7 @@ impl Collector {
         self.overflowed = false;
         self.retry_after = None;
         self.max_age = None;
+        self.dpop_nonce = None;
     }
 
     fn finish(&mut self) {
@@ -239,15 +336,17 @@ impl Handler for Collector {
         if data.starts_with(b"HTTP/") {
             self.retry_after = None;
             self.max_age = None;
+            self.dpop_nonce = None;
         }
-        // Only two headers are read; every other line is skipped unread.
+        // Only three headers are read; every other line is skipped unread.
         let is = |name: &[u8]| {
             data.get(..name.len())
                 .is_some_and(|n| n.eq_ignore_ascii_case(name))
                 && data.get(name.len()) == Some(&b':')
         };
-        let (retry_after, cache_control) = (is(b"retry-after"), is(b"cache-control"));
-        if !retry_after && !cache_control {
+        let (retry_after, cache_control, nonce) =
+            (is(b"retry-after"), is(b"cache-control"), is(b"dpop-nonce"));
+        if !retry_after && !cache_control && !nonce {
             return true;
         }
         let Some((_, value)) = std::str::from_utf8(data)
@@ -258,6 +357,9 @@ impl Handler for Collector {
         };
         if retry_after {
             self.retry_after = Some(value.trim().chars().take(64).collect());
+        } else if nonce {
+            let limit = crate::dpop::MAX_NONCE + 1;
+            self.dpop_nonce = Some(value.trim().chars().take(limit).collect());
         } else {
             self.max_age = cache_max_age(value);
         }
@@ -421,6 +523,7 @@ fn perform(
         body: std::mem::take(&mut collector.body),
         retry_after: collector.retry_after.take(),
         max_age: collector.max_age.take(),
+        dpop_nonce: collector.dpop_nonce.take(),
     })
 }
 
@@ -431,7 +534,7 @@ fn configure(
 ) -> std::result::Result<(), curl::Error> {
     // Back to defaults (keeping live connections and TLS sessions), so no
     // option of an earlier request lingers.
-    easy.reset();
+    libcurl::reset(easy);
     easy.url(request.url)?;
     if request.body.is_some() {
         easy.post(true)?;
@@ -449,9 +552,18 @@ fn configure(
     if let Some(path) = &options.ca_file {
         easy.cainfo(path)?;
     }
-    if let Some((cert, key)) = &options.client_cert {
-        easy.ssl_cert(cert)?;
-        easy.ssl_key(key)?;
+    match options.client_cert.as_ref().map(|c| &c.source) {
+        Some(CertSource::Files { cert, key }) => {
+            easy.ssl_cert(cert)?;
+            easy.ssl_key(key)?;
+        }
+        Some(CertSource::Pem { cert, key }) => {
+            libcurl::set_blob_in_place(easy, Blob::ClientCert, cert)?;
+            easy.ssl_cert_type("PEM")?;
+            libcurl::set_blob_in_place(easy, Blob::ClientKey, key)?;
+            easy.ssl_key_type("PEM")?;
+        }
+        None => {}
     }
     if let Some(proxy) = &options.proxy {
         easy.proxy(proxy)?;
@@ -468,6 +580,9 @@ fn configure(
         line.push_str("Authorization: ");
         line.push_str(auth);
         headers.append(&line)?;
+    }
+    if let Some(proof) = request.dpop {
+        headers.append(&format!("DPoP: {proof}"))?;
     }
     for header in &options.headers {
         headers.append(header)?;
