@@ -163,6 +163,12 @@ struct Token {
   /* The ID token's validated claims (JSON), for a token from
    * Authorization::finish; empty otherwise. */
   std::optional<std::string> id_token_claims;
+  /* What the token is bound to, a JSON cnf object ({"jkt": ...} for DPoP,
+   * {"x5t#S256": ...} for mTLS); empty for a bearer token. */
+  std::optional<std::string> cnf;
+  /* The Authorization header value for a resource request: "DPoP <token>"
+   * or "Bearer <token>". */
+  std::string authorization;
 
   /* Any other string member of the response, e.g. "sid". */
   std::optional<std::string> get(std::string_view name) const {
@@ -208,6 +214,8 @@ enum class AuthMethod : tokenclient_auth_method {
   ClientSecretPost = TOKENCLIENT_AUTH_CLIENT_SECRET_POST,
   ClientSecretJwt = TOKENCLIENT_AUTH_CLIENT_SECRET_JWT,
   PrivateKeyJwt = TOKENCLIENT_AUTH_PRIVATE_KEY_JWT,
+  TlsClientAuth = TOKENCLIENT_AUTH_TLS_CLIENT_AUTH,
+  SelfSignedTlsClientAuth = TOKENCLIENT_AUTH_SELF_SIGNED_TLS_CLIENT_AUTH,
 };
 
 /* An authorization code request of a client made from an issuer: state,
@@ -398,6 +406,50 @@ class Client {
   void set_ca_file(std::string_view path) {
     detail::check(tokenclient_client_set_ca_file(handle(), detail::CStr(path).get()));
   }
+  /* mTLS: the client certificate and its key, each a PEM file's path or PEM text. */
+  void set_client_cert(std::string_view cert, std::string_view key) {
+    detail::check(tokenclient_client_set_client_cert(handle(), detail::CStr(cert).get(), detail::CStr(key).get()));
+  }
+  /* Authenticate with the client certificate: TlsClientAuth or SelfSignedTlsClientAuth. */
+  void set_tls_client_auth(AuthMethod method) {
+    detail::check(tokenclient_client_set_tls_client_auth(handle(), static_cast<tokenclient_auth_method>(method)));
+  }
+
+  /* DPoP (RFC 9449): bind tokens to `key` (any key format; empty: a P-256
+   * key made in memory); empty alg: the key's default. */
+  void set_dpop_key(std::string_view key = {}, std::string_view alg = {}) {
+    detail::CStr k(key), a(alg);
+    detail::check(tokenclient_client_set_dpop_key(handle(), key.empty() ? nullptr : k.get(),
+                                                  alg.empty() ? nullptr : a.get()));
+  }
+  void set_dpop_allow_bearer(bool allow) { detail::check(tokenclient_client_set_dpop_allow_bearer(handle(), allow)); }
+  /* The DPoP key's JWK thumbprint (the jkt of bound tokens). */
+  std::string dpop_thumbprint() const {
+    char *out = nullptr;
+    detail::check(tokenclient_client_dpop_thumbprint(handle(), &out));
+    return detail::take(out);
+  }
+  /* A new DPoP proof (the DPoP header) for `method` `url`; pass the access
+   * token for a resource request; empty nonce: the one url's origin gave last. */
+  std::string dpop_proof(std::string_view method, std::string_view url, std::string_view access_token = {},
+                         std::string_view nonce = {}) const {
+    detail::CStr m(method), u(url), t(access_token), n(nonce);
+    char *out = nullptr;
+    detail::check(tokenclient_client_dpop_proof(handle(), m.get(), u.get(), access_token.empty() ? nullptr : t.get(),
+                                                nonce.empty() ? nullptr : n.get(), &out));
+    return detail::take(out);
+  }
+  /* A resource server's answer to a DPoP request: keeps its DPoP-Nonce;
+   * true when it is a nonce challenge (send once more with a new proof). */
+  bool dpop_answer(std::string_view url, std::uint32_t http_status, std::string_view www_authenticate = {},
+                   std::string_view dpop_nonce = {}) const {
+    detail::CStr u(url), w(www_authenticate), n(dpop_nonce);
+    std::int32_t retry = 0;
+    detail::check(tokenclient_client_dpop_answer(handle(), u.get(), http_status,
+                                                 www_authenticate.empty() ? nullptr : w.get(),
+                                                 dpop_nonce.empty() ? nullptr : n.get(), &retry));
+    return retry != 0;
+  }
 
   std::string create_assertion() const {
     char *out = nullptr;
@@ -534,6 +586,8 @@ class Client {
     if (const char *s = tokenclient_token_id_token(t)) out.id_token = s;
     out.json = detail::str(tokenclient_token_json(t));
     if (const char *s = tokenclient_token_id_token_claims(t)) out.id_token_claims = s;
+    if (const char *s = tokenclient_token_cnf(t)) out.cnf = s;
+    out.authorization = detail::str(tokenclient_token_authorization(t));
     return out;
   }
 };

@@ -56,6 +56,12 @@ int main() {
     const bool revoked = oidc.introspect(svc.access_token).find("\"active\":false") != std::string::npos;
     std::cout << "introspected active, then revoked: " << (active && revoked ? "yes" : "no") << "\n";
 
+    // DPoP: tokens bound to a key made in memory (RFC 9449).
+    oidc.set_dpop_key();
+    tokenclient::Token bound = oidc.client_credentials("read");
+    std::cout << "dpop: " << bound.token_type << ", bound to the key: "
+              << (bound.cnf && bound.cnf->find(oidc.dpop_thumbprint()) != std::string::npos ? "yes" : "no") << "\n";
+
     tokenclient::Client wrong{env("TOKEN_URL"), env("BASIC_CLIENT_ID")};
     wrong.set_client_secret("not-the-secret");
     try {

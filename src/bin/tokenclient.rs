@@ -20,6 +20,8 @@ usage: tokenclient token      [ENDPOINT] [CREDENTIALS] [GRANT] [OPTIONS]
        tokenclient discover   --issuer URL [OPTIONS]        the issuer's metadata (JSON)
        tokenclient revoke     --issuer URL [CREDENTIALS] TOKEN [--hint access_token|refresh_token]
        tokenclient introspect --issuer URL [CREDENTIALS] TOKEN [--hint ...]   the answer (JSON)
+       tokenclient proof      DPOP --method M --url U [TOKEN] [--nonce N]   a DPoP proof for a
+                              resource request (the DPoP header; TOKEN gives its ath)
        tokenclient --version | --help | <command> --help
 
 TOKEN (revoke, introspect; never on the command line):
@@ -38,6 +40,10 @@ CREDENTIALS (one of):
   --private-key-file F   | --private-key-env VAR    [--kid K] [--alg A]
                                   (PEM, one-line PEM, bare base64 DER or JWK)
   --public                        no client authentication (auth method none)
+  --cert F --key F --auth tls|self-signed-tls   mTLS client authentication (RFC 8705)
+
+DPOP (token, proof): bind tokens to a key (RFC 9449)
+  --dpop-key-file F | --dpop-key-env VAR  [--dpop-alg A]   any key format (default alg ES256 for P-256)
 
 GRANT (token only; default client_credentials):
   --grant client_credentials|authorization_code|refresh_token|<grant type URI>
@@ -257,7 +263,20 @@ fn client(o: &mut Options) -> Result<Client, Failure> {
     let secret = o.secret("client-secret")?;
     let key = o.secret("private-key")?;
     let auth = o.take("auth");
+    let tls = match auth.as_deref() {
+        Some("tls") => Some(AuthMethod::TlsClientAuth),
+        Some("self-signed-tls") => Some(AuthMethod::SelfSignedTlsClientAuth),
+        _ => None,
+    };
     match (secret, key, o.flag("public")) {
+        (None, None, false) if tls.is_some() => {
+            c.set_tls_client_auth(tls.expect("matched"))?;
+        }
+        _ if tls.is_some() => {
+            return Err(usage(
+                "--auth tls and self-signed-tls authenticate with --cert/--key alone",
+            ))
+        }
         (Some(secret), None, false) => {
             let method = match auth.as_deref().unwrap_or("basic") {
                 "basic" => AuthMethod::ClientSecretBasic,
@@ -265,7 +284,7 @@ fn client(o: &mut Options) -> Result<Client, Failure> {
                 "jwt" => AuthMethod::ClientSecretJwt,
                 other => {
                     return Err(usage(format!(
-                        "unknown --auth {other}: use basic, post or jwt"
+                        "unknown --auth {other}: use basic, post, jwt, tls or self-signed-tls"
                     )))
                 }
             };
@@ -286,6 +305,7 @@ fn client(o: &mut Options) -> Result<Client, Failure> {
     if auth.is_some() && c.auth_method() == Some(AuthMethod::PrivateKeyJwt) {
         return Err(usage("--auth goes with a client secret"));
     }
+    dpop_key(o, &c)?;
     if let Some(aud) = o.take("audience") {
         c.set_audience(Some(&aud))?;
     }
@@ -304,6 +324,41 @@ fn client(o: &mut Options) -> Result<Client, Failure> {
         c.set_timeouts_ms(ms.min(10_000), ms)?;
     }
     Ok(c)
+}
+
+/// `--dpop-key-file`/`--dpop-key-env` [`--dpop-alg`]: the client's DPoP key.
+fn dpop_key(o: &mut Options, c: &Client) -> Result<bool, Failure> {
+    let alg = o.take("dpop-alg");
+    match o.secret("dpop-key")? {
+        Some(key) => {
+            c.set_dpop_key(Some(&key), alg.as_deref())?;
+            Ok(true)
+        }
+        None if alg.is_some() => Err(usage("--dpop-alg goes with --dpop-key-file or -env")),
+        None => Ok(false),
+    }
+}
+
+/// `proof`: a DPoP proof for a resource request.
+fn proof(mut o: Options) -> Result<String, Failure> {
+    // The proof names no endpoint or client; the client is only its holder.
+    let c = Client::new("https://localhost/", ANONYMOUS_CLIENT)?;
+    if !dpop_key(&mut o, &c)? {
+        return Err(usage("proof needs --dpop-key-file or --dpop-key-env"));
+    }
+    let method = o
+        .take("method")
+        .ok_or_else(|| usage("proof needs --method"))?;
+    let url = o.take("url").ok_or_else(|| usage("proof needs --url"))?;
+    let token = o.secret("token")?;
+    let nonce = o.take("nonce");
+    no_leftovers(&o)?;
+    Ok(c.dpop_proof(
+        &method,
+        &url,
+        token.as_deref().map(|t| t.as_str()),
+        nonce.as_deref(),
+    )?)
 }
 
 fn no_leftovers(o: &Options) -> Result<(), Failure> {
@@ -430,7 +485,7 @@ fn run(args: &[String]) -> Result<String, Failure> {
     match command.as_str() {
         "--help" | "-h" | "help" => Ok(USAGE.to_string()),
         "--version" => Ok(format!("tokenclient {}", tokenclient::VERSION)),
-        "token" | "assertion" | "discover" | "revoke" | "introspect" => {
+        "token" | "assertion" | "discover" | "revoke" | "introspect" | "proof" => {
             let o = parse(rest)?;
             if o.flag("help") {
                 return Ok(USAGE.to_string());
@@ -440,6 +495,7 @@ fn run(args: &[String]) -> Result<String, Failure> {
                 "assertion" => assertion(o),
                 "discover" => discover(o),
                 "revoke" => token_command(o, false),
+                "proof" => proof(o),
                 _ => token_command(o, true),
             }
         }

@@ -124,6 +124,7 @@ def test_cpp_wrapper(prefix, server, tmp_path):
     assert "client_credentials within 5 s: Bearer" in out and "get_token with a fired Cancel: cancelled" in out
     # OpenID Connect through the wrapper: discovery, introspection, revocation.
     assert "discovered: yes" in out and "introspected active, then revoked: yes" in out
+    assert "dpop: DPoP, bound to the key: yes" in out
     # The log callback saw both exchanges, and the counters count them.
     assert "event request.done authorization_code" in out and "event request.done refresh_token" in out
     counters = json.loads(out.split("counters ", 1)[1].splitlines()[0])

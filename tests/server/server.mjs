@@ -2,14 +2,25 @@
 // loopback with a client for every client authentication method, a
 // PingOne-shaped second issuer under /<envID>/as, and a test-only endpoint
 // that hands out authorization codes through the real authorization
-// endpoint (a fixed user logs in and consents automatically).
+// endpoint (a fixed user logs in and consents automatically). DPoP (RFC
+// 9449) at every issuer, and mutual TLS (RFC 8705) on a second, HTTPS
+// listener with a throwaway PKI made at start.
 // See README.md beside this file.
 
-import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import {
+  createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, randomUUID, X509Certificate,
+} from 'node:crypto';
+import {
+  mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync,
+} from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+
+import { calculateJwkThumbprint, EmbeddedJWK, jwtVerify } from 'jose';
 
 const USAGE = 'usage: node server.mjs --manifest FILE [--port N] [--https-cert C --https-key K [--client-ca CA]] [--parent-pid PID] [--verbose]';
 let opts;
@@ -105,6 +116,137 @@ function keyClient(issuer, name, type, alg, kid, { bareBase64 = false } = {}) {
   };
 }
 
+// --- A throwaway PKI for mutual TLS (RFC 8705) ---------------------------
+// Made with the openssl tool at every start (EC P-256: fast), in a
+// directory of the server's own: not the manifest's, which the Rust harness
+// deletes as soon as it has read the manifest, while the tests need these
+// files for as long as the server runs. It goes when the server stops.
+const PKI_PREFIX = 'tokenclient-pki-';
+let pkiDir; // set as soon as it exists
+// Removed however the process ends short of SIGKILL: stop(), an uncaught
+// exception.
+process.on('exit', () => {
+  if (pkiDir) rmSync(pkiDir, { recursive: true, force: true });
+});
+// The listeners, as they come up; stop() closes them.
+const listening = [];
+function stop() {
+  for (const s of listening) {
+    s.close();
+    s.closeAllConnections();
+  }
+  process.exit(0); // the 'exit' handler removes the PKI
+}
+// Registered before the PKI is made and long before READY: until a
+// handler is registered, SIGTERM kills Node at once (a harness that stops
+// the server as soon as it has read READY would leave the PKI behind).
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);
+if (opts['parent-pid']) {
+  const parent = Number(opts['parent-pid']);
+  setInterval(() => {
+    try {
+      process.kill(parent, 0);
+    } catch (e) {
+      if (e.code === 'ESRCH') stop();
+    }
+  }, 1000).unref();
+}
+// A server killed with SIGKILL (Rust's Child::kill) cannot remove its
+// directory, so each start removes those left behind: the pid in the name
+// is gone and the directory was not touched (the heartbeat below) for ten
+// minutes. Both, so that a live server in another pid namespace sharing
+// /tmp keeps its files.
+function sweepStalePki() {
+  for (const name of readdirSync(tmpdir())) {
+    const m = new RegExp(`^${PKI_PREFIX}(\\d+)-`).exec(name);
+    if (!m) continue;
+    try {
+      process.kill(Number(m[1]), 0); // throws ESRCH when there is no such process
+      continue;
+    } catch (e) {
+      if (e.code !== 'ESRCH') continue; // EPERM: alive, another user's
+    }
+    try {
+      const dir = join(tmpdir(), name);
+      if (Date.now() - statSync(dir).mtimeMs > 10 * 60 * 1000) rmSync(dir, { recursive: true, force: true });
+    } catch {
+      // Another user's, or removed meanwhile: not ours to worry about.
+    }
+  }
+}
+
+function makePki() {
+  sweepStalePki();
+  const dir = mkdtempSync(join(tmpdir(), `${PKI_PREFIX}${process.pid}-`)); // mode 0700
+  pkiDir = dir;
+  const f = (name) => join(dir, name);
+  // No shell: argument arrays only. stderr is kept for the error message.
+  const openssl = (...args) => execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const newKey = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes']; // PKCS#8 PEM keys
+  const days = ['-days', '7'];
+  openssl('req', '-x509', ...newKey, '-keyout', f('ca.key'), '-out', f('ca.pem'), ...days,
+    '-subj', '/CN=tokenclient test CA',
+    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
+  // A CSR, then `x509 -req` with an extension file: `req -x509` would add
+  // the configuration's CA extensions to a leaf, and `req -x509 -CA` (one
+  // run instead of two) needs OpenSSL 3.0.2 or later. signer: 'ca', or
+  // undefined for a self-signed certificate.
+  const leaf = (name, ext, signer) => {
+    writeFileSync(f(`${name}.ext`), `basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n${ext}`);
+    openssl('req', '-new', ...newKey, '-keyout', f(`${name}.key`), '-out', f(`${name}.csr`), '-subj', `/CN=${name}`);
+    openssl('x509', '-req', '-in', f(`${name}.csr`), ...days, '-out', f(`${name}.pem`), '-extfile', f(`${name}.ext`),
+      '-set_serial', `0x${randomBytes(8).toString('hex')}`,
+      ...(signer ? ['-CA', f(`${signer}.pem`), '-CAkey', f(`${signer}.key`)] : ['-signkey', f(`${name}.key`)]));
+  };
+  leaf('localhost', 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n', 'ca');
+  const clientExt = 'extendedKeyUsage=clientAuth\n';
+  leaf('mtls-client', clientExt, 'ca');
+  leaf('other-client', clientExt, 'ca');
+  leaf('selfsigned-client', clientExt, undefined);
+  const certs = {};
+  for (const name of ['mtls-client', 'other-client', 'selfsigned-client']) {
+    const certPem = readFileSync(f(`${name}.pem`), 'utf8');
+    const x509 = new X509Certificate(certPem);
+    certs[name] = {
+      cert_file: f(`${name}.pem`),
+      key_file: f(`${name}.key`),
+      cert_pem: certPem,
+      key_pem: readFileSync(f(`${name}.key`), 'utf8'),
+      // RFC 8705 §3.1: base64url of the SHA-256 of the DER certificate.
+      x5t_s256: createHash('sha256').update(x509.raw).digest('base64url'),
+      x509,
+    };
+  }
+  return {
+    dir,
+    caFile: f('ca.pem'),
+    caPem: readFileSync(f('ca.pem'), 'utf8'),
+    serverCert: readFileSync(f('localhost.pem')),
+    serverKey: readFileSync(f('localhost.key')),
+    certs,
+  };
+}
+let pki;
+try {
+  pki = makePki();
+} catch (e) {
+  console.error(`server.mjs: making the test PKI with openssl failed (is the openssl command installed?)\n${e.message}`);
+  process.exit(1);
+}
+// The heartbeat: tells sweepStalePki that the directory is in use.
+setInterval(() => {
+  try {
+    utimesSync(pki.dir, new Date(), new Date());
+  } catch {
+    // Gone already: nothing to keep alive.
+  }
+}, 60 * 1000).unref();
+
+// The client certificate of a request (an X509Certificate), or undefined
+// on plain HTTP (no getPeerX509Certificate) or when none was presented.
+const peerCertificate = (socket) => socket?.getPeerX509Certificate?.() ?? undefined;
+
 // Secrets with characters that form-urlencoding must change (RFC 6749
 // §2.3.1). oidc-provider only accepts VSCHAR (%x20-7E) in client secrets,
 // so there is no non-ASCII character in them.
@@ -122,6 +264,35 @@ keyClient('pingone', 'pingone-pkjwt', 'RSA', 'RS256', 'p1-key-1');
 secretClient('pingone', 'pingone-hs256', 'client_secret_jwt', random(32));
 secretClient('pingone', 'pingone-basic', 'client_secret_basic', `p1 b:s/+%&=${random()}`);
 secretClient('rotating', 'rotating-client', 'client_secret_post', random(24));
+// DPoP (RFC 9449): every token this client gets must be DPoP-bound; a
+// token request without a proof is refused.
+secretClient('main', 'dpop-client', 'client_secret_post', random(24));
+clients['dpop-client'].dpop_bound_access_tokens = true; // in the manifest
+clients['dpop-client'].metadata.dpop_bound_access_tokens = true;
+// Mutual TLS (RFC 8705): the client authenticates with its certificate on
+// the mTLS listener and its access tokens are bound to it (cnf x5t#S256).
+clients['mtls-client'] = {
+  issuer: 'main', auth_method: 'tls_client_auth', cert: 'mtls-client', tls_client_certificate_bound_access_tokens: true,
+  metadata: {
+    token_endpoint_auth_method: 'tls_client_auth',
+    tls_client_auth_subject_dn: 'CN=mtls-client',
+    tls_client_certificate_bound_access_tokens: true,
+  },
+};
+// self_signed_tls_client_auth: the registered JWK carries the certificate
+// (x5c); oidc-provider matches the presented one by its SHA-256 thumbprint.
+{
+  const { x509 } = pki.certs['selfsigned-client'];
+  clients['selfsigned-client'] = {
+    issuer: 'main', auth_method: 'self_signed_tls_client_auth', cert: 'selfsigned-client',
+    tls_client_certificate_bound_access_tokens: true,
+    metadata: {
+      token_endpoint_auth_method: 'self_signed_tls_client_auth',
+      jwks: { keys: [{ ...x509.publicKey.export({ format: 'jwk' }), x5c: [x509.raw.toString('base64')] }] },
+      tls_client_certificate_bound_access_tokens: true,
+    },
+  };
+}
 for (const c of Object.values(clients)) {
   c.grant_types = c.auth_method === 'none' ? ['authorization_code', 'refresh_token'] : CONFIDENTIAL_GRANTS;
   c.scope = 'openid offline_access read write';
@@ -129,8 +300,17 @@ for (const c of Object.values(clients)) {
 // One client not allowed `write`: asking for it gives invalid_scope.
 clients['pingone-basic'].scope = 'openid offline_access read';
 
+// The JWS algorithms a DPoP proof may use, at the token endpoint and at
+// /test/protected.
+const DPOP_ALGS = ['ES256', 'ES384', 'ES512', 'PS256', 'RS256', 'EdDSA', 'Ed25519'];
+// Each issuer has its own DPoP nonce secret, so a nonce one issuer gave is
+// refused by another (RFC 9449 §8: a nonce is the server's own). Kept when
+// /test/rotate remakes the rotating issuer: only its signing key changes.
+const dpopNonceSecrets = {};
+
 function providerConfig(issuerName) {
   const privateKey = newPrivateKey('RSA');
+  dpopNonceSecrets[issuerName] ??= randomBytes(32);
   return {
     clients: Object.entries(clients).filter(([, c]) => c.issuer === issuerName).map(([name, c]) => ({
       client_id: name,
@@ -157,10 +337,50 @@ function providerConfig(issuerName) {
       // The device authorization grant (RFC 8628); /test/device approves a
       // user code as the test user would at the verification URI.
       deviceFlow: { enabled: true },
+      // DPoP at the token endpoint (and userinfo). Every proof must carry a
+      // nonce of this issuer: the first one without gets 400
+      // use_dpop_nonce and a DPoP-Nonce header, so that clients' nonce
+      // handling is always exercised. oidc-provider's nonces come from the
+      // secret and the clock (a new one every minute, each accepted for
+      // three to four minutes), nothing is stored.
+      dPoP: { enabled: true, nonceSecret: dpopNonceSecrets[issuerName], requireNonce: () => true },
+      mTLS: {
+        enabled: true,
+        certificateBoundAccessTokens: true,
+        selfSignedTlsClientAuth: true,
+        tlsClientAuth: true,
+        // PEM, as oidc-provider wants it (it hashes the DER for x5t#S256).
+        getCertificate: (ctx) => peerCertificate(ctx.socket)?.toString(),
+        // The TLS layer verified the chain: on the mTLS listener to the test
+        // CA, on the main listener (--client-ca) to that CA. The mTLS
+        // listener also trusts selfsigned-client's own certificate (see
+        // mtlsServer), which is not "chained to the CA": a self-issued one
+        // (issuer name = subject name) is never authorized here.
+        // (cert.checkIssued(cert) would not tell: to OpenSSL a certificate
+        // without keyCertSign issued nothing, itself included.)
+        certificateAuthorized: (ctx) => {
+          const cert = peerCertificate(ctx.socket);
+          return Boolean(ctx.socket.authorized && cert && cert.issuer !== cert.subject);
+        },
+        // tls_client_auth_subject_dn is an RFC 4514 string; Node's
+        // X509Certificate.subject is one RDN a line, most significant first
+        // ("O=x\nCN=y"), which RFC 4514 writes the other way round and
+        // comma-separated ("CN=y,O=x"). The test certificates have a bare
+        // CN without special characters, so no escaping comes into it. No
+        // client here registers the SAN variants: those do not match.
+        certificateSubjectMatches: (ctx, property, expected) => {
+          const cert = peerCertificate(ctx.socket);
+          if (!cert || property !== 'tls_client_auth_subject_dn') return false;
+          return cert.subject.split('\n').reverse().join(',') === expected;
+        },
+      },
     },
+    clientAuthMethods: ['client_secret_basic', 'client_secret_jwt', 'client_secret_post', 'private_key_jwt', 'none',
+      'tls_client_auth', 'self_signed_tls_client_auth'],
     enabledJWA: {
       // Both names of Ed25519 signatures: EdDSA (RFC 8037) and Ed25519 (RFC 9864).
       clientAuthSigningAlgValues: ['HS256', 'RS256', 'PS256', 'ES256', 'ES384', 'EdDSA', 'Ed25519'],
+      dPoPSigningAlgValues: DPOP_ALGS,
     },
     // No leeway: a client assertion whose exp has passed is refused.
     clockTolerance: 0,
@@ -193,13 +413,31 @@ const server = tls
 // listener on loopback, which needs no TLS client certificate.
 const internal = http.createServer();
 const listen = (s, port) => new Promise((resolve, reject) => {
+  listening.push(s);
   s.once('error', reject);
   s.listen(port, '127.0.0.1', resolve);
 });
+// The mTLS alias origin (RFC 8705 §5): the same providers and /test/*
+// endpoints over HTTPS, asking for a client certificate without requiring
+// one (a request without is refused by oidc-provider, not in the
+// handshake), so that the certificate reaches getCertificate on req.socket.
+// `ca` is what socket.authorized is checked against and, in the
+// CertificateRequest, the list of acceptable issuers; selfsigned-client's
+// own certificate is in it too, because some TLS stacks (Go's crypto/tls)
+// send no certificate whose issuer is not in that list.
+const mtlsServer = https.createServer({
+  cert: pki.serverCert,
+  key: pki.serverKey,
+  ca: [pki.caPem, pki.certs['selfsigned-client'].cert_pem],
+  requestCert: true,
+  rejectUnauthorized: false,
+});
 await listen(server, Number(opts.port));
 await listen(internal, 0);
+await listen(mtlsServer, 0);
 const base = `${tls ? 'https://localhost' : 'http://127.0.0.1'}:${server.address().port}`;
 const internalBase = `http://127.0.0.1:${internal.address().port}`;
+const mtlsBase = `https://localhost:${mtlsServer.address().port}`;
 
 // Talkdesk's token responses carry the session id `sid` for the
 // authorization_code and refresh_token grants.
@@ -217,7 +455,20 @@ async function mainExtras(ctx, next) {
     const token = AuthorizationCode || RefreshToken;
     ctx.body = { ...ctx.body, sid: String(token?.sessionUid || token?.grantId) };
   }
+  // RFC 8705 §5: where a client authenticates with (or binds its tokens
+  // to) a certificate. oidc-provider does not publish aliases itself.
+  if (ctx.oidc?.route === 'discovery' && ctx.status === 200 && ctx.body && typeof ctx.body === 'object') {
+    const { provider } = ctx.oidc;
+    ctx.body = {
+      ...ctx.body,
+      mtls_endpoint_aliases: Object.fromEntries(MTLS_ALIASED.map((route) => [
+        `${route}_endpoint`, `${mtlsBase}${provider.pathFor(route)}`])),
+    };
+  }
 }
+// The routes with an alias, named as the metadata is (`<route>_endpoint`).
+const MTLS_ALIASED = ['token', 'revocation', 'introspection', 'userinfo', 'device_authorization',
+  'pushed_authorization_request'];
 
 const providers = {};
 const callbacks = {};
@@ -287,10 +538,11 @@ async function testCode(query) {
 // GET /test/authorize?url=<an authorization URL a client made>: the user
 // (TEST_USER) logs in and consents at the real authorization endpoint; the
 // answer is {"callback": the URL the browser would come back to, with its
-// code, state and iss (or error)}. The URL must be of this server.
+// code, state and iss (or error)}. The URL must be of this server (either
+// origin: discovery read on the mTLS origin names endpoints there).
 async function testAuthorize(query) {
   const prepared = new URL(query.get('url') || '');
-  if (prepared.origin !== base) throw new Error(`not this server's URL: ${prepared.origin}`);
+  if (prepared.origin !== base && prepared.origin !== mtlsBase) throw new Error(`not this server's URL: ${prepared.origin}`);
   const auth = new URL(internalBase + prepared.pathname + prepared.search);
   const redirectUri = query.get('redirect_uri') || REDIRECT_URI;
   return (await follow(auth, redirectUri)).href;
@@ -324,29 +576,125 @@ async function follow(auth, redirectUri) {
   throw new Error('too many redirects in the authorization flow');
 }
 
-// GET or POST /test/protected with `Authorization: Bearer <access token>`
-// of the main issuer: 200 {"client_id", "scope", "method", "body"} (the
-// request body as text) for a valid token, else 401 with
-// `WWW-Authenticate: Bearer error="invalid_token"`. Every request is
-// counted (/test/stats?protected=1). A revoked or expired token is invalid.
-async function protectedResource(req, res) {
+// GET or POST /test/protected with an access token of the main issuer:
+// 200 {"client_id", "scope", "method", "body" (the request body as text),
+// "token_type", "jkt", "x5t#S256"} for a valid one, presented as its
+// binding asks, else 401 with a WWW-Authenticate challenge and
+// {"error", "error_description"} saying which check failed. Every request
+// is counted (/test/stats?protected=1). A revoked or expired token is
+// invalid. `origin` is the listener's: what a DPoP proof's htu must name.
+//  - unbound: `Authorization: Bearer <token>` (else 401 `Bearer
+//    error="invalid_token"`, as before DPoP and mTLS came).
+//  - DPoP-bound (the token has `jkt`): `Authorization: DPoP <token>` and a
+//    `DPoP: <proof>` header (RFC 9449 §7), whose nonce is the resource's.
+//  - certificate-bound (`x5t#S256`): `Bearer`, on a connection with that
+//    very client certificate (RFC 8705 §3), i.e. on the mTLS listener.
+async function protectedResource(req, res, origin) {
   protectedRequests += 1;
   const chunks = [];
   for await (const chunk of req) chunks.push(chunk);
   const body = Buffer.concat(chunks).toString();
-  const [scheme, value] = (req.headers.authorization || '').split(' ');
-  let token;
-  if (scheme?.toLowerCase() === 'bearer' && value) {
-    token = await providers.main.AccessToken.find(value) || await providers.main.ClientCredentials.find(value);
-  }
-  if (!token) {
-    res.setHeader('www-authenticate', 'Bearer error="invalid_token"');
-    json(res, 401, { error: 'invalid_token' });
+  const [scheme = '', value] = (req.headers.authorization || '').split(' ');
+  const refuse = (challenge, error, description, headers = {}) => {
+    res.setHeader('www-authenticate', description === undefined
+      ? `${challenge} error="${error}"` : `${challenge} error="${error}", error_description="${description}"`);
+    for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
+    json(res, 401, { error, ...(description === undefined ? {} : { error_description: description }) });
+  };
+  const find = async (v) => await providers.main.AccessToken.find(v) || providers.main.ClientCredentials.find(v);
+  const ok = (token, tokenType) => json(res, 200, {
+    client_id: token.clientId, scope: token.scope || '', method: req.method, body,
+    token_type: tokenType, jkt: token.jkt ?? null, 'x5t#S256': token['x5t#S256'] ?? null,
+  });
+
+  if (scheme.toLowerCase() === 'dpop' && value) {
+    const { error, description, thumbprint } = await checkDpop(req, value, origin);
+    if (error) {
+      refuse('DPoP', error, description, error === 'use_dpop_nonce' ? { 'dpop-nonce': resourceNonce } : {});
+      return;
+    }
+    const token = await find(value);
+    if (!token) {
+      refuse('DPoP', 'invalid_token', 'the access token is unknown, revoked or expired');
+    } else if (!token.jkt) {
+      refuse('DPoP', 'invalid_token', 'the access token is not DPoP-bound: present it with the Bearer scheme');
+    } else if (thumbprint !== token.jkt) {
+      refuse('DPoP', 'invalid_token', 'the DPoP proof key is not the key the access token is bound to (jkt)');
+    } else {
+      ok(token, 'DPoP');
+    }
     return;
   }
-  json(res, 200, { client_id: token.clientId, scope: token.scope || '', method: req.method, body });
+  const token = scheme.toLowerCase() === 'bearer' && value ? await find(value) : undefined;
+  if (!token) {
+    refuse('Bearer', 'invalid_token');
+    return;
+  }
+  if (token.jkt) {
+    // RFC 9449 §7.2: a DPoP-bound token is not a bearer token.
+    refuse('DPoP', 'invalid_token', 'the access token is DPoP-bound: present it with the DPoP scheme and a proof');
+    return;
+  }
+  if (token['x5t#S256']) {
+    const cert = peerCertificate(req.socket);
+    if (!cert) {
+      refuse('Bearer', 'invalid_token', 'the access token is certificate-bound and no client certificate was presented');
+      return;
+    }
+    if (createHash('sha256').update(cert.raw).digest('base64url') !== token['x5t#S256']) {
+      refuse('Bearer', 'invalid_token', 'the client certificate is not the one the access token is bound to (x5t#S256)');
+      return;
+    }
+  }
+  ok(token, 'Bearer');
 }
 let protectedRequests = 0;
+
+// The resource's own DPoP nonce, always required (RFC 9449 §9); a new one
+// with /test/dpop_nonce/rotate, so that a client's cached nonce goes stale.
+let resourceNonce = random(16);
+// Every proof jti accepted so far (RFC 9449 §11.1: a proof is used once).
+const seenProofJtis = new Set();
+
+// Checks the DPoP proof of a request to /test/protected carrying
+// `accessToken`: {thumbprint} (of the proof's JWK) when it is good, else
+// {error, description}. The proof checks come first, then its nonce (so
+// that a client retrying with the nonce had everything else right), then
+// replay.
+async function checkDpop(req, accessToken, origin) {
+  const fail = (error, description) => ({ error, description });
+  const proof = req.headers.dpop;
+  if (!proof) return fail('invalid_token', 'a DPoP-bound access token needs a DPoP proof (the DPoP header)');
+  let payload;
+  let protectedHeader;
+  try {
+    ({ payload, protectedHeader } = await jwtVerify(proof, EmbeddedJWK, { typ: 'dpop+jwt', algorithms: DPOP_ALGS }));
+  } catch (e) {
+    // The description goes into a quoted-string: no double quotes in it.
+    return fail('invalid_dpop_proof', `the DPoP proof does not verify: ${e.message}`.replace(/["\\]/g, "'"));
+  }
+  if (typeof payload.jti !== 'string' || !payload.jti) return fail('invalid_dpop_proof', 'the DPoP proof has no jti');
+  if (payload.htm !== req.method) return fail('invalid_dpop_proof', `the DPoP proof htm is not ${req.method}`);
+  const htu = typeof payload.htu === 'string' ? URL.parse(payload.htu) : null;
+  if (htu) {
+    htu.search = '';
+    htu.hash = '';
+  }
+  if (htu?.href !== `${origin}/test/protected`) {
+    return fail('invalid_dpop_proof', `the DPoP proof htu is not ${origin}/test/protected`);
+  }
+  if (typeof payload.iat !== 'number' || Math.abs(Date.now() / 1000 - payload.iat) > 300) {
+    return fail('invalid_dpop_proof', 'the DPoP proof iat is not within 300 s of now');
+  }
+  if (payload.ath !== createHash('sha256').update(accessToken).digest('base64url')) {
+    return fail('invalid_dpop_proof', 'the DPoP proof ath is not the SHA-256 of the access token');
+  }
+  if (payload.nonce === undefined) return fail('use_dpop_nonce', 'the resource server requires a nonce in the DPoP proof');
+  if (payload.nonce !== resourceNonce) return fail('use_dpop_nonce', 'the DPoP proof nonce is not the current one');
+  if (seenProofJtis.has(payload.jti)) return fail('invalid_dpop_proof', 'the DPoP proof jti was seen before (a replay)');
+  seenProofJtis.add(payload.jti);
+  return { thumbprint: await calculateJwkThumbprint(protectedHeader.jwk) };
+}
 
 // What the other origin (the internal listener) saw last: whether a
 // request came with an Authorization header (/test/seen on either).
@@ -359,8 +707,9 @@ const json = (res, status, body) => {
   res.end(JSON.stringify(body));
 };
 
-async function route(req, res, isInternal) {
-  if (opts.verbose) console.error(`${isInternal ? '(internal) ' : ''}${req.method} ${req.url}`);
+// origin: the listener's own (main, internal or mTLS).
+async function route(req, res, isInternal, origin) {
+  if (opts.verbose) console.error(`${isInternal ? '(internal) ' : origin === mtlsBase ? '(mtls) ' : ''}${req.method} ${req.url}`);
   const url = new URL(req.url, base);
   if (!isInternal && url.pathname === '/test/code') {
     try {
@@ -437,7 +786,14 @@ async function route(req, res, isInternal) {
     return;
   }
   if (!isInternal && url.pathname === '/test/protected') {
-    await protectedResource(req, res);
+    await protectedResource(req, res, origin);
+    return;
+  }
+  // GET /test/dpop_nonce/rotate: /test/protected gets a new DPoP nonce; the
+  // old one is refused from now on (401 use_dpop_nonce with the new one).
+  if (!isInternal && url.pathname === '/test/dpop_nonce/rotate') {
+    resourceNonce = random(16);
+    json(res, 200, { ok: true });
     return;
   }
   const issuerName = Object.keys(MOUNT).find((n) => MOUNT[n] && url.pathname.startsWith(`${MOUNT[n]}/`)) || 'main';
@@ -458,8 +814,8 @@ async function route(req, res, isInternal) {
   }
   callbacks[issuerName](req, res);
 }
-for (const [s, isInternal] of [[server, false], [internal, true]]) {
-  s.on('request', (req, res) => route(req, res, isInternal).catch((e) => {
+for (const [s, isInternal, origin] of [[server, false, base], [internal, true, internalBase], [mtlsServer, false, mtlsBase]]) {
+  s.on('request', (req, res) => route(req, res, isInternal, origin).catch((e) => {
     console.error(e);
     if (!res.headersSent) json(res, 500, { error: 'server_error', error_description: String(e.message || e) });
   }));
@@ -477,6 +833,7 @@ const manifest = {
   rotating: { issuer: `${base}${MOUNT.rotating}`, rotate_url: `${base}/test/rotate` },
   protected_url: `${base}/test/protected`,
   revocation_url: `${base}${providers.main.pathFor('revocation')}`,
+  introspection_url: `${base}${providers.main.pathFor('introspection')}`,
   redirect_url: `${base}/test/redirect`,
   elsewhere_url: `${internalBase}/test/elsewhere`,
   seen_url: `${base}/test/seen`,
@@ -491,9 +848,30 @@ const manifest = {
     authorization_url: `${base}${MOUNT.pingone}/authorize`,
     discovery_url: `${base}${MOUNT.pingone}/.well-known/openid-configuration`,
   },
+  dpop: {
+    token_nonce_required: true, // every issuer, nonces per issuer
+    resource_nonce_required: true, // /test/protected, on both listeners
+    nonce_rotate_url: `${base}/test/dpop_nonce/rotate`,
+    algs: DPOP_ALGS,
+  },
+  mtls: {
+    base_url: mtlsBase,
+    token_url: `${mtlsBase}${providers.main.pathFor('token')}`,
+    protected_url: `${mtlsBase}/test/protected`,
+    revocation_url: `${mtlsBase}${providers.main.pathFor('revocation')}`,
+    introspection_url: `${mtlsBase}${providers.main.pathFor('introspection')}`,
+    userinfo_url: `${mtlsBase}${providers.main.pathFor('userinfo')}`,
+    device_authorization_url: `${mtlsBase}${providers.main.pathFor('device_authorization')}`,
+    ca_file: pki.caFile,
+    ca_pem: pki.caPem,
+    certs: Object.fromEntries(Object.entries(pki.certs).map(([name, { x509, ...files }]) => [name, files])),
+  },
+  // A certificate client's token_url is on the mTLS origin: the only place
+  // it can authenticate.
   clients: Object.fromEntries(Object.entries(clients).map(([name, { metadata, ...c }]) => [name, {
     client_id: name,
-    token_url: c.issuer === 'main' ? `${base}/oauth/token` : `${base}${MOUNT[c.issuer]}/token`,
+    token_url: c.cert ? `${mtlsBase}${providers.main.pathFor('token')}`
+      : c.issuer === 'main' ? `${base}/oauth/token` : `${base}${MOUNT[c.issuer]}/token`,
     ...c,
   }])),
 };
@@ -501,22 +879,3 @@ writeFileSync(`${opts.manifest}.tmp`, `${JSON.stringify(manifest, null, 2)}\n`);
 renameSync(`${opts.manifest}.tmp`, opts.manifest);
 console.log(`READY ${base}`);
 
-function stop() {
-  for (const s of [server, internal]) {
-    s.close();
-    s.closeAllConnections();
-  }
-  process.exit(0);
-}
-process.on('SIGTERM', stop);
-process.on('SIGINT', stop);
-if (opts['parent-pid']) {
-  const parent = Number(opts['parent-pid']);
-  setInterval(() => {
-    try {
-      process.kill(parent, 0);
-    } catch (e) {
-      if (e.code === 'ESRCH') stop();
-    }
-  }, 1000).unref();
-}

@@ -55,6 +55,8 @@ void test_token_accessors_null(void) {
     CHECK(tokenclient_token_get(NULL, "sid") == NULL);
     CHECK(tokenclient_token_get(NULL, NULL) == NULL);
     CHECK(tokenclient_token_json(NULL) == NULL);
+    CHECK(tokenclient_token_cnf(NULL) == NULL);
+    CHECK(tokenclient_token_authorization(NULL) == NULL);
     tokenclient_token_free(NULL);
     tokenclient_string_free(NULL);
 }

@@ -83,7 +83,7 @@ void test_setter_arguments(void) {
     EXPECT_INVALID(tokenclient_client_set_client_secret(c, NULL, TOKENCLIENT_AUTH_CLIENT_SECRET_POST));
     EXPECT_INVALID(tokenclient_client_set_client_secret(c, BAD_UTF8, TOKENCLIENT_AUTH_CLIENT_SECRET_POST));
     EXPECT_INVALID(tokenclient_client_set_client_secret(c, "", TOKENCLIENT_AUTH_CLIENT_SECRET_POST));
-    EXPECT_INVALID(tokenclient_client_set_client_secret(c, "s3cret", 6));
+    EXPECT_INVALID(tokenclient_client_set_client_secret(c, "s3cret", 8)); /* the first unknown method */
     /* AUTO takes the method from an issuer's metadata: this client has none */
     EXPECT_ERR(tokenclient_client_set_client_secret(c, "s3cret", TOKENCLIENT_AUTH_AUTO), TOKENCLIENT_ERROR_CONFIG);
     EXPECT_INVALID(tokenclient_client_set_client_secret(c, "", TOKENCLIENT_AUTH_AUTO));
@@ -209,6 +209,85 @@ void test_setter_arguments(void) {
     EXPECT_INVALID(tokenclient_client_set_client_cert(c, cert_path, "/nonexistent/key.pem"));
     EXPECT_OK(tokenclient_client_set_client_cert(c, cert_path, key_path));
     EXPECT_OK(tokenclient_client_set_client_cert(c, NULL, NULL));
+    /* ... or both as PEM text, not one of each; a bad certificate is refused now */
+    char *cert_pem = read_key("cert.pem"), *key_pem = read_key("p256.pem");
+    EXPECT_OK(tokenclient_client_set_client_cert(c, cert_pem, key_pem));
+    EXPECT_INVALID(tokenclient_client_set_client_cert(c, cert_pem, key_path));
+    EXPECT_INVALID(tokenclient_client_set_client_cert(c, cert_path, key_pem));
+    EXPECT_INVALID(tokenclient_client_set_client_cert(c, key_pem, key_pem));
+    EXPECT_INVALID(tokenclient_client_set_client_cert(c, key_path, key_path));
+    EXPECT_ERR(tokenclient_client_set_client_cert(c, cert_pem, "-----BEGIN CERTIFICATE-----\n"), TOKENCLIENT_ERROR_KEY);
+    EXPECT_OK(tokenclient_client_set_client_cert(c, NULL, NULL));
+
+    /* set_tls_client_auth: only the two TLS methods */
+    EXPECT_INVALID(tokenclient_client_set_tls_client_auth(NULL, TOKENCLIENT_AUTH_TLS_CLIENT_AUTH));
+    EXPECT_INVALID(tokenclient_client_set_tls_client_auth(c, TOKENCLIENT_AUTH_CLIENT_SECRET_BASIC));
+    EXPECT_INVALID(tokenclient_client_set_tls_client_auth(c, 8));
+    EXPECT_OK(tokenclient_client_set_tls_client_auth(c, TOKENCLIENT_AUTH_SELF_SIGNED_TLS_CLIENT_AUTH));
+    EXPECT_OK(tokenclient_client_set_tls_client_auth(c, TOKENCLIENT_AUTH_TLS_CLIENT_AUTH));
+    /* the TLS methods use no secret */
+    EXPECT_ERR(tokenclient_client_set_client_secret(c, "s3cret", TOKENCLIENT_AUTH_TLS_CLIENT_AUTH), TOKENCLIENT_ERROR_CONFIG);
+
+    /* DPoP: no key yet, then keys of every kind, and their refusals */
+    char *out = SENTINEL;
+    EXPECT_ERR_OUT(tokenclient_client_dpop_thumbprint(c, &out), TOKENCLIENT_ERROR_CONFIG, out);
+    EXPECT_ERR_OUT(tokenclient_client_dpop_proof(c, "GET", "https://rs.example/", NULL, NULL, &out),
+                   TOKENCLIENT_ERROR_CONFIG, out);
+    EXPECT_INVALID(tokenclient_client_set_dpop_key(NULL, NULL, NULL));
+    EXPECT_INVALID(tokenclient_client_set_dpop_key(c, BAD_UTF8, NULL));
+    EXPECT_INVALID(tokenclient_client_set_dpop_key(c, NULL, BAD_UTF8));
+    EXPECT_INVALID(tokenclient_client_set_dpop_key(c, NULL, "ES999"));
+    EXPECT_ERR(tokenclient_client_set_dpop_key(c, "not a key", NULL), TOKENCLIENT_ERROR_KEY);
+    EXPECT_ERR(tokenclient_client_set_dpop_key(c, key_pem, "RS256"), TOKENCLIENT_ERROR_KEY);
+    EXPECT_ERR(tokenclient_client_set_dpop_key(c, key_pem, "HS256"), TOKENCLIENT_ERROR_KEY);
+    char *rsa = read_key("rsa2048.pem");
+    EXPECT_OK(tokenclient_client_set_dpop_key(c, rsa, "PS256"));
+    free(rsa);
+    EXPECT_OK(tokenclient_client_set_dpop_key(c, key_pem, NULL));
+    EXPECT_OK(tokenclient_client_set_dpop_key(c, NULL, NULL));
+    EXPECT_OK(tokenclient_client_set_dpop_key(c, NULL, "ES256"));
+    EXPECT_INVALID(tokenclient_client_set_dpop_allow_bearer(NULL, 1));
+    EXPECT_OK(tokenclient_client_set_dpop_allow_bearer(c, 1));
+    EXPECT_OK(tokenclient_client_set_dpop_allow_bearer(c, 0));
+    EXPECT_INVALID_OUT(tokenclient_client_dpop_thumbprint(NULL, &out), out);
+    EXPECT_INVALID(tokenclient_client_dpop_thumbprint(c, NULL));
+    EXPECT_OK(tokenclient_client_dpop_thumbprint(c, &out));
+    CHECK(out != SENTINEL && strlen(out) == 43); /* base64url of SHA-256 */
+    tokenclient_string_free(out);
+    EXPECT_INVALID_OUT(tokenclient_client_dpop_proof(NULL, "GET", "https://rs.example/", NULL, NULL, &out), out);
+    EXPECT_INVALID_OUT(tokenclient_client_dpop_proof(c, NULL, "https://rs.example/", NULL, NULL, &out), out);
+    EXPECT_INVALID_OUT(tokenclient_client_dpop_proof(c, "GET", NULL, NULL, NULL, &out), out);
+    EXPECT_INVALID_OUT(tokenclient_client_dpop_proof(c, "GET", BAD_UTF8, NULL, NULL, &out), out);
+    EXPECT_INVALID_OUT(tokenclient_client_dpop_proof(c, "GET", "https://rs.example/", BAD_UTF8, NULL, &out), out);
+    EXPECT_INVALID_OUT(tokenclient_client_dpop_proof(c, "G ET", "https://rs.example/", NULL, NULL, &out), out);
+    EXPECT_INVALID_OUT(tokenclient_client_dpop_proof(c, "GET", "http://rs.example/", NULL, NULL, &out), out);
+    EXPECT_INVALID_OUT(tokenclient_client_dpop_proof(c, "GET", "https://rs.example/", "", NULL, &out), out);
+    EXPECT_ERR_OUT(tokenclient_client_dpop_proof(c, "GET", "https://rs.example/", NULL, "bad nonce", &out),
+                   TOKENCLIENT_ERROR_RESPONSE, out);
+    EXPECT_INVALID(tokenclient_client_dpop_proof(c, "GET", "https://rs.example/", NULL, NULL, NULL));
+    EXPECT_OK(tokenclient_client_dpop_proof(c, "GET", "https://rs.example/r?q=1", "at", "n-1", &out));
+    CHECK(out != SENTINEL && strncmp(out, "ey", 2) == 0 && strchr(out, '.') != NULL);
+    tokenclient_string_free(out);
+    int32_t retry = 7;
+    EXPECT_INVALID(tokenclient_client_dpop_answer(NULL, "https://rs.example/", 401, NULL, "n", &retry));
+    EXPECT_INVALID(tokenclient_client_dpop_answer(c, NULL, 401, NULL, "n", &retry));
+    EXPECT_INVALID(tokenclient_client_dpop_answer(c, "https://rs.example/", 401, NULL, "n", NULL));
+    EXPECT_INVALID(tokenclient_client_dpop_answer(c, "https://rs.example/", 401, BAD_UTF8, "n", &retry));
+    CHECK(retry == 7);
+    EXPECT_ERR(tokenclient_client_dpop_answer(c, "https://rs.example/", 401, "DPoP error=\"use_dpop_nonce\"",
+                                              "no spaces allowed", &retry),
+               TOKENCLIENT_ERROR_RESPONSE);
+    CHECK(retry == 7);
+    EXPECT_OK(tokenclient_client_dpop_answer(c, "https://rs.example/", 401, "DPoP error=\"use_dpop_nonce\"", "n-2",
+                                             &retry));
+    CHECK(retry == 1);
+    EXPECT_OK(tokenclient_client_dpop_answer(c, "https://rs.example/", 200, NULL, "n-3", &retry));
+    CHECK(retry == 0);
+    EXPECT_OK(tokenclient_client_dpop_answer(c, "https://rs.example/", 401, "Bearer error=\"invalid_token\"", NULL,
+                                             &retry));
+    CHECK(retry == 0);
+    free(cert_pem);
+    free(key_pem);
 
     /* set_proxy: "" disables, NULL restores the default */
     EXPECT_INVALID(tokenclient_client_set_proxy(NULL, "http://proxy.internal:3128"));

@@ -45,6 +45,9 @@ void test_exchanges(void) {
         CHECK(tokenclient_token_get(t, BAD_UTF8) == NULL);
         s = tokenclient_token_json(t);
         CHECK(s && strcmp(s, FULL_TOKEN) == 0);
+        CHECK(tokenclient_token_cnf(t) == NULL); /* a bearer token */
+        s = tokenclient_token_authorization(t);
+        CHECK(s && strcmp(s, "Bearer AT-1") == 0);
         tokenclient_token_free(t);
     }
     CHECK_REQUEST("POST /token HTTP/1.1\r\n");
