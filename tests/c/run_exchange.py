@@ -59,6 +59,15 @@ def environment(server: OIDCServer) -> dict:
             env[prefix + "CODE"] = server.code(name, code_challenge=challenge)
         else:
             env[prefix + "CODE"] = server.code(name)
+    m = server.manifest
+    env.update(TC_DPOP_SECRET=server.client("dpop-client")["client_secret"], TC_DPOP_CODE=server.code("dpop-client"),
+               TC_PROTECTED_URL=m["protected_url"], TC_MTLS_CA=m["mtls"]["ca_file"])
+    for name in ("mtls-client", "selfsigned-client"):
+        cert = m["mtls"]["certs"][name]
+        prefix = "TC_" + name.upper().replace("-", "_") + "_"
+        env.update({prefix + "CERT": cert["cert_file"], prefix + "KEY": cert["key_file"],
+                    prefix + "CERT_PEM": cert["cert_pem"], prefix + "KEY_PEM": cert["key_pem"],
+                    prefix + "X5T": cert["x5t_s256"]})
     env["TC_POST_CLIENT_CODE2"] = server.code("post-client")
     env["TC_NONCE_CODE"] = server.code("post-client", nonce="c-nonce-1")
     return env

@@ -7,11 +7,13 @@
  * TC_PUBLIC_CLIENT_VERIFIER for the PKCE client.
  */
 #define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE /* strncasecmp */
 #include <curl/curl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "tokenclient.h"
 #include "check.h"
@@ -398,6 +400,171 @@ static void discovery(void) {
   tokenclient_error_free(e);
 }
 
+/* Headers of one resource answer that DPoP needs. */
+struct answer {
+  long status;
+  char www_authenticate[512];
+  char dpop_nonce[600];
+  struct body body;
+};
+
+static size_t collect_header(char *data, size_t size, size_t n, void *out) {
+  struct answer *a = out;
+  size_t len = size * n;
+  const struct {
+    const char *name;
+    char *into;
+    size_t cap;
+  } wanted[] = {{"www-authenticate:", a->www_authenticate, sizeof a->www_authenticate},
+                {"dpop-nonce:", a->dpop_nonce, sizeof a->dpop_nonce}};
+  for (size_t i = 0; i < 2; i++) {
+    size_t name_len = strlen(wanted[i].name);
+    if (len > name_len && strncasecmp(data, wanted[i].name, name_len) == 0) {
+      size_t value_len = len - name_len;
+      const char *value = data + name_len;
+      while (value_len && (*value == ' ')) value++, value_len--;
+      while (value_len && (value[value_len - 1] == '\r' || value[value_len - 1] == '\n')) value_len--;
+      if (value_len < wanted[i].cap) {
+        memcpy(wanted[i].into, value, value_len);
+        wanted[i].into[value_len] = '\0';
+      }
+    }
+  }
+  return len;
+}
+
+/* GET `url` with the token's Authorization value and, when given, a DPoP proof. */
+static void resource_get(const char *url, const char *authorization, const char *proof, struct answer *a) {
+  memset(a, 0, sizeof *a);
+  CURL *curl = curl_easy_init();
+  struct curl_slist *headers = NULL;
+  char line[8192];
+  snprintf(line, sizeof line, "Authorization: %s", authorization);
+  headers = curl_slist_append(headers, line);
+  if (proof) {
+    snprintf(line, sizeof line, "DPoP: %s", proof);
+    headers = curl_slist_append(headers, line);
+  }
+  curl_easy_setopt(curl, CURLOPT_URL, url);
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect_big);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &a->body);
+  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, collect_header);
+  curl_easy_setopt(curl, CURLOPT_HEADERDATA, a);
+  if (curl_easy_perform(curl) == CURLE_OK) curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &a->status);
+  curl_slist_free_all(headers);
+  curl_easy_cleanup(curl);
+}
+
+/* A DPoP resource request as a client makes it: a proof with the origin's
+ * last nonce; once more after a nonce challenge. Returns how many were sent. */
+static int dpop_get(tokenclient_client *c, const char *url, const tokenclient_token *t, struct answer *a) {
+  for (int sent = 1; sent <= 2; sent++) {
+    char *proof = NULL;
+    OK(tokenclient_client_dpop_proof(c, "GET", url, tokenclient_token_access_token(t), NULL, &proof));
+    resource_get(url, tokenclient_token_authorization(t), proof, a);
+    tokenclient_string_free(proof);
+    int32_t retry = 0;
+    OK(tokenclient_client_dpop_answer(c, url, (uint32_t)a->status, a->www_authenticate[0] ? a->www_authenticate : NULL,
+                                      a->dpop_nonce[0] ? a->dpop_nonce : NULL, &retry));
+    if (!retry) return sent;
+  }
+  return 3;
+}
+
+/* DPoP from C: every grant of dpop-client (whose tokens must be bound),
+ * each token bound to the key; the resource's nonce challenge; the token
+ * refused without its proof. */
+static void dpop(void) {
+  tokenclient_client *c = NULL;
+  OK(tokenclient_client_from_issuer(getenv("TC_ISSUER"), "dpop-client", &c));
+  if (!c) return;
+  OK(tokenclient_client_set_client_secret(c, getenv("TC_DPOP_SECRET"), TOKENCLIENT_AUTH_CLIENT_SECRET_POST));
+  OK(tokenclient_client_set_dpop_key(c, NULL, NULL));
+  char *jkt = NULL;
+  OK(tokenclient_client_dpop_thumbprint(c, &jkt));
+  char expected_cnf[128];
+  snprintf(expected_cnf, sizeof expected_cnf, "{\"jkt\":\"%s\"}", jkt ? jkt : "");
+  tokenclient_string_free(jkt);
+#define BOUND(t)                                                                                   \
+  CHECK((t) && strcmp(tokenclient_token_token_type(t), "DPoP") == 0 &&                               \
+        tokenclient_token_cnf(t) && strcmp(tokenclient_token_cnf(t), expected_cnf) == 0 &&           \
+        strncmp(tokenclient_token_authorization(t), "DPoP ", 5) == 0)
+  tokenclient_token *t = NULL, *code = NULL, *refreshed = NULL, *cached = NULL;
+  OK(tokenclient_client_client_credentials(c, "read", &t));
+  BOUND(t);
+  OK(tokenclient_client_exchange_code(c, getenv("TC_DPOP_CODE"), getenv("TC_REDIRECT_URI"), NULL, &code));
+  BOUND(code);
+  if (code && tokenclient_token_refresh_token(code)) {
+    OK(tokenclient_client_refresh(c, tokenclient_token_refresh_token(code), NULL, &refreshed));
+    BOUND(refreshed);
+  }
+  const char *params[] = {"scope", "write", NULL};
+  tokenclient_token *generic = NULL;
+  OK(tokenclient_client_grant(c, "client_credentials", params, &generic));
+  BOUND(generic);
+  OK(tokenclient_client_get_token(c, "read write", &cached));
+  BOUND(cached);
+  device_flow(c); /* dpop-client's device token is bound too, or refused */
+
+  const char *url = getenv("TC_PROTECTED_URL");
+  struct answer a;
+  if (t) {
+    CHECK(dpop_get(c, url, t, &a) == 2 && a.status == 200 && strstr(a.body.text, "\"token_type\":\"DPoP\"") != NULL);
+    CHECK(dpop_get(c, url, t, &a) == 1 && a.status == 200); /* the nonce is kept */
+    resource_get(url, tokenclient_token_authorization(t), NULL, &a);
+    CHECK(a.status == 401); /* no proof */
+    char bearer[4096];
+    snprintf(bearer, sizeof bearer, "Bearer %s", tokenclient_token_access_token(t));
+    char *proof = NULL;
+    OK(tokenclient_client_dpop_proof(c, "GET", url, tokenclient_token_access_token(t), NULL, &proof));
+    resource_get(url, bearer, proof, &a);
+    CHECK(a.status == 401); /* a bound token as a bearer token */
+    tokenclient_string_free(proof);
+  }
+  tokenclient_token_free(t);
+  tokenclient_token_free(code);
+  tokenclient_token_free(refreshed);
+  tokenclient_token_free(generic);
+  tokenclient_token_free(cached);
+  tokenclient_client_free(c);
+#undef BOUND
+}
+
+/* mTLS from C: both methods through the discovery document's aliases, the
+ * certificate as files and as PEM text, the token bound to it. */
+static void mtls(void) {
+  const struct {
+    const char *id, *prefix;
+    tokenclient_auth_method method;
+    int pem_text;
+  } cases[] = {{"mtls-client", "TC_MTLS_CLIENT_", TOKENCLIENT_AUTH_TLS_CLIENT_AUTH, 0},
+               {"selfsigned-client", "TC_SELFSIGNED_CLIENT_", TOKENCLIENT_AUTH_SELF_SIGNED_TLS_CLIENT_AUTH, 1}};
+  for (size_t i = 0; i < 2; i++) {
+    char cert_var[64], key_var[64], x5t_var[64];
+    snprintf(cert_var, sizeof cert_var, "%sCERT%s", cases[i].prefix, cases[i].pem_text ? "_PEM" : "");
+    snprintf(key_var, sizeof key_var, "%sKEY%s", cases[i].prefix, cases[i].pem_text ? "_PEM" : "");
+    snprintf(x5t_var, sizeof x5t_var, "%sX5T", cases[i].prefix);
+    tokenclient_client *c = NULL;
+    OK(tokenclient_client_from_issuer(getenv("TC_ISSUER"), cases[i].id, &c));
+    if (!c) continue;
+    OK(tokenclient_client_set_ca_file(c, getenv("TC_MTLS_CA")));
+    OK(tokenclient_client_set_client_cert(c, getenv(cert_var), getenv(key_var)));
+    OK(tokenclient_client_set_tls_client_auth(c, cases[i].method));
+    tokenclient_token *t = NULL;
+    OK(tokenclient_client_client_credentials(c, "read", &t));
+    char expected[128];
+    snprintf(expected, sizeof expected, "{\"x5t#S256\":\"%s\"}", getenv(x5t_var));
+    CHECK(t && tokenclient_token_cnf(t) && strcmp(tokenclient_token_cnf(t), expected) == 0);
+    char *json = NULL;
+    OK(tokenclient_client_introspect(c, t ? tokenclient_token_access_token(t) : "x", NULL, &json));
+    CHECK(json && strstr(json, getenv(x5t_var)) != NULL);
+    tokenclient_string_free(json);
+    tokenclient_token_free(t);
+    tokenclient_client_free(c);
+  }
+}
+
 int main(void) {
   const char *clients = getenv("TC_CLIENTS");
   const char *redirect_uri = getenv("TC_REDIRECT_URI");
@@ -411,6 +578,8 @@ int main(void) {
   error_paths(redirect_uri);
   single_flight();
   discovery();
+  dpop();
+  mtls();
   printf("%d passed, %d failed\n", passed, failed);
   return failed != 0;
 }
