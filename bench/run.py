@@ -187,6 +187,7 @@ def measurements(url: str) -> List[Tuple[str, Callable[[], Dict[str, float]]]]:
         m.append((f"raw setkey {alg}", program([BUILD / "raw_sign", alg, key[alg], inp, 11, "setkey"])))
     m.append(("raw_curl", program([BUILD / "raw_curl", url, s])))
     tc("paired", ["paired", url, es256, inp, s])
+    m.append(("tc dpop", program([BUILD / "tc_bench", "dpop", url, es256, inp, s])))
     for threads in (1, 2):
         tc(f"exchange {threads}t", ["exchange", url, es256, threads, s])
     m.append(("tc exchange 8t", program([BUILD / "tc_bench", "exchange", url, es256, 8, s])))
@@ -319,6 +320,10 @@ LABELS = {
     "tc_exchange_1t": ("tokenclient exchange ES256 (C), 1 thread", "rate"),
     "tc_exchange_2t": ("tokenclient exchange ES256 (C), 2 threads, one client (total)", "rate"),
     "tc_exchange_8t": ("tokenclient exchange ES256 (C), 8 threads, one client (total)", "rate"),
+    "dpop_proof_paired": ("tokenclient DPoP proof ES256 for a resource request (C ABI), in turns", "rate"),
+    "dpop_raw_sign_paired": ("raw C ES256 signature (SHA-256, ECDSA_do_sign), in turns with the DPoP proof", "rate"),
+    "dpop_exchange_paired": ("tokenclient DPoP exchange (ES256 assertion + ES256 proof, one POST), in turns", "rate"),
+    "dpop_raw_exchange_paired": ("raw C: two ES256 signatures, then the raw libcurl POST, in turns", "rate"),
     "py_tc_assert": ("Python: tokenclient `Client.create_assertion()` ES256", "rate"),
     "py_jwt_assert": ("Python: PyJWT `jwt.encode` ES256, key object loaded once", "rate"),
     "py_tc_exchange": ("Python: tokenclient `Client.client_credentials()` ES256", "rate"),
@@ -401,6 +406,10 @@ RATIOS: List[Tuple[str, Callable[[Dict[str, float]], float], Optional[Tuple[str,
     (f"spin-then-POST / {COMPOSED}, in turns", lambda r: r["spin_post_paired"] / composed(r), None),
     ("CPU per exchange C minus CPU per raw sign-then-POST (µs): tokenclient's JSON, form and token work",
      lambda r: r["tc_exchange_paired_cpu_us"] - r["raw_exchange_paired_cpu_us"], None),
+    ("DPoP proof ES256 (C ABI) / raw C ES256 signature, in turns",
+     lambda r: r["dpop_proof_paired"] / r["dpop_raw_sign_paired"], (">=", 0.9)),
+    ("DPoP exchange (C ABI) / raw sign-sign-POST, in turns",
+     lambda r: r["dpop_exchange_paired"] / r["dpop_raw_exchange_paired"], (">=", 0.85)),
     ("Python binding exchange / PyJWT + httpx", lambda r: r["py_tc_exchange"] / r["py_jwt_httpx_exchange"], (">=", 3.0)),
     ("Python binding exchange / PyJWT + requests", lambda r: r["py_tc_exchange"] / r["py_jwt_requests_exchange"], None),
     ("Python binding exchange / Authlib 1.9 httpx client, PrivateKeyJWT",
@@ -485,6 +494,7 @@ SECTIONS = {
     "raw_sign_ES256": "Limits: raw C (bench/raw_sign.c, bench/raw_curl.c)",
     "tc_assert_ES256": "tokenclient through the C ABI",
     "tc_exchange_paired": "Exchange through the C ABI beside its raw parts, taking turns in one process",
+    "dpop_proof_paired": "DPoP (bench/tc_bench.c `dpop`, taking turns in one process)",
     "py_tc_assert": "Python (single thread; each binding beside its alternatives, taking turns in one process)",
     "go_tc_assert": "Go (single goroutine; as in Python, and with the raw C limits called through cgo)",
     "cached_get_token": "Cached token (the earlier benchmark)",

@@ -27,6 +27,14 @@
  *       receiving side's TCP work on the sending thread) as
  *       "<name>_paired_cpu_us", and how long each spin lasted as
  *       "spin_paired_us".
+ *   tc_bench dpop URL KEYFILE INPUTFILE SECONDS
+ *       DPoP, in turns as for paired: tokenclient_client_dpop_proof (a
+ *       resource request's proof, ES256) beside the raw ES256 signature
+ *       of a proof's signing input; a DPoP exchange (ES256 assertion and
+ *       ES256 proof, one POST) beside the raw limit: two raw signatures
+ *       (of that input), then the raw POST. Prints
+ *       "dpop_proof_paired", "dpop_raw_sign_paired", "dpop_exchange_paired",
+ *       "dpop_raw_exchange_paired" (rates) and each "_cpu_us".
  *   tc_bench cached URL SECONDS
  *       a cached tokenclient_client_get_token + tokenclient_token_free
  *       (client_secret_post; the cache is filled first).
@@ -231,63 +239,151 @@ static uint64_t spin(double seconds) {
   return x;
 }
 
-static int run_paired(const char *url, const char *keyfile, const char *inputfile, double seconds) {
-  char *key = slurp(keyfile, NULL);
-  tokenclient_client *c = new_client(url);
-  set_credentials(c, "ES256", key);
-  struct raw_signer g = {0};
-  raw_signer_load(&g, keyfile, inputfile);
-  curl_global_init(CURL_GLOBAL_DEFAULT);
-  struct raw_poster *p = raw_poster_new(url);
-  for (int i = 0; i < 20; i++) { /* connect and warm up */
-    exchange(c);
-    raw_sign(&g);
-    raw_post(p);
-  }
-  double t0 = now_s();
-  for (int i = 0; i < 200; i++) raw_sign(&g);
-  double sign_s = (now_s() - t0) / 200; /* how long SPIN_POST spins */
-  uint64_t spun = 0;
-  double spun_s = 0; /* how long SPIN_POST spun, all turns together */
-  long n[PAIRED_OPS] = {0};
-  double spent[PAIRED_OPS] = {0}, cpu[PAIRED_OPS] = {0};
-  int order[PAIRED_OPS];
-  for (int i = 0; i < PAIRED_OPS; i++) order[i] = i;
+/* Runs the `ops` operations of `step` in turns of SLICE_S each, in an
+ * order shuffled every cycle (what one op leaves behind, warm caches or an
+ * awake CPU, helps whichever op comes next), until each has run `seconds`
+ * in all; counts each op's runs, wall time and this thread's CPU time. */
+static void in_turns(int ops, void (*step)(int op, void *ctx), void *ctx, double seconds, long *n, double *spent,
+                     double *cpu) {
+  int order[8];
+  for (int i = 0; i < ops; i++) order[i] = i, n[i] = 0, spent[i] = cpu[i] = 0;
   srand((unsigned)time(NULL) ^ (unsigned)getpid());
   for (;;) {
     int done = 1;
-    for (int i = 0; i < PAIRED_OPS; i++) done &= spent[i] >= seconds && n[i] > 0;
+    for (int i = 0; i < ops; i++) done &= spent[i] >= seconds && n[i] > 0;
     if (done) break;
-    /* Shuffled every cycle: what one op leaves behind (warm caches, an
-     * awake CPU) helps whichever op comes next. */
-    shuffle(order, PAIRED_OPS);
-    for (int turn = 0; turn < PAIRED_OPS; turn++) {
+    shuffle(order, ops);
+    for (int turn = 0; turn < ops; turn++) {
       int op = order[turn];
       double cpu0 = thread_cpu_s(), start = now_s(), deadline = start + SLICE_S, t;
       do {
-        if (op == TC_EXCHANGE) exchange(c);
-        if (op == RAW_EXCHANGE || op == RAW_SIGN) raw_sign(&g);
-        if (op == SPIN_POST) {
-          double s0 = now_s();
-          spun ^= spin(sign_s);
-          spun_s += now_s() - s0;
-        }
-        if (op == RAW_EXCHANGE || op == RAW_POST || op == SPIN_POST) raw_post(p);
+        step(op, ctx);
         n[op]++;
       } while ((t = now_s()) < deadline);
       spent[op] += t - start;
       cpu[op] += thread_cpu_s() - cpu0;
     }
   }
-  for (int op = 0; op < PAIRED_OPS; op++)
-    printf("%s %.1f\n%s_cpu_us %.2f\n", PAIRED_NAMES[op], (double)n[op] / spent[op], PAIRED_NAMES[op],
-           cpu[op] * 1e6 / (double)n[op]);
-  printf("spin_paired_us %.2f\n", spun_s * 1e6 / (double)n[SPIN_POST]);
-  if (spun == 42) printf("(spun)\n"); /* uses the result: practically never printed */
-  raw_poster_free(p);
-  raw_signer_free(&g);
+}
+
+/* Prints each op's rate as "<name>" and its CPU per run as "<name>_cpu_us". */
+static void print_turns(int ops, const char *const *names, const long *n, const double *spent, const double *cpu) {
+  for (int op = 0; op < ops; op++)
+    printf("%s %.1f\n%s_cpu_us %.2f\n", names[op], (double)n[op] / spent[op], names[op], cpu[op] * 1e6 / (double)n[op]);
+}
+
+struct paired {
+  tokenclient_client *c;
+  struct raw_signer g;
+  struct raw_poster *p;
+  double sign_s;  /* how long SPIN_POST spins */
+  uint64_t spun;
+  double spun_s;  /* how long SPIN_POST spun, all turns together */
+};
+
+static void paired_step(int op, void *ctx) {
+  struct paired *x = ctx;
+  if (op == TC_EXCHANGE) exchange(x->c);
+  if (op == RAW_EXCHANGE || op == RAW_SIGN) raw_sign(&x->g);
+  if (op == SPIN_POST) {
+    double s0 = now_s();
+    x->spun ^= spin(x->sign_s);
+    x->spun_s += now_s() - s0;
+  }
+  if (op == RAW_EXCHANGE || op == RAW_POST || op == SPIN_POST) raw_post(x->p);
+}
+
+static int run_paired(const char *url, const char *keyfile, const char *inputfile, double seconds) {
+  char *key = slurp(keyfile, NULL);
+  struct paired x = {.c = new_client(url)};
+  set_credentials(x.c, "ES256", key);
+  raw_signer_load(&x.g, keyfile, inputfile);
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  x.p = raw_poster_new(url);
+  for (int i = 0; i < 20; i++) { /* connect and warm up */
+    exchange(x.c);
+    raw_sign(&x.g);
+    raw_post(x.p);
+  }
+  double t0 = now_s();
+  for (int i = 0; i < 200; i++) raw_sign(&x.g);
+  x.sign_s = (now_s() - t0) / 200;
+  long n[PAIRED_OPS];
+  double spent[PAIRED_OPS], cpu[PAIRED_OPS];
+  in_turns(PAIRED_OPS, paired_step, &x, seconds, n, spent, cpu);
+  print_turns(PAIRED_OPS, PAIRED_NAMES, n, spent, cpu);
+  printf("spin_paired_us %.2f\n", x.spun_s * 1e6 / (double)n[SPIN_POST]);
+  if (x.spun == 42) printf("(spun)\n"); /* uses the result: practically never printed */
+  raw_poster_free(x.p);
+  raw_signer_free(&x.g);
   curl_global_cleanup();
-  tokenclient_client_free(c);
+  tokenclient_client_free(x.c);
+  free(key);
+  return 0;
+}
+
+/* DPoP, in turns: a proof for a resource request beside the raw ES256
+ * signature; a DPoP exchange (an ES256 assertion and an ES256 proof) beside
+ * the raw limit of two signatures and a POST. The bench server answers
+ * Bearer, so the client accepts it (set_dpop_allow_bearer): the check of the
+ * type is one comparison either way. */
+enum { DPOP_PROOF, DPOP_RAW_SIGN, DPOP_EXCHANGE, DPOP_RAW_EXCHANGE, DPOP_OPS };
+static const char *const DPOP_NAMES[DPOP_OPS] = {"dpop_proof_paired", "dpop_raw_sign_paired",
+                                                 "dpop_exchange_paired", "dpop_raw_exchange_paired"};
+
+struct dpop_bench {
+  tokenclient_client *c;
+  const char *url;
+  struct raw_signer g;
+  struct raw_poster *p;
+};
+
+static void dpop_step(int op, void *ctx) {
+  struct dpop_bench *x = ctx;
+  if (op == DPOP_PROOF) {
+    char *proof = NULL;
+    check(tokenclient_client_dpop_proof(x->c, "GET", x->url, "bench-access-token-0123456789abcdefghijklmn", NULL,
+                                        &proof),
+          "tokenclient_client_dpop_proof");
+    tokenclient_string_free(proof);
+  }
+  if (op == DPOP_EXCHANGE) exchange(x->c);
+  if (op == DPOP_RAW_SIGN || op == DPOP_RAW_EXCHANGE) raw_sign(&x->g);
+  if (op == DPOP_RAW_EXCHANGE) {
+    raw_sign(&x->g);
+    raw_post(x->p);
+  }
+}
+
+static int run_dpop(const char *url, const char *keyfile, const char *inputfile, double seconds) {
+  char *key = slurp(keyfile, NULL);
+  struct dpop_bench x = {.c = new_client(url), .url = url};
+  set_credentials(x.c, "ES256", key);
+  check(tokenclient_client_set_dpop_key(x.c, key, "ES256"), "tokenclient_client_set_dpop_key");
+  check(tokenclient_client_set_dpop_allow_bearer(x.c, 1), "tokenclient_client_set_dpop_allow_bearer");
+  raw_signer_load(&x.g, keyfile, inputfile);
+  /* The raw signatures sign what a proof signs: its header (with the JWK)
+   * and claims, longer than an assertion's. */
+  char *proof = NULL;
+  check(tokenclient_client_dpop_proof(x.c, "GET", url, "bench-access-token-0123456789abcdefghijklmn", NULL, &proof),
+        "tokenclient_client_dpop_proof");
+  free(x.g.input);
+  x.g.input_len = (size_t)(strrchr(proof, '.') - proof);
+  x.g.input = malloc(x.g.input_len);
+  memcpy(x.g.input, proof, x.g.input_len);
+  tokenclient_string_free(proof);
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  x.p = raw_poster_new(url);
+  for (int i = 0; i < 20; i++)
+    for (int op = 0; op < DPOP_OPS; op++) dpop_step(op, &x); /* connect and warm up */
+  long n[DPOP_OPS];
+  double spent[DPOP_OPS], cpu[DPOP_OPS];
+  in_turns(DPOP_OPS, dpop_step, &x, seconds, n, spent, cpu);
+  print_turns(DPOP_OPS, DPOP_NAMES, n, spent, cpu);
+  raw_poster_free(x.p);
+  raw_signer_free(&x.g);
+  curl_global_cleanup();
+  tokenclient_client_free(x.c);
   free(key);
   return 0;
 }
@@ -484,6 +580,7 @@ static int run_input(const char *url, const char *keyfile) {
 static int usage(void) {
   fprintf(stderr, "usage: tc_bench assert URL ALG KEYFILE SECONDS | setkey URL ALG KEYFILE REPS |\n"
                   "       exchange URL KEYFILE THREADS SECONDS | paired URL KEYFILE INPUTFILE SECONDS |\n"
+                  "       dpop URL KEYFILE INPUTFILE SECONDS |\n"
                   "       cached URL SECONDS | observed URL KEYFILE SECONDS | baseline SECONDS |\n"
                   "       cancel ROUNDS | input URL KEYFILE | version\n");
   return 2;
@@ -497,6 +594,7 @@ int main(int argc, char **argv) {
   if (strcmp(m, "exchange") == 0 && argc == 6)
     return run_exchange(argv[2], argv[3], atoi(argv[4]), atof(argv[5]));
   if (strcmp(m, "paired") == 0 && argc == 6) return run_paired(argv[2], argv[3], argv[4], atof(argv[5]));
+  if (strcmp(m, "dpop") == 0 && argc == 6) return run_dpop(argv[2], argv[3], argv[4], atof(argv[5]));
   if (strcmp(m, "cached") == 0 && argc == 4) return run_cached(argv[2], atof(argv[3]));
   if (strcmp(m, "observed") == 0 && argc == 5) return run_observed(argv[2], argv[3], atof(argv[4]));
   if (strcmp(m, "baseline") == 0 && argc == 3) return run_baseline(atof(argv[2]));

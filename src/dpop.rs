@@ -149,11 +149,14 @@ fn htu(url: &str) -> Result<&str> {
     Ok(htu)
 }
 
-/// `scheme://authority` of `url`, lower-cased: what a nonce belongs to.
-pub(crate) fn origin(url: &str) -> String {
-    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
-    format!("{scheme}://{authority}").to_ascii_lowercase()
+/// `scheme://authority` of `url`: what a nonce belongs to (compared
+/// without regard to case).
+fn origin(url: &str) -> &str {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    let end = url[after_scheme..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| after_scheme + i);
+    &url[..end]
 }
 
 /// A nonce as RFC 9449 §8.1 allows one (`1*NQCHAR`: visible ASCII but `"`
@@ -196,7 +199,9 @@ impl Nonces {
         let mut guard = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
         let (entries, clock) = &mut *guard;
         *clock += 1;
-        let entry = entries.iter_mut().find(|(o, _, _)| *o == origin)?;
+        let entry = entries
+            .iter_mut()
+            .find(|(o, _, _)| o.eq_ignore_ascii_case(origin))?;
         entry.2 = *clock;
         Some(entry.1.clone())
     }
@@ -209,7 +214,10 @@ impl Nonces {
         let mut guard = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
         let (entries, clock) = &mut *guard;
         *clock += 1;
-        if let Some(entry) = entries.iter_mut().find(|(o, _, _)| *o == origin) {
+        if let Some(entry) = entries
+            .iter_mut()
+            .find(|(o, _, _)| o.eq_ignore_ascii_case(origin))
+        {
             entry.1 = nonce.to_string();
             entry.2 = *clock;
             return Ok(());
@@ -220,7 +228,7 @@ impl Nonces {
                 .expect("not empty");
             entries.swap_remove(oldest);
         }
-        entries.push((origin, nonce.to_string(), *clock));
+        entries.push((origin.to_ascii_lowercase(), nonce.to_string(), *clock));
         Ok(())
     }
 }

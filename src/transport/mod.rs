@@ -284,14 +284,15 @@ struct Configured {
     url: String,
     post: bool,
     authorization: Option<Zeroizing<String>>,
+    /// Whether the headers set carry a DPoP proof.
+    dpop: bool,
 }
 
 impl Configured {
-    /// Whether the handle is set up for `request` already. A request with
-    /// a DPoP proof never is: its header is new every time.
+    /// Whether the handle is set up for `request` already, but for the
+    /// DPoP header (new every time: set on its own).
     fn matches(&self, options: &TransportOptions, request: &Request<'_>) -> bool {
-        request.dpop.is_none()
-            && self.url == request.url
+        self.url == request.url
             && self.post == request.body.is_some()
             && self.authorization.as_deref().map(String::as_str) == request.authorization
             && self.options == *options
@@ -456,7 +457,15 @@ fn perform(
             url: request.url.to_string(),
             post: request.body.is_some(),
             authorization: request.authorization.map(|a| Zeroizing::new(a.to_string())),
+            dpop: request.dpop.is_some(),
         });
+    } else if request.dpop.is_some() || current.is_some_and(|c| c.dpop) {
+        // Set up already but for the DPoP header: only the headers change.
+        easy.http_headers(header_list(options, request).map_err(setup_error)?)
+            .map_err(setup_error)?;
+        if let Some(c) = easy.get_mut().configured.as_mut() {
+            c.dpop = request.dpop.is_some();
+        }
     }
     // The request gets what remains of the call's time (libcurl counts a
     // zero timeout as none, so a call already out of time sends nothing).
@@ -568,6 +577,15 @@ fn configure(
     if let Some(proxy) = &options.proxy {
         easy.proxy(proxy)?;
     }
+    easy.http_headers(header_list(options, request)?)?;
+    Ok(())
+}
+
+/// The request's headers.
+fn header_list(
+    options: &TransportOptions,
+    request: &Request<'_>,
+) -> std::result::Result<List, curl::Error> {
     let mut headers = List::new();
     if request.body.is_some() {
         headers.append("Content-Type: application/x-www-form-urlencoded")?;
@@ -587,8 +605,7 @@ fn configure(
     for header in &options.headers {
         headers.append(header)?;
     }
-    easy.http_headers(headers)?;
-    Ok(())
+    Ok(headers)
 }
 
 fn transport_error(
