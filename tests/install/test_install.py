@@ -194,6 +194,36 @@ def test_cli(prefix, server, tmp_path):
             "P1_SECRET", "--auth", "jwt", "--scope", "read", env=env)
     assert r.returncode == 0, r.stderr
 
+    # DPoP: a token bound to a key from a file, then a resource proof verified by PyJWT.
+    dpop_key = tmp_path / "dpop.pem"
+    run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", str(dpop_key)])
+    env = dict(os.environ, DPOP_SECRET=server.client("dpop-client")["client_secret"])
+    r = cli(prefix, "token", "--issuer", server.manifest["issuer"], "--client-id", "dpop-client",
+            "--client-secret-env", "DPOP_SECRET", "--auth", "post", "--dpop-key-file", str(dpop_key),
+            "--scope", "read", env=env)
+    assert r.returncode == 0, r.stderr
+    bound = json.loads(r.stdout)
+    assert bound["token_type"] == "DPoP"
+    url = server.manifest["protected_url"]
+    env = dict(os.environ, AT=bound["access_token"])
+    r = cli(prefix, "proof", "--dpop-key-file", str(dpop_key), "--method", "GET", "--url", url + "?q=1",
+            "--token-env", "AT", env=env)
+    assert r.returncode == 0, r.stderr
+    proof = r.stdout.strip()
+    header = jwt.get_unverified_header(proof)
+    assert header["typ"] == "dpop+jwt" and "d" not in header["jwk"]
+    claims = jwt.decode(proof, jwt.PyJWK(header["jwk"]).key, algorithms=["ES256"])
+    assert claims["htm"] == "GET" and claims["htu"] == url and claims["ath"]
+    assert cli(prefix, "proof", "--method", "GET", "--url", url).returncode == 2
+    # mTLS: tls_client_auth through the issuer's aliases.
+    m = server.manifest["mtls"]
+    r = cli(prefix, "token", "--issuer", server.manifest["issuer"], "--client-id", "mtls-client",
+            "--cert", m["certs"]["mtls-client"]["cert_file"], "--key", m["certs"]["mtls-client"]["key_file"],
+            "--ca-file", m["ca_file"], "--auth", "tls", "--scope", "read")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["token_type"] == "Bearer"
+    assert cli(prefix, "token", "--issuer", server.manifest["issuer"], "--client-id", "mtls-client",
+               "--auth", "tls").returncode == 3  # no certificate: a CONFIG error before any request
     # Exit statuses: usage 2, bad argument 3, transport 4, OAuth 5; secrets never printed.
     assert cli(prefix, "token").returncode == 2
     assert cli(prefix, "token", *common, "--bogus", "x").returncode == 2
