@@ -20,7 +20,7 @@ shift
 [[ "$seconds" =~ ^[1-9][0-9]*$ ]] || usage
 
 cd "$(dirname "$0")"
-all=(key_parse token_response oauth_error endpoint_url oidc)
+all=(key_parse token_response oauth_error endpoint_url oidc dpop)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all[@]}")
 for t in "${targets[@]}"; do

@@ -54,6 +54,16 @@ pub mod fuzzing {
     pub use crate::oauth::{parse_error, parse_token};
     pub use crate::url::check_endpoint;
 
+    /// Whether a `WWW-Authenticate` value is a DPoP nonce challenge.
+    pub fn dpop_challenge(www_authenticate: &str) -> bool {
+        crate::dpop::asks_for_nonce(www_authenticate)
+    }
+
+    /// Checks a `DPoP-Nonce` value as a server's answer is checked.
+    pub fn dpop_nonce(nonce: &str) -> crate::Result<()> {
+        crate::dpop::check_nonce(nonce)
+    }
+
     /// The signature keys a JWK Set document yields.
     pub fn jwks_keys(body: &[u8]) -> crate::Result<usize> {
         crate::jose::Jwks::parse(body).map(|set| set.keys.len())
