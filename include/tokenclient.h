@@ -572,8 +572,8 @@ tokenclient_error *tokenclient_client_set_ca_file(tokenclient_client *client, co
  *
  * Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for a NULL client, only one
  * of the two NULL, invalid UTF-8, a file that cannot be opened, or a
- * certificate that is not PEM; `TOKENCLIENT_ERROR_KEY` for PEM text
- * whose key is not a PEM private key.
+ * certificate that is not PEM; `TOKENCLIENT_ERROR_KEY` for a key that is
+ * not an unencrypted PEM private key or not the certificate's.
  */
 tokenclient_error *tokenclient_client_set_client_cert(tokenclient_client *client, const char *cert_path, const char *key_path);
 
@@ -1382,8 +1382,9 @@ tokenclient_error *tokenclient_client_set_tls_client_auth(tokenclient_client *cl
  * unusable.
  *
  * Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for a NULL client, invalid
- * UTF-8 or an unknown `alg`; `TOKENCLIENT_ERROR_KEY` for a key that cannot
- * be read or an `alg` that does not fit it (HMAC algorithms never do).
+ * UTF-8, an unknown `alg`, or an `alg` other than ES256 with a NULL key;
+ * `TOKENCLIENT_ERROR_KEY` for a key that cannot be read or an `alg` that
+ * does not fit it (HMAC algorithms never do).
  */
 tokenclient_error *tokenclient_client_set_dpop_key(tokenclient_client *client, const char *key, const char *alg);
 

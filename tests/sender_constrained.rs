@@ -379,6 +379,17 @@ fn mtls_refusals() {
         server,
         &["mtls", "certs", "mtls-client", "x5t_s256"]
     )));
+    // Another certificate's key is refused at set time.
+    for field in [("cert_pem", "key_pem"), ("cert_file", "key_file")] {
+        let e = direct
+            .set_client_cert(Some((
+                manifest_str(server, &["mtls", "certs", "mtls-client", field.0]),
+                manifest_str(server, &["mtls", "certs", "other-client", field.1]),
+            )))
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Key, "{e}");
+        assert!(!e.message().contains("PRIVATE"), "{e}");
+    }
     // Bad certificate input is refused at set time.
     for (cert, key) in [
         (

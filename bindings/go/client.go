@@ -40,6 +40,12 @@ const (
 	// AuthAuto, for SetClientSecret of a client made by FromIssuer: the
 	// secret-based method the issuer's metadata prefers.
 	AuthAuto AuthMethod = C.TOKENCLIENT_AUTH_AUTO
+	// AuthTLSClientAuth and AuthSelfSignedTLSClientAuth, for
+	// SetTLSClientAuth: the client certificate of SetClientCert
+	// authenticates (RFC 8705 §2.1, a CA-issued certificate; §2.2, a
+	// self-signed one registered with the server).
+	AuthTLSClientAuth           AuthMethod = C.TOKENCLIENT_AUTH_TLS_CLIENT_AUTH
+	AuthSelfSignedTLSClientAuth AuthMethod = C.TOKENCLIENT_AUTH_SELF_SIGNED_TLS_CLIENT_AUTH
 )
 
 // Client is a client of one token endpoint. It is safe for concurrent use
@@ -445,9 +451,21 @@ func (c *Client) SetCAFile(path string) error {
 	})
 }
 
-// SetClientCert presents a client certificate (mTLS); both "" stops.
-func (c *Client) SetClientCert(certPath, keyPath string) error {
-	cp, kp := cStringOrNil(certPath), cStringOrNil(keyPath)
+// SetClientCert presents a client certificate in the TLS handshake
+// (mutual TLS, RFC 8705): cert and key are each a PEM file's path or PEM
+// text (the library tells them apart by "-----BEGIN"; both of the same
+// kind, the key unencrypted). The certificate is read now; PEM text is
+// kept in the library's memory and wiped when replaced or on Close. Both
+// "" stops presenting one. For a client made by FromIssuer whose metadata
+// has mtls_endpoint_aliases, requests then go to the aliases. To
+// authenticate with the certificate, call SetTLSClientAuth too; tokens
+// bound to it report its thumbprint in Token.Cnf.X5TS256.
+//
+// Only one of the two "", a file that cannot be opened or a certificate
+// that is not PEM is KindInvalidArgument; PEM text whose key is not a PEM
+// private key is KindKey.
+func (c *Client) SetClientCert(cert, key string) error {
+	cp, kp := cStringOrNil(cert), cStringOrNil(key)
 	defer freeCString(cp)
 	defer freeCString(kp)
 	return c.set(func(h *C.tokenclient_client) *C.tokenclient_error {
@@ -746,6 +764,27 @@ type Token struct {
 	// other token, whose IDToken (if any) was not validated (see
 	// ValidateIDToken).
 	IDTokenClaims json.RawMessage
+	// Cnf is what the access token is bound to (its RFC 7800 cnf, as the
+	// library records it): the DPoP key's thumbprint (SetDPoPKey) or the
+	// client certificate's (SetClientCert); zero for a bearer token.
+	Cnf Confirmation
+	// Authorization is the Authorization header value for a request to a
+	// resource server with the token, as the library spells it: "DPoP
+	// <access token>" for a DPoP token (send a DPoPProof with it), else
+	// "Bearer <access token>". A secret, like AccessToken; Transport sends
+	// it.
+	Authorization string
+}
+
+// Confirmation is what a token is bound to (the cnf members the library
+// reports); each member is "" when the token is not bound that way.
+type Confirmation struct {
+	// JKT is the SHA-256 JWK thumbprint (RFC 7638, base64url) of the DPoP
+	// key the token is bound to (RFC 9449 §6): (*Client).DPoPThumbprint.
+	JKT string `json:"jkt,omitempty"`
+	// X5TS256 is the base64url SHA-256 thumbprint of the DER client
+	// certificate the token is bound to ("x5t#S256", RFC 8705 §3.1).
+	X5TS256 string `json:"x5t#S256,omitempty"`
 }
 
 // Extra returns any other string member of the response, e.g. "sid"; ""
@@ -782,6 +821,12 @@ func copyToken(p *C.tokenclient_token) (*Token, error) {
 	}
 	if claims := C.tokenclient_token_id_token_claims(p); claims != nil {
 		t.IDTokenClaims = json.RawMessage(C.GoString(claims))
+	}
+	t.Authorization = goString(C.tokenclient_token_authorization(p))
+	if cnf := C.tokenclient_token_cnf(p); cnf != nil {
+		if err := json.Unmarshal([]byte(C.GoString(cnf)), &t.Cnf); err != nil {
+			return nil, &Error{Kind: KindResponse, Message: "the library returned a cnf that is not a JSON object"}
+		}
 	}
 	if t.ExpiresIn >= 0 {
 		const maxSeconds = int64(1<<63-1) / int64(time.Second)

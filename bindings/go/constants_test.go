@@ -82,12 +82,14 @@ func TestConstantsMatchTheHeader(t *testing.T) {
 		"CANCELLED":        tokenclient.KindCancelled,
 	})
 	sameConstants(t, "TOKENCLIENT_AUTH_", authMethodPattern, map[string]tokenclient.AuthMethod{
-		"NONE":                tokenclient.AuthNone,
-		"CLIENT_SECRET_BASIC": tokenclient.AuthClientSecretBasic,
-		"CLIENT_SECRET_POST":  tokenclient.AuthClientSecretPost,
-		"CLIENT_SECRET_JWT":   tokenclient.AuthClientSecretJWT,
-		"PRIVATE_KEY_JWT":     tokenclient.AuthPrivateKeyJWT,
-		"AUTO":                tokenclient.AuthAuto,
+		"NONE":                        tokenclient.AuthNone,
+		"CLIENT_SECRET_BASIC":         tokenclient.AuthClientSecretBasic,
+		"CLIENT_SECRET_POST":          tokenclient.AuthClientSecretPost,
+		"CLIENT_SECRET_JWT":           tokenclient.AuthClientSecretJWT,
+		"PRIVATE_KEY_JWT":             tokenclient.AuthPrivateKeyJWT,
+		"AUTO":                        tokenclient.AuthAuto,
+		"TLS_CLIENT_AUTH":             tokenclient.AuthTLSClientAuth,
+		"SELF_SIGNED_TLS_CLIENT_AUTH": tokenclient.AuthSelfSignedTLSClientAuth,
 	})
 	sameConstants(t, "TOKENCLIENT_TALKDESK_", regionPattern, map[string]tokenclient.Region{
 		"US": tokenclient.RegionUS,

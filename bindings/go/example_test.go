@@ -7,6 +7,7 @@ import (
 	"log"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -75,4 +76,64 @@ func ExampleClient_TokenSourceContext() {
 	ctx := context.Background()
 	httpClient := oauth2.NewClient(ctx, c.TokenSourceContext(ctx, tokenclient.WithScope("read")))
 	_ = httpClient
+}
+
+// DPoP-bound tokens (RFC 9449), presented by HTTPClient with a new proof
+// per request.
+func ExampleClient_SetDPoPKey() {
+	ctx := context.Background()
+	c, err := tokenclient.FromIssuer(ctx, "https://login.example.com", "my-service")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.SetClientSecret(os.Getenv("CLIENT_SECRET"), tokenclient.AuthClientSecretPost); err != nil {
+		log.Fatal(err)
+	}
+	if err := c.SetDPoPKey("", ""); err != nil { // a P-256 key made in memory
+		log.Fatal(err)
+	}
+	resp, err := c.HTTPClient(ctx, "read", "https://api.example.com").Get("https://api.example.com/things")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer resp.Body.Close()
+}
+
+// A DPoP request by hand, for an HTTP stack other than net/http's
+// RoundTripper: a proof per send, the answer handed back to the library,
+// and one more send when it is a nonce challenge.
+func ExampleClient_DPoPProof() {
+	c, err := tokenclient.New("https://auth.example.com/oauth/token", "my-service")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.SetDPoPKey("", ""); err != nil {
+		log.Fatal(err)
+	}
+	tok, err := c.GetToken("read")
+	if err != nil {
+		log.Fatal(err)
+	}
+	const u = "https://api.example.com/things"
+	for attempt := 0; attempt < 2; attempt++ {
+		proof, err := c.DPoPProof("GET", u, tok.AccessToken, "") // "": the origin's last nonce
+		if err != nil {
+			log.Fatal(err)
+		}
+		req, _ := http.NewRequest("GET", u, nil)
+		req.Header.Set("Authorization", tok.Authorization) // "DPoP <token>"
+		req.Header.Set("DPoP", proof)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			log.Fatal(err)
+		}
+		resp.Body.Close()
+		retry, err := c.DPoPAnswer(u, resp.StatusCode,
+			strings.Join(resp.Header.Values("WWW-Authenticate"), ", "), resp.Header.Get("DPoP-Nonce"))
+		if err != nil || !retry {
+			break
+		}
+	}
 }

@@ -24,6 +24,16 @@ func cString(s string) *C.char {
 	return C.CString(s)
 }
 
+// cBytes is cString for text held in bytes, so that no Go string copy of
+// a secret is made (the caller can clear b); free it with freeCString.
+func cBytes(b []byte) *C.char {
+	p := (*C.char)(C.malloc(C.size_t(len(b) + 1)))
+	s := unsafe.Slice((*byte)(unsafe.Pointer(p)), len(b)+1)
+	copy(s, b)
+	s[len(b)] = 0
+	return p
+}
+
 func freeCString(p *C.char) {
 	if p != nil {
 		C.memset(unsafe.Pointer(p), 0, C.strlen(p))

@@ -46,7 +46,32 @@ type testServer struct {
 		AuthBase string `json:"auth_base"`
 		TokenURL string `json:"token_url"`
 	} `json:"pingone"`
+	// DPoP (RFC 9449): GET NonceRotateURL gives the protected resource a
+	// new nonce, so that the one a client kept goes stale.
+	DPoP struct {
+		NonceRotateURL string `json:"nonce_rotate_url"`
+	} `json:"dpop"`
+	// The mTLS alias origin of the main issuer (RFC 8705) and its PKI.
+	MTLS struct {
+		BaseURL          string              `json:"base_url"`
+		TokenURL         string              `json:"token_url"`
+		ProtectedURL     string              `json:"protected_url"`
+		IntrospectionURL string              `json:"introspection_url"`
+		CAFile           string              `json:"ca_file"`
+		CAPEM            string              `json:"ca_pem"`
+		Certs            map[string]mtlsCert `json:"certs"`
+	} `json:"mtls"`
 	Clients map[string]clientInfo `json:"clients"`
+}
+
+// mtlsCert is a client certificate of the mTLS PKI, as files and as PEM
+// text, with its x5t#S256 thumbprint.
+type mtlsCert struct {
+	CertFile string `json:"cert_file"`
+	KeyFile  string `json:"key_file"`
+	CertPEM  string `json:"cert_pem"`
+	KeyPEM   string `json:"key_pem"`
+	X5TS256  string `json:"x5t_s256"`
 }
 
 type clientInfo struct {

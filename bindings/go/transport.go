@@ -16,8 +16,17 @@ import (
 
 // Transport is an http.RoundTripper that sends requests to the origins in
 // Origins with the client's access token for Scope, as
-// "Authorization: <token type> <token>" from GetTokenContext(req.Context(),
-// Scope), so the token is cached, refreshed and shared as GetToken's is.
+// "Authorization: " + Token.Authorization ("Bearer <token>", or "DPoP
+// <token>") from GetTokenContext(req.Context(), Scope), so the token is
+// cached, refreshed and shared as GetToken's is.
+//
+// A DPoP token (SetDPoPKey) goes with a new proof in a DPoP header on
+// every request (DPoPProof of the request's method and URL and the
+// token, with the nonce the origin gave last). Every answer with a
+// DPoP-Nonce, and every 401, goes to DPoPAnswer, which keeps the nonce;
+// when it says the answer is a nonce challenge (401, DPoP
+// error="use_dpop_nonce"), the request is sent once more with a new proof,
+// if its body can be sent again (see below): at most once per request.
 //
 // The token goes only to Origins: a request to any other origin (scheme,
 // host and port), such as the next hop of a redirect that http.Client
@@ -32,11 +41,14 @@ import (
 // token, if its body can be sent again: no body, http.NoBody, or
 // req.GetBody set (http.NewRequest sets it for bytes, strings and
 // bytes.Buffer bodies). Otherwise, or if no different token can be had,
-// the 401 is returned as it came.
+// the 401 is returned as it came. A request is sent three times at most:
+// once, once more with a new token, and once more for a nonce challenge.
+// An answer's body is closed before the request is sent again.
 //
 // RoundTrip never modifies the caller's request: it sends a copy with its
 // own header map. Its errors getting a token are the *Error (or
-// *OAuthError) of GetTokenContext; http.Client wraps them in a *url.Error,
+// *OAuthError) of GetTokenContext, and those making a proof DPoPProof's;
+// http.Client wraps them in a *url.Error,
 // through which errors.As and errors.Is see them.
 //
 // Set the fields before the first request and do not change them after.
@@ -67,6 +79,7 @@ type origin struct{ scheme, host, port string }
 type authHeader struct {
 	token *Token
 	value string
+	dpop  bool // a DPoP token: each request carries a new proof
 }
 
 // Transport returns a Transport over base (nil: http.DefaultTransport)
@@ -195,31 +208,69 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		closeBody(req)
 		return nil, err
 	}
-	resp, err := t.base().RoundTrip(t.authorized(req, tok, req.Body))
-	if err != nil || resp.StatusCode != http.StatusUnauthorized || !invalidTokenChallenge(resp.Header) {
-		return resp, err
-	}
-	// The token was refused: once more with a new one, if the body can be
-	// sent again.
 	replayable := req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
-	if !replayable {
-		return resp, nil
-	}
-	fresh, err := t.renew(ctx, tok)
-	if err != nil || fresh.AccessToken == tok.AccessToken {
-		return resp, nil
-	}
 	body := req.Body
-	if body != nil && body != http.NoBody {
-		if body, err = req.GetBody(); err != nil {
+	nonceRetried, renewed := false, false
+	for {
+		r, err := t.authorized(req, tok, body)
+		if err != nil {
+			if body != nil {
+				_ = body.Close()
+			}
+			return nil, err
+		}
+		resp, err := t.base().RoundTrip(r)
+		if err != nil {
+			return nil, err
+		}
+		// A DPoP server's nonce challenge: once more with a new proof,
+		// carrying its nonce (kept by DPoPAnswer for the origin), at most
+		// once per request.
+		nonceChallenge := t.answered(req, tok, resp) && !nonceRetried
+		switch {
+		case nonceChallenge:
+			nonceRetried = true
+		case renewed || resp.StatusCode != http.StatusUnauthorized || !invalidTokenChallenge(resp.Header):
 			return resp, nil
 		}
+		// Sent again only if the body can be.
+		if !replayable {
+			return resp, nil
+		}
+		if !nonceChallenge {
+			// The token was refused: once more with a new one.
+			fresh, err := t.renew(ctx, tok)
+			if err != nil || fresh.AccessToken == tok.AccessToken {
+				return resp, nil
+			}
+			tok, renewed = fresh, true
+		}
+		body = req.Body
+		if body != nil && body != http.NoBody {
+			if body, err = req.GetBody(); err != nil {
+				return resp, nil
+			}
+		}
+		// Read a little of the answer so that its connection can be
+		// reused, and close it before the request goes again.
+		_, _ = io.CopyN(io.Discard, resp.Body, 4<<10)
+		resp.Body.Close()
 	}
-	// Read a little of the first answer so that its connection can be
-	// reused, and close it before the retry.
-	_, _ = io.CopyN(io.Discard, resp.Body, 4<<10)
-	resp.Body.Close()
-	return t.base().RoundTrip(t.authorized(req, fresh, body))
+}
+
+// answered hands the answer to a request that carried a DPoP token to
+// DPoPAnswer (which keeps its DPoP-Nonce), and says whether it is a nonce
+// challenge to answer with a new proof. An answer without a nonce that is
+// not a 401 cannot be one, and is not looked at; a malformed nonce is
+// not kept, and the answer is returned as it came.
+func (t *Transport) answered(req *http.Request, tok *Token, resp *http.Response) bool {
+	nonce := resp.Header.Get("DPoP-Nonce")
+	if !t.authOf(tok).dpop || (nonce == "" && resp.StatusCode != http.StatusUnauthorized) {
+		return false
+	}
+	retry, err := t.Client.DPoPAnswer(req.URL.String(), resp.StatusCode,
+		strings.Join(resp.Header.Values("Www-Authenticate"), ", "), nonce)
+	return err == nil && retry
 }
 
 // renew returns a token other than refused: the current one if another
@@ -236,40 +287,43 @@ func (t *Transport) renew(ctx context.Context, refused *Token) (*Token, error) {
 }
 
 // authorized is a copy of req with body and the token's Authorization
-// header.
-func (t *Transport) authorized(req *http.Request, tok *Token, body io.ReadCloser) *http.Request {
+// header, and for a DPoP token a new DPoP proof.
+func (t *Transport) authorized(req *http.Request, tok *Token, body io.ReadCloser) (*http.Request, error) {
+	h := t.authOf(tok)
+	var proof string
+	if h.dpop {
+		method := req.Method
+		if method == "" {
+			method = http.MethodGet // as net/http reads ""
+		}
+		var err error
+		if proof, err = t.Client.DPoPProof(method, req.URL.String(), tok.AccessToken, ""); err != nil {
+			return nil, err
+		}
+	}
 	r := new(http.Request)
 	*r = *req // as x/oauth2's Transport does: a shallow copy...
 	r.Body = body
 	r.Header = req.Header.Clone() // ...with headers of its own
 	if r.Header == nil {
-		r.Header = make(http.Header, 1)
+		r.Header = make(http.Header, 2)
 	}
-	r.Header["Authorization"] = []string{t.authorization(tok)}
-	return r
+	r.Header["Authorization"] = []string{h.value}
+	if h.dpop {
+		r.Header["Dpop"] = []string{proof}
+	}
+	return r, nil
 }
 
-func (t *Transport) authorization(tok *Token) string {
+// authOf is the Authorization value of tok, as the library spells it
+// (Token.Authorization), kept for the token GetToken last returned.
+func (t *Transport) authOf(tok *Token) *authHeader {
 	if h := t.header.Load(); h != nil && h.token == tok {
-		return h.value
+		return h
 	}
-	h := &authHeader{token: tok, value: tokenType(tok.TokenType) + " " + tok.AccessToken}
+	h := &authHeader{token: tok, value: tok.Authorization, dpop: strings.HasPrefix(tok.Authorization, "DPoP ")}
 	t.header.Store(h)
-	return h.value
-}
-
-// tokenType is the scheme of the Authorization header for a token_type,
-// spelled as x/oauth2 spells it ("bearer" and "" are "Bearer").
-func tokenType(t string) string {
-	switch {
-	case t == "", strings.EqualFold(t, "bearer"):
-		return "Bearer"
-	case strings.EqualFold(t, "mac"):
-		return "MAC"
-	case strings.EqualFold(t, "basic"):
-		return "Basic"
-	}
-	return t
+	return h
 }
 
 func closeBody(req *http.Request) {

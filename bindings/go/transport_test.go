@@ -29,6 +29,11 @@ type protectedAnswer struct {
 	Scope    string `json:"scope"`
 	Method   string `json:"method"`
 	Body     string `json:"body"`
+	// The scheme the token came with, and what it is bound to (DPoP key,
+	// client certificate): "" when unbound.
+	TokenType string `json:"token_type"`
+	JKT       string `json:"jkt"`
+	X5TS256   string `json:"x5t#S256"`
 }
 
 // do sends req with hc and returns the status, the WWW-Authenticate field

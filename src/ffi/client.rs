@@ -351,8 +351,8 @@ pub unsafe extern "C" fn tokenclient_client_set_ca_file(
 ///
 /// Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for a NULL client, only one
 /// of the two NULL, invalid UTF-8, a file that cannot be opened, or a
-/// certificate that is not PEM; `TOKENCLIENT_ERROR_KEY` for PEM text
-/// whose key is not a PEM private key.
+/// certificate that is not PEM; `TOKENCLIENT_ERROR_KEY` for a key that is
+/// not an unencrypted PEM private key or not the certificate's.
 #[no_mangle]
 pub unsafe extern "C" fn tokenclient_client_set_client_cert(
     client: *mut tokenclient_client,

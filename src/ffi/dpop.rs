@@ -43,8 +43,9 @@ pub unsafe extern "C" fn tokenclient_client_set_tls_client_auth(
 /// unusable.
 ///
 /// Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for a NULL client, invalid
-/// UTF-8 or an unknown `alg`; `TOKENCLIENT_ERROR_KEY` for a key that cannot
-/// be read or an `alg` that does not fit it (HMAC algorithms never do).
+/// UTF-8, an unknown `alg`, or an `alg` other than ES256 with a NULL key;
+/// `TOKENCLIENT_ERROR_KEY` for a key that cannot be read or an `alg` that
+/// does not fit it (HMAC algorithms never do).
 #[no_mangle]
 pub unsafe extern "C" fn tokenclient_client_set_dpop_key(
     client: *mut tokenclient_client,

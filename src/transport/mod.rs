@@ -92,27 +92,30 @@ impl std::fmt::Debug for ClientCert {
 }
 
 impl ClientCert {
-    /// From PEM files (the certificate read now to check it and take its
-    /// thumbprint; libcurl reads both at each new connection).
+    /// From PEM files, read now to check them (the key must be the
+    /// certificate's) and to take the thumbprint; libcurl reads them again
+    /// at each new connection.
     pub(crate) fn files(cert: PathBuf, key: PathBuf) -> Result<ClientCert> {
-        let pem = std::fs::read(&cert).map_err(|e| {
-            Error::invalid_argument(format!("the client certificate cannot be read: {e}"))
-        })?;
+        let read = |path: &PathBuf, what: &str| {
+            std::fs::read(path)
+                .map(Zeroizing::new)
+                .map_err(|e| Error::invalid_argument(format!("{what} cannot be read: {e}")))
+        };
+        let thumbprint = checked_pair(
+            &read(&cert, "the client certificate")?,
+            &read(&key, "the client key")?,
+        )?;
         Ok(ClientCert {
-            thumbprint: thumbprint(&pem)?,
+            thumbprint,
             source: CertSource::Files { cert, key },
         })
     }
 
-    /// From PEM text: the certificate and its private key.
+    /// From PEM text: the certificate and its private key (checked: the
+    /// key must be the certificate's).
     pub(crate) fn pem(cert: &str, key: &str) -> Result<ClientCert> {
-        if !key.contains("-----BEGIN") || !key.contains("PRIVATE KEY-----") {
-            return Err(Error::key(
-                "the client key is not a PEM private key (-----BEGIN ... PRIVATE KEY-----)",
-            ));
-        }
         Ok(ClientCert {
-            thumbprint: thumbprint(cert.as_bytes())?,
+            thumbprint: checked_pair(cert.as_bytes(), key.as_bytes())?,
             source: CertSource::Pem {
                 cert: Arc::new(Zeroizing::new(cert.as_bytes().to_vec())),
                 key: Arc::new(Zeroizing::new(key.as_bytes().to_vec())),
@@ -121,11 +124,24 @@ impl ClientCert {
     }
 }
 
-/// The `x5t#S256` of the first certificate in `pem`.
-fn thumbprint(pem: &[u8]) -> Result<String> {
+/// Checks that `key` (PEM, unencrypted) is the private key of the first
+/// certificate in `cert` (PEM), and returns the certificate's `x5t#S256`.
+fn checked_pair(cert: &[u8], key: &[u8]) -> Result<String> {
     use base64::Engine;
-    let cert = openssl::x509::X509::from_pem(pem)
+    let cert = openssl::x509::X509::from_pem(cert)
         .map_err(|_| Error::invalid_argument("the client certificate is not a PEM certificate"))?;
+    // OpenSSL clears a parsed private key when it frees it.
+    let key = openssl::pkey::PKey::private_key_from_pem(key)
+        .map_err(|_| Error::key("the client key is not an unencrypted PEM private key"))?;
+    let matches = cert
+        .public_key()
+        .map(|public| public.public_eq(&key))
+        .unwrap_or(false);
+    if !matches {
+        return Err(Error::key(
+            "the client key is not the client certificate's key",
+        ));
+    }
     let der = cert
         .to_der()
         .map_err(|_| Error::invalid_argument("the client certificate cannot be encoded"))?;

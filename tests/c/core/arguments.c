@@ -217,6 +217,13 @@ void test_setter_arguments(void) {
     EXPECT_INVALID(tokenclient_client_set_client_cert(c, key_pem, key_pem));
     EXPECT_INVALID(tokenclient_client_set_client_cert(c, key_path, key_path));
     EXPECT_ERR(tokenclient_client_set_client_cert(c, cert_pem, "-----BEGIN CERTIFICATE-----\n"), TOKENCLIENT_ERROR_KEY);
+    /* the key must be the certificate's, as files or as text */
+    char rsa_path[4096];
+    snprintf(rsa_path, sizeof rsa_path, "%s/rsa2048.pem", key_dir);
+    char *rsa_pem = read_key("rsa2048.pem");
+    EXPECT_ERR(tokenclient_client_set_client_cert(c, cert_path, rsa_path), TOKENCLIENT_ERROR_KEY);
+    EXPECT_ERR(tokenclient_client_set_client_cert(c, cert_pem, rsa_pem), TOKENCLIENT_ERROR_KEY);
+    free(rsa_pem);
     EXPECT_OK(tokenclient_client_set_client_cert(c, NULL, NULL));
 
     /* set_tls_client_auth: only the two TLS methods */
