@@ -20,7 +20,7 @@ impl Client {
     /// for P-256). Tokens are then bound to the key (`token_type` DPoP);
     /// the cache keeps them apart from tokens of another key.
     pub fn set_dpop_key(&self, key: Option<&str>, alg: Option<&str>) -> Result<()> {
-        key.into_iter().for_each(crate::audit::secret);
+        key.into_iter().for_each(crate::audit::key);
         let alg = alg.map(str::parse::<Algorithm>).transpose()?;
         let key = match key {
             Some(text) => DpopKey::parse(text, alg)?,

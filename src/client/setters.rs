@@ -109,12 +109,36 @@ impl Client {
         if key.len() > 1 << 20 {
             return Err(Error::key("the key is larger than 1 MiB"));
         }
+        if crate::signer::pkcs11::is_uri(key) {
+            let (token_key, alg) = crate::signer::pkcs11::Pkcs11Key::open(key, alg)?;
+            return self.set_signer(Arc::new(token_key), alg, key_id);
+        }
         let parsed = PrivateKey::parse(key)?;
         let alg = parsed.choose_algorithm(alg)?;
         let kid = key_id
             .map(str::to_string)
             .or_else(|| parsed.jwk_kid.clone());
         let signer = Arc::new(JwsSigner::asymmetric(parsed, alg, kid.as_deref())?);
+        self.update(|s| {
+            s.credentials = Credentials::PrivateKey { signer };
+            Ok(())
+        })
+    }
+
+    /// Signs assertions (`private_key_jwt`) with `signer`, a key the
+    /// library never sees, as `alg` with `key_id` as the `kid`. The signer
+    /// is called from any thread, concurrently, with the exact JWS signing
+    /// input; see `Signer` for the signature forms it may return.
+    pub fn set_signer(
+        &self,
+        signer: Arc<dyn crate::signer::Signer>,
+        alg: Algorithm,
+        key_id: Option<&str>,
+    ) -> Result<()> {
+        if let Some(kid) = key_id {
+            check_text("the key id", kid, 1024)?;
+        }
+        let signer = Arc::new(JwsSigner::external(signer, alg, key_id)?);
         self.update(|s| {
             s.credentials = Credentials::PrivateKey { signer };
             Ok(())
@@ -222,7 +246,7 @@ impl Client {
         let cert = match cert_and_key {
             None => None,
             Some((cert, key)) if is_pem(cert) || is_pem(key) => {
-                crate::audit::secret(key);
+                crate::audit::key(key);
                 if !(is_pem(cert) && is_pem(key)) {
                     return Err(Error::invalid_argument(
                         "give the client certificate and its key both as PEM text, \

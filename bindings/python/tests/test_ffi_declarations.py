@@ -22,6 +22,8 @@ C_TO_CTYPES = {
     "const char *const *": {ctypes.POINTER(ctypes.c_char_p)},
     "uint32_t": {ctypes.c_uint32},
     "int32_t": {ctypes.c_int32},
+    # An int32_t the function writes (tokenclient_client_dpop_answer's retry flag).
+    "int32_t *": {ctypes.POINTER(ctypes.c_int32)},
     "size_t": {ctypes.c_size_t},
     "int": {ctypes.c_int},
     "int64_t": {ctypes.c_int64},

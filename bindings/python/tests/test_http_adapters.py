@@ -150,7 +150,8 @@ def test_the_token_is_attached(server, setup):
     c, d = setup
     got = d.send("GET", server.manifest["protected_url"])
     assert got.status == 200, got.body
-    assert got.json == {"client_id": "post-client", "scope": "read", "method": "GET", "body": ""}
+    assert got.json == {"client_id": "post-client", "scope": "read", "method": "GET", "body": "",
+                        "token_type": "Bearer", "jkt": None, "x5t#S256": None}
     posted = d.send("POST", server.manifest["protected_url"], content=b"a body")
     assert posted.status == 200 and posted.json["method"] == "POST" and posted.json["body"] == "a body"
     tokens, _ = stats(server, "post-client")

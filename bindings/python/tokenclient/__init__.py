@@ -14,6 +14,11 @@ from the issuer's metadata, with `metadata`, `revoke`, `introspect`,
 the login URL, then `finish(callback_url)`) and `device_flow(...)` (a
 `DeviceAuthorization` to `poll()`).
 
+Sender-constrained tokens: `dpop_key=` (DPoP, RFC 9449) and `client_cert=`
+with `auth_method="tls_client_auth"` (mutual TLS, RFC 8705); `Token.cnf` says
+what a token is bound to and `Token.authorization` is its header value
+(`Client.dpop_proof` makes the proofs to send with it).
+
 `AsyncClient` has the same I/O methods as coroutines; `tokenclient.requests`
 and `tokenclient.httpx` attach tokens to those HTTP clients (importing
 `tokenclient` imports neither).

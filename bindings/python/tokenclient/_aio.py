@@ -325,6 +325,23 @@ class AsyncClient:
         """`Client.counters` (no I/O)."""
         return self._sync.counters()
 
+    @property
+    def dpop_thumbprint(self) -> str:
+        """`Client.dpop_thumbprint` (no I/O)."""
+        return self._sync.dpop_thumbprint
+
+    def dpop_proof(self, method: str, url: str, access_token: Optional[str] = None,
+                   nonce: Optional[str] = None) -> str:
+        """`Client.dpop_proof`, on the calling thread (no I/O; one signature,
+        made for every resource request: microseconds with the default
+        ES256, a millisecond or two with RSA)."""
+        return self._sync.dpop_proof(method, url, access_token, nonce)
+
+    def dpop_answer(self, url: str, status: int, www_authenticate: Optional[str] = None,
+                    dpop_nonce: Optional[str] = None) -> bool:
+        """`Client.dpop_answer` (no I/O)."""
+        return self._sync.dpop_answer(url, status, www_authenticate, dpop_nonce)
+
     # -- closing -----------------------------------------------------------------
     def close(self) -> None:
         """Cancels the calls running (they raise CancelledError), closes the

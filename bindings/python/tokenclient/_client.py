@@ -5,8 +5,10 @@ from __future__ import annotations
 import base64
 import ctypes
 import enum
+import importlib
 import json as _json
 import math
+import os
 import threading
 import time
 import weakref
@@ -50,6 +52,17 @@ class AuthMethod(enum.IntEnum):
     #: For a client made with `from_issuer`: the secret-based method its
     #: metadata prefers.
     AUTO = _ffi.AUTH_AUTO
+    #: Mutual TLS with a certificate of a CA the server trusts (RFC 8705
+    #: §2.1): `Client.set_tls_client_auth`.
+    TLS_CLIENT_AUTH = _ffi.AUTH_TLS_CLIENT_AUTH
+    #: Mutual TLS with a self-signed certificate registered with the server
+    #: (RFC 8705 §2.2): `Client.set_tls_client_auth`.
+    SELF_SIGNED_TLS_CLIENT_AUTH = _ffi.AUTH_SELF_SIGNED_TLS_CLIENT_AUTH
+
+
+#: The methods of `Client.set_tls_client_auth`, which authenticate with the
+#: client certificate.
+_TLS_METHODS = (AuthMethod.TLS_CLIENT_AUTH, AuthMethod.SELF_SIGNED_TLS_CLIENT_AUTH)
 
 
 _TALKDESK_REGIONS = {"us": _ffi.TALKDESK_US, "eu": _ffi.TALKDESK_EU, "ca": _ffi.TALKDESK_CA}
@@ -70,6 +83,34 @@ def _arg(value: Any, name: str, optional: bool = False) -> Optional[bytes]:
     if b"\0" in data:
         raise InvalidArgumentError(f"{name} contains a NUL character", _ffi.ERROR_INVALID_ARGUMENT)
     return data
+
+
+def _path_or_text(value: Any, name: str) -> Optional[bytes]:
+    """A file's path (str, bytes or os.PathLike) or PEM text, as bytes for C
+    (which tells them apart); None stays None."""
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    return _arg(value, name, True)
+
+
+def _key_text(key: Any) -> Any:
+    """A private key as the library reads it: str as it is, ASCII bytes
+    decoded, other bytes (DER) as base64."""
+    if isinstance(key, (bytes, bytearray)):
+        data = bytes(key)
+        if all(32 <= b < 127 or b in b"\r\n\t" for b in data):
+            return data.decode("ascii")
+        return base64.b64encode(data).decode("ascii")  # binary, i.e. DER: hand it over as base64
+    return key
+
+
+def _pkcs8_pem(key: Any) -> str:
+    """A private key object of the `cryptography` package as unencrypted
+    PKCS#8 PEM (imported only for such an object)."""
+    serialization = importlib.import_module("cryptography.hazmat.primitives.serialization")
+    pem: bytes = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                   serialization.NoEncryption())
+    return pem.decode("ascii")
 
 
 def _uint(value: Any, name: str) -> int:
@@ -125,6 +166,8 @@ _FIELDS: Dict[str, Callable[[Optional[int]], Any]] = {
     "id_token": lambda h: _text(lib.tokenclient_token_id_token(h)),
     "json": lambda h: _json.loads(lib.tokenclient_token_json(h) or b"{}"),
     "id_token_claims": lambda h: _json_object(lib.tokenclient_token_id_token_claims(h)),
+    "cnf": lambda h: _json_object(lib.tokenclient_token_cnf(h)),
+    "authorization": lambda h: _text(lib.tokenclient_token_authorization(h)) or "",
 }
 
 
@@ -221,6 +264,22 @@ class Token:
         (if any) was not validated: see `Client.validate_id_token`."""
         return cast(Optional[Dict[str, Any]], self._get("id_token_claims"))
 
+    @property
+    def cnf(self) -> Optional[Dict[str, Any]]:
+        """What the token is bound to (RFC 7800 `cnf`), parsed:
+        `{"jkt": <thumbprint>}` for a DPoP token (`Client.set_dpop_key`),
+        `{"x5t#S256": <thumbprint>}` for one bound to the client certificate
+        (mutual TLS, `Client.set_client_cert`); None for a bearer token."""
+        return cast(Optional[Dict[str, Any]], self._get("cnf"))
+
+    @property
+    def authorization(self) -> str:
+        """The `Authorization` header value for a resource request:
+        "DPoP <access_token>" for a DPoP token (send a `DPoP` proof with it:
+        `Client.dpop_proof`), else "Bearer <access_token>". A credential,
+        like the access token: do not log it."""
+        return cast(str, self._get("authorization"))
+
     def __getitem__(self, name: str) -> str:
         """A string member of the response, e.g. `token["sid"]`."""
         value = self.json.get(name)
@@ -307,11 +366,16 @@ class Client(_Owned):
     of them); `refresh_token`, `audience` (a str, or a list for several),
     `assertion_lifetime`, `clock_skew` (seconds), `timeout` (seconds for a
     whole call, or a pair (connect, total)), `ca_file`, `client_cert` (a pair
-    (cert_path, key_path)), `proxy`, `max_response_bytes`, `headers` (a
-    mapping or pairs), `retry_policy` (max retries, or the arguments of
+    (cert, key): paths or PEM text), `proxy`, `max_response_bytes`, `headers`
+    (a mapping or pairs), `retry_policy` (max retries, or the arguments of
     `set_retry_policy` as a tuple), `refresh_policy` (the arguments of
     `set_refresh_policy` as a tuple), `on_token` and `log_level` call the
-    setters of the same names. A bad one closes the client and raises the
+    setters of the same names. `auth_method=AuthMethod.TLS_CLIENT_AUTH` (or
+    `SELF_SIGNED_TLS_CLIENT_AUTH`, or their names) with `client_cert` and no
+    other credentials authenticates with the certificate
+    (`set_tls_client_auth`). `dpop_key` (a key, or True for a generated
+    P-256 one; with `dpop_alg`) calls `set_dpop_key`, `dpop_allow_bearer`
+    `set_dpop_allow_bearer`. A bad one closes the client and raises the
     setter's error."""
 
     def __init__(
@@ -331,8 +395,8 @@ class Client(_Owned):
         assertion_lifetime: Optional[int] = None,
         clock_skew: Optional[int] = None,
         timeout: Optional[Union[float, Tuple[float, float]]] = None,
-        ca_file: Optional[str] = None,
-        client_cert: Optional[Tuple[str, str]] = None,
+        ca_file: Optional[Union[str, "os.PathLike[str]"]] = None,
+        client_cert: Optional[Tuple[Union[str, bytes, "os.PathLike[str]"], Union[str, bytes, "os.PathLike[str]"]]] = None,
         proxy: Optional[str] = None,
         max_response_bytes: Optional[int] = None,
         headers: Optional[Union[Mapping[str, str], Iterable[Tuple[str, str]]]] = None,
@@ -340,6 +404,9 @@ class Client(_Owned):
         refresh_policy: Optional[Tuple[int, ...]] = None,
         on_token: Optional[Callable[[Token], None]] = None,
         log_level: Optional[int] = _UNSET,
+        dpop_key: Optional[Union[bool, str, bytes, Any]] = None,
+        dpop_alg: Optional[str] = None,
+        dpop_allow_bearer: Optional[bool] = None,
     ) -> None:
         self._init_state()
         out = ctypes.c_void_p()
@@ -350,7 +417,7 @@ class Client(_Owned):
             audience=audience, assertion_lifetime=assertion_lifetime, clock_skew=clock_skew, timeout=timeout,
             ca_file=ca_file, client_cert=client_cert, proxy=proxy, max_response_bytes=max_response_bytes,
             headers=headers, retry_policy=retry_policy, refresh_policy=refresh_policy, on_token=on_token,
-            log_level=log_level,
+            log_level=log_level, dpop_key=dpop_key, dpop_alg=dpop_alg, dpop_allow_bearer=dpop_allow_bearer,
         ))
 
     def _init_state(self) -> None:
@@ -387,20 +454,25 @@ class Client(_Owned):
     def _configure(self, **kw: Any) -> None:
         """Calls the setter of each keyword argument given (see the class)."""
         given = [name for name in _CREDENTIALS if kw[name] not in (None, False)]
+        method = None if kw["auth_method"] is None else _auth_method(kw["auth_method"])
+        tls = method is not None and method in _TLS_METHODS
+        if tls:  # the certificate is the credential
+            method = AuthMethod(cast(AuthMethod, method))
+            given.append(f"auth_method {method.name.lower()}")
         if len(given) > 1:
-            raise InvalidArgumentError(f"give one of private_key, client_secret and public, not {' and '.join(given)}",
-                                       _ffi.ERROR_INVALID_ARGUMENT)
-        for name, needs in (("key_id", "private_key"), ("alg", "private_key"), ("auth_method", "client_secret")):
-            if kw[name] is not None and kw[needs] is None:
+            raise InvalidArgumentError(
+                f"give one of private_key, client_secret, public and a TLS auth_method, not {' and '.join(given)}",
+                _ffi.ERROR_INVALID_ARGUMENT)
+        for name, needs in (("key_id", "private_key"), ("alg", "private_key"),
+                            ("auth_method", "client_cert" if tls else "client_secret"), ("dpop_alg", "dpop_key")):
+            if kw[name] is not None and kw[needs] in (None, False):
                 raise InvalidArgumentError(f"{name} goes with {needs}", _ffi.ERROR_INVALID_ARGUMENT)
         if kw["hmac_alg"] is not None:  # first: the secret is checked against it
             self.set_hmac_alg(kw["hmac_alg"])
         if kw["private_key"] is not None:
             self.set_private_key(kw["private_key"], key_id=kw["key_id"], alg=kw["alg"])
         if kw["client_secret"] is not None:
-            method = kw["auth_method"]
-            self.set_client_secret(kw["client_secret"],
-                                   AuthMethod.CLIENT_SECRET_BASIC if method is None else _auth_method(method))
+            self.set_client_secret(kw["client_secret"], AuthMethod.CLIENT_SECRET_BASIC if method is None else method)
         if kw["public"] is not False:
             if kw["public"] is not True:
                 raise TypeError(f"public must be True or False, not {type(kw['public']).__name__}")
@@ -433,6 +505,13 @@ class Client(_Owned):
         if kw["client_cert"] is not None:
             cert, key = kw["client_cert"]
             self.set_client_cert(cert, key)
+        if tls:
+            self.set_tls_client_auth(cast(AuthMethod, method))
+        dpop_key = kw["dpop_key"]
+        if dpop_key is not None and dpop_key is not False:
+            self.set_dpop_key(None if dpop_key is True else dpop_key, kw["dpop_alg"])
+        if kw["dpop_allow_bearer"] is not None:
+            self.set_dpop_allow_bearer(kw["dpop_allow_bearer"])
         if kw["proxy"] is not None:
             self.set_proxy(kw["proxy"])
         if kw["max_response_bytes"] is not None:
@@ -574,13 +653,8 @@ class Client(_Owned):
     def set_private_key(self, key: Union[str, bytes], key_id: Optional[str] = None, alg: Optional[str] = None) -> None:
         """Authenticates with private_key_jwt. `key` is PEM, one-line PEM,
         bare base64 DER, a private JWK (str or bytes), or raw DER bytes."""
-        if isinstance(key, (bytes, bytearray)):
-            data = bytes(key)
-            if all(32 <= b < 127 or b in b"\r\n\t" for b in data):
-                key = data.decode("ascii")
-            else:  # binary, i.e. DER: hand it over as base64
-                key = base64.b64encode(data).decode("ascii")
-        self._set(lib.tokenclient_client_set_private_key, _arg(key, "key"), _arg(key_id, "key_id", True), _arg(alg, "alg", True))
+        self._set(lib.tokenclient_client_set_private_key, _arg(_key_text(key), "key"), _arg(key_id, "key_id", True),
+                  _arg(alg, "alg", True))
 
     def set_public(self) -> None:
         """Makes this a public client (auth method none)."""
@@ -589,6 +663,77 @@ class Client(_Owned):
     def set_hmac_alg(self, alg: str) -> None:
         """HS256 (default), HS384 or HS512 for client_secret_jwt."""
         self._set(lib.tokenclient_client_set_hmac_alg, _arg(alg, "alg"))
+
+    def set_tls_client_auth(self, method: Union[AuthMethod, int, str]) -> None:
+        """Authenticates with the client certificate of `set_client_cert`
+        (mutual TLS, RFC 8705): `AuthMethod.TLS_CLIENT_AUTH` (a
+        certificate of a CA the server trusts) or
+        `AuthMethod.SELF_SIGNED_TLS_CLIENT_AUTH` (a self-signed certificate
+        registered with it), or their names. Requests carry `client_id` and
+        no secret; replaces other credentials. A request without a
+        certificate set is a ConfigError."""
+        self._set(lib.tokenclient_client_set_tls_client_auth, _uint(int(_auth_method(method)), "method"))
+
+    # -- DPoP (RFC 9449) -----------------------------------------------------
+    def set_dpop_key(self, key: Optional[Union[str, bytes, Any]] = None, alg: Optional[str] = None) -> None:
+        """Binds every token to a DPoP key (RFC 9449): each token request
+        carries a proof of it (the server's `use_dpop_nonce` answer is
+        retried once with its nonce, by the library) and tokens are
+        "DPoP" (`Token.authorization`, `Token.cnf`); another type is a
+        ResponseError unless `set_dpop_allow_bearer`. `key` is what
+        `set_private_key` takes, or a private key object of the
+        `cryptography` package (serialized to unencrypted PKCS#8 PEM, a
+        Python str the binding cannot wipe), or None to generate a P-256
+        key kept only in the library's memory. `alg`: None for the key's
+        default (ES256 for P-256; RS256 for RSA, PS256 allowed). Replacing
+        the key makes refresh tokens bound to the old one unusable."""
+        if key is not None and not isinstance(key, (str, bytes, bytearray)) and hasattr(key, "private_bytes"):
+            key = _pkcs8_pem(key)
+        self._set(lib.tokenclient_client_set_dpop_key, _arg(_key_text(key), "key", True), _arg(alg, "alg", True))
+
+    def set_dpop_allow_bearer(self, allow: bool = True) -> None:
+        """Whether a token of another type than DPoP is accepted when a
+        proof was sent, for a server that does not bind tokens (default:
+        refused, a ResponseError)."""
+        if not isinstance(allow, bool):
+            raise TypeError(f"allow must be True or False, not {type(allow).__name__}")
+        self._set(lib.tokenclient_client_set_dpop_allow_bearer, int(allow))
+
+    @property
+    def dpop_thumbprint(self) -> str:
+        """The DPoP key's JWK SHA-256 thumbprint (RFC 7638, base64url): the
+        `jkt` of `Token.cnf` for tokens bound to it. ConfigError without a
+        DPoP key."""
+        return self._string(lib.tokenclient_client_dpop_thumbprint)
+
+    def dpop_proof(self, method: str, url: str, access_token: Optional[str] = None,
+                   nonce: Optional[str] = None) -> str:
+        """A new DPoP proof (the `DPoP` header value) for a request of
+        `method` to `url`: for a resource request, with the `access_token`
+        (sent as `Authorization: DPoP <access_token>`, `Token.authorization`);
+        None for a token endpoint. `nonce`: None for the one `url`'s origin
+        gave last (see `dpop_answer`), if any. Make one for every request:
+        servers refuse a proof used twice. A malformed `nonce` is a
+        ResponseError, no DPoP key a ConfigError. No I/O."""
+        args = (_arg(method, "method"), _arg(url, "url"), _arg(access_token, "access_token", True),
+                _arg(nonce, "nonce", True))
+        return self._call(lambda h: _owned_string(
+            lambda out: lib.tokenclient_client_dpop_proof(h, *args, ctypes.byref(out))))
+
+    def dpop_answer(self, url: str, status: int, www_authenticate: Optional[str] = None,
+                    dpop_nonce: Optional[str] = None) -> bool:
+        """Reads a resource server's answer to a DPoP request to `url`: its
+        HTTP `status` and its `WWW-Authenticate` and `DPoP-Nonce` header
+        values (None when absent). The nonce is kept for `url`'s origin, for
+        the next `dpop_proof`. True when the answer is a nonce challenge (a
+        401 `DPoP error="use_dpop_nonce"` with a nonce): send the request
+        once more with a new proof. A malformed nonce is a ResponseError
+        (not kept; do not retry). No I/O."""
+        retry = ctypes.c_int32()
+        args = (_arg(url, "url"), _uint(status, "status"), _arg(www_authenticate, "www_authenticate", True),
+                _arg(dpop_nonce, "dpop_nonce", True))
+        self._call(lambda h: check(lib.tokenclient_client_dpop_answer(h, *args, ctypes.byref(retry))))
+        return bool(retry.value)
 
     # -- assertion options -------------------------------------------------
     def set_audience(self, audience: str) -> None:
@@ -613,14 +758,25 @@ class Client(_Owned):
         is one deadline for a whole call, retries and backoff included."""
         self._set(lib.tokenclient_client_set_timeout_ms, _uint(connect_ms, "connect_ms"), _uint(total_ms, "total_ms"))
 
-    def set_ca_file(self, path: Optional[str]) -> None:
-        """Trusts the CAs in this PEM file instead of the system's; None
-        restores the system's."""
-        self._set(lib.tokenclient_client_set_ca_file, _arg(path, "path", True))
+    def set_ca_file(self, path: Optional[Union[str, "os.PathLike[str]"]]) -> None:
+        """Trusts the CAs in this PEM file (a str or os.PathLike path)
+        instead of the system's; None restores the system's."""
+        self._set(lib.tokenclient_client_set_ca_file, _path_or_text(path, "path"))
 
-    def set_client_cert(self, cert_path: Optional[str], key_path: Optional[str]) -> None:
-        """Presents a client certificate (mTLS); both None stops."""
-        self._set(lib.tokenclient_client_set_client_cert, _arg(cert_path, "cert_path", True), _arg(key_path, "key_path", True))
+    def set_client_cert(self, cert: Optional[Union[str, bytes, "os.PathLike[str]"]],
+                        key: Optional[Union[str, bytes, "os.PathLike[str]"]]) -> None:
+        """Presents a client certificate in the TLS handshake (mutual TLS,
+        RFC 8705): `cert` and `key` are each a PEM file's path (str or
+        os.PathLike) or PEM text (str or bytes; told apart by
+        `-----BEGIN`), both of one kind, the key unencrypted. Text is kept
+        in the library's memory and wiped when replaced or when the client
+        is closed (the Python str is not). Both None stops. Tokens obtained
+        with it report it in `Token.cnf` when the server binds them to it;
+        a client made with `from_issuer` whose metadata has
+        `mtls_endpoint_aliases` sends its requests to the aliases while a
+        certificate is set. See `set_tls_client_auth` to authenticate with
+        it."""
+        self._set(lib.tokenclient_client_set_client_cert, _path_or_text(cert, "cert"), _path_or_text(key, "key"))
 
     def set_proxy(self, proxy: Optional[str]) -> None:
         """A proxy URL; "" for none; None for the environment's."""

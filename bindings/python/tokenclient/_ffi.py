@@ -168,6 +168,15 @@ SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "tokenclient_client_device_poll": (_ERR, [c_void_p, c_void_p, _OUT]),
     "tokenclient_client_device_poll_ex": (_ERR, [c_void_p, c_void_p, _OPTIONS, _OUT]),
     "tokenclient_device_free": (None, [c_void_p]),
+    # Sender-constrained tokens: mTLS client authentication (RFC 8705) and DPoP (RFC 9449).
+    "tokenclient_client_set_tls_client_auth": (_ERR, [c_void_p, c_uint32]),
+    "tokenclient_client_set_dpop_key": (_ERR, [c_void_p, c_char_p, c_char_p]),
+    "tokenclient_client_set_dpop_allow_bearer": (_ERR, [c_void_p, c_int32]),
+    "tokenclient_client_dpop_thumbprint": (_ERR, [c_void_p, _OUT]),
+    "tokenclient_client_dpop_proof": (_ERR, [c_void_p, c_char_p, c_char_p, c_char_p, c_char_p, _OUT]),
+    "tokenclient_client_dpop_answer": (_ERR, [c_void_p, c_char_p, c_uint32, c_char_p, c_char_p, POINTER(c_int32)]),
+    "tokenclient_token_cnf": (c_char_p, [c_void_p]),
+    "tokenclient_token_authorization": (c_char_p, [c_void_p]),
 }
 
 for _name, (_restype, _argtypes) in SIGNATURES.items():
@@ -202,6 +211,8 @@ AUTH_CLIENT_SECRET_POST = 2
 AUTH_CLIENT_SECRET_JWT = 3
 AUTH_PRIVATE_KEY_JWT = 4
 AUTH_AUTO = 5
+AUTH_TLS_CLIENT_AUTH = 6
+AUTH_SELF_SIGNED_TLS_CLIENT_AUTH = 7
 
 # tokenclient_talkdesk_region
 TALKDESK_US = 0

@@ -17,37 +17,49 @@ from typing import TYPE_CHECKING, AsyncGenerator, Generator, Optional, Union
 
 import httpx  # the httpx package (absolute import), not this module
 
-from ._client import Client
-from ._http import authorization, invalid_token, renewed, sync_client
+from ._client import Client, Token
+from ._http import NONCE, Attempt, authorization, renewed, sync_client
 
 if TYPE_CHECKING:
     from ._aio import AsyncClient
 
 
-def _retry(request: httpx.Request, response: httpx.Response, sent: str) -> bool:
-    """Whether to send `request` once more with a new token: a 401 saying
-    `error="invalid_token"`, answered to a request carrying this token (after
-    a redirect to another origin httpx has removed it), whose body can be
+def _step(attempt: Attempt, request: httpx.Request, response: httpx.Response) -> Optional[str]:
+    """Whether to send `request` once more, and how (see `Attempt.answered`):
+    only after an answer to a request carrying this token (after a redirect
+    to another origin httpx has removed it), and only when its body can be
     sent again (none, bytes or str; not a generator or a file)."""
-    return (
-        response.status_code == 401
-        and invalid_token(response.headers.get("WWW-Authenticate"))
-        and response.request.headers.get("Authorization") == sent
-        and isinstance(request.stream, httpx.ByteStream)
-    )
+    if response.status_code != 401 and not attempt.dpop:
+        return None
+    sent = response.request
+    if sent.headers.get("Authorization") != attempt.header:
+        return None
+    return attempt.answered(str(sent.url), response.status_code, response.headers.get("WWW-Authenticate"),
+                            response.headers.get("DPoP-Nonce"), isinstance(request.stream, httpx.ByteStream))
 
 
 class TokenAuth(httpx.Auth):
-    """Sets `Authorization: <token_type> <access_token>` from the client's
-    `get_token(scope)`: a Client's in `httpx.Client`, an AsyncClient's
-    (awaited, never blocking the loop) in `httpx.AsyncClient`; either kind
-    of tokenclient client serves both (`Client.aio()`, `AsyncClient.sync`).
+    """Sets `Authorization` from the client's `get_token(scope)`: a
+    Client's in `httpx.Client`, an AsyncClient's (awaited, never blocking
+    the loop) in `httpx.AsyncClient`; either kind of tokenclient client
+    serves both (`Client.aio()`, `AsyncClient.sync`). The value is
+    `Token.authorization`, i.e. "Bearer <access token>", or "DPoP <access
+    token>" for a token bound to the client's DPoP key
+    (`Client.set_dpop_key`), sent with a new `DPoP` proof of the request's
+    method and URL (`Client.dpop_proof`, made on the calling thread: an
+    ES256 signature takes microseconds).
 
     On a 401 whose WWW-Authenticate says `error="invalid_token"`, the token
-    is dropped and the request sent once more with a new one, when its body
-    can be sent again; the 401 is then in the response's `history`. httpx
-    strips the header from a redirect to another origin, and this auth
-    never adds it back."""
+    is dropped and the request sent once more with a new one; for a DPoP
+    token, the answers' `DPoP-Nonce` is kept for the next proofs
+    (`Client.dpop_answer`), and a nonce challenge (`DPoP
+    error="use_dpop_nonce"`) is answered by sending the request once more
+    with a proof of that nonce. Each of those resends happens at most once
+    per request (three sends at most), and only when the body can be sent
+    again; the 401s are then in the response's `history`. httpx strips the
+    header from a redirect to another origin, and this auth never adds it
+    back; the `DPoP` header, made for the first URL, is not made again for
+    a redirect."""
 
     def __init__(self, client: Union[Client, "AsyncClient"], scope: Optional[str] = None) -> None:
         self.client = sync_client(client)
@@ -60,25 +72,36 @@ class TokenAuth(httpx.Auth):
         return self._aio
 
     def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        sent = authorization(self.client.get_token(self.scope))
-        request.headers["Authorization"] = sent
-        response = yield request
-        if _retry(request, response, sent):
-            request.headers["Authorization"] = renewed(self.client, self.scope, sent)
-            yield request
+        token = self.client.get_token(self.scope)
+        attempt = Attempt(self.client, token)
+        while True:
+            attempt.attach(token, request.method, str(request.url), request.headers)
+            response = yield request
+            step = _step(attempt, request, response)
+            if step is None:
+                return
+            token = attempt.token if step == NONCE else renewed(self.client, self.scope, attempt.header)
 
     async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
         aio = self._async_client()
-        sent = authorization(await aio.get_token(self.scope))
-        request.headers["Authorization"] = sent
-        response = yield request
-        if _retry(request, response, sent):
-            current = authorization(await aio.get_token(self.scope))
-            if current == sent:  # not yet replaced by another caller
-                aio.invalidate_token(self.scope)
-                current = authorization(await aio.get_token(self.scope))
-            request.headers["Authorization"] = current
-            yield request
+        token = await aio.get_token(self.scope)
+        attempt = Attempt(self.client, token)
+        while True:
+            attempt.attach(token, request.method, str(request.url), request.headers)
+            response = yield request
+            step = _step(attempt, request, response)
+            if step is None:
+                return
+            if step != NONCE:
+                token = await self._renewed(aio, attempt.header)
+
+    async def _renewed(self, aio: "AsyncClient", rejected: str) -> Token:
+        """`renewed`, awaited."""
+        current = await aio.get_token(self.scope)
+        if authorization(current) != rejected:  # already replaced by another caller
+            return current
+        aio.invalidate_token(self.scope)
+        return await aio.get_token(self.scope)
 
 
 __all__ = ["TokenAuth"]
