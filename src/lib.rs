@@ -27,6 +27,7 @@ mod observe;
 mod oidc;
 mod providers;
 mod random;
+mod signer;
 mod transport;
 mod url;
 
@@ -40,6 +41,7 @@ pub use oauth::{Token, JWT_BEARER_ASSERTION_TYPE};
 pub use observe::{Counters, Event, Level, LogCallback};
 pub use oidc::{Authorization, Metadata};
 pub use providers::{pingone_token_url, talkdesk_token_url, TalkdeskRegion};
+pub use signer::Signer;
 pub use transport::{CallOptions, Cancel};
 
 /// The library version, as in `Cargo.toml`.

@@ -16,6 +16,8 @@ use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
 use crate::keys::{Algorithm, Hash, KeyType, PrivateKey};
+use crate::signer::{jose_signature, Signer as ExternalSigner};
+use std::sync::Arc;
 
 /// A key ready to sign JWS with one algorithm, with the encoded JOSE header
 /// computed once.
@@ -39,6 +41,8 @@ enum SignKind {
     },
     Ed25519(PKey<Private>),
     Hmac(HmacKey),
+    /// A key held elsewhere (a callback, a PKCS#11 token).
+    External(Arc<dyn ExternalSigner>),
 }
 
 /// HMAC (RFC 2104) over OpenSSL's SHA-2: the key padded to the hash's block
@@ -170,6 +174,25 @@ impl JwsSigner {
         })
     }
 
+    /// A signer whose key is held elsewhere: `signer` signs each signing
+    /// input; its signature is checked for `alg` (and DER ECDSA converted).
+    pub fn external(
+        signer: Arc<dyn ExternalSigner>,
+        alg: Algorithm,
+        kid: Option<&str>,
+    ) -> Result<JwsSigner> {
+        if alg.is_hmac() {
+            return Err(Error::invalid_argument(format!(
+                "{alg} signs with a client secret, not with an external signer"
+            )));
+        }
+        Ok(JwsSigner {
+            kind: SignKind::External(signer),
+            alg,
+            encoded_header: encoded_header(alg, kid),
+        })
+    }
+
     /// A signer for `client_secret_jwt`: HMAC over the client secret.
     /// RFC 7518 §3.2: the key must be at least as long as the hash output.
     pub fn hmac(secret: &[u8], alg: Algorithm) -> Result<JwsSigner> {
@@ -264,6 +287,7 @@ impl JwsSigner {
                 signer.sign_oneshot_to_vec(input).map_err(sign_error)
             }
             SignKind::Hmac(key) => Ok(key.sign(input)),
+            SignKind::External(signer) => jose_signature(self.alg, signer.sign(input)?),
         }
     }
 }
