@@ -212,6 +212,35 @@ typedef void (*tokenclient_log_callback)(void *user_data, const tokenclient_even
  */
 typedef uint32_t tokenclient_talkdesk_region;
 
+/**
+ * Signs `input` (`input_len` bytes: the exact JWS signing input,
+ * `header.payload`) with the caller's key: writes the signature to
+ * `out_sig` (room for `out_cap` bytes, 1024) and its length to `*out_len`,
+ * and returns 0; or returns non-zero, optionally writing a NUL-terminated
+ * message (no secret) of at most `err_cap` bytes to `err_msg`.
+ *
+ * Signature forms: for ES256/ES384/ES512, either JOSE's `r || s` (each
+ * the curve's size: 64, 96 or 132 bytes in all) or DER (an
+ * `ECDSA-Sig-Value`, as OpenSSL, PKCS#11 wrappers and most KMS APIs
+ * return), told apart by the length: exactly twice the curve's size is
+ * `r || s`, anything else is read as DER; for the RS and PS algorithms, the modulus-sized
+ * signature (RSA-2048 to RSA-8192); for EdDSA, 64 bytes. Any other length
+ * is a `TOKENCLIENT_ERROR_KEY`.
+ *
+ * Threads: called from any thread, concurrently, for as long as the
+ * signer is set (and by requests that started before it was replaced).
+ * It must not call back into the same client's setters. A callback that
+ * panics, `longjmp`s out or never returns is the caller's responsibility:
+ * the library cannot recover from it (a call's deadline is checked when
+ * it returns).
+ */
+typedef int (*tokenclient_sign_fn)(void *user_data, const uint8_t *input, size_t input_len, uint8_t *out_sig, size_t out_cap, size_t *out_len, char *err_msg, size_t err_cap);
+
+/**
+ * Frees the `user_data` of a signer once the library no longer uses it.
+ */
+typedef void (*tokenclient_free_fn)(void *user_data);
+
 
 
 /**
@@ -469,10 +498,26 @@ tokenclient_error *tokenclient_client_set_hmac_alg(tokenclient_client *client, c
  * ES384, ES512, EdDSA; NULL to infer it (JWK `alg`, else P-256 -> ES256,
  * P-384 -> ES384, P-521 -> ES512, RSA -> RS256, Ed25519 -> EdDSA).
  *
+ * `key` may also be a PKCS#11 URI (RFC 7512) of a private key inside a
+ * token (an HSM, SoftHSM2): `pkcs11:token=LABEL;object=KEY-LABEL` (or
+ * `id=%01`; `serial=`, `slot-id=` to pick the token) `?module-path=` the
+ * module's path `&pin-value=` the user PIN (or `pin-source=file:PATH`).
+ * The key never leaves the token: the module, the token, the login and
+ * the key are opened here (so every mistake shows now), the key's type
+ * picks the default `alg`, and each assertion is signed by the token.
+ * Sessions are pooled, one per concurrent signature; a forked child opens
+ * the module again on its first signature (sessions do not survive
+ * fork()); a session, token or module that went away (a module reset, a
+ * token removed) gives `TOKENCLIENT_ERROR_KEY` and is reopened on the next
+ * call. The PIN is never part of a message.
+ *
  * The key is parsed here, once, and kept parsed; the text is not kept.
  * Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for NULL `client`/`key`,
- * invalid UTF-8 or an unknown `alg`; `TOKENCLIENT_ERROR_KEY` for a key that
- * cannot be used, or an `alg` that does not fit it.
+ * invalid UTF-8, an unknown `alg` or a malformed PKCS#11 URI;
+ * `TOKENCLIENT_ERROR_KEY` for a key that cannot be used (for a URI: a
+ * refused login, no such token or key, several matches), or an `alg` that
+ * does not fit it; `TOKENCLIENT_ERROR_CONFIG` for a PKCS#11 module that
+ * cannot be loaded or a PIN file that cannot be read.
  */
 tokenclient_error *tokenclient_client_set_private_key(tokenclient_client *client, const char *key, const char *key_id, const char *alg);
 
@@ -1461,6 +1506,34 @@ const char *tokenclient_token_cnf(const tokenclient_token *token);
  * Ownership: belongs to `token`.
  */
 const char *tokenclient_token_authorization(const tokenclient_token *token);
+
+/**
+ * Signs client assertions (`private_key_jwt`) with `sign`, a key the
+ * library never sees: `alg` is its algorithm (ES256, ES384, ES512, RS256,
+ * RS384, RS512, PS256, PS384, PS512, EdDSA), `key_id` the `kid` of the
+ * assertions (NULL: none). The library builds the header and claims,
+ * calls `sign` with the exact signing input, checks the signature's
+ * length for `alg` and converts DER ECDSA signatures to `r || s` (see
+ * `tokenclient_sign_fn`). A failing callback gives `TOKENCLIENT_ERROR_KEY`
+ * with its message; a callback that returns after the call's deadline
+ * fails the call with `TOKENCLIENT_ERROR_TRANSPORT` (timed out) before
+ * anything is sent. Replaces other credentials.
+ *
+ * Ownership: `user_data` stays the caller's; `free_user_data` (NULL:
+ * none) is called with it once the signer is no longer used: after it is
+ * replaced and every request using it has ended, or when the client is
+ * freed; possibly on another thread. On error neither is kept and
+ * `free_user_data` is not called.
+ *
+ * fork(): the callback is called in whichever process signs; a signer
+ * holding a connection or session (a KMS client, a PKCS#11 session) must
+ * reopen it in a forked child.
+ *
+ * Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for a NULL client or
+ * `sign`, invalid UTF-8, an unknown algorithm, an HMAC algorithm, or a
+ * `key_id` with control characters or over 1024 bytes.
+ */
+tokenclient_error *tokenclient_client_set_signer(tokenclient_client *client, const char *alg, const char *key_id, tokenclient_sign_fn sign, void *user_data, tokenclient_free_fn free_user_data);
 
 #ifdef __cplusplus
 }  // extern "C"

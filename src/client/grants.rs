@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use super::{AuthMethod, Call, Client};
-use crate::error::Result;
+use crate::error::{Error, ErrorKind, Result};
 use crate::oauth::{check_grant, delay, may_retry, random_u64, read_answer, required, Form, Token};
 use crate::observe::{emit, without_query, Event, Level};
 use crate::transport::{CallOptions, Deadline, Request};
@@ -183,7 +183,19 @@ impl Client {
             for (name, value) in params {
                 form.push(name, value);
             }
+            let signing = Instant::now();
             let auth = self.authenticate(&settings, &mut form)?;
+            if deadline.remaining().is_zero() {
+                // A signer (a callback, an HSM) that took the call's time.
+                return Err(Error::new(
+                    ErrorKind::Transport,
+                    format!(
+                        "the request timed out: the call's deadline passed while its client \
+                         authentication was made ({} ms)",
+                        signing.elapsed().as_millis()
+                    ),
+                ));
+            }
             let proof = dpop
                 .map(|key| key.proof("POST", &url, None, nonce.as_deref()))
                 .transpose()?

@@ -13,6 +13,7 @@ mod grants;
 mod login;
 mod oidc;
 mod setters;
+pub(crate) use setters::check_key_id;
 mod tokens;
 
 use std::path::PathBuf;

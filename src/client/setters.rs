@@ -136,7 +136,7 @@ impl Client {
         key_id: Option<&str>,
     ) -> Result<()> {
         if let Some(kid) = key_id {
-            check_text("the key id", kid, 1024)?;
+            check_key_id(kid)?;
         }
         let signer = Arc::new(JwsSigner::external(signer, alg, key_id)?);
         self.update(|s| {
@@ -523,4 +523,9 @@ mod tests {
             .unwrap();
         assert_eq!(c.auth_method(), Some(AuthMethod::PrivateKeyJwt));
     }
+}
+
+/// A `kid` as assertions carry it: at most 1024 bytes, no control character.
+pub(crate) fn check_key_id(kid: &str) -> Result<()> {
+    check_text("the key id", kid, 1024)
 }

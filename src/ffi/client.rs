@@ -197,10 +197,26 @@ pub unsafe extern "C" fn tokenclient_client_set_hmac_alg(
 /// ES384, ES512, EdDSA; NULL to infer it (JWK `alg`, else P-256 -> ES256,
 /// P-384 -> ES384, P-521 -> ES512, RSA -> RS256, Ed25519 -> EdDSA).
 ///
+/// `key` may also be a PKCS#11 URI (RFC 7512) of a private key inside a
+/// token (an HSM, SoftHSM2): `pkcs11:token=LABEL;object=KEY-LABEL` (or
+/// `id=%01`; `serial=`, `slot-id=` to pick the token) `?module-path=` the
+/// module's path `&pin-value=` the user PIN (or `pin-source=file:PATH`).
+/// The key never leaves the token: the module, the token, the login and
+/// the key are opened here (so every mistake shows now), the key's type
+/// picks the default `alg`, and each assertion is signed by the token.
+/// Sessions are pooled, one per concurrent signature; a forked child opens
+/// the module again on its first signature (sessions do not survive
+/// fork()); a session, token or module that went away (a module reset, a
+/// token removed) gives `TOKENCLIENT_ERROR_KEY` and is reopened on the next
+/// call. The PIN is never part of a message.
+///
 /// The key is parsed here, once, and kept parsed; the text is not kept.
 /// Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for NULL `client`/`key`,
-/// invalid UTF-8 or an unknown `alg`; `TOKENCLIENT_ERROR_KEY` for a key that
-/// cannot be used, or an `alg` that does not fit it.
+/// invalid UTF-8, an unknown `alg` or a malformed PKCS#11 URI;
+/// `TOKENCLIENT_ERROR_KEY` for a key that cannot be used (for a URI: a
+/// refused login, no such token or key, several matches), or an `alg` that
+/// does not fit it; `TOKENCLIENT_ERROR_CONFIG` for a PKCS#11 module that
+/// cannot be loaded or a PIN file that cannot be read.
 #[no_mangle]
 pub unsafe extern "C" fn tokenclient_client_set_private_key(
     client: *mut tokenclient_client,

@@ -33,6 +33,8 @@ pub mod authorization;
 pub mod device;
 // Sender-constrained tokens (DPoP, mutual TLS):
 pub mod dpop;
+// keys held elsewhere (callbacks; PKCS#11 through set_private_key):
+pub mod signer;
 
 #[cfg(feature = "test-hooks")]
 pub mod testing;

@@ -400,10 +400,26 @@ fn digest(hash: Hash, input: &[u8]) -> Zeroizing<Vec<u8>> {
     })
 }
 
-/// Opens the module, finds the token, logs in, finds the key.
+/// Opens the module, finds the token, logs in, finds the key. A module
+/// that was finalized since this process opened it is initialized again.
 fn open_live(uri: &Uri) -> Result<Live> {
-    let module = module(uri.module_path.as_ref().expect("checked when parsed"))?;
-    let slot = find_slot(&module, uri)?;
+    let path = uri.module_path.as_ref().expect("checked when parsed");
+    let mut module = module(path)?;
+    let listed = |m: &Pkcs11| m.get_slots_with_token();
+    let slots = match listed(&module) {
+        Err(CkError::Pkcs11(RvError::CryptokiNotInitialized, _)) => {
+            MODULES
+                .get()
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .remove(path);
+            module = self::module(path)?;
+            listed(&module)
+        }
+        other => other,
+    }
+    .map_err(|e| ck("the PKCS#11 module could not list its tokens", e))?;
+    let slot = find_slot(&module, uri, slots)?;
     let session = open_session(&module, slot, uri)?;
     let mut template = vec![Attribute::Class(ObjectClass::PRIVATE_KEY)];
     if let Some(label) = &uri.object {
@@ -437,10 +453,7 @@ fn open_live(uri: &Uri) -> Result<Live> {
     })
 }
 
-fn find_slot(module: &Pkcs11, uri: &Uri) -> Result<Slot> {
-    let slots = module
-        .get_slots_with_token()
-        .map_err(|e| ck("the PKCS#11 module could not list its tokens", e))?;
+fn find_slot(module: &Pkcs11, uri: &Uri, slots: Vec<Slot>) -> Result<Slot> {
     let mut matching = Vec::new();
     for slot in slots {
         if uri.slot_id.is_some_and(|id| slot.id() != id) {

@@ -47,7 +47,7 @@ if [ -n "$soname" ] && [ ! -e "$lib/$soname" ]; then
   ln -sf "$lib/libtokenclient.so" "$out/lib/$soname"
   rpath+=(-Wl,-rpath,"$out/lib")
 fi
-ldflags=(-L"$lib" -ltokenclient "${rpath[@]}")
+ldflags=(-L"$lib" -ltokenclient "${rpath[@]}" -lcrypto)
 cflags=(-std=c11 -Wall -Wextra -Werror -g -I"$repo/include" -pthread)
 # The files of test_core: every stage builds all of them into one program.
 core_src=("$repo"/tests/c/core/*.c)

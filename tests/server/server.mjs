@@ -337,6 +337,10 @@ function providerConfig(issuerName) {
       // The device authorization grant (RFC 8628); /test/device approves a
       // user code as the test user would at the verification URI.
       deviceFlow: { enabled: true },
+      // Dynamic client registration (RFC 7591), open, on the main issuer:
+      // the PKCS#11 tests register clients for keys generated inside a
+      // SoftHSM2 token.
+      registration: { enabled: issuerName === 'main' },
       // DPoP at the token endpoint (and userinfo). Every proof must carry a
       // nonce of this issuer: the first one without gets 400
       // use_dpop_nonce and a DPoP-Nonce header, so that clients' nonce
@@ -833,6 +837,7 @@ const manifest = {
   rotating: { issuer: `${base}${MOUNT.rotating}`, rotate_url: `${base}/test/rotate` },
   protected_url: `${base}/test/protected`,
   revocation_url: `${base}${providers.main.pathFor('revocation')}`,
+  registration_url: `${base}${providers.main.pathFor('registration')}`,
   introspection_url: `${base}${providers.main.pathFor('introspection')}`,
   redirect_url: `${base}/test/redirect`,
   elsewhere_url: `${internalBase}/test/elsewhere`,

@@ -189,5 +189,8 @@ void test_events(void);
 void test_cancel(void);
 /* threads.c: assertions from threads while the key and audience change */
 void test_threads(int iterations);
+void test_signer_arguments(void);
+void test_signer(void);
+void test_signer_threads(int iterations);
 
 #endif

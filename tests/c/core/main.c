@@ -21,6 +21,7 @@
  *    on 127.0.0.1 run by this program (server.c).
  *  - threads.c: threads creating assertions while another swaps the key and
  *    audience.
+ *  - signer.c: an external signer (a C callback holding an OpenSSL key).
  *  - helpers.c, jwt.c: the checks and helpers the others share.
  *
  * Usage: test_core KEY_DIR
@@ -62,6 +63,8 @@ static void run_timed(const char *name, void (*fn)(void)) {
 static int iterations = 500;
 
 static void test_threads_default(void) { test_threads(iterations); }
+/* 8 threads x 1000 assertions through one callback signer by default. */
+static void test_signer_threads_default(void) { test_signer_threads(2 * iterations); }
 
 static void test_server(void) {
     if (CHECK(server_start())) {
@@ -70,6 +73,7 @@ static void test_server(void) {
         test_cache();
         test_events();
         test_cancel();
+        test_signer();
         server_stop();
     }
 }
@@ -105,6 +109,8 @@ int main(int argc, char **argv) {
     RUN(test_provider_urls);
     RUN(test_server);
     RUN(test_threads_default);
+    RUN(test_signer_arguments);
+    RUN(test_signer_threads_default);
 
     int p = atomic_load(&passed), f = atomic_load(&failed);
     printf("%d passed, %d failed\n", p, f);
