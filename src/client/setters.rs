@@ -409,6 +409,11 @@ impl Client {
     }
 }
 
+/// A `kid` as assertions carry it: at most 1024 bytes, no control character.
+pub(crate) fn check_key_id(kid: &str) -> Result<()> {
+    check_text("the key id", kid, 1024)
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::test_support::*;
@@ -523,9 +528,4 @@ mod tests {
             .unwrap();
         assert_eq!(c.auth_method(), Some(AuthMethod::PrivateKeyJwt));
     }
-}
-
-/// A `kid` as assertions carry it: at most 1024 bytes, no control character.
-pub(crate) fn check_key_id(kid: &str) -> Result<()> {
-    check_text("the key id", kid, 1024)
 }
