@@ -1416,8 +1416,11 @@ tokenclient_error *tokenclient_client_set_tls_client_auth(tokenclient_client *cl
  * Makes every token request carry a DPoP proof (RFC 9449) of `key`, so
  * that tokens are bound to it (`token_type` "DPoP"): `key` in any format
  * `tokenclient_client_set_private_key` reads, or NULL to generate a P-256
- * key kept only in memory (wiped when the client is freed); `alg` NULL
- * for the key's default (ES256 for P-256; RS256 for RSA, PS256 allowed).
+ * key kept only in memory (wiped when the client is freed), or a PKCS#11
+ * URI of a key in a token (see `tokenclient_client_set_private_key`; its
+ * public key object of the same label/id is read for the proofs' JWK);
+ * `alg` NULL for the key's default (ES256 for P-256; RS256 for RSA, PS256
+ * allowed). A key behind a callback: `tokenclient_client_set_dpop_signer`.
  * Every grant sends a proof, a `use_dpop_nonce` answer is retried once at
  * once with the server's nonce (not counted by the retry policy), nonces
  * are kept per origin for the next proofs, and a token whose type is not
@@ -1534,6 +1537,23 @@ const char *tokenclient_token_authorization(const tokenclient_token *token);
  * `key_id` with control characters or over 1024 bytes.
  */
 tokenclient_error *tokenclient_client_set_signer(tokenclient_client *client, const char *alg, const char *key_id, tokenclient_sign_fn sign, void *user_data, tokenclient_free_fn free_user_data);
+
+/**
+ * Signs DPoP proofs (see `tokenclient_client_set_dpop_key`) with `sign`, a
+ * key the library never sees: `alg` as for `tokenclient_client_set_signer`,
+ * `public_key` its public half as PEM (`-----BEGIN PUBLIC KEY-----`) or
+ * bare base64 of the DER SubjectPublicKeyInfo, named in every proof's
+ * header (its thumbprint is the `jkt` of bound tokens). The callback, the
+ * signature forms and `free_user_data` as for
+ * `tokenclient_client_set_signer`. Replaces the DPoP key.
+ *
+ * Ownership: as for `tokenclient_client_set_signer`.
+ * Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for a NULL client, `alg`,
+ * `public_key` or `sign`, invalid UTF-8, an unknown or HMAC algorithm;
+ * `TOKENCLIENT_ERROR_KEY` for a public key that cannot be read or that
+ * `alg` does not fit.
+ */
+tokenclient_error *tokenclient_client_set_dpop_signer(tokenclient_client *client, const char *alg, const char *public_key, tokenclient_sign_fn sign, void *user_data, tokenclient_free_fn free_user_data);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -8,7 +8,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use openssl::ec::{EcGroup, EcKey};
 use openssl::nid::Nid;
-use openssl::pkey::PKey;
+use openssl::pkey::{PKey, PKeyRef, Public};
+use std::sync::Arc;
+
+use crate::signer::Signer;
 use openssl::sha::sha256;
 use serde::Serialize;
 
@@ -77,11 +80,37 @@ impl DpopKey {
 
     fn new(key: PrivateKey, alg: Option<Algorithm>) -> Result<DpopKey> {
         let alg = key.choose_algorithm(alg)?;
-        let jwk = public_jwk(&key)?;
+        let jwk = public_jwk(&key.pkey, key.key_type)?;
+        DpopKey::with(JwsSigner::asymmetric(key, alg, None)?, &jwk)
+    }
+
+    /// A key held elsewhere (a callback, a PKCS#11 token): `signer` signs
+    /// the proofs with `alg`; `public` is its public half, named in them.
+    pub(crate) fn external(
+        signer: Arc<dyn Signer>,
+        alg: Algorithm,
+        public: &PKeyRef<Public>,
+        key_type: KeyType,
+    ) -> Result<DpopKey> {
+        if !key_type.fits(alg) {
+            return Err(Error::key(format!(
+                "algorithm {alg} does not fit the public key ({})",
+                key_type.describe()
+            )));
+        }
+        let jwk = public_jwk(public, key_type)?;
+        DpopKey::with(JwsSigner::external(signer, alg, None)?, &jwk)
+    }
+
+    /// `signer` with the DPoP header of `jwk` (the public key, RFC 7638 form).
+    fn with(signer: JwsSigner, jwk: &str) -> Result<DpopKey> {
         let thumbprint = URL_SAFE_NO_PAD.encode(sha256(jwk.as_bytes()));
+        let alg = signer.algorithm();
         let header = format!(r#"{{"alg":"{}","typ":"dpop+jwt","jwk":{jwk}}}"#, alg.name());
-        let signer = JwsSigner::asymmetric(key, alg, None)?.with_header(&header);
-        Ok(DpopKey { signer, thumbprint })
+        Ok(DpopKey {
+            signer: signer.with_header(&header),
+            thumbprint,
+        })
     }
 
     /// The JWK SHA-256 thumbprint (base64url), the `jkt` of bound tokens.

@@ -262,3 +262,96 @@ fn a_callers_signer_returning_der() {
     assert_eq!(base64_url(assertion.rsplit('.').next().unwrap()).len(), 64);
     c.client_credentials(Some("read")).unwrap();
 }
+
+/// The RFC 7638 thumbprint of a public JWK (EC or RSA), computed here.
+fn thumbprint(jwk: &Value) -> String {
+    use base64::Engine;
+    let canonical = match jwk["kty"].as_str().unwrap() {
+        "EC" => format!(
+            r#"{{"crv":"{}","kty":"EC","x":"{}","y":"{}"}}"#,
+            jwk["crv"].as_str().unwrap(),
+            jwk["x"].as_str().unwrap(),
+            jwk["y"].as_str().unwrap()
+        ),
+        _ => format!(
+            r#"{{"e":"{}","kty":"RSA","n":"{}"}}"#,
+            jwk["e"].as_str().unwrap(),
+            jwk["n"].as_str().unwrap()
+        ),
+    };
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(openssl::sha::sha256(canonical.as_bytes()))
+}
+
+fn dpop_client(server: &Server) -> Client {
+    let c = Client::new(&server.token_url_of("dpop-client"), "dpop-client").unwrap();
+    c.set_client_secret(
+        server.client("dpop-client")["client_secret"]
+            .as_str()
+            .unwrap(),
+        tokenclient::AuthMethod::ClientSecretPost,
+    )
+    .unwrap();
+    c
+}
+
+/// DPoP proofs signed inside the token: the proof names the token's public
+/// key, and the server binds the token to it.
+#[test]
+fn dpop_with_a_token_key() {
+    let _one = one_at_a_time();
+    let (Some(server), Some(hsm)) = (shared(), hsm()) else {
+        return;
+    };
+    for name in ["p256", "rsa2048"] {
+        let key = &hsm["keys"][name];
+        let c = dpop_client(server);
+        c.set_dpop_key(key["uri"].as_str(), None).unwrap();
+        assert_eq!(
+            c.dpop_thumbprint().unwrap(),
+            thumbprint(&key["jwk"]),
+            "{name}"
+        );
+        let t = c.client_credentials(Some("read")).unwrap();
+        assert_eq!(t.token_type(), "DPoP", "{name}");
+        let cnf: Value = serde_json::from_str(t.cnf().unwrap()).unwrap();
+        assert_eq!(cnf["jkt"], thumbprint(&key["jwk"]), "{name}");
+    }
+}
+
+/// DPoP proofs signed by a caller's signer, its public key given as PEM.
+#[test]
+fn dpop_with_a_callers_signer() {
+    let Some(server) = shared() else { return };
+    let key = openssl::pkey::PKey::from_ec_key(
+        openssl::ec::EcKey::generate(
+            &openssl::ec::EcGroup::from_curve_name(openssl::nid::Nid::X9_62_PRIME256V1).unwrap(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let public = String::from_utf8(key.public_key_to_pem().unwrap()).unwrap();
+    let c = dpop_client(server);
+    c.set_dpop_signer(Arc::new(InMemory { key }), Algorithm::ES256, &public)
+        .unwrap();
+    let t = c.client_credentials(Some("read")).unwrap();
+    assert_eq!(t.token_type(), "DPoP");
+    assert_eq!(
+        serde_json::from_str::<Value>(t.cnf().unwrap()).unwrap()["jkt"],
+        c.dpop_thumbprint().unwrap().as_str()
+    );
+    // A public key that the algorithm does not fit, or no key at all.
+    assert_eq!(
+        c.set_dpop_signer(
+            Arc::new(InMemory {
+                key: openssl::pkey::PKey::from_rsa(openssl::rsa::Rsa::generate(2048).unwrap())
+                    .unwrap()
+            }),
+            Algorithm::ES256,
+            &public.replace("PUBLIC KEY", "PRIVATE KEY"),
+        )
+        .unwrap_err()
+        .kind(),
+        ErrorKind::Key
+    );
+}

@@ -23,6 +23,12 @@ impl Client {
         key.into_iter().for_each(crate::audit::key);
         let alg = alg.map(str::parse::<Algorithm>).transpose()?;
         let key = match key {
+            Some(uri) if crate::signer::pkcs11::is_uri(uri) => {
+                let (token_key, alg) = crate::signer::pkcs11::Pkcs11Key::open(uri, alg)?;
+                let public = token_key.public_key()?;
+                let key_type = crate::keys::public_key_type(&public)?;
+                DpopKey::external(Arc::new(token_key), alg, &public, key_type)?
+            }
             Some(text) => DpopKey::parse(text, alg)?,
             None if alg.is_some_and(|a| a != Algorithm::ES256) => {
                 return Err(Error::invalid_argument(
@@ -32,6 +38,23 @@ impl Client {
             None => DpopKey::generate()?,
         };
         let key = Arc::new(key);
+        self.update(|s| {
+            s.dpop = Some(key);
+            Ok(())
+        })
+    }
+
+    /// Signs DPoP proofs with `signer`, a key the library never sees, as
+    /// `alg`; `public_key` is its public half (PEM `PUBLIC KEY`, or base64
+    /// of its DER), which every proof carries.
+    pub fn set_dpop_signer(
+        &self,
+        signer: Arc<dyn crate::signer::Signer>,
+        alg: Algorithm,
+        public_key: &str,
+    ) -> Result<()> {
+        let (public, key_type) = crate::keys::parse_public_key(public_key)?;
+        let key = Arc::new(DpopKey::external(signer, alg, &public, key_type)?);
         self.update(|s| {
             s.dpop = Some(key);
             Ok(())

@@ -32,8 +32,11 @@ pub unsafe extern "C" fn tokenclient_client_set_tls_client_auth(
 /// Makes every token request carry a DPoP proof (RFC 9449) of `key`, so
 /// that tokens are bound to it (`token_type` "DPoP"): `key` in any format
 /// `tokenclient_client_set_private_key` reads, or NULL to generate a P-256
-/// key kept only in memory (wiped when the client is freed); `alg` NULL
-/// for the key's default (ES256 for P-256; RS256 for RSA, PS256 allowed).
+/// key kept only in memory (wiped when the client is freed), or a PKCS#11
+/// URI of a key in a token (see `tokenclient_client_set_private_key`; its
+/// public key object of the same label/id is read for the proofs' JWK);
+/// `alg` NULL for the key's default (ES256 for P-256; RS256 for RSA, PS256
+/// allowed). A key behind a callback: `tokenclient_client_set_dpop_signer`.
 /// Every grant sends a proof, a `use_dpop_nonce` answer is retried once at
 /// once with the server's nonce (not counted by the retry policy), nonces
 /// are kept per origin for the next proofs, and a token whose type is not

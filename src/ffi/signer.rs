@@ -177,3 +177,53 @@ pub unsafe extern "C" fn tokenclient_client_set_signer(
         c.set_signer(signer, alg, key_id)
     })
 }
+
+/// Signs DPoP proofs (see `tokenclient_client_set_dpop_key`) with `sign`, a
+/// key the library never sees: `alg` as for `tokenclient_client_set_signer`,
+/// `public_key` its public half as PEM (`-----BEGIN PUBLIC KEY-----`) or
+/// bare base64 of the DER SubjectPublicKeyInfo, named in every proof's
+/// header (its thumbprint is the `jkt` of bound tokens). The callback, the
+/// signature forms and `free_user_data` as for
+/// `tokenclient_client_set_signer`. Replaces the DPoP key.
+///
+/// Ownership: as for `tokenclient_client_set_signer`.
+/// Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for a NULL client, `alg`,
+/// `public_key` or `sign`, invalid UTF-8, an unknown or HMAC algorithm;
+/// `TOKENCLIENT_ERROR_KEY` for a public key that cannot be read or that
+/// `alg` does not fit.
+#[no_mangle]
+pub unsafe extern "C" fn tokenclient_client_set_dpop_signer(
+    client: *mut tokenclient_client,
+    alg: *const c_char,
+    public_key: *const c_char,
+    sign: tokenclient_sign_fn,
+    user_data: *mut c_void,
+    free_user_data: tokenclient_free_fn,
+) -> *mut tokenclient_error {
+    boundary(|| {
+        let c = self::client(client)?;
+        let alg: Algorithm = str_arg(alg, "alg")?.parse()?;
+        let public_key = str_arg(public_key, "public_key")?;
+        let sign = sign.ok_or_else(|| Error::invalid_argument("sign is NULL"))?;
+        if alg.is_hmac() {
+            return Err(Error::invalid_argument(format!(
+                "{alg} signs with a client secret, not with a signer"
+            )));
+        }
+        // Checked before the signer exists, so that an error never frees
+        // the caller's user data.
+        let (_, key_type) = crate::keys::parse_public_key(public_key)?;
+        if !key_type.fits(alg) {
+            return Err(Error::key(format!(
+                "algorithm {alg} does not fit the public key ({})",
+                key_type.describe()
+            )));
+        }
+        let signer = Arc::new(CallbackSigner {
+            sign,
+            user_data: UserData(user_data),
+            free: free_user_data,
+        });
+        c.set_dpop_signer(signer, alg, public_key)
+    })
+}

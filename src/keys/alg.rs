@@ -140,7 +140,7 @@ pub enum Curve {
 }
 
 impl Curve {
-    pub(super) fn from_nid(nid: Nid) -> Option<Curve> {
+    pub(crate) fn from_nid(nid: Nid) -> Option<Curve> {
         match nid {
             Nid::X9_62_PRIME256V1 => Some(Curve::P256),
             Nid::SECP384R1 => Some(Curve::P384),
@@ -158,7 +158,7 @@ impl Curve {
         }
     }
 
-    pub(super) fn nid(self) -> Nid {
+    pub(crate) fn nid(self) -> Nid {
         match self {
             Curve::P256 => Nid::X9_62_PRIME256V1,
             Curve::P384 => Nid::SECP384R1,

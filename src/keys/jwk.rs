@@ -7,7 +7,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use openssl::bn::{BigNum, BigNumContext};
 use openssl::ec::{EcGroup, EcKey};
-use openssl::pkey::{Id, PKey, Private};
+use openssl::pkey::{HasPublic, Id, PKey, PKeyRef, Private, Public};
 use openssl::rsa::Rsa;
 use zeroize::Zeroizing;
 
@@ -74,12 +74,12 @@ pub(super) fn parse_jwk(text: &str) -> Result<PrivateKey> {
 /// The public half of `key` as a JWK holding only the members RFC 7638
 /// §3.2 requires, in its lexicographic order, with no whitespace: both the
 /// `jwk` of a DPoP proof's header and the input of its thumbprint.
-pub(crate) fn public_jwk(key: &PrivateKey) -> Result<String> {
+pub(crate) fn public_jwk<T: HasPublic>(pkey: &PKeyRef<T>, key_type: KeyType) -> Result<String> {
     let b64 = |bytes: &[u8]| URL_SAFE_NO_PAD.encode(bytes);
     let failed = |_| Error::key("OpenSSL could not export the public key");
-    Ok(match key.key_type {
+    Ok(match key_type {
         KeyType::Rsa { .. } => {
-            let rsa = key.pkey.rsa().map_err(failed)?;
+            let rsa = pkey.rsa().map_err(failed)?;
             format!(
                 r#"{{"e":"{}","kty":"RSA","n":"{}"}}"#,
                 b64(&rsa.e().to_vec()),
@@ -87,7 +87,7 @@ pub(crate) fn public_jwk(key: &PrivateKey) -> Result<String> {
             )
         }
         KeyType::Ec(curve) => {
-            let ec = key.pkey.ec_key().map_err(failed)?;
+            let ec = pkey.ec_key().map_err(failed)?;
             let mut ctx = BigNumContext::new().map_err(failed)?;
             let (mut x, mut y) = (
                 BigNum::new().map_err(failed)?,
@@ -106,8 +106,59 @@ pub(crate) fn public_jwk(key: &PrivateKey) -> Result<String> {
         }
         KeyType::Ed25519 => format!(
             r#"{{"crv":"Ed25519","kty":"OKP","x":"{}"}}"#,
-            b64(&key.pkey.raw_public_key().map_err(failed)?)
+            b64(&pkey.raw_public_key().map_err(failed)?)
         ),
+    })
+}
+
+/// A public key given as PEM (`PUBLIC KEY`, SPKI) or bare base64 of its
+/// DER, and its type (P-256/P-384/P-521, RSA of at least 2048 bits,
+/// Ed25519).
+pub(crate) fn parse_public_key(text: &str) -> Result<(PKey<Public>, KeyType)> {
+    let text = text.trim();
+    let pkey = if text.contains("-----BEGIN") {
+        PKey::public_key_from_pem(text.as_bytes())
+    } else {
+        let der = super::pem::decode_base64(text)
+            .map_err(|_| Error::key("the public key is neither PEM nor base64 of DER"))?;
+        PKey::public_key_from_der(&der)
+    }
+    .map_err(|_| {
+        Error::key("the public key is not a PEM or DER public key (SubjectPublicKeyInfo)")
+    })?;
+    let key_type = public_key_type(&pkey)?;
+    Ok((pkey, key_type))
+}
+
+/// The type of a public key (P-256/P-384/P-521, RSA of at least 2048 bits,
+/// Ed25519).
+pub(crate) fn public_key_type(pkey: &PKeyRef<Public>) -> Result<KeyType> {
+    Ok(match pkey.id() {
+        Id::RSA => {
+            let bits = pkey.bits();
+            if bits < super::MIN_RSA_BITS {
+                return Err(Error::key(format!(
+                    "the public key is RSA-{bits}; at least RSA-{} is required",
+                    super::MIN_RSA_BITS
+                )));
+            }
+            KeyType::Rsa { bits }
+        }
+        Id::EC => {
+            let ec = pkey.ec_key().map_err(openssl_key_error)?;
+            let curve = ec
+                .group()
+                .curve_name()
+                .and_then(Curve::from_nid)
+                .ok_or_else(|| Error::key("the public key's curve is not P-256, P-384 or P-521"))?;
+            KeyType::Ec(curve)
+        }
+        Id::ED25519 => KeyType::Ed25519,
+        _ => {
+            return Err(Error::key(
+                "the public key is not an RSA, EC or Ed25519 key",
+            ))
+        }
     })
 }
 

@@ -27,7 +27,7 @@ use openssl::pkey::{Id, PKey, Private};
 
 use crate::error::{Error, Result};
 pub use alg::{Algorithm, Curve, Hash, KeyType, MIN_RSA_BITS};
-pub(crate) use jwk::public_jwk;
+pub(crate) use jwk::{parse_public_key, public_jwk, public_key_type};
 
 /// `value` quoted for an error message when it is short and plainly a name
 /// (e.g. "ES999"), otherwise a placeholder: a caller who passed a key or a

@@ -35,6 +35,7 @@ use cryptoki::session::{Session, UserType};
 use cryptoki::slot::Slot;
 use cryptoki::types::AuthPin;
 use once_cell::sync::Lazy;
+use openssl::pkey::{PKey, Public};
 use zeroize::Zeroizing;
 
 use super::Signer;
@@ -236,6 +237,7 @@ pub(crate) struct Pkcs11Key {
     uri: Uri,
     /// The algorithm it signs with.
     alg: Algorithm,
+    key_type: KeyType,
     /// What this process has open; `None` until the first use in a
     /// process, and after a failure that closed it.
     live: PerProcess<Mutex<Option<Live>>>,
@@ -262,6 +264,7 @@ impl Pkcs11Key {
         let key = Pkcs11Key {
             uri,
             alg,
+            key_type,
             live: PerProcess::default(),
         };
         *key.live
@@ -387,6 +390,115 @@ impl Signer for Pkcs11Key {
                 }
                 Err(ck("the PKCS#11 token did not sign", e))
             }
+        }
+    }
+}
+
+impl Pkcs11Key {
+    /// The key's public half, from the token's public key object of the
+    /// same label and id (for a DPoP key, whose proofs carry it).
+    pub(crate) fn public_key(&self) -> Result<PKey<Public>> {
+        let (session, _module, _key) = self.session()?;
+        let result = self.read_public(&session);
+        self.give_back(session);
+        result
+    }
+
+    fn read_public(&self, session: &Session) -> Result<PKey<Public>> {
+        let failed = |e| ck("the PKCS#11 public key could not be read", e);
+        let mut template = vec![Attribute::Class(ObjectClass::PUBLIC_KEY)];
+        if let Some(label) = &self.uri.object {
+            template.push(Attribute::Label(label.as_bytes().to_vec()));
+        }
+        if let Some(id) = &self.uri.id {
+            template.push(Attribute::Id(id.clone()));
+        }
+        let found = session.find_objects(&template).map_err(failed)?;
+        let [object] = found.as_slice() else {
+            return Err(Error::key(
+                "the PKCS#11 token has no single public key of the URI's object= / id= (a DPoP \
+                 proof names the public key)",
+            ));
+        };
+        let attrs = session
+            .get_attributes(
+                *object,
+                &[
+                    AttributeType::KeyType,
+                    AttributeType::EcParams,
+                    AttributeType::EcPoint,
+                    AttributeType::Modulus,
+                    AttributeType::PublicExponent,
+                ],
+            )
+            .map_err(failed)?;
+        let get = |want: AttributeType| {
+            attrs.iter().find_map(|a| {
+                if a.attribute_type() != want {
+                    return None;
+                }
+                match a {
+                    Attribute::EcParams(v)
+                    | Attribute::EcPoint(v)
+                    | Attribute::Modulus(v)
+                    | Attribute::PublicExponent(v) => Some(v.clone()),
+                    _ => None,
+                }
+            })
+        };
+        let kind = attrs.iter().find_map(|a| match a {
+            Attribute::KeyType(k) => Some(*k),
+            _ => None,
+        });
+        let unusable = |_| Error::key("the PKCS#11 public key is malformed");
+        match kind {
+            Some(k) if k == CkKeyType::RSA => {
+                let (Some(n), Some(e)) = (
+                    get(AttributeType::Modulus),
+                    get(AttributeType::PublicExponent),
+                ) else {
+                    return Err(Error::key(
+                        "the PKCS#11 RSA public key has no modulus or exponent",
+                    ));
+                };
+                let rsa = openssl::rsa::Rsa::from_public_components(
+                    openssl::bn::BigNum::from_slice(&n).map_err(unusable)?,
+                    openssl::bn::BigNum::from_slice(&e).map_err(unusable)?,
+                )
+                .map_err(unusable)?;
+                PKey::from_rsa(rsa).map_err(unusable)
+            }
+            Some(k) if k == CkKeyType::EC || k == CkKeyType::EC_EDWARDS => {
+                let point = get(AttributeType::EcPoint)
+                    .ok_or_else(|| Error::key("the PKCS#11 EC public key has no EC point"))?;
+                // A DER OCTET STRING around the point (some modules give it bare).
+                let raw = match point.as_slice() {
+                    [0x04, 0x81, _, rest @ ..] => rest.to_vec(),
+                    [0x04, len, rest @ ..] if usize::from(*len) == rest.len() => rest.to_vec(),
+                    other => other.to_vec(),
+                };
+                if k == CkKeyType::EC_EDWARDS {
+                    return PKey::public_key_from_raw_bytes(&raw, openssl::pkey::Id::ED25519)
+                        .map_err(unusable);
+                }
+                let curve = match self.key_type {
+                    KeyType::Ec(curve) => curve,
+                    _ => {
+                        return Err(Error::key(
+                            "the PKCS#11 public key is not of the private key's type",
+                        ))
+                    }
+                };
+                let group = openssl::ec::EcGroup::from_curve_name(curve.nid()).map_err(unusable)?;
+                let mut ctx = openssl::bn::BigNumContext::new().map_err(unusable)?;
+                let point =
+                    openssl::ec::EcPoint::from_bytes(&group, &raw, &mut ctx).map_err(unusable)?;
+                let ec = openssl::ec::EcKey::from_public_key(&group, &point).map_err(unusable)?;
+                PKey::from_ec_key(ec).map_err(unusable)
+            }
+            _ => Err(Error::key(
+                "the PKCS#11 public key is not an EC, RSA or Ed25519 key",
+            )),
         }
     }
 }
