@@ -21,6 +21,7 @@
 #ifndef TOKENCLIENT_HPP
 #define TOKENCLIENT_HPP
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -207,6 +208,43 @@ class Event {
 /* Called with each event at or above the level it was set for, on the
  * thread that caused it. Exceptions it throws are swallowed. */
 using LogCallback = std::function<void(const Event &)>;
+
+/* Signs a JWS signing input with a key the library never sees (an HSM, a
+ * KMS): returns the signature (ECDSA as r||s or DER; see
+ * tokenclient_sign_fn). Throwing fails the signature with the exception's
+ * what() as a TOKENCLIENT_ERROR_KEY. Called from any thread, concurrently. */
+using SignCallback = std::function<std::vector<std::uint8_t>(const std::uint8_t *input, std::size_t len)>;
+
+namespace detail {
+
+inline int sign_trampoline(void *user_data, const std::uint8_t *input, std::size_t input_len, std::uint8_t *out_sig,
+                           std::size_t out_cap, std::size_t *out_len, char *err_msg, std::size_t err_cap) {
+  auto copy_message = [&](const char *what) {
+    if (err_cap == 0) return;
+    std::size_t n = 0;
+    for (; what[n] && n + 1 < err_cap; n++) err_msg[n] = what[n];
+    err_msg[n] = '\0';
+  };
+  try {
+    std::vector<std::uint8_t> sig = (*static_cast<SignCallback *>(user_data))(input, input_len);
+    if (sig.size() > out_cap) {
+      copy_message("the signature is larger than the room given");
+      return 1;
+    }
+    std::copy(sig.begin(), sig.end(), out_sig);
+    *out_len = sig.size();
+    return 0;
+  } catch (const std::exception &e) {
+    copy_message(e.what());
+  } catch (...) {
+    copy_message("the signer threw");
+  }
+  return 1;
+}
+
+inline void delete_sign_callback(void *user_data) { delete static_cast<SignCallback *>(user_data); }
+
+}  // namespace detail
 
 enum class AuthMethod : tokenclient_auth_method {
   None = TOKENCLIENT_AUTH_NONE,
@@ -413,6 +451,25 @@ class Client {
   /* Authenticate with the client certificate: TlsClientAuth or SelfSignedTlsClientAuth. */
   void set_tls_client_auth(AuthMethod method) {
     detail::check(tokenclient_client_set_tls_client_auth(handle(), static_cast<tokenclient_auth_method>(method)));
+  }
+
+  /* Signs assertions with `sign`, a key the library never sees, as `alg`
+   * (ES256, RS256, PS256, EdDSA, ...). A PKCS#11 key: set_private_key with a
+   * "pkcs11:..." URI. */
+  void set_signer(SignCallback sign, std::string_view alg, std::string_view key_id = {}) {
+    auto kept = std::make_unique<SignCallback>(std::move(sign));
+    detail::CStr a(alg), k(key_id);
+    detail::check(tokenclient_client_set_signer(handle(), a.get(), key_id.empty() ? nullptr : k.get(),
+                                                &detail::sign_trampoline, kept.get(), &detail::delete_sign_callback));
+    (void)kept.release(); /* the library owns it now: deleted once unused */
+  }
+  /* DPoP proofs signed by `sign`; `public_key` its public half (PEM SPKI). */
+  void set_dpop_signer(SignCallback sign, std::string_view alg, std::string_view public_key) {
+    auto kept = std::make_unique<SignCallback>(std::move(sign));
+    detail::CStr a(alg), p(public_key);
+    detail::check(tokenclient_client_set_dpop_signer(handle(), a.get(), p.get(), &detail::sign_trampoline,
+                                                     kept.get(), &detail::delete_sign_callback));
+    (void)kept.release();
   }
 
   /* DPoP (RFC 9449): bind tokens to `key` (any key format; empty: a P-256

@@ -62,6 +62,19 @@ int main() {
     std::cout << "dpop: " << bound.token_type << ", bound to the key: "
               << (bound.cnf && bound.cnf->find(oidc.dpop_thumbprint()) != std::string::npos ? "yes" : "no") << "\n";
 
+    // A key held elsewhere: a signer callback (here one whose KMS is down).
+    tokenclient::Client kms{env("TOKEN_URL"), env("CLIENT_ID")};
+    kms.set_signer([](const std::uint8_t *, std::size_t) -> std::vector<std::uint8_t> {
+      throw std::runtime_error("the KMS is unreachable (example)");
+    }, "ES256", env("KEY_ID"));
+    try {
+      kms.create_assertion();
+    } catch (const tokenclient::Error &e) {
+      std::cout << "signer: " << (e.kind() == TOKENCLIENT_ERROR_KEY ? "key error" : "?") << ", "
+                << (std::string(e.what()).find("the KMS is unreachable") != std::string::npos ? "its message" : "?")
+                << "\n";
+    }
+
     tokenclient::Client wrong{env("TOKEN_URL"), env("BASIC_CLIENT_ID")};
     wrong.set_client_secret("not-the-secret");
     try {

@@ -39,6 +39,9 @@ CREDENTIALS (one of):
   --client-secret-file F | --client-secret-env VAR  [--auth basic|post|jwt] (default basic)
   --private-key-file F   | --private-key-env VAR    [--kid K] [--alg A]
                                   (PEM, one-line PEM, bare base64 DER or JWK)
+  --pkcs11-uri URI [--pkcs11-pin-file F | --pkcs11-pin-env VAR]
+                                  a private key inside a PKCS#11 token (RFC 7512, with
+                                  ?module-path=...; the PIN never on the command line)
   --public                        no client authentication (auth method none)
   --cert F --key F --auth tls|self-signed-tls   mTLS client authentication (RFC 8705)
 
@@ -261,7 +264,10 @@ fn client(o: &mut Options) -> Result<Client, Failure> {
         )?;
     }
     let secret = o.secret("client-secret")?;
-    let key = o.secret("private-key")?;
+    let key = match (o.secret("private-key")?, pkcs11_uri(o)?) {
+        (Some(_), Some(_)) => return Err(usage("give --private-key-... or --pkcs11-uri, not both")),
+        (key, uri) => key.or(uri),
+    };
     let auth = o.take("auth");
     let tls = match auth.as_deref() {
         Some("tls") => Some(AuthMethod::TlsClientAuth),
@@ -324,6 +330,36 @@ fn client(o: &mut Options) -> Result<Client, Failure> {
         c.set_timeouts_ms(ms.min(10_000), ms)?;
     }
     Ok(c)
+}
+
+/// `--pkcs11-uri` with the PIN from `--pkcs11-pin-file`/`-env` (never on
+/// the command line, where other users could see it).
+fn pkcs11_uri(o: &mut Options) -> Result<Option<zeroize::Zeroizing<String>>, Failure> {
+    let Some(uri) = o.take("pkcs11-uri") else {
+        if o.values.keys().any(|k| k.starts_with("pkcs11-pin")) {
+            return Err(usage("--pkcs11-pin-... goes with --pkcs11-uri"));
+        }
+        return Ok(None);
+    };
+    if uri.contains("pin-value=") {
+        return Err(usage(
+            "the PIN does not go on the command line: give it with --pkcs11-pin-file or --pkcs11-pin-env",
+        ));
+    }
+    let mut full = zeroize::Zeroizing::new(uri);
+    if let Some(pin) = o.secret("pkcs11-pin")? {
+        let separator = if full.contains('?') { '&' } else { '?' };
+        full.push(separator);
+        full.push_str("pin-value=");
+        for b in pin.bytes() {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                full.push(char::from(b));
+            } else {
+                full.push_str(&format!("%{b:02X}"));
+            }
+        }
+    }
+    Ok(Some(full))
 }
 
 /// `--dpop-key-file`/`--dpop-key-env` [`--dpop-alg`]: the client's DPoP key.

@@ -125,6 +125,7 @@ def test_cpp_wrapper(prefix, server, tmp_path):
     # OpenID Connect through the wrapper: discovery, introspection, revocation.
     assert "discovered: yes" in out and "introspected active, then revoked: yes" in out
     assert "dpop: DPoP, bound to the key: yes" in out
+    assert "signer: key error, its message" in out
     # The log callback saw both exchanges, and the counters count them.
     assert "event request.done authorization_code" in out and "event request.done refresh_token" in out
     counters = json.loads(out.split("counters ", 1)[1].splitlines()[0])
@@ -271,3 +272,39 @@ def test_destdir_and_uninstall(tmp_path):
     assert len(installed) == 10, installed
     run(["make", "-s", "-C", str(REPO), "uninstall", f"DESTDIR={stage}", "PREFIX=/opt/tc"])
     assert files_under(stage) == []
+
+
+def test_cli_pkcs11(prefix, server, tmp_path):
+    """--pkcs11-uri: a key generated inside a SoftHSM2 token signs the assertion
+    of a client registered for its public key; the PIN comes from the
+    environment, never from the command line."""
+    hsm_dir = tmp_path / "hsm"
+    hsm_dir.mkdir()
+    hsm = json.loads(run([sys.executable, str(REPO / "tests" / "softhsm.py"), str(hsm_dir)]).stdout)
+    key = hsm["keys"]["p256"]
+    jwk = dict(key["jwk"], kid="cli-hsm", alg="ES256", use="sig")
+    body = json.dumps({"token_endpoint_auth_method": "private_key_jwt", "token_endpoint_auth_signing_alg": "ES256",
+                       "jwks": {"keys": [jwk]}, "grant_types": ["client_credentials"], "response_types": [],
+                       "redirect_uris": [], "scope": "read"}).encode()
+    import urllib.request
+    req = urllib.request.Request(server.manifest["registration_url"], data=body,
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req) as answer:
+        client_id = json.loads(answer.read())["client_id"]
+    env = dict(os.environ, SOFTHSM2_CONF=hsm["conf"], HSM_PIN=hsm["pin"])
+    args = ["--token-url", server.manifest["token_url"], "--client-id", client_id, "--pkcs11-uri", key["uri_no_pin"],
+            "--pkcs11-pin-env", "HSM_PIN", "--kid", "cli-hsm"]
+    r = cli(prefix, "token", *args, "--scope", "read", env=env)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["access_token"]
+    r = cli(prefix, "assertion", *args, env=env)
+    assert r.returncode == 0, r.stderr
+    assertion = r.stdout.strip()
+    jwt.decode(assertion, jwt.PyJWK(jwk).key, algorithms=["ES256"], audience=server.manifest["token_url"])
+    # The PIN never goes on the command line.
+    r = cli(prefix, "token", "--token-url", server.manifest["token_url"], "--client-id", client_id,
+            "--pkcs11-uri", key["uri"], env=env)
+    assert r.returncode == 2 and hsm["pin"] not in r.stderr
+    # A wrong PIN: a key error (exit 3), the PIN not shown.
+    r = cli(prefix, "token", *args, env=dict(env, HSM_PIN="wrong-pin"))
+    assert r.returncode == 3 and "wrong-pin" not in r.stderr

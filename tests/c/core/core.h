@@ -191,6 +191,7 @@ void test_cancel(void);
 void test_threads(int iterations);
 void test_signer_arguments(void);
 void test_signer(void);
+void test_dpop_signer(void);
 void test_signer_threads(int iterations);
 
 #endif

@@ -110,6 +110,7 @@ int main(int argc, char **argv) {
     RUN(test_server);
     RUN(test_threads_default);
     RUN(test_signer_arguments);
+    RUN(test_dpop_signer);
     RUN(test_signer_threads_default);
 
     int p = atomic_load(&passed), f = atomic_load(&failed);

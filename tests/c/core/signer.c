@@ -179,6 +179,37 @@ void test_signer(void) {
     EVP_PKEY_free(s.key);
 }
 
+/* DPoP proofs through a callback: the public key given as PEM; the proof
+ * verifies with it; errors for a key the algorithm does not fit. */
+void test_dpop_signer(void) {
+    struct signer s = {.key = load_p256(), .mode = SIGN_DER};
+    BIO *bio = BIO_new(BIO_s_mem());
+    PEM_write_bio_PUBKEY(bio, s.key);
+    char public_pem[1024] = "";
+    BIO_read(bio, public_pem, sizeof public_pem - 1);
+    BIO_free(bio);
+    tokenclient_client *c = new_client();
+    EXPECT_INVALID(tokenclient_client_set_dpop_signer(NULL, "ES256", public_pem, sign, &s, count_free));
+    EXPECT_INVALID(tokenclient_client_set_dpop_signer(c, "ES256", NULL, sign, &s, count_free));
+    EXPECT_INVALID(tokenclient_client_set_dpop_signer(c, "ES256", public_pem, NULL, &s, count_free));
+    EXPECT_INVALID(tokenclient_client_set_dpop_signer(c, "HS256", public_pem, sign, &s, count_free));
+    EXPECT_ERR(tokenclient_client_set_dpop_signer(c, "RS256", public_pem, sign, &s, count_free), TOKENCLIENT_ERROR_KEY);
+    EXPECT_ERR(tokenclient_client_set_dpop_signer(c, "ES256", "not a key", sign, &s, count_free), TOKENCLIENT_ERROR_KEY);
+    CHECK(atomic_load(&s.freed) == 0);
+    EXPECT_OK(tokenclient_client_set_dpop_signer(c, "ES256", public_pem, sign, &s, count_free));
+    char *proof = NULL;
+    EXPECT_OK(tokenclient_client_dpop_proof(c, "GET", "https://rs.example/api", "at-1", NULL, &proof));
+    CHECK(proof && verifies(proof, s.key));
+    struct jwt j = {0};
+    CHECK(proof && jwt_decode(proof, &j) && strstr(j.header, "\"typ\":\"dpop+jwt\"") != NULL &&
+          strstr(j.header, "\"crv\":\"P-256\"") != NULL && strstr(j.header, "\"d\"") == NULL);
+    jwt_free(&j);
+    tokenclient_string_free(proof);
+    tokenclient_client_free(c);
+    CHECK(atomic_load(&s.freed) == 1);
+    EVP_PKEY_free(s.key);
+}
+
 struct worker {
     tokenclient_client *c;
     int iterations;
