@@ -20,6 +20,7 @@ import pathlib
 import platform
 import re
 import secrets
+import shutil
 import statistics
 import subprocess
 import sys
@@ -77,8 +78,8 @@ def run(cmd: Sequence[object], cwd: Optional[pathlib.Path] = None, timeout: floa
 
 def build() -> None:
     BUILD.mkdir(parents=True, exist_ok=True)
-    tc = [f"-I{REPO / 'include'}", f"-L{LIBDIR}", "-ltokenclient", f"-Wl,-rpath,{LIBDIR}", "-pthread", "-lcurl",
-          "-lcrypto"]
+    tc = [f"-I{REPO / 'include'}", "-I/usr/include/p11-kit-1", f"-L{LIBDIR}", "-ltokenclient",
+          f"-Wl,-rpath,{LIBDIR}", "-pthread", "-lcurl", "-lcrypto", "-ldl"]
     programs = {"server": ["-pthread"], "raw_sign": ["-lcrypto"], "raw_curl": ["-lcurl", "-lcrypto"], "tc_bench": tc,
                 "idtoken_bench": tc}
     for name, libs in programs.items():
@@ -97,6 +98,14 @@ def make_keys() -> None:
         run(["openssl", "genpkey", *args, "-out", BUILD / name])
     # A client secret of 32 bytes (the HS256 minimum): 32 hex characters.
     (BUILD / "hs256.secret").write_text(secrets.token_hex(16))
+    # A SoftHSM2 token with a P-256 key generated inside it (tests/softhsm.py).
+    hsm = BUILD / "hsm"
+    if hsm.exists():
+        shutil.rmtree(hsm)
+    hsm.mkdir()
+    manifest = json.loads(run([sys.executable, REPO / "tests" / "softhsm.py", hsm]))
+    (BUILD / "hsm.json").write_text(json.dumps(manifest))
+    ENV["SOFTHSM2_CONF"] = manifest["conf"]
 
 
 class Server:
@@ -188,6 +197,9 @@ def measurements(url: str) -> List[Tuple[str, Callable[[], Dict[str, float]]]]:
     m.append(("raw_curl", program([BUILD / "raw_curl", url, s])))
     tc("paired", ["paired", url, es256, inp, s])
     m.append(("tc dpop", program([BUILD / "tc_bench", "dpop", url, es256, inp, s])))
+    hsm = json.loads((BUILD / "hsm.json").read_text())
+    m.append(("tc signer", program([BUILD / "tc_bench", "signer", url, es256, inp, hsm["keys"]["p256"]["uri"],
+                                    hsm["module"], hsm["pin"], s])))
     for threads in (1, 2):
         tc(f"exchange {threads}t", ["exchange", url, es256, threads, s])
     m.append(("tc exchange 8t", program([BUILD / "tc_bench", "exchange", url, es256, 8, s])))
@@ -324,6 +336,12 @@ LABELS = {
     "dpop_raw_sign_paired": ("raw C ES256 signature (SHA-256, ECDSA_do_sign), in turns with the DPoP proof", "rate"),
     "dpop_exchange_paired": ("tokenclient DPoP exchange (ES256 assertion + ES256 proof, one POST), in turns", "rate"),
     "dpop_raw_exchange_paired": ("raw C: two ES256 signatures, then the raw libcurl POST, in turns", "rate"),
+    "signer_builtin_paired": ("tokenclient assertion ES256, built-in signer (C ABI), in turns", "rate"),
+    "signer_callback_paired": ("tokenclient assertion ES256, the same key behind a C callback signer, in turns", "rate"),
+    "signer_pkcs11_paired": ("tokenclient assertion ES256, a P-256 key inside SoftHSM2 (pkcs11: URI), in turns",
+                             "rate"),
+    "signer_raw_pkcs11_paired": ("SoftHSM2's own rate: C_SignInit + C_Sign (CKM_ECDSA) on its C API, in turns",
+                                 "rate"),
     "py_tc_assert": ("Python: tokenclient `Client.create_assertion()` ES256", "rate"),
     "py_jwt_assert": ("Python: PyJWT `jwt.encode` ES256, key object loaded once", "rate"),
     "py_tc_exchange": ("Python: tokenclient `Client.client_credentials()` ES256", "rate"),
@@ -410,6 +428,10 @@ RATIOS: List[Tuple[str, Callable[[Dict[str, float]], float], Optional[Tuple[str,
      lambda r: r["dpop_proof_paired"] / r["dpop_raw_sign_paired"], (">=", 0.9)),
     ("DPoP exchange (C ABI) / raw sign-sign-POST, in turns",
      lambda r: r["dpop_exchange_paired"] / r["dpop_raw_exchange_paired"], (">=", 0.85)),
+    ("assertion through a C callback signer / built-in signer, same ES256 key, in turns",
+     lambda r: r["signer_callback_paired"] / r["signer_builtin_paired"], (">=", 0.95)),
+    ("assertion through PKCS#11 (SoftHSM2) / SoftHSM2's C_Sign alone, in turns",
+     lambda r: r["signer_pkcs11_paired"] / r["signer_raw_pkcs11_paired"], (">=", 0.9)),
     ("Python binding exchange / PyJWT + httpx", lambda r: r["py_tc_exchange"] / r["py_jwt_httpx_exchange"], (">=", 3.0)),
     ("Python binding exchange / PyJWT + requests", lambda r: r["py_tc_exchange"] / r["py_jwt_requests_exchange"], None),
     ("Python binding exchange / Authlib 1.9 httpx client, PrivateKeyJWT",
@@ -495,6 +517,7 @@ SECTIONS = {
     "tc_assert_ES256": "tokenclient through the C ABI",
     "tc_exchange_paired": "Exchange through the C ABI beside its raw parts, taking turns in one process",
     "dpop_proof_paired": "DPoP (bench/tc_bench.c `dpop`, taking turns in one process)",
+    "signer_builtin_paired": "Signers (bench/tc_bench.c `signer`, taking turns in one process)",
     "py_tc_assert": "Python (single thread; each binding beside its alternatives, taking turns in one process)",
     "go_tc_assert": "Go (single goroutine; as in Python, and with the raw C limits called through cgo)",
     "cached_get_token": "Cached token (the earlier benchmark)",

@@ -35,6 +35,14 @@
  *       (of that input), then the raw POST. Prints
  *       "dpop_proof_paired", "dpop_raw_sign_paired", "dpop_exchange_paired",
  *       "dpop_raw_exchange_paired" (rates) and each "_cpu_us".
+ *   tc_bench signer URL KEYFILE INPUTFILE PKCS11_URI MODULE PIN SECONDS
+ *       signers, in turns as for paired: the built-in ES256 assertion; the
+ *       same key behind a tokenclient_sign_fn callback; an assertion by the
+ *       P-256 key of a SoftHSM2 token (PKCS11_URI, SOFTHSM2_CONF set); and
+ *       SoftHSM2's own rate through its C API (C_SignInit + C_Sign on a
+ *       session of its own). Prints "signer_builtin_paired",
+ *       "signer_callback_paired", "signer_pkcs11_paired",
+ *       "signer_raw_pkcs11_paired" (rates) and each "_cpu_us".
  *   tc_bench cached URL SECONDS
  *       a cached tokenclient_client_get_token + tokenclient_token_free
  *       (client_secret_post; the cache is filled first).
@@ -61,6 +69,8 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <arpa/inet.h>
+#include <dlfcn.h>
+#include <p11-kit/pkcs11.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <sys/socket.h>
@@ -388,6 +398,117 @@ static int run_dpop(const char *url, const char *keyfile, const char *inputfile,
   return 0;
 }
 
+/* Signers, in turns: the built-in ES256 assertion; the same key behind a
+ * tokenclient_sign_fn callback (SHA-256 + ECDSA_do_sign, r||s: what the
+ * library does inside); an assertion signed by a P-256 key inside a
+ * SoftHSM2 token (a pkcs11: URI); and SoftHSM2's own rate through its C
+ * API (C_SignInit + C_Sign, CKM_ECDSA over the SHA-256 digest of an
+ * assertion's signing input), on a session of its own. */
+enum { SIG_BUILTIN, SIG_CALLBACK, SIG_PKCS11, SIG_RAW_PKCS11, SIG_OPS };
+static const char *const SIG_NAMES[SIG_OPS] = {"signer_builtin_paired", "signer_callback_paired",
+                                               "signer_pkcs11_paired", "signer_raw_pkcs11_paired"};
+
+struct signer_bench {
+  tokenclient_client *builtin, *callback, *pkcs11;
+  EC_KEY *key;
+  CK_FUNCTION_LIST *p11;
+  CK_SESSION_HANDLE session;
+  CK_OBJECT_HANDLE object;
+  unsigned char digest[32];
+};
+
+static int ec_sign(void *user_data, const uint8_t *input, size_t input_len, uint8_t *out, size_t out_cap,
+                   size_t *out_len, char *err_msg, size_t err_cap) {
+  (void)err_msg, (void)err_cap;
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(input, input_len, digest);
+  ECDSA_SIG *sig = ECDSA_do_sign(digest, sizeof digest, user_data);
+  if (!sig || out_cap < 64) return 1;
+  BN_bn2binpad(ECDSA_SIG_get0_r(sig), out, 32);
+  BN_bn2binpad(ECDSA_SIG_get0_s(sig), out + 32, 32);
+  ECDSA_SIG_free(sig);
+  *out_len = 64;
+  return 0;
+}
+
+static void p11_check(CK_RV rv, const char *what) {
+  if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED && rv != CKR_USER_ALREADY_LOGGED_IN) {
+    fprintf(stderr, "tc_bench: %s: CKR 0x%lx\n", what, (unsigned long)rv);
+    exit(1);
+  }
+}
+
+/* Opens `module` as its own client would: token `label`, user `pin`, the
+ * private key labelled `key_label`. */
+static void raw_pkcs11_open(struct signer_bench *x, const char *module, const char *label, const char *key_label,
+                            const char *pin) {
+  void *lib = dlopen(module, RTLD_NOW);
+  if (!lib) exit(1);
+  CK_RV (*get)(CK_FUNCTION_LIST **) = (CK_RV(*)(CK_FUNCTION_LIST **))dlsym(lib, "C_GetFunctionList");
+  p11_check(get(&x->p11), "C_GetFunctionList");
+  p11_check(x->p11->C_Initialize(NULL), "C_Initialize");
+  CK_SLOT_ID slots[16];
+  CK_ULONG count = 16;
+  p11_check(x->p11->C_GetSlotList(CK_TRUE, slots, &count), "C_GetSlotList");
+  CK_SLOT_ID slot = (CK_SLOT_ID)-1;
+  for (CK_ULONG i = 0; i < count; i++) {
+    CK_TOKEN_INFO info;
+    p11_check(x->p11->C_GetTokenInfo(slots[i], &info), "C_GetTokenInfo");
+    if (strncmp((const char *)info.label, label, strlen(label)) == 0) slot = slots[i];
+  }
+  if (slot == (CK_SLOT_ID)-1) exit(1);
+  p11_check(x->p11->C_OpenSession(slot, CKF_SERIAL_SESSION, NULL, NULL, &x->session), "C_OpenSession");
+  p11_check(x->p11->C_Login(x->session, CKU_USER, (CK_UTF8CHAR *)pin, strlen(pin)), "C_Login");
+  CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
+  CK_ATTRIBUTE t[] = {{CKA_CLASS, &cls, sizeof cls}, {CKA_LABEL, (void *)key_label, strlen(key_label)}};
+  CK_ULONG found = 0;
+  p11_check(x->p11->C_FindObjectsInit(x->session, t, 2), "C_FindObjectsInit");
+  p11_check(x->p11->C_FindObjects(x->session, &x->object, 1, &found), "C_FindObjects");
+  p11_check(x->p11->C_FindObjectsFinal(x->session), "C_FindObjectsFinal");
+  if (found != 1) exit(1);
+}
+
+static void signer_step(int op, void *ctx) {
+  struct signer_bench *x = ctx;
+  if (op == SIG_BUILTIN) assertion(x->builtin);
+  if (op == SIG_CALLBACK) assertion(x->callback);
+  if (op == SIG_PKCS11) assertion(x->pkcs11);
+  if (op == SIG_RAW_PKCS11) {
+    CK_MECHANISM m = {CKM_ECDSA, NULL, 0};
+    unsigned char sig[128];
+    CK_ULONG len = sizeof sig;
+    p11_check(x->p11->C_SignInit(x->session, &m, x->object), "C_SignInit");
+    p11_check(x->p11->C_Sign(x->session, x->digest, sizeof x->digest, sig, &len), "C_Sign");
+  }
+}
+
+static int run_signer(const char *url, const char *keyfile, const char *inputfile, const char *uri, const char *module,
+                      const char *pin, double seconds) {
+  char *key = slurp(keyfile, NULL);
+  struct signer_bench x = {.builtin = new_client(url), .callback = new_client(url), .pkcs11 = new_client(url)};
+  set_credentials(x.builtin, "ES256", key);
+  struct raw_signer g = {0};
+  raw_signer_load(&g, keyfile, inputfile);
+  x.key = g.key;
+  check(tokenclient_client_set_signer(x.callback, "ES256", KEY_ID, ec_sign, x.key, NULL),
+        "tokenclient_client_set_signer");
+  check(tokenclient_client_set_private_key(x.pkcs11, uri, KEY_ID, NULL), "tokenclient_client_set_private_key");
+  SHA256(g.input, g.input_len, x.digest);
+  raw_pkcs11_open(&x, module, "tokenclient-test", "p256", pin);
+  for (int i = 0; i < 20; i++)
+    for (int op = 0; op < SIG_OPS; op++) signer_step(op, &x); /* warm up */
+  long n[SIG_OPS];
+  double spent[SIG_OPS], cpu[SIG_OPS];
+  in_turns(SIG_OPS, signer_step, &x, seconds, n, spent, cpu);
+  print_turns(SIG_OPS, SIG_NAMES, n, spent, cpu);
+  tokenclient_client_free(x.builtin);
+  tokenclient_client_free(x.callback);
+  tokenclient_client_free(x.pkcs11);
+  raw_signer_free(&g);
+  free(key);
+  return 0;
+}
+
 enum { BATCH = 1000 };
 
 static int run_cached(const char *url, double seconds) {
@@ -581,6 +702,7 @@ static int usage(void) {
   fprintf(stderr, "usage: tc_bench assert URL ALG KEYFILE SECONDS | setkey URL ALG KEYFILE REPS |\n"
                   "       exchange URL KEYFILE THREADS SECONDS | paired URL KEYFILE INPUTFILE SECONDS |\n"
                   "       dpop URL KEYFILE INPUTFILE SECONDS |\n"
+                  "       signer URL KEYFILE INPUTFILE PKCS11_URI MODULE PIN SECONDS |\n"
                   "       cached URL SECONDS | observed URL KEYFILE SECONDS | baseline SECONDS |\n"
                   "       cancel ROUNDS | input URL KEYFILE | version\n");
   return 2;
@@ -595,6 +717,8 @@ int main(int argc, char **argv) {
     return run_exchange(argv[2], argv[3], atoi(argv[4]), atof(argv[5]));
   if (strcmp(m, "paired") == 0 && argc == 6) return run_paired(argv[2], argv[3], argv[4], atof(argv[5]));
   if (strcmp(m, "dpop") == 0 && argc == 6) return run_dpop(argv[2], argv[3], argv[4], atof(argv[5]));
+  if (strcmp(m, "signer") == 0 && argc == 9)
+    return run_signer(argv[2], argv[3], argv[4], argv[5], argv[6], argv[7], atof(argv[8]));
   if (strcmp(m, "cached") == 0 && argc == 4) return run_cached(argv[2], atof(argv[3]));
   if (strcmp(m, "observed") == 0 && argc == 5) return run_observed(argv[2], argv[3], atof(argv[4]));
   if (strcmp(m, "baseline") == 0 && argc == 3) return run_baseline(atof(argv[2]));
