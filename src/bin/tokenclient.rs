@@ -265,7 +265,9 @@ fn client(o: &mut Options) -> Result<Client, Failure> {
     }
     let secret = o.secret("client-secret")?;
     let key = match (o.secret("private-key")?, pkcs11_uri(o)?) {
-        (Some(_), Some(_)) => return Err(usage("give --private-key-... or --pkcs11-uri, not both")),
+        (Some(_), Some(_)) => {
+            return Err(usage("give --private-key-... or --pkcs11-uri, not both"))
+        }
         (key, uri) => key.or(uri),
     };
     let auth = o.take("auth");

@@ -53,18 +53,44 @@ const SIGNATURE_CAP: usize = 1024;
 const MESSAGE_CAP: usize = 256;
 
 struct CallbackSigner {
-    sign: unsafe extern "C" fn(
-        *mut c_void,
-        *const u8,
-        usize,
-        *mut u8,
-        usize,
-        *mut usize,
-        *mut c_char,
-        usize,
-    ) -> c_int,
+    sign: SignFn,
     user_data: UserData,
     free: tokenclient_free_fn,
+}
+
+type SignFn = unsafe extern "C" fn(
+    *mut c_void,
+    *const u8,
+    usize,
+    *mut u8,
+    usize,
+    *mut usize,
+    *mut c_char,
+    usize,
+) -> c_int;
+
+impl CallbackSigner {
+    /// Made last, once every argument is checked: dropping it calls
+    /// `free_user_data`, which an error must never do.
+    fn new(sign: SignFn, user_data: *mut c_void, free: tokenclient_free_fn) -> Arc<CallbackSigner> {
+        Arc::new(CallbackSigner {
+            sign,
+            user_data: UserData(user_data),
+            free,
+        })
+    }
+}
+
+/// The algorithm (not an HMAC one) and the callback, both checked.
+unsafe fn checked(alg: *const c_char, sign: tokenclient_sign_fn) -> Result<(Algorithm, SignFn)> {
+    let alg: Algorithm = str_arg(alg, "alg")?.parse()?;
+    let sign = sign.ok_or_else(|| Error::invalid_argument("sign is NULL"))?;
+    if alg.is_hmac() {
+        return Err(Error::invalid_argument(format!(
+            "{alg} signs with a client secret, not with a signer"
+        )));
+    }
+    Ok((alg, sign))
 }
 
 impl Signer for CallbackSigner {
@@ -157,24 +183,16 @@ pub unsafe extern "C" fn tokenclient_client_set_signer(
 ) -> *mut tokenclient_error {
     boundary(|| {
         let c = self::client(client)?;
-        let alg: Algorithm = str_arg(alg, "alg")?.parse()?;
+        let (alg, sign) = checked(alg, sign)?;
         let key_id = opt_str_arg(key_id, "key_id")?;
-        let sign = sign.ok_or_else(|| Error::invalid_argument("sign is NULL"))?;
-        if alg.is_hmac() {
-            return Err(Error::invalid_argument(format!(
-                "{alg} signs with a client secret, not with a signer"
-            )));
-        }
         if let Some(kid) = key_id {
             crate::client::check_key_id(kid)?;
         }
-        // Made last, once nothing can fail: dropping it calls free_user_data.
-        let signer = Arc::new(CallbackSigner {
-            sign,
-            user_data: UserData(user_data),
-            free: free_user_data,
-        });
-        c.set_signer(signer, alg, key_id)
+        c.set_signer(
+            CallbackSigner::new(sign, user_data, free_user_data),
+            alg,
+            key_id,
+        )
     })
 }
 
@@ -202,16 +220,8 @@ pub unsafe extern "C" fn tokenclient_client_set_dpop_signer(
 ) -> *mut tokenclient_error {
     boundary(|| {
         let c = self::client(client)?;
-        let alg: Algorithm = str_arg(alg, "alg")?.parse()?;
+        let (alg, sign) = checked(alg, sign)?;
         let public_key = str_arg(public_key, "public_key")?;
-        let sign = sign.ok_or_else(|| Error::invalid_argument("sign is NULL"))?;
-        if alg.is_hmac() {
-            return Err(Error::invalid_argument(format!(
-                "{alg} signs with a client secret, not with a signer"
-            )));
-        }
-        // Checked before the signer exists, so that an error never frees
-        // the caller's user data.
         let (_, key_type) = crate::keys::parse_public_key(public_key)?;
         if !key_type.fits(alg) {
             return Err(Error::key(format!(
@@ -219,11 +229,7 @@ pub unsafe extern "C" fn tokenclient_client_set_dpop_signer(
                 key_type.describe()
             )));
         }
-        let signer = Arc::new(CallbackSigner {
-            sign,
-            user_data: UserData(user_data),
-            free: free_user_data,
-        });
+        let signer = CallbackSigner::new(sign, user_data, free_user_data);
         c.set_dpop_signer(signer, alg, public_key)
     })
 }

@@ -276,7 +276,7 @@ impl Pkcs11Key {
 
     /// A session of this process's, opened (with the module, the login
     /// and the key) if none is idle.
-    fn session(&self) -> Result<(Session, Pkcs11, ObjectHandle)> {
+    fn session(&self) -> Result<(Session, ObjectHandle)> {
         let mut live = self
             .live
             .get()
@@ -290,7 +290,7 @@ impl Pkcs11Key {
             Some(s) => s,
             None => open_session(&l.module, l.slot, &self.uri)?,
         };
-        Ok((session, l.module.clone(), l.key))
+        Ok((session, l.key))
     }
 
     fn give_back(&self, session: Session) {
@@ -327,7 +327,7 @@ impl std::fmt::Debug for Pkcs11Key {
 
 impl Signer for Pkcs11Key {
     fn sign(&self, input: &[u8]) -> Result<Vec<u8>> {
-        let (session, _module, key) = self.session()?;
+        let (session, key) = self.session()?;
         let pss;
         let (mechanism, data): (Mechanism<'_>, Zeroizing<Vec<u8>>) = match self.alg {
             Algorithm::ES256 | Algorithm::ES384 | Algorithm::ES512 => {
@@ -398,7 +398,7 @@ impl Pkcs11Key {
     /// The key's public half, from the token's public key object of the
     /// same label and id (for a DPoP key, whose proofs carry it).
     pub(crate) fn public_key(&self) -> Result<PKey<Public>> {
-        let (session, _module, _key) = self.session()?;
+        let (session, _) = self.session()?;
         let result = self.read_public(&session);
         self.give_back(session);
         result
@@ -574,8 +574,10 @@ fn find_slot(module: &Pkcs11, uri: &Uri, slots: Vec<Slot>) -> Result<Slot> {
         let info = module
             .get_token_info(slot)
             .map_err(|e| ck("the PKCS#11 module could not describe a token", e))?;
-        let same =
-            |want: &Option<String>, have: &str| want.as_deref().is_none_or_eq(have.trim_end());
+        // (MSRV 1.80: no Option::is_none_or.)
+        let same = |want: &Option<String>, have: &str| {
+            want.as_deref().map_or(true, |w| w == have.trim_end())
+        };
         if same(&uri.token, info.label())
             && same(&uri.serial, info.serial_number())
             && same(&uri.manufacturer, info.manufacturer_id())
@@ -592,17 +594,6 @@ fn find_slot(module: &Pkcs11, uri: &Uri, slots: Vec<Slot>) -> Result<Slot> {
         _ => Err(Error::key(
             "several PKCS#11 tokens match the URI: name one (token=, serial= or slot-id=)",
         )),
-    }
-}
-
-/// `Option<&str>` is none or equal (MSRV 1.80 has no `is_none_or`).
-trait NoneOrEq {
-    fn is_none_or_eq(&self, have: &str) -> bool;
-}
-
-impl NoneOrEq for Option<&str> {
-    fn is_none_or_eq(&self, have: &str) -> bool {
-        self.map_or(true, |want| want == have)
     }
 }
 
