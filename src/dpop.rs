@@ -14,6 +14,7 @@ use std::sync::Arc;
 use crate::signer::Signer;
 use openssl::sha::sha256;
 use serde::Serialize;
+use zeroize::Zeroizing;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::jose::JwsSigner;
@@ -34,6 +35,9 @@ const MAX_ORIGINS: usize = 100;
 pub(crate) struct DpopKey {
     signer: JwsSigner,
     thumbprint: String,
+    /// The last access token a proof was made for, and its `ath`: a
+    /// resource client sends the same token many times over.
+    last_ath: Mutex<Option<(Zeroizing<String>, String)>>,
 }
 
 impl std::fmt::Debug for DpopKey {
@@ -110,6 +114,7 @@ impl DpopKey {
         Ok(DpopKey {
             signer: signer.with_header(&header),
             thumbprint,
+            last_ath: Mutex::new(None),
         })
     }
 
@@ -138,7 +143,7 @@ impl DpopKey {
         if let Some(nonce) = nonce {
             check_nonce(nonce)?;
         }
-        let ath = access_token.map(|t| URL_SAFE_NO_PAD.encode(sha256(t.as_bytes())));
+        let ath = access_token.map(|t| self.ath(t));
         let mut jti = [0u8; uuid::fmt::Hyphenated::LENGTH];
         let claims = Claims {
             jti: crate::random::uuid_v4().hyphenated().encode_lower(&mut jti),
@@ -150,6 +155,21 @@ impl DpopKey {
         };
         let json = serde_json::to_vec(&claims).expect("claims always serialize");
         self.signer.sign_compact(&json)
+    }
+}
+
+impl DpopKey {
+    /// The `ath` of `token`: base64url SHA-256 (RFC 9449 §4.2).
+    fn ath(&self, token: &str) -> String {
+        let mut last = self.last_ath.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((t, ath)) = last.as_ref() {
+            if t.as_str() == token {
+                return ath.clone();
+            }
+        }
+        let ath = URL_SAFE_NO_PAD.encode(sha256(token.as_bytes()));
+        *last = Some((Zeroizing::new(token.to_string()), ath.clone()));
+        ath
     }
 }
 
@@ -371,6 +391,21 @@ mod tests {
         );
         assert_ne!(again["jti"], claims["jti"]);
         assert!(again.get("ath").is_none() && again.get("nonce").is_none());
+    }
+
+    #[test]
+    fn ath_follows_the_token() {
+        let key = DpopKey::generate().unwrap();
+        for token in ["a", "b", "a", "a", "c"] {
+            let proof = key
+                .proof("GET", "https://rs.example/", Some(token), None)
+                .unwrap();
+            let claims = decode(proof.split('.').nth(1).unwrap());
+            assert_eq!(
+                claims["ath"],
+                URL_SAFE_NO_PAD.encode(sha256(token.as_bytes())).as_str()
+            );
+        }
     }
 
     #[test]
