@@ -1,8 +1,8 @@
 package tokenclient
 
-// The exported trampolines for token and log callbacks. A file with
-// //export may only declare C functions in its preamble, so the shims that
-// adapt their signatures live in client.go and events.go.
+// The exported trampolines for token, log and signer callbacks. A file
+// with //export may only declare C functions in its preamble, so the shims
+// that adapt their signatures live in client.go, events.go and signer.go.
 
 /*
 #include <stdint.h>
@@ -11,6 +11,7 @@ package tokenclient
 import "C"
 
 import (
+	"fmt"
 	"log/slog"
 	"runtime/cgo"
 	"unsafe"
@@ -52,4 +53,52 @@ func tokenclientGoLogCallback(userData unsafe.Pointer, event *C.tokenclient_even
 		return
 	}
 	logEvent(logger, event)
+}
+
+// tokenclientGoSign is the tokenclient_sign_fn of SetSigner and
+// SetDPoPSigner: it runs the signer of its handle over a copy of the
+// input, on the thread of the request that signs, possibly on many at
+// once. Nothing may unwind into the library: a panic (the signer's, or a
+// handle already deleted) is recovered and returned as a failure with its
+// message, which the library turns into a KindKey error.
+//
+//export tokenclientGoSign
+func tokenclientGoSign(userData unsafe.Pointer, input *C.uint8_t, inputLen C.size_t, outSig *C.uint8_t, outCap C.size_t,
+	outLen *C.size_t, errMsg *C.char, errCap C.size_t) (rc C.int) {
+	defer func() {
+		if r := recover(); r != nil {
+			// fmt recovers a panic of the value's String or Error method.
+			rc = signerFailed(errMsg, errCap, fmt.Sprintf("the Go signer panicked: %v", r))
+		}
+	}()
+	hook, ok := cgo.Handle(*(*C.uintptr_t)(userData)).Value().(*signerHook)
+	if !ok || outSig == nil || outLen == nil || (input == nil && inputLen != 0) {
+		return signerFailed(errMsg, errCap, "the Go signer was called without its arguments")
+	}
+	// A copy: the signer may keep what it is given, the input may not stay.
+	msg := make([]byte, int(inputLen))
+	if inputLen != 0 {
+		copy(msg, unsafe.Slice((*byte)(unsafe.Pointer(input)), int(inputLen)))
+	}
+	sig, err := hook.sign(msg)
+	switch {
+	case err != nil:
+		return signerFailed(errMsg, errCap, err.Error())
+	case uint64(len(sig)) > uint64(outCap):
+		return signerFailed(errMsg, errCap, fmt.Sprintf("the Go signer returned %d bytes, more than the %d the library has room for", len(sig), outCap))
+	}
+	if len(sig) > 0 {
+		copy(unsafe.Slice((*byte)(unsafe.Pointer(outSig)), len(sig)), sig)
+	}
+	*outLen = C.size_t(len(sig))
+	return 0
+}
+
+// tokenclientGoFreeSigner is the free_user_data of a signer: the library
+// calls it once, on any thread, when no request can sign with it any more.
+//
+//export tokenclientGoFreeSigner
+func tokenclientGoFreeSigner(userData unsafe.Pointer) {
+	defer func() { _ = recover() }()
+	releaseSigner((*C.uintptr_t)(userData))
 }

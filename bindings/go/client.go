@@ -166,8 +166,7 @@ func (c *Client) setHook(field **C.uintptr_t, value any, set func(h *C.tokenclie
 	defer c.hookMu.Unlock()
 	var slot *C.uintptr_t
 	if value != nil {
-		slot = (*C.uintptr_t)(C.malloc(C.size_t(unsafe.Sizeof(C.uintptr_t(0)))))
-		*slot = C.uintptr_t(cgo.NewHandle(value))
+		slot = newHookSlot(value)
 	}
 	err := c.with(func(h *C.tokenclient_client) *C.tokenclient_error {
 		return set(h, unsafe.Pointer(slot))
@@ -184,6 +183,14 @@ func (c *Client) setHook(field **C.uintptr_t, value any, set func(h *C.tokenclie
 	releaseHook(old)
 	c.cache.drop(false)
 	return nil
+}
+
+// newHookSlot is a callback's user_data: C memory (no Go pointer crosses
+// into C) holding a new cgo.Handle of value; releaseHook frees both.
+func newHookSlot(value any) *C.uintptr_t {
+	slot := (*C.uintptr_t)(C.malloc(C.size_t(unsafe.Sizeof(C.uintptr_t(0)))))
+	*slot = C.uintptr_t(cgo.NewHandle(value))
+	return slot
 }
 
 func releaseHook(slot *C.uintptr_t) {
@@ -369,7 +376,14 @@ func KeyID(kid string) KeyOption { return func(k *keyConfig) { k.kid = kid } }
 func Algorithm(alg string) KeyOption { return func(k *keyConfig) { k.alg = alg } }
 
 // SetPrivateKey authenticates with private_key_jwt. key is PEM, one-line
-// PEM, bare base64 DER or a private JWK.
+// PEM, bare base64 DER or a private JWK; or the PKCS#11 URI (RFC 7512) of
+// a key inside a token, such as
+// "pkcs11:token=LABEL;object=KEY-LABEL?module-path=/path/module.so&pin-value=PIN"
+// (or pin-source=file:PATH), which the token then signs with: the library
+// loads the module, logs in and finds the key now (a refused login, no
+// such key or several are KindKey; a module that cannot be loaded,
+// KindConfig), and no message shows the PIN. For a key behind another API
+// see SetSigner.
 func (c *Client) SetPrivateKey(key string, opts ...KeyOption) error {
 	var cfg keyConfig
 	for _, o := range opts {

@@ -33,12 +33,14 @@ func (c *Client) SetTLSClientAuth(method AuthMethod) error {
 
 // SetDPoPKey makes every token request carry a DPoP proof (RFC 9449) of
 // key, so that the tokens are bound to it (token_type "DPoP", Token.Cnf.JKT
-// its thumbprint): key in any format SetPrivateKey reads, or "" for a new
-// P-256 key the library makes and keeps only in memory (wiped on Close);
-// alg "" for the key's default (ES256 for P-256; RS256 for RSA, PS256
-// allowed). A server's use_dpop_nonce answer is retried once at once with
-// its nonce, nonces are kept per origin for the next proofs, and a token
-// of another type than DPoP is KindResponse unless SetDPoPAllowBearer.
+// its thumbprint): key in any format SetPrivateKey reads (a PKCS#11 URI
+// too: its public key object is read for the proofs' JWK), or "" for a
+// new P-256 key the library makes and keeps only in memory (wiped on
+// Close); alg "" for the key's default (ES256 for P-256; RS256 for RSA,
+// PS256 allowed). A key behind a crypto.Signer: SetDPoPSigner. A
+// server's use_dpop_nonce answer is retried once at once with its nonce,
+// nonces are kept per origin for the next proofs, and a token of another
+// type than DPoP is KindResponse unless SetDPoPAllowBearer.
 // Cached tokens are kept per key; replacing the key makes refresh tokens
 // bound to the old one unusable.
 //

@@ -25,6 +25,9 @@ type testServer struct {
 	ProtectedURL string `json:"protected_url"`
 	StatsURL     string `json:"stats_url"`
 	RedirectURI  string `json:"redirect_uri"`
+	// POST a client's metadata (JSON): open dynamic registration (RFC
+	// 7591) on the main issuer; 201 {"client_id": ...}.
+	RegistrationURL string `json:"registration_url"`
 	// The main issuer (FromIssuer), and its test user's sub.
 	Issuer   string `json:"issuer"`
 	TestUser string `json:"test_user"`
@@ -87,6 +90,10 @@ type clientInfo struct {
 
 var server *testServer
 
+// testDir is a directory that lives as long as the test binary (the
+// SoftHSM2 token is made in it); it is removed at exit.
+var testDir string
+
 func TestMain(m *testing.M) {
 	os.Exit(runWithServer(m))
 }
@@ -97,6 +104,7 @@ func runWithServer(m *testing.M) int {
 		panic(err)
 	}
 	defer os.RemoveAll(dir)
+	testDir = dir
 	manifest := filepath.Join(dir, "manifest.json")
 	cmd := exec.Command("node", "../../tests/server/server.mjs", "--manifest", manifest,
 		"--parent-pid", strconv.Itoa(os.Getpid()))
