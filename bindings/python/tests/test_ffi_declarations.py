@@ -33,6 +33,13 @@ C_TO_CTYPES = {
     "tokenclient_token_callback": {_ffi.TOKEN_CALLBACK},
     "tokenclient_log_level": {ctypes.c_uint32},
     "tokenclient_log_callback": {_ffi.LOG_CALLBACK},
+    # An external signer's callback and the function that frees its user data.
+    "tokenclient_sign_fn": {_ffi.SIGN_FN},
+    "tokenclient_free_fn": {_ffi.FREE_FN},
+    # The buffers a signer reads and writes, as plain pointers (ctypes.string_at, ctypes.memmove).
+    "const uint8_t *": {ctypes.c_void_p},
+    "uint8_t *": {ctypes.c_void_p},
+    "size_t *": {ctypes.POINTER(ctypes.c_size_t)},
     "void *": {ctypes.c_void_p},
     # Call options: a struct passed by pointer (NULL for the defaults).
     "const tokenclient_call_options *": {ctypes.POINTER(_ffi.CallOptions)},
@@ -91,6 +98,38 @@ def test_every_declaration_matches_the_header():
         assert restype in c_to_ctypes(ret) or (ret.endswith("*") and restype is ctypes.c_void_p), (name, ret)
         assert len(argtypes) == len(params), f"{name}: {len(argtypes)} arguments, the header has {len(params)}"
         for i, (a, p) in enumerate(zip(argtypes, params)):
+            assert a in c_to_ctypes(p), f"{name} argument {i}: {a} does not fit {p!r}"
+
+
+#: The binding's function pointer types, by the header's typedef names.
+CALLBACKS = {
+    "tokenclient_token_callback": _ffi.TOKEN_CALLBACK,
+    "tokenclient_log_callback": _ffi.LOG_CALLBACK,
+    "tokenclient_sign_fn": _ffi.SIGN_FN,
+    "tokenclient_free_fn": _ffi.FREE_FN,
+}
+
+
+def header_callbacks():
+    """name -> (return type, [parameter types]) of every function pointer typedef of the header."""
+    out = {}
+    for m in re.finditer(r"^typedef ([\w ]+?\*?)\s*\(\*(tokenclient_\w+)\)\(([^)]*)\);", HEADER.read_text(), re.M):
+        args = m.group(3).strip()
+        params = [] if args in ("", "void") else [re.sub(r"\s*\b\w+$", "", a.strip()) for a in args.split(",")]
+        out[m.group(2)] = (m.group(1).strip(), params)
+    return out
+
+
+def test_every_callback_type_matches_the_header():
+    """The CFUNCTYPEs have the return and parameter types of the header's
+    typedefs (a wrong one would pass ctypes' checks and corrupt the stack)."""
+    callbacks = header_callbacks()
+    assert set(callbacks) == set(CALLBACKS)
+    for name, (ret, params) in callbacks.items():
+        fn = CALLBACKS[name]
+        assert fn._restype_ in c_to_ctypes(ret), (name, ret)
+        assert len(fn._argtypes_) == len(params), name
+        for i, (a, p) in enumerate(zip(fn._argtypes_, params)):
             assert a in c_to_ctypes(p), f"{name} argument {i}: {a} does not fit {p!r}"
 
 

@@ -216,6 +216,12 @@ def test_ca_file_and_client_cert_are_applied(tmp_path):
     ({"retry_policy": 11}, tokenclient.InvalidArgumentError),
     ({"refresh_policy": (0, 10)}, tokenclient.InvalidArgumentError),
     ({"log_level": "debug"}, TypeError),
+    ({"signer": lambda data: b""}, tokenclient.InvalidArgumentError),
+    ({"signer": lambda data: b"", "alg": "HS256"}, tokenclient.InvalidArgumentError),
+    ({"signer": "not a signer", "alg": "ES256"}, TypeError),
+    ({"signer": lambda data: b"", "alg": "ES256", "public": True}, tokenclient.InvalidArgumentError),
+    ({"dpop_signer": lambda data: b"", "dpop_alg": "ES256", "dpop_public_key": "garbage"}, tokenclient.KeyFormatError),
+    ({"dpop_public_key": "k"}, tokenclient.InvalidArgumentError),
     ({"no_such_option": 1}, TypeError),
 ], ids=lambda v: v.__name__ if isinstance(v, type) else ",".join(v))
 def test_a_bad_keyword_raises_and_frees_the_client(frees, kwargs, error):

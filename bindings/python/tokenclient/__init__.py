@@ -19,6 +19,11 @@ with `auth_method="tls_client_auth"` (mutual TLS, RFC 8705); `Token.cnf` says
 what a token is bound to and `Token.authorization` is its header value
 (`Client.dpop_proof` makes the proofs to send with it).
 
+Keys that never leave their vault: a PKCS#11 URI (`pkcs11:token=...;object=...
+?module-path=...`) wherever a key is taken, and `signer=` / `dpop_signer=`
+(`Client.set_signer`, `Client.set_dpop_signer`): a callable that signs the
+JWS signing input, or a `cryptography` private key object.
+
 `AsyncClient` has the same I/O methods as coroutines; `tokenclient.requests`
 and `tokenclient.httpx` attach tokens to those HTTP clients (importing
 `tokenclient` imports neither).

@@ -15,7 +15,7 @@ import weakref
 from typing import (TYPE_CHECKING, Any, Callable, ClassVar, Dict, Iterable, List, Mapping, NoReturn, Optional,
                     Sequence, Tuple, TypeVar, Union, cast)
 
-from . import _events, _ffi
+from . import _events, _ffi, _signers
 from ._errors import InvalidArgumentError, check
 from ._owned import _Owned
 
@@ -345,7 +345,7 @@ class Cancel(_Owned):
 
 
 #: The credentials keyword arguments of Client, of which one may be given.
-_CREDENTIALS = ("private_key", "client_secret", "public")
+_CREDENTIALS = ("private_key", "signer", "client_secret", "public")
 
 #: A snapshot of a cached token: (the token, its monotonic deadline, its
 #: wall-clock deadline).
@@ -361,9 +361,10 @@ class Client(_Owned):
 
         Client(token_url, client_id, private_key=pem, key_id="k1", timeout=5)
 
-    `private_key` (with `key_id`, `alg`), `client_secret` (with
-    `auth_method`, `hmac_alg`) and `public=True` choose the credentials (one
-    of them); `refresh_token`, `audience` (a str, or a list for several),
+    `private_key` (with `key_id`, `alg`), `signer` (an external signer: a
+    callable or a `cryptography` key, with `key_id`, `alg`; see
+    `set_signer`), `client_secret` (with `auth_method`, `hmac_alg`) and
+    `public=True` choose the credentials (one of them); `refresh_token`, `audience` (a str, or a list for several),
     `assertion_lifetime`, `clock_skew` (seconds), `timeout` (seconds for a
     whole call, or a pair (connect, total)), `ca_file`, `client_cert` (a pair
     (cert, key): paths or PEM text), `proxy`, `max_response_bytes`, `headers`
@@ -374,8 +375,9 @@ class Client(_Owned):
     `SELF_SIGNED_TLS_CLIENT_AUTH`, or their names) with `client_cert` and no
     other credentials authenticates with the certificate
     (`set_tls_client_auth`). `dpop_key` (a key, or True for a generated
-    P-256 one; with `dpop_alg`) calls `set_dpop_key`, `dpop_allow_bearer`
-    `set_dpop_allow_bearer`. A bad one closes the client and raises the
+    P-256 one; with `dpop_alg`) calls `set_dpop_key`, `dpop_signer` (with
+    `dpop_alg`, `dpop_public_key`) `set_dpop_signer` (one of the two),
+    `dpop_allow_bearer` `set_dpop_allow_bearer`. A bad one closes the client and raises the
     setter's error."""
 
     def __init__(
@@ -386,6 +388,7 @@ class Client(_Owned):
         private_key: Optional[Union[str, bytes]] = None,
         key_id: Optional[str] = None,
         alg: Optional[str] = None,
+        signer: Optional[Union[_signers.SignFunction, Any]] = None,
         client_secret: Optional[Union[str, bytes]] = None,
         auth_method: Optional[Union[AuthMethod, int, str]] = None,
         hmac_alg: Optional[str] = None,
@@ -406,18 +409,21 @@ class Client(_Owned):
         log_level: Optional[int] = _UNSET,
         dpop_key: Optional[Union[bool, str, bytes, Any]] = None,
         dpop_alg: Optional[str] = None,
+        dpop_signer: Optional[Union[_signers.SignFunction, Any]] = None,
+        dpop_public_key: Optional[Union[str, bytes, Any]] = None,
         dpop_allow_bearer: Optional[bool] = None,
     ) -> None:
         self._init_state()
         out = ctypes.c_void_p()
         check(lib.tokenclient_client_new(_arg(token_url, "token_url"), _arg(client_id, "client_id"), ctypes.byref(out)))
         self._start(out.value, dict(
-            private_key=private_key, key_id=key_id, alg=alg, client_secret=client_secret,
+            private_key=private_key, key_id=key_id, alg=alg, signer=signer, client_secret=client_secret,
             auth_method=auth_method, hmac_alg=hmac_alg, public=public, refresh_token=refresh_token,
             audience=audience, assertion_lifetime=assertion_lifetime, clock_skew=clock_skew, timeout=timeout,
             ca_file=ca_file, client_cert=client_cert, proxy=proxy, max_response_bytes=max_response_bytes,
             headers=headers, retry_policy=retry_policy, refresh_policy=refresh_policy, on_token=on_token,
-            log_level=log_level, dpop_key=dpop_key, dpop_alg=dpop_alg, dpop_allow_bearer=dpop_allow_bearer,
+            log_level=log_level, dpop_key=dpop_key, dpop_alg=dpop_alg, dpop_signer=dpop_signer,
+            dpop_public_key=dpop_public_key, dpop_allow_bearer=dpop_allow_bearer,
         ))
 
     def _init_state(self) -> None:
@@ -461,16 +467,23 @@ class Client(_Owned):
             given.append(f"auth_method {method.name.lower()}")
         if len(given) > 1:
             raise InvalidArgumentError(
-                f"give one of private_key, client_secret, public and a TLS auth_method, not {' and '.join(given)}",
+                "give one of private_key, signer, client_secret, public and a TLS auth_method, "
+                f"not {' and '.join(given)}",
                 _ffi.ERROR_INVALID_ARGUMENT)
-        for name, needs in (("key_id", "private_key"), ("alg", "private_key"),
-                            ("auth_method", "client_cert" if tls else "client_secret"), ("dpop_alg", "dpop_key")):
-            if kw[name] is not None and kw[needs] in (None, False):
-                raise InvalidArgumentError(f"{name} goes with {needs}", _ffi.ERROR_INVALID_ARGUMENT)
+        dpop = [name for name in ("dpop_key", "dpop_signer") if kw[name] not in (None, False)]
+        if len(dpop) > 1:
+            raise InvalidArgumentError("give one of dpop_key and dpop_signer, not both", _ffi.ERROR_INVALID_ARGUMENT)
+        for name, needs in (("key_id", ("private_key", "signer")), ("alg", ("private_key", "signer")),
+                            ("auth_method", ("client_cert",) if tls else ("client_secret",)),
+                            ("dpop_alg", ("dpop_key", "dpop_signer")), ("dpop_public_key", ("dpop_signer",))):
+            if kw[name] is not None and all(kw[n] in (None, False) for n in needs):
+                raise InvalidArgumentError(f"{name} goes with {' or '.join(needs)}", _ffi.ERROR_INVALID_ARGUMENT)
         if kw["hmac_alg"] is not None:  # first: the secret is checked against it
             self.set_hmac_alg(kw["hmac_alg"])
         if kw["private_key"] is not None:
             self.set_private_key(kw["private_key"], key_id=kw["key_id"], alg=kw["alg"])
+        if kw["signer"] is not None:
+            self.set_signer(kw["signer"], alg=kw["alg"], key_id=kw["key_id"])
         if kw["client_secret"] is not None:
             self.set_client_secret(kw["client_secret"], AuthMethod.CLIENT_SECRET_BASIC if method is None else method)
         if kw["public"] is not False:
@@ -510,6 +523,8 @@ class Client(_Owned):
         dpop_key = kw["dpop_key"]
         if dpop_key is not None and dpop_key is not False:
             self.set_dpop_key(None if dpop_key is True else dpop_key, kw["dpop_alg"])
+        if kw["dpop_signer"] is not None:
+            self.set_dpop_signer(kw["dpop_signer"], kw["dpop_alg"], kw["dpop_public_key"])
         if kw["dpop_allow_bearer"] is not None:
             self.set_dpop_allow_bearer(kw["dpop_allow_bearer"])
         if kw["proxy"] is not None:
@@ -652,9 +667,58 @@ class Client(_Owned):
 
     def set_private_key(self, key: Union[str, bytes], key_id: Optional[str] = None, alg: Optional[str] = None) -> None:
         """Authenticates with private_key_jwt. `key` is PEM, one-line PEM,
-        bare base64 DER, a private JWK (str or bytes), or raw DER bytes."""
+        bare base64 DER, a private JWK (str or bytes), or raw DER bytes; or
+        the PKCS#11 URI (RFC 7512) of a key inside a token, which never
+        leaves it: `pkcs11:token=LABEL;object=KEY-LABEL?module-path=MODULE&
+        pin-value=PIN` (or `pin-source=file:PATH`); the module, login and key
+        are opened now, the key's type picks the default `alg`, and a forked
+        child reopens the module on its first signature (PKCS#11 sessions do
+        not survive fork()). A key the library cannot reach at all:
+        `set_signer`."""
         self._set(lib.tokenclient_client_set_private_key, _arg(_key_text(key), "key"), _arg(key_id, "key_id", True),
                   _arg(alg, "alg", True))
+
+    def set_signer(self, sign: Union[_signers.SignFunction, Any], alg: Optional[str] = None,
+                   key_id: Optional[str] = None) -> None:
+        """Authenticates with private_key_jwt, signing with a key the library
+        never sees (an HSM, a cloud KMS). `sign` is a callable that takes
+        the exact JWS signing input (bytes) and returns the signature
+        (bytes): for ES256/ES384/ES512 JOSE's `r || s` or DER (converted by
+        the library), for RS*/PS* the modulus-sized signature, for EdDSA 64
+        bytes; `alg` is then required. Or `sign` is a private key object
+        of the `cryptography` package (EC, RSA or Ed25519; it may be backed
+        by an HSM): it signs with the hash and padding of `alg` (PS*: PSS,
+        MGF1 of the same hash, salt as long as the digest), and `alg`
+        defaults to the key's (P-256 ES256, P-384 ES384, P-521 ES512, RSA
+        RS256, Ed25519 EdDSA). `key_id` is the assertions' `kid`.
+
+        The callable runs on any thread, several at once, with the GIL; an
+        exception it raises (or a result that is not bytes) fails the call
+        with a KeyFormatError carrying the exception's type and text (so
+        it should hold no secret); one that returns after the call's
+        deadline fails it with a TransportError before anything is sent.
+        It must not call this client's setters. The library holds it until
+        no request uses it any more (it is replaced, or the client closed),
+        so a callable that refers to its client keeps the client alive
+        until `close()`. In a forked child it runs in the child: a signer
+        holding a connection or session must reopen it there. Keys in a
+        PKCS#11 token need no callable: `set_private_key("pkcs11:...")`.
+        Replaces other credentials."""
+        function, alg, _ = _signers.signer(sign, alg)
+        self._install_signer(lib.tokenclient_client_set_signer, function, _arg(alg, "alg"),
+                             _arg(key_id, "key_id", True))
+
+    def _install_signer(self, setter: Callable[..., Optional[int]], function: _signers.SignFunction,
+                        *args: Any) -> None:
+        """Calls `setter(handle, *args, sign, user_data, free)` for
+        `function`, which the library then holds until it calls `free`;
+        on an error it holds nothing."""
+        user_data = _signers.register(function)
+        try:
+            self._set(setter, *args, _signers.SIGN, user_data, _signers.FREE)
+        except BaseException:
+            _signers.unregister(user_data)
+            raise
 
     def set_public(self) -> None:
         """Makes this a public client (auth method none)."""
@@ -681,15 +745,39 @@ class Client(_Owned):
         retried once with its nonce, by the library) and tokens are
         "DPoP" (`Token.authorization`, `Token.cnf`); another type is a
         ResponseError unless `set_dpop_allow_bearer`. `key` is what
-        `set_private_key` takes, or a private key object of the
-        `cryptography` package (serialized to unencrypted PKCS#8 PEM, a
-        Python str the binding cannot wipe), or None to generate a P-256
+        `set_private_key` takes (a PKCS#11 URI too: the proofs name its
+        public key object of the same label or id), or a private key object
+        of the `cryptography` package (serialized to unencrypted PKCS#8 PEM, a
+        Python str the binding cannot wipe; `set_dpop_signer` signs with one
+        instead, which also suits one backed by an HSM), or None to generate a P-256
         key kept only in the library's memory. `alg`: None for the key's
         default (ES256 for P-256; RS256 for RSA, PS256 allowed). Replacing
         the key makes refresh tokens bound to the old one unusable."""
         if key is not None and not isinstance(key, (str, bytes, bytearray)) and hasattr(key, "private_bytes"):
             key = _pkcs8_pem(key)
         self._set(lib.tokenclient_client_set_dpop_key, _arg(_key_text(key), "key", True), _arg(alg, "alg", True))
+
+    def set_dpop_signer(self, sign: Union[_signers.SignFunction, Any], alg: Optional[str] = None,
+                        public_key: Optional[Union[str, bytes, Any]] = None) -> None:
+        """Binds every token to a DPoP key the library never sees (see
+        `set_dpop_key`): `sign` and `alg` as for `set_signer` (a callable,
+        with `alg` required, or a `cryptography` private key object, whose
+        public key is taken from it). For a callable, `public_key` is its
+        public half, named in every proof (its thumbprint is the `jkt` of
+        bound tokens): PEM (`-----BEGIN PUBLIC KEY-----`), DER bytes, bare
+        base64 of the DER, or a `cryptography` public key object. A public
+        key that cannot be read or does not fit `alg` is a KeyFormatError.
+        Replaces the DPoP key."""
+        function, alg, is_key = _signers.signer(sign, alg)
+        if is_key:
+            if public_key is not None:
+                raise InvalidArgumentError("public_key goes with a callable: a key object's is its own",
+                                           _ffi.ERROR_INVALID_ARGUMENT)
+            public_key = _signers.public_pem(sign)
+        elif public_key is not None and not isinstance(public_key, (str, bytes, bytearray)):
+            public_key = _signers.public_pem(public_key)
+        self._install_signer(lib.tokenclient_client_set_dpop_signer, function, _arg(alg, "alg"),
+                             _arg(_key_text(public_key), "public_key"))
 
     def set_dpop_allow_bearer(self, allow: bool = True) -> None:
         """Whether a token of another type than DPoP is accepted when a

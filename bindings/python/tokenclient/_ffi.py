@@ -46,6 +46,13 @@ lib = _load()
 TOKEN_CALLBACK = ctypes.CFUNCTYPE(None, c_void_p, c_void_p)
 #: void (*)(void *user_data, const tokenclient_event *event)
 LOG_CALLBACK = ctypes.CFUNCTYPE(None, c_void_p, c_void_p)
+#: int (*)(void *user_data, const uint8_t *input, size_t input_len, uint8_t *out_sig,
+#:         size_t out_cap, size_t *out_len, char *err_msg, size_t err_cap)
+#: (the buffers as plain pointers: read with ctypes.string_at, written with ctypes.memmove)
+SIGN_FN = ctypes.CFUNCTYPE(c_int, c_void_p, c_void_p, c_size_t, c_void_p, c_size_t, POINTER(c_size_t), c_void_p,
+                           c_size_t)
+#: void (*)(void *user_data)
+FREE_FN = ctypes.CFUNCTYPE(None, c_void_p)
 
 
 class CallOptions(ctypes.Structure):
@@ -177,6 +184,10 @@ SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "tokenclient_client_dpop_answer": (_ERR, [c_void_p, c_char_p, c_uint32, c_char_p, c_char_p, POINTER(c_int32)]),
     "tokenclient_token_cnf": (c_char_p, [c_void_p]),
     "tokenclient_token_authorization": (c_char_p, [c_void_p]),
+    # External signers: keys that never leave their vault (a KMS, an HSM; PKCS#11 URIs go through
+    # set_private_key and set_dpop_key).
+    "tokenclient_client_set_signer": (_ERR, [c_void_p, c_char_p, c_char_p, SIGN_FN, c_void_p, FREE_FN]),
+    "tokenclient_client_set_dpop_signer": (_ERR, [c_void_p, c_char_p, c_char_p, SIGN_FN, c_void_p, FREE_FN]),
 }
 
 for _name, (_restype, _argtypes) in SIGNATURES.items():
