@@ -375,6 +375,35 @@ fn mtls_refusals() {
         .set_tls_client_auth(AuthMethod::TlsClientAuth)
         .unwrap();
     let t = direct.client_credentials(None).unwrap();
+    // Cached tokens are kept per certificate: the same one (as files now)
+    // is served the cached token, another is not (its own request fails).
+    let cached = direct.get_token(Some("read")).unwrap();
+    direct
+        .set_client_cert(Some((
+            manifest_str(server, &["mtls", "certs", "mtls-client", "cert_file"]),
+            manifest_str(server, &["mtls", "certs", "mtls-client", "key_file"]),
+        )))
+        .unwrap();
+    assert!(std::sync::Arc::ptr_eq(
+        &cached,
+        &direct.get_token(Some("read")).unwrap()
+    ));
+    direct
+        .set_client_cert(Some((
+            manifest_str(server, &["mtls", "certs", "other-client", "cert_file"]),
+            manifest_str(server, &["mtls", "certs", "other-client", "key_file"]),
+        )))
+        .unwrap();
+    assert_eq!(
+        direct.get_token(Some("read")).unwrap_err().kind(),
+        ErrorKind::OAuth
+    );
+    direct
+        .set_client_cert(Some((
+            manifest_str(server, &["mtls", "certs", "mtls-client", "cert_pem"]),
+            manifest_str(server, &["mtls", "certs", "mtls-client", "key_pem"]),
+        )))
+        .unwrap();
     assert!(t.cnf().unwrap().contains(manifest_str(
         server,
         &["mtls", "certs", "mtls-client", "x5t_s256"]

@@ -164,13 +164,23 @@ impl Client {
         Cow::Borrowed(self.token_url())
     }
 
-    /// The cache slot of `scope`'s token: tokens bound to a DPoP key are
-    /// kept apart from those of another key (or none).
+    /// The cache slot of `scope`'s token: tokens bound to a DPoP key or a
+    /// client certificate are kept apart from those of another (or none).
     pub(super) fn cache_key<'a>(settings: &Settings, scope: &'a str) -> Cow<'a, str> {
-        match &settings.dpop {
-            None => Cow::Borrowed(scope),
-            Some(key) => Cow::Owned(format!("{scope}\u{0}dpop:{}", key.thumbprint())),
+        let cert = settings.transport.client_cert.as_ref();
+        if settings.dpop.is_none() && cert.is_none() {
+            return Cow::Borrowed(scope);
         }
+        let mut key = scope.to_string();
+        if let Some(dpop) = &settings.dpop {
+            key.push_str("\u{0}dpop:");
+            key.push_str(dpop.thumbprint());
+        }
+        if let Some(cert) = cert {
+            key.push_str("\u{0}x5t:");
+            key.push_str(&cert.thumbprint);
+        }
+        Cow::Owned(key)
     }
 
     /// Checks a token obtained with `proof_sent` and `settings`, and

@@ -199,6 +199,16 @@ impl Metadata {
     }
 }
 
+/// The endpoints whose mTLS aliases the library uses.
+const USED: &[&str] = &[
+    "token_endpoint",
+    "revocation_endpoint",
+    "introspection_endpoint",
+    "userinfo_endpoint",
+    "device_authorization_endpoint",
+    "pushed_authorization_request_endpoint",
+];
+
 /// `mtls_endpoint_aliases`: an object of endpoint URLs, each checked as
 /// the endpoints are.
 fn aliases(doc: &Value) -> Result<Vec<(String, String)>> {
@@ -214,8 +224,13 @@ fn aliases(doc: &Value) -> Result<Vec<(String, String)>> {
     let names = aliases.as_object().into_iter().flat_map(|o| o.keys());
     let mut out = Vec::new();
     for name in names {
-        if let Some(url) = endpoint(aliases, name)? {
-            out.push((name.clone(), url));
+        match endpoint(aliases, name) {
+            Ok(Some(url)) => out.push((name.clone(), url)),
+            Ok(None) => {}
+            // An alias of an endpoint this library uses must be valid; a
+            // malformed one of another (a vendor's) is left out.
+            Err(e) if USED.contains(&name.as_str()) => return Err(e),
+            Err(_) => {}
         }
     }
     Ok(out)
@@ -280,7 +295,7 @@ mod tests {
     fn mtls_aliases_are_used_with_a_certificate() {
         let m = Metadata::parse(
             ISSUER,
-            doc(r#","revocation_endpoint":"https://idp.example.com/revoke","mtls_endpoint_aliases":{"token_endpoint":"https://mtls.idp.example.com/token","x_unknown":"https://mtls.idp.example.com/x"},"tls_client_certificate_bound_access_tokens":true"#)
+            doc(r#","revocation_endpoint":"https://idp.example.com/revoke","mtls_endpoint_aliases":{"token_endpoint":"https://mtls.idp.example.com/token","x_unknown":"https://mtls.idp.example.com/x","x_vendor":5},"tls_client_certificate_bound_access_tokens":true"#)
                 .as_bytes(),
         )
         .unwrap();

@@ -21,6 +21,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
@@ -153,12 +154,12 @@ fn parse_uri(uri: &str) -> Result<Uri> {
                 out.pin = Some(pin);
             }
             // Other query attributes (module-name, vendor ones) are not
-            // supported: refused rather than ignored.
-            other => {
-                return Err(bad_uri(format!(
-                    "unknown query attribute {:?}",
-                    shown(other)
-                )))
+            // supported: refused rather than ignored, and not named in the
+            // message (a mistyped one may be, or hold, the PIN).
+            _ => {
+                return Err(bad_uri(
+                    "it has a query attribute other than module-path, pin-value and pin-source",
+                ))
             }
         }
     }
@@ -230,7 +231,13 @@ struct Live {
     slot: Slot,
     key: ObjectHandle,
     idle: Vec<Session>,
+    /// Which opening this is: a session of an earlier one (taken before a
+    /// failure closed it) is never given back to this one.
+    generation: u64,
 }
+
+/// Numbers the openings of every key.
+static GENERATION: AtomicU64 = AtomicU64::new(0);
 
 /// A private key in a PKCS#11 token.
 pub(crate) struct Pkcs11Key {
@@ -275,8 +282,8 @@ impl Pkcs11Key {
     }
 
     /// A session of this process's, opened (with the module, the login
-    /// and the key) if none is idle.
-    fn session(&self) -> Result<(Session, ObjectHandle)> {
+    /// and the key) if none is idle, and the opening it belongs to.
+    fn session(&self) -> Result<(Session, ObjectHandle, u64)> {
         let mut live = self
             .live
             .get()
@@ -288,30 +295,53 @@ impl Pkcs11Key {
         let l = live.as_mut().expect("just set");
         let session = match l.idle.pop() {
             Some(s) => s,
-            None => open_session(&l.module, l.slot, &self.uri)?,
+            None => match open_session(&l.module, l.slot, &self.uri) {
+                Ok(s) => s,
+                Err(e) => {
+                    // The token or module may be gone: start over next time.
+                    *live = None;
+                    return Err(e);
+                }
+            },
         };
-        Ok((session, l.key))
+        Ok((session, l.key, l.generation))
     }
 
-    fn give_back(&self, session: Session) {
+    fn give_back(&self, session: Session, generation: u64) {
         let mut live = self
             .live
             .get()
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if let Some(l) = live.as_mut() {
+        if let Some(l) = live.as_mut().filter(|l| l.generation == generation) {
             if l.idle.len() < 16 {
                 l.idle.push(session);
             }
         }
     }
 
-    fn forget(&self) {
-        *self
-            .live
-            .get()
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = None;
+    /// Drops the opening `generation` after `e` (unless another thread
+    /// already replaced it), so that the next signature starts over; a
+    /// module that was finalized (reset) is initialized again then.
+    fn forget(&self, e: &CkError, generation: u64) {
+        {
+            let mut live = self
+                .live
+                .get()
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if live.as_ref().is_some_and(|l| l.generation == generation) {
+                *live = None;
+            }
+        }
+        if matches!(e, CkError::Pkcs11(RvError::CryptokiNotInitialized, _)) {
+            let path = self.uri.module_path.as_ref().expect("checked when parsed");
+            MODULES
+                .get()
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .remove(path);
+        }
     }
 }
 
@@ -327,7 +357,7 @@ impl std::fmt::Debug for Pkcs11Key {
 
 impl Signer for Pkcs11Key {
     fn sign(&self, input: &[u8]) -> Result<Vec<u8>> {
-        let (session, key) = self.session()?;
+        let (session, key, generation) = self.session()?;
         let pss;
         let (mechanism, data): (Mechanism<'_>, Zeroizing<Vec<u8>>) = match self.alg {
             Algorithm::ES256 | Algorithm::ES384 | Algorithm::ES512 => {
@@ -380,13 +410,13 @@ impl Signer for Pkcs11Key {
         };
         match session.sign(&mechanism, key, &data) {
             Ok(signature) => {
-                self.give_back(session);
+                self.give_back(session, generation);
                 Ok(signature)
             }
             Err(e) => {
                 drop(session);
                 if gone(&e) {
-                    self.forget();
+                    self.forget(&e, generation);
                 }
                 Err(ck("the PKCS#11 token did not sign", e))
             }
@@ -398,9 +428,9 @@ impl Pkcs11Key {
     /// The key's public half, from the token's public key object of the
     /// same label and id (for a DPoP key, whose proofs carry it).
     pub(crate) fn public_key(&self) -> Result<PKey<Public>> {
-        let (session, _) = self.session()?;
+        let (session, _, generation) = self.session()?;
         let result = self.read_public(&session);
-        self.give_back(session);
+        self.give_back(session, generation);
         result
     }
 
@@ -562,6 +592,7 @@ fn open_live(uri: &Uri) -> Result<Live> {
         slot,
         key,
         idle: vec![session],
+        generation: GENERATION.fetch_add(1, Ordering::Relaxed),
     })
 }
 
@@ -696,7 +727,11 @@ mod tests {
             ),
             (
                 "pkcs11:object=k?module-path=/m.so&module-name=x",
-                "unknown query attribute",
+                "query attribute other than",
+            ),
+            (
+                "pkcs11:object=k?module-path=/m.so&pin-value=12&3456",
+                "query attribute other than",
             ),
             ("pkcs11:object=%zz?module-path=/m.so", "two hex digits"),
             (

@@ -131,8 +131,12 @@ fn checked_pair(cert: &[u8], key: &[u8]) -> Result<String> {
     let cert = openssl::x509::X509::from_pem(cert)
         .map_err(|_| Error::invalid_argument("the client certificate is not a PEM certificate"))?;
     // OpenSSL clears a parsed private key when it frees it.
-    let key = openssl::pkey::PKey::private_key_from_pem(key)
-        .map_err(|_| Error::key("the client key is not an unencrypted PEM private key"))?;
+    // A passphrase callback that refuses: OpenSSL's default one would
+    // prompt on the terminal for an encrypted key.
+    let key = openssl::pkey::PKey::private_key_from_pem_callback(key, |_| {
+        Err(openssl::error::ErrorStack::get())
+    })
+    .map_err(|_| Error::key("the client key is not an unencrypted PEM private key"))?;
     let matches = cert
         .public_key()
         .map(|public| public.public_eq(&key))

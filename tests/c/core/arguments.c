@@ -224,6 +224,10 @@ void test_setter_arguments(void) {
     EXPECT_ERR(tokenclient_client_set_client_cert(c, cert_path, rsa_path), TOKENCLIENT_ERROR_KEY);
     EXPECT_ERR(tokenclient_client_set_client_cert(c, cert_pem, rsa_pem), TOKENCLIENT_ERROR_KEY);
     free(rsa_pem);
+    /* an encrypted key is refused, never prompted for */
+    char *encrypted = read_key("encrypted.pem");
+    EXPECT_ERR(tokenclient_client_set_client_cert(c, cert_pem, encrypted), TOKENCLIENT_ERROR_KEY);
+    free(encrypted);
     EXPECT_OK(tokenclient_client_set_client_cert(c, NULL, NULL));
 
     /* set_tls_client_auth: only the two TLS methods */
