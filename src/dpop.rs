@@ -96,12 +96,7 @@ impl DpopKey {
         public: &PKeyRef<Public>,
         key_type: KeyType,
     ) -> Result<DpopKey> {
-        if !key_type.fits(alg) {
-            return Err(Error::key(format!(
-                "algorithm {alg} does not fit the public key ({})",
-                key_type.describe()
-            )));
-        }
+        key_type.require(alg)?;
         let jwk = public_jwk(public, key_type)?;
         DpopKey::with(JwsSigner::external(signer, alg, None)?, &jwk)
     }

@@ -222,13 +222,9 @@ pub unsafe extern "C" fn tokenclient_client_set_dpop_signer(
         let c = self::client(client)?;
         let (alg, sign) = checked(alg, sign)?;
         let public_key = str_arg(public_key, "public_key")?;
-        let (_, key_type) = crate::keys::parse_public_key(public_key)?;
-        if !key_type.fits(alg) {
-            return Err(Error::key(format!(
-                "algorithm {alg} does not fit the public key ({})",
-                key_type.describe()
-            )));
-        }
+        // Checked before the signer exists (an error must not free the
+        // caller's user data).
+        crate::keys::parse_public_key(public_key)?.1.require(alg)?;
         let signer = CallbackSigner::new(sign, user_data, free_user_data);
         c.set_dpop_signer(signer, alg, public_key)
     })

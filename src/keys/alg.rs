@@ -213,6 +213,19 @@ impl KeyType {
         }
     }
 
+    /// `Ok` when `alg` can be used with a key of this type, else a `Key`
+    /// error saying so.
+    pub(crate) fn require(self, alg: Algorithm) -> crate::error::Result<()> {
+        if self.fits(alg) {
+            Ok(())
+        } else {
+            Err(crate::error::Error::key(format!(
+                "algorithm {alg} does not fit {}",
+                self.describe()
+            )))
+        }
+    }
+
     pub fn describe(self) -> String {
         match self {
             KeyType::Rsa { bits } => format!("an RSA-{bits} key"),

@@ -92,12 +92,7 @@ impl PrivateKey {
         let alg = explicit
             .or(self.jwk_alg)
             .unwrap_or_else(|| self.key_type.default_algorithm());
-        if !self.key_type.fits(alg) {
-            return Err(Error::key(format!(
-                "algorithm {alg} does not fit {}",
-                self.key_type.describe()
-            )));
-        }
+        self.key_type.require(alg)?;
         Ok(alg)
     }
 }

@@ -262,12 +262,7 @@ impl Pkcs11Key {
         let live = open_live(&uri)?;
         let key_type = key_type(&live)?;
         let alg = alg.unwrap_or_else(|| key_type.default_algorithm());
-        if !key_type.fits(alg) {
-            return Err(Error::key(format!(
-                "algorithm {alg} does not fit the token's key ({})",
-                key_type.describe()
-            )));
-        }
+        key_type.require(alg)?;
         let key = Pkcs11Key {
             uri,
             alg,
