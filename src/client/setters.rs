@@ -246,7 +246,10 @@ impl Client {
         let cert = match cert_and_key {
             None => None,
             Some((cert, key)) if is_pem(cert) || is_pem(key) => {
-                crate::audit::key(key);
+                if is_pem(key) {
+                    // Key text (a path is not a secret).
+                    crate::audit::key(key);
+                }
                 if !(is_pem(cert) && is_pem(key)) {
                     return Err(Error::invalid_argument(
                         "give the client certificate and its key both as PEM text, \
