@@ -4,15 +4,20 @@ valgrind. Exit status: non-zero if any run failed."""
 
 import base64
 import hashlib
+import json
 import os
 import pathlib
 import secrets
 import subprocess
 import sys
+import tempfile
+import urllib.request
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests"))
 from oidc_server import OIDCServer  # noqa: E402
+
+import jwt  # noqa: E402  (PyJWT, tests/requirements.txt)
 
 # `make test` points TOKENCLIENT_LIBDIR at the test-hooks build (target/hooks/release).
 LIBDIR = pathlib.Path(os.environ.get("TOKENCLIENT_LIBDIR", REPO / "target" / "release"))
@@ -30,7 +35,7 @@ def build() -> pathlib.Path:
     subprocess.run(
         [os.environ.get("CC", "cc"), "-std=c11", "-Wall", "-Wextra", "-Werror", "-g",
          f"-I{REPO / 'include'}", str(REPO / "tests" / "c" / "test_exchange.c"),
-         f"-L{LIBDIR}", "-ltokenclient", f"-Wl,-rpath,{LIBDIR}", "-lcurl", "-pthread", "-o", str(exe)],
+         f"-L{LIBDIR}", "-ltokenclient", f"-Wl,-rpath,{LIBDIR}", "-lcurl", "-lcrypto", "-pthread", "-o", str(exe)],
         check=True,
     )
     return exe
@@ -73,6 +78,35 @@ def environment(server: OIDCServer) -> dict:
     return env
 
 
+def hsm_environment(server: OIDCServer, work: pathlib.Path) -> dict:
+    """A SoftHSM2 token (tests/softhsm.py) and a client registered (RFC 7591)
+    for its P-256 key, for the PKCS#11 part of the plain run."""
+    hsm = json.loads(subprocess.run([sys.executable, str(REPO / "tests" / "softhsm.py"), str(work)], check=True,
+                                    capture_output=True, text=True).stdout)
+    key = hsm["keys"]["p256"]
+    assert key["never_extractable"] and key["sensitive"]
+    jwk = dict(key["jwk"], kid="c-hsm", alg="ES256", use="sig")
+    body = json.dumps({"token_endpoint_auth_method": "private_key_jwt", "token_endpoint_auth_signing_alg": "ES256",
+                       "jwks": {"keys": [jwk]}, "grant_types": ["client_credentials"], "response_types": [],
+                       "redirect_uris": [], "scope": "read"}).encode()
+    req = urllib.request.Request(server.manifest["registration_url"], data=body,
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req) as answer:
+        client_id = json.loads(answer.read())["client_id"]
+    return {"SOFTHSM2_CONF": hsm["conf"], "TC_HSM_URI": key["uri"], "TC_HSM_CLIENT": client_id, "TC_HSM_KID": "c-hsm",
+            "TC_HSM_ASSERTION": str(work / "assertion.jwt"), "TC_HSM_JWK": json.dumps(jwk)}
+
+
+def verify_hsm_assertion(env: dict, token_url: str) -> bool:
+    """The assertion the C program made with the token's key, verified by PyJWT."""
+    assertion = pathlib.Path(env["TC_HSM_ASSERTION"]).read_text().strip()
+    key = jwt.PyJWK(json.loads(env["TC_HSM_JWK"])).key
+    claims = jwt.decode(assertion, key, algorithms=["ES256"], audience=token_url)
+    ok = claims["iss"] == env["TC_HSM_CLIENT"] and jwt.get_unverified_header(assertion)["kid"] == "c-hsm"
+    print(f"PKCS#11 assertion from C verified by PyJWT: {'ok' if ok else 'FAILED'}", flush=True)
+    return ok
+
+
 def main() -> int:
     exe = build()
     runs = {
@@ -81,11 +115,17 @@ def main() -> int:
                      "--errors-for-leak-kinds=definite,indirect", str(exe)],
     }
     status = 0
-    with OIDCServer() as server:
+    with OIDCServer() as server, tempfile.TemporaryDirectory(prefix="tokenclient-hsm-") as work:
+        hsm = hsm_environment(server, pathlib.Path(work))
         for label, cmd in runs.items():
             print(f"== test_exchange ({label})", flush=True)
-            # Codes are single-use: fetch a fresh set for each run.
-            rc = subprocess.run(cmd, env=environment(server)).returncode
+            # Codes are single-use: fetch a fresh set for each run. The
+            # PKCS#11 part runs plainly only (SoftHSM2's own allocations are
+            # not this library's to account for under valgrind).
+            env = dict(environment(server), **(hsm if label == "plain" else {}))
+            rc = subprocess.run(cmd, env=env).returncode
+            if label == "plain" and rc == 0 and not verify_hsm_assertion(hsm, server.manifest["token_url"]):
+                rc = 1
             print(f"== test_exchange ({label}): {'ok' if rc == 0 else 'FAILED'}", flush=True)
             status |= rc
     return status

@@ -9,6 +9,8 @@
 #define _POSIX_C_SOURCE 200809L
 #define _DEFAULT_SOURCE /* strncasecmp */
 #include <curl/curl.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -565,6 +567,59 @@ static void mtls(void) {
   }
 }
 
+/* Signs with an OpenSSL key held by this program, as a KMS would (DER). */
+static int evp_sign(void *user_data, const uint8_t *input, size_t input_len, uint8_t *out_sig, size_t out_cap,
+                    size_t *out_len, char *err_msg, size_t err_cap) {
+  (void)err_msg, (void)err_cap;
+  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+  size_t len = out_cap;
+  int ok = ctx && EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, user_data) == 1 &&
+           EVP_DigestSign(ctx, out_sig, &len, input, input_len) == 1;
+  EVP_MD_CTX_free(ctx);
+  *out_len = len;
+  return ok ? 0 : 1;
+}
+
+/* Keys the library never sees: es256-client's key behind a callback, and
+ * (plain run) a P-256 key inside a SoftHSM2 token through its PKCS#11 URI,
+ * for a client registered for it; its assertion is left for PyJWT. */
+static void signers(void) {
+  BIO *bio = BIO_new_mem_buf(var("es256-client", "KEY"), -1);
+  EVP_PKEY *key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+  BIO_free(bio);
+  CHECK(key != NULL);
+  tokenclient_client *c = NULL;
+  OK(tokenclient_client_new(var("es256-client", "URL"), var("es256-client", "ID"), &c));
+  if (c && key) {
+    OK(tokenclient_client_set_signer(c, "ES256", var("es256-client", "KID"), evp_sign, key, NULL));
+    tokenclient_token *t = NULL;
+    OK(tokenclient_client_client_credentials(c, "read", &t));
+    CHECK(t && tokenclient_token_access_token(t)[0]);
+    tokenclient_token_free(t);
+  }
+  tokenclient_client_free(c);
+  EVP_PKEY_free(key);
+
+  const char *uri = getenv("TC_HSM_URI");
+  if (!uri) return;
+  c = NULL;
+  OK(tokenclient_client_new(var("es256-client", "URL"), getenv("TC_HSM_CLIENT"), &c));
+  if (!c) return;
+  OK(tokenclient_client_set_private_key(c, uri, getenv("TC_HSM_KID"), NULL));
+  tokenclient_token *t = NULL;
+  OK(tokenclient_client_client_credentials(c, "read", &t));
+  CHECK(t && tokenclient_token_access_token(t)[0]);
+  tokenclient_token_free(t);
+  char *jwt = NULL;
+  OK(tokenclient_client_create_assertion(c, &jwt));
+  FILE *f = fopen(getenv("TC_HSM_ASSERTION"), "w");
+  CHECK(f && jwt && fputs(jwt, f) >= 0);
+  if (f) fclose(f);
+  tokenclient_string_free(jwt);
+  tokenclient_client_free(c);
+  printf("signers (callback, PKCS#11): ok\n");
+}
+
 int main(void) {
   const char *clients = getenv("TC_CLIENTS");
   const char *redirect_uri = getenv("TC_REDIRECT_URI");
@@ -580,6 +635,7 @@ int main(void) {
   discovery();
   dpop();
   mtls();
+  signers();
   printf("%d passed, %d failed\n", passed, failed);
   return failed != 0;
 }
