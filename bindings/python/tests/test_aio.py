@@ -74,17 +74,23 @@ def test_1000_tasks_half_cancelled_share_one_request(conn_server):
     assert requests_for(conn_server, scope) == 1
 
 
-#: The event loop's lag must stay under this while a C call runs.
+#: The event loop's lag must stay under this while a C call runs, or under
+#: twice what the same loop lags idle just before (on a loaded 2-core
+#: machine the OS alone holds the thread for 5-10 ms now and then).
 LAG_BOUND = 0.005
-#: A loop blocked by the call would lag by the whole call (1.5 s); on a
-#: loaded machine the OS alone can hold the thread for a few ms now and
-#: then, so a measurement over the bound is repeated (at most twice) and
-#: the best one must be under it, and every one far under a blocked loop's.
+#: A loop blocked by the call would lag by the whole call (1.5 s); a
+#: measurement over the bound is repeated (at most twice) and the best one
+#: must be under it, and every one far under a blocked loop's.
 LAG_ATTEMPTS = 3
 
 
-def judge_lags(lags):
-    assert min(lags) < LAG_BOUND, lags
+def bound(idle):
+    """The lag the best measurement must stay under."""
+    return max(LAG_BOUND, 2 * idle)
+
+
+def judge_lags(lags, idle):
+    assert min(lags) < bound(idle), (lags, idle)
     assert max(lags) < 0.1, lags
 
 
@@ -116,13 +122,14 @@ def test_10000_awaits_of_an_invalidated_token_make_one_request_and_the_loop_runs
     async def main():
         async with new_async(conn_server.url) as a:
             token = await a.get_token(scope)
+            idle = await ticker(0.3)
             lags = []
-            while len(lags) < LAG_ATTEMPTS and (not lags or lags[-1] >= LAG_BOUND):
+            while len(lags) < LAG_ATTEMPTS and (not lags or lags[-1] >= bound(idle)):
                 lag, token = await one_round(a, token)
                 lags.append(lag)
-            return lags
+            return lags, idle
 
-    judge_lags(asyncio.run(main()))
+    judge_lags(*asyncio.run(main()))
 
 
 def test_a_slow_exchange_does_not_block_the_loop(conn_server):
@@ -130,7 +137,7 @@ def test_a_slow_exchange_does_not_block_the_loop(conn_server):
         async with new_async(conn_server.url) as a:
             lags = []
             idle = await ticker(0.3)
-            while len(lags) < LAG_ATTEMPTS and (not lags or lags[-1] >= LAG_BOUND):
+            while len(lags) < LAG_ATTEMPTS and (not lags or lags[-1] >= bound(idle)):
                 before = requests_for(conn_server, "slow-lag")
                 exchange = asyncio.ensure_future(a.client_credentials("slow-lag"))
                 # From when the test server (a thread of this process, which
@@ -144,9 +151,9 @@ def test_a_slow_exchange_does_not_block_the_loop(conn_server):
                 assert (await exchange).access_token.startswith("slow-lag|")
                 print(f"\nthe loop's largest lag during a 1.5 s exchange: {lags[-1] * 1000:.2f} ms "
                       f"(idle, before: {idle * 1000:.2f} ms)")
-            return lags
+            return lags, idle
 
-    judge_lags(asyncio.run(main()))
+    judge_lags(*asyncio.run(main()))
 
 
 def test_sync_and_async_callers_share_one_flight(conn_server):
