@@ -80,6 +80,25 @@ class OIDCServer:
     def redirect_uri(self) -> str:
         return self.manifest["redirect_uri"]
 
+    def register_key_client(self, jwk: dict, alg: str, kid: str) -> str:
+        """Registers (RFC 7591, open on the main issuer) a private_key_jwt client
+        of the public `jwk` for client_credentials with scope read; returns its
+        client_id. For keys made by the tests (a PKCS#11 token's)."""
+        body = {
+            "token_endpoint_auth_method": "private_key_jwt",
+            "token_endpoint_auth_signing_alg": alg,
+            "jwks": {"keys": [{**jwk, "kid": kid, "alg": alg, "use": "sig"}]},
+            "grant_types": ["client_credentials"],
+            "response_types": [],
+            "redirect_uris": [],
+            "scope": "read",
+        }
+        request = urllib.request.Request(self.manifest["registration_url"], json.dumps(body).encode(),
+                                         {"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=30) as r:
+            assert r.status == 201
+            return json.loads(r.read())["client_id"]
+
     def code(self, name: str, scope: str = "openid offline_access", code_challenge: str | None = None,
              nonce: str | None = None) -> str:
         """A fresh authorization code for client `name` (its ID token carries `nonce` when given)."""

@@ -11,7 +11,6 @@ import secrets
 import subprocess
 import sys
 import tempfile
-import urllib.request
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests"))
@@ -85,14 +84,8 @@ def hsm_environment(server: OIDCServer, work: pathlib.Path) -> dict:
                                     capture_output=True, text=True).stdout)
     key = hsm["keys"]["p256"]
     assert key["never_extractable"] and key["sensitive"]
+    client_id = server.register_key_client(key["jwk"], "ES256", "c-hsm")
     jwk = dict(key["jwk"], kid="c-hsm", alg="ES256", use="sig")
-    body = json.dumps({"token_endpoint_auth_method": "private_key_jwt", "token_endpoint_auth_signing_alg": "ES256",
-                       "jwks": {"keys": [jwk]}, "grant_types": ["client_credentials"], "response_types": [],
-                       "redirect_uris": [], "scope": "read"}).encode()
-    req = urllib.request.Request(server.manifest["registration_url"], data=body,
-                                 headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req) as answer:
-        client_id = json.loads(answer.read())["client_id"]
     return {"SOFTHSM2_CONF": hsm["conf"], "TC_HSM_URI": key["uri"], "TC_HSM_CLIENT": client_id, "TC_HSM_KID": "c-hsm",
             "TC_HSM_ASSERTION": str(work / "assertion.jwt"), "TC_HSM_JWK": json.dumps(jwk)}
 

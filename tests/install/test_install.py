@@ -282,15 +282,8 @@ def test_cli_pkcs11(prefix, server, tmp_path):
     hsm_dir.mkdir()
     hsm = json.loads(run([sys.executable, str(REPO / "tests" / "softhsm.py"), str(hsm_dir)]).stdout)
     key = hsm["keys"]["p256"]
+    client_id = server.register_key_client(key["jwk"], "ES256", "cli-hsm")
     jwk = dict(key["jwk"], kid="cli-hsm", alg="ES256", use="sig")
-    body = json.dumps({"token_endpoint_auth_method": "private_key_jwt", "token_endpoint_auth_signing_alg": "ES256",
-                       "jwks": {"keys": [jwk]}, "grant_types": ["client_credentials"], "response_types": [],
-                       "redirect_uris": [], "scope": "read"}).encode()
-    import urllib.request
-    req = urllib.request.Request(server.manifest["registration_url"], data=body,
-                                 headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req) as answer:
-        client_id = json.loads(answer.read())["client_id"]
     env = dict(os.environ, SOFTHSM2_CONF=hsm["conf"], HSM_PIN=hsm["pin"])
     args = ["--token-url", server.manifest["token_url"], "--client-id", client_id, "--pkcs11-uri", key["uri_no_pin"],
             "--pkcs11-pin-env", "HSM_PIN", "--kid", "cli-hsm"]

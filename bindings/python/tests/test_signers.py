@@ -106,22 +106,8 @@ def token_requests(server, client_id):
 
 
 def register(server, jwk, alg, kid):
-    """Registers a private_key_jwt client for the public `jwk` (RFC 7591);
-    returns its client_id."""
-    body = {
-        "token_endpoint_auth_method": "private_key_jwt",
-        "token_endpoint_auth_signing_alg": alg,
-        "jwks": {"keys": [{**jwk, "kid": kid, "alg": alg, "use": "sig"}]},
-        "grant_types": ["client_credentials"],
-        "response_types": [],
-        "redirect_uris": [],
-        "scope": "read",
-    }
-    request = urllib.request.Request(server.manifest["registration_url"], json.dumps(body).encode(),
-                                     {"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=30) as r:
-        assert r.status == 201
-        return json.loads(r.read())["client_id"]
+    """A private_key_jwt client registered for the public `jwk`; its client_id."""
+    return server.register_key_client(jwk, alg, kid)
 
 
 def verify_assertion(assertion, key, alg, client_id, audience, kid):
