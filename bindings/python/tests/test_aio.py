@@ -75,9 +75,11 @@ def test_1000_tasks_half_cancelled_share_one_request(conn_server):
 
 
 #: The event loop's lag must stay under this while a C call runs, or under
-#: twice what the same loop lags idle just before (on a loaded 2-core
-#: machine the OS alone holds the thread for 5-10 ms now and then).
-LAG_BOUND = 0.005
+#: twice what the same loop lags idle just before. Another thread that holds
+#: the GIL (the test server in this process) keeps the loop waiting up to
+#: one switch interval (5 ms) plus the OS's scheduling: 5-13 ms seen on the
+#: 2-core CI machine; a loop blocked by the call would lag 1.5 s.
+LAG_BOUND = 0.020
 #: A loop blocked by the call would lag by the whole call (1.5 s); a
 #: measurement over the bound is repeated (at most twice) and the best one
 #: must be under it, and every one far under a blocked loop's.
