@@ -42,6 +42,7 @@ INSTALLED  := $(INSTALL_LIB)/libtokenclient.so.$(VERSION) $(INSTALL_LIB)/libtoke
 .PHONY: install uninstall docs test-docs test-server test-install bench
 .PHONY: all build test demo lint header-check test-rust test-c test-exchange-c test-python test-go server clean
 .PHONY: build-hooks audit-reset test-secrets fuzz test-fuzz
+.PHONY: wheel sdist dist
 
 all: build
 
@@ -50,11 +51,14 @@ all: build
 build:
 	$(CARGO) build --release --locked
 	ln -sf libtokenclient.so $(LIBDIR)/libtokenclient.so.$(MAJOR)
+	mkdir -p target/pkgconfig
+	sed -e 's|@PREFIX@|$(CURDIR)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCLUDEDIR@|$(CURDIR)/include|g' \
+	  -e 's|@RPATH@| -Wl,-rpath,$${libdir}|g' packaging/tokenclient.pc.in | $(SUBST) > target/pkgconfig/tokenclient.pc
 
 $(LIB): build
 
 build-hooks:
-	$(CARGO) build --release --locked --features test-hooks --target-dir target/hooks
+	$(CARGO) build --release --locked -p tokenclient --features test-hooks --target-dir target/hooks
 	ln -sf libtokenclient.so $(HOOKS_LIBDIR)/libtokenclient.so.$(MAJOR)
 
 # Node dependencies of the test OpenID Connect server (oidc-provider).
@@ -71,8 +75,8 @@ test: lint header-check audit-reset test-server test-rust test-c test-exchange-c
 
 lint:
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --locked --all-targets -- -D warnings
-	$(CARGO) clippy --locked --all-targets --features test-hooks -- -D warnings
+	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
+	$(CARGO) clippy --locked -p tokenclient --all-targets --features test-hooks -- -D warnings
 
 # The build regenerates include/tokenclient.h; it must match the committed one.
 header-check: build
@@ -95,6 +99,7 @@ test-exchange-c: build-hooks server
 
 test-python: build-hooks server
 	$(TEST_HOOKS) TOKENCLIENT_LIBRARY=$(HOOKS_LIB) $(PYTHON) -m pytest -q bindings/python/tests
+	$(PYTHON) -m mypy --strict --cache-dir build/mypy bindings/python/tokenclient
 
 # Fresh records for the secret scan of this run.
 audit-reset:
@@ -134,9 +139,13 @@ fuzz:
 test-fuzz:
 	bash fuzz/run.sh 20
 
-# LD_LIBRARY_PATH loads the test-hooks build; the tag adds the panic test.
-test-go: build-hooks server
-	cd bindings/go && go vet ./... && go vet -tags tokenclient_testhooks ./... && \
+# The binding links through the build tree's target/pkgconfig/tokenclient.pc
+# (make build); LD_LIBRARY_PATH loads the test-hooks build at run time, and
+# the tag adds the panic test. go vet and staticcheck (.ci/run installs it) first.
+test-go: build build-hooks server
+	cd bindings/go && export PKG_CONFIG_PATH=$(CURDIR)/target/pkgconfig PATH="$$(go env GOPATH | cut -d: -f1)/bin:$$PATH" && \
+	  go vet ./... && go vet -tags tokenclient_testhooks ./... && \
+	  staticcheck -version && staticcheck ./... && staticcheck -tags tokenclient_testhooks ./... && \
 	  $(TEST_HOOKS) LD_LIBRARY_PATH=$(HOOKS_LIBDIR) go test -race -count=1 -tags tokenclient_testhooks ./...
 
 install: build
@@ -146,7 +155,9 @@ install: build
 	ln -sf libtokenclient.so.$(MAJOR) $(INSTALL_LIB)/libtokenclient.so
 	install -m 0644 $(LIBDIR)/libtokenclient.a $(INSTALL_LIB)/libtokenclient.a
 	install -m 0644 include/tokenclient.h include/tokenclient.hpp $(INSTALL_INC)/
-	$(SUBST) packaging/tokenclient.pc.in > $(INSTALL_LIB)/pkgconfig/tokenclient.pc
+	rpath=' -Wl,-rpath,$${libdir}'; case "$(PREFIX)" in /usr|/usr/) rpath= ;; esac; \
+	  $(SUBST) -e 's|@LIBDIR@|$${exec_prefix}/lib|g' -e 's|@INCLUDEDIR@|$${prefix}/include|g' -e "s|@RPATH@|$$rpath|g" \
+	  packaging/tokenclient.pc.in > $(INSTALL_LIB)/pkgconfig/tokenclient.pc
 	$(SUBST) packaging/tokenclientConfig.cmake.in > $(INSTALL_LIB)/cmake/tokenclient/tokenclientConfig.cmake
 	$(SUBST) packaging/tokenclientConfigVersion.cmake.in > $(INSTALL_LIB)/cmake/tokenclient/tokenclientConfigVersion.cmake
 	install -m 0755 $(LIBDIR)/tokenclient $(INSTALL_BIN)/tokenclient
@@ -154,6 +165,36 @@ install: build
 uninstall:
 	rm -f $(INSTALLED)
 	-rmdir $(INSTALL_LIB)/cmake/tokenclient 2>/dev/null
+
+# The Python wheel and sdist, into build/dist/ (bindings/python/README.md). The
+# wheel bundles target/release's library as built (never recompiled here), is
+# tagged py3-none (ctypes: no CPython ABI), and auditwheel vendors libcurl,
+# OpenSSL and theirs, renamed, and gives it its manylinux tag. The sdist
+# carries the crate in rust/ and builds it with cargo when installed.
+WHEEL_RAW  := $(CURDIR)/build/wheel-raw
+PYSCRIPTS   = $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_path("scripts"))')
+wheel: build
+	rm -rf $(WHEEL_RAW) bindings/python/build && mkdir -p build/dist && rm -f build/dist/tokenclient-*.whl
+	cd bindings/python && TOKENCLIENT_LIBRARY=$(LIB) $(PYTHON) -m build --wheel --no-isolation --outdir $(WHEEL_RAW) .
+	PATH="$(PYSCRIPTS):$$PATH" $(PYTHON) -m auditwheel repair --strip --wheel-dir build/dist $(WHEEL_RAW)/tokenclient-*.whl
+
+sdist:
+	mkdir -p build/dist && find build/dist -maxdepth 1 -name 'tokenclient-*.tar.gz' ! -name 'tokenclient-*-*' -delete
+	$(PYTHON) -m build --sdist --no-isolation --outdir build/dist bindings/python
+
+# A release's files, into build/dist/: the source tarball (the tracked files of
+# this tree), the Python wheel and sdist, and a tarball of the installed tree
+# (make install PREFIX=/usr/local), with their SHA-256 sums.
+DIST_STAGE := $(CURDIR)/build/dist-stage
+dist: wheel sdist
+	rm -rf $(DIST_STAGE) build/dist/tokenclient-$(VERSION)-source.tar.gz build/dist/tokenclient-$(VERSION)-linux-*.tar.gz
+	git ls-files -z | tar --null -T - --transform 's,^,tokenclient-$(VERSION)/,' --sort=name \
+	  -czf build/dist/tokenclient-$(VERSION)-source.tar.gz
+	$(MAKE) -s install DESTDIR=$(DIST_STAGE) PREFIX=/usr/local
+	tar -C $(DIST_STAGE) --sort=name --owner=0 --group=0 --numeric-owner \
+	  -czf build/dist/tokenclient-$(VERSION)-linux-$$(uname -m).tar.gz usr
+	rm -rf $(DIST_STAGE)
+	cd build/dist && sha256sum tokenclient-$(VERSION)* > SHA256SUMS && cat SHA256SUMS
 
 # Benchmarks (not part of make test): bench/RESULTS.md.
 bench: build

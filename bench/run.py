@@ -85,7 +85,9 @@ def build() -> None:
     for name, libs in programs.items():
         run([os.environ.get("CC", "cc"), *CFLAGS, BENCH / f"{name}.c", *libs, "-o", BUILD / name])
     log("bench: go build (bench/go)")
-    run(["go", "build", "-o", BUILD / "gobench", "."], cwd=BENCH / "go", timeout=600)
+    # cgo finds the library through pkg-config: the build tree's .pc (make build).
+    run(["go", "build", "-o", BUILD / "gobench", "."], cwd=BENCH / "go", timeout=600,
+        env=dict(ENV, PKG_CONFIG_PATH=str(REPO / "target" / "pkgconfig")))
 
 
 def make_keys() -> None:

@@ -5,7 +5,7 @@ go 1.26.0
 require (
 	github.com/golang-jwt/jwt/v5 v5.3.1
 	golang.org/x/oauth2 v0.37.0
-	tokenclient/bindings/go v0.0.0
+	github.com/tokenclient/tokenclient/bindings/go v0.0.0
 )
 
-replace tokenclient/bindings/go => ../../bindings/go
+replace github.com/tokenclient/tokenclient/bindings/go => ../../bindings/go

@@ -31,7 +31,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	tokenclient "tokenclient/bindings/go"
+	tokenclient "github.com/tokenclient/tokenclient/bindings/go"
 )
 
 const assertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"

@@ -3,11 +3,14 @@ package tokenclient_test
 import (
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 
-	tokenclient "tokenclient/bindings/go"
+	tokenclient "github.com/tokenclient/tokenclient/bindings/go"
 )
 
 // The Go constants take their values from tokenclient.h through cgo, so a
@@ -17,7 +20,23 @@ import (
 // given a literal instead of its C name. These tests read the header, the
 // same file cgo includes, and compare.
 
-const headerPath = "../../include/tokenclient.h"
+// headerFile returns the tokenclient.h that cgo includes: the one in the
+// includedir of the tokenclient.pc that pkg-config finds (the go command's
+// $PKG_CONFIG, else pkg-config), as for `#cgo pkg-config: tokenclient`.
+// Under make test-go that is the build tree's include/.
+func headerFile(t *testing.T) string {
+	t.Helper()
+	tool := os.Getenv("PKG_CONFIG")
+	if tool == "" {
+		tool = "pkg-config"
+	}
+	out, err := exec.Command(tool, "--variable=includedir", "tokenclient").Output()
+	dir := strings.TrimSpace(string(out))
+	if err != nil || dir == "" {
+		t.Fatalf("%s --variable=includedir tokenclient: %v (%q)", tool, err, out)
+	}
+	return filepath.Join(dir, "tokenclient.h")
+}
 
 // headerConstants returns the constants of one family in the header, by
 // the name after their prefix; pattern captures the name and the value. It
@@ -25,6 +44,7 @@ const headerPath = "../../include/tokenclient.h"
 // make the tests pass without comparing anything.
 func headerConstants(t *testing.T, pattern string) map[string]int64 {
 	t.Helper()
+	headerPath := headerFile(t)
 	text, err := os.ReadFile(headerPath)
 	if err != nil {
 		t.Fatal(err)

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	tokenclient "tokenclient/bindings/go"
+	tokenclient "github.com/tokenclient/tokenclient/bindings/go"
 )
 
 // Cancellation and deadlines through context.Context (issue 23).

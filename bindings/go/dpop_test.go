@@ -24,7 +24,7 @@ import (
 	"testing"
 	"time"
 
-	tokenclient "tokenclient/bindings/go"
+	tokenclient "github.com/tokenclient/tokenclient/bindings/go"
 )
 
 // Sender-constrained tokens (issue 19) against the real test server: DPoP

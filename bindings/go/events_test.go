@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	tokenclient "tokenclient/bindings/go"
+	tokenclient "github.com/tokenclient/tokenclient/bindings/go"
 )
 
 // The events and counters (issue 24) from Go, against a loopback server

@@ -12,7 +12,7 @@ import (
 	"sync"
 	"time"
 
-	tokenclient "tokenclient/bindings/go"
+	tokenclient "github.com/tokenclient/tokenclient/bindings/go"
 )
 
 // Compiled, not run: the README's OpenID Connect recipes.

@@ -7,7 +7,7 @@ import (
 	"log"
 	"strings"
 
-	tokenclient "tokenclient/bindings/go"
+	tokenclient "github.com/tokenclient/tokenclient/bindings/go"
 )
 
 // Compiled, not run: the README's external signers.

@@ -12,7 +12,7 @@ import (
 
 	"golang.org/x/oauth2"
 
-	tokenclient "tokenclient/bindings/go"
+	tokenclient "github.com/tokenclient/tokenclient/bindings/go"
 )
 
 // Compiled, not run: the README's examples.

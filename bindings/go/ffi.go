@@ -1,13 +1,17 @@
 package tokenclient
 
-// The cgo flags that find tokenclient.h and link libtokenclient are set here
-// only (cgo applies them to the whole package); other files that use C names,
-// such as the constants taken from the header, include tokenclient.h in a
-// preamble of their own. String and error conversion live here too.
+// The cgo flags that find tokenclient.h and link libtokenclient come from
+// pkg-config, here only (cgo applies them to the whole package): the
+// tokenclient.pc of an installed prefix (`make install`, then
+// PKG_CONFIG_PATH=$PREFIX/lib/pkgconfig unless the prefix is /usr), or the
+// build tree's target/pkgconfig/tokenclient.pc that `make build` writes. Both
+// put an rpath to their libdir in Libs, so programs run without
+// LD_LIBRARY_PATH. Other files that use C names, such as the constants taken
+// from the header, include tokenclient.h in a preamble of their own. String
+// and error conversion live here too.
 
 /*
-#cgo CFLAGS: -I${SRCDIR}/../../include
-#cgo LDFLAGS: -L${SRCDIR}/../../target/release -ltokenclient -Wl,-rpath,${SRCDIR}/../../target/release
+#cgo pkg-config: tokenclient
 #include <stdlib.h>
 #include <string.h>
 #include "tokenclient.h"

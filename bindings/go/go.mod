@@ -1,4 +1,4 @@
-module tokenclient/bindings/go
+module github.com/tokenclient/tokenclient/bindings/go
 
 go 1.26.0
 

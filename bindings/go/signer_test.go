@@ -27,7 +27,7 @@ import (
 
 	"github.com/miekg/pkcs11"
 
-	tokenclient "tokenclient/bindings/go"
+	tokenclient "github.com/tokenclient/tokenclient/bindings/go"
 )
 
 // Keys that never leave their vault (issue 20), against the real test
@@ -681,10 +681,8 @@ func TestSignerFailures(t *testing.T) {
 
 	use(func([]byte, crypto.SignerOpts) ([]byte, error) { panic("boom in the signer") })
 	fail("a panicking signer", tokenclient.KindKey, "panicked", "boom in the signer")
-	use(func([]byte, crypto.SignerOpts) ([]byte, error) {
-		var m map[string]int
-		m["x"] = 1 // a runtime error
-		return nil, nil
+	use(func(digest []byte, _ crypto.SignerOpts) ([]byte, error) {
+		return []byte{digest[len(digest)]}, nil // a runtime error: index out of range
 	})
 	fail("a signer with a runtime error", tokenclient.KindKey, "panicked")
 	use(func([]byte, crypto.SignerOpts) ([]byte, error) { panic(badStringer{}) })

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	tokenclient "tokenclient/bindings/go"
+	tokenclient "github.com/tokenclient/tokenclient/bindings/go"
 )
 
 // The binding's snapshot of GetToken's tokens: while the library says a

@@ -7,7 +7,7 @@ import (
 	"net/url"
 	"testing"
 
-	tokenclient "tokenclient/bindings/go"
+	tokenclient "github.com/tokenclient/tokenclient/bindings/go"
 )
 
 // TestTokenExchange: the RFC 8693 grant goes out with the subject token,

@@ -17,7 +17,7 @@ import (
 
 	"golang.org/x/oauth2"
 
-	tokenclient "tokenclient/bindings/go"
+	tokenclient "github.com/tokenclient/tokenclient/bindings/go"
 )
 
 // The RoundTripper and the x/oauth2 source, against the test server's

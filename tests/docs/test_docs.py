@@ -72,10 +72,11 @@ def test_block_compiles(lang, code, tmp_path):
         assert code.startswith("package main"), "Go examples are whole programs"
         (tmp_path / "main.go").write_text(code)
         (tmp_path / "go.mod").write_text(
-            "module docexample\n\ngo 1.24\n\nrequire tokenclient/bindings/go v0.0.0\n\n"
-            f"replace tokenclient/bindings/go => {REPO / 'bindings' / 'go'}\n")
+            "module docexample\n\ngo 1.24\n\nrequire github.com/tokenclient/tokenclient/bindings/go v0.0.0\n\n"
+            f"replace github.com/tokenclient/tokenclient/bindings/go => {REPO / 'bindings' / 'go'}\n")
         shutil.copy(REPO / "bindings" / "go" / "go.sum", tmp_path / "go.sum")
-        env = dict(os.environ, GOFLAGS="-mod=mod")
+        # cgo finds the library through pkg-config: the build tree's .pc (make build).
+        env = dict(os.environ, GOFLAGS="-mod=mod", PKG_CONFIG_PATH=str(REPO / "target" / "pkgconfig"))
         subprocess.run(["go", "mod", "tidy"], cwd=tmp_path, env=env, check=True, capture_output=True)
         cmd = ["go", "build", "-o", str(tmp_path / "prog"), "."]
         r = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True)

@@ -146,9 +146,9 @@ def test_cli(prefix, server, tmp_path):
     r = cli(prefix, "token", *common, "--scope", "read")
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["scope"] == "read"
-    r = cli(prefix, "token", *common, "--scope", "read", "--output", "token")
+    r = cli(prefix, "token", *common, "--scope", "read", "--format", "token")
     assert r.returncode == 0 and r.stdout.strip() and "{" not in r.stdout
-    r = cli(prefix, "token", *common, "--output", "env")
+    r = cli(prefix, "token", *common, "--format", "env")
     assert r.stdout.startswith("TOKENCLIENT_ACCESS_TOKEN='")
 
     # -v / -vv: the library's events, one JSON object a line on stderr, never a secret.
@@ -236,9 +236,9 @@ def test_cli(prefix, server, tmp_path):
     r = cli(prefix, "token", "--token-url", server.token_url("basic-client"), "--client-id", basic["client_id"],
             "--client-secret-file", str(wrong))
     assert r.returncode == 5 and "invalid_client" in r.stderr and "wrong-secret-value" not in r.stderr
-    for sub in ("token", "assertion", "discover", "revoke", "introspect"):
+    for sub in ("token", "login", "assertion", "discover", "revoke", "introspect", "proof"):
         r = cli(prefix, sub, "--help")
-        assert r.returncode == 0 and "usage:" in r.stdout
+        assert r.returncode == 0 and f"Usage: tokenclient {sub}" in r.stdout
 
     # OpenID Connect: discover, a token through the issuer, introspect, revoke, introspect.
     issuer = server.manifest["issuer"]
@@ -248,7 +248,7 @@ def test_cli(prefix, server, tmp_path):
     assert cli(prefix, "discover", "--issuer", issuer + "/").returncode == 3  # names another issuer
     assert cli(prefix, "discover").returncode == 2
     via_issuer = ["--issuer", issuer, "--client-id", basic["client_id"], "--client-secret-file", str(secret_file)]
-    r = cli(prefix, "token", *via_issuer, "--scope", "read", "--output", "token")
+    r = cli(prefix, "token", *via_issuer, "--scope", "read", "--format", "token")
     assert r.returncode == 0, r.stderr
     token_file = tmp_path / "token"
     token_file.write_text(r.stdout.strip())

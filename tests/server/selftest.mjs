@@ -268,7 +268,8 @@ async function fullFlow(m, name) {
 
 async function plainChecks() {
   const { manifest: m, startMs } = await startServer('plain');
-  const every = Object.keys(m.clients);
+  // cli-client is registered for loopback redirects only (its own check).
+  const every = Object.keys(m.clients).filter((name) => name !== 'cli-client');
   let sample;
 
   // How long the start took (the PKI and the RSA keys are most of it). A
@@ -302,6 +303,21 @@ async function plainChecks() {
       if (name === 'basic-client') sample = flow;
     });
   }
+  await check('cli-client: a loopback redirect on any port (RFC 8252 §7.3), nothing else', async () => {
+    const redirect = 'http://127.0.0.1:54321/callback';
+    const p = pkce();
+    const code = await getCode(m, 'cli-client', { redirect_uri: redirect, code_challenge: p.challenge, code_challenge_method: 'S256' });
+    const t = await tokenRequest(m, 'cli-client', {
+      grant_type: 'authorization_code', code, redirect_uri: redirect, code_verifier: p.verifier,
+    });
+    assert(t.status === 200 && t.body.access_token, `authorization_code: ${t.status} ${JSON.stringify(t.body)}`);
+    for (const other of ['http://127.0.0.1:54321/elsewhere', 'http://localhost.example:54321/callback']) {
+      const q = new URLSearchParams({ issuer: 'main', client_id: 'cli-client', redirect_uri: other, scope: 'openid',
+        code_challenge: p.challenge, code_challenge_method: 'S256' });
+      const r = await request(`${m.code_url}?${q}`);
+      assert(r.status !== 200, `${other} was accepted`);
+    }
+  });
   await check('talkdesk-client: the bare base64 key and the JWK sign alike', async () => {
     for (const keyForm of ['b64', 'jwk', 'pem']) {
       const r = await tokenRequest(m, 'talkdesk-client', { grant_type: 'client_credentials' }, { keyForm });

@@ -297,6 +297,15 @@ for (const c of Object.values(clients)) {
   c.grant_types = c.auth_method === 'none' ? ['authorization_code', 'refresh_token'] : CONFIDENTIAL_GRANTS;
   c.scope = 'openid offline_access read write';
 }
+// The CLI's `login` (RFC 8252): a native public client. A native client's
+// loopback redirect URI matches on any port, so the CLI's listener can take
+// a free one.
+clients['cli-client'] = {
+  issuer: 'main', auth_method: 'none',
+  grant_types: ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code'],
+  scope: 'openid offline_access read write',
+  metadata: { token_endpoint_auth_method: 'none', application_type: 'native', redirect_uris: ['http://127.0.0.1/callback'] },
+};
 // One client not allowed `write`: asking for it gives invalid_scope.
 clients['pingone-basic'].scope = 'openid offline_access read';
 

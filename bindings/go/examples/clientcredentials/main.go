@@ -14,7 +14,7 @@ import (
 
 	"golang.org/x/oauth2"
 
-	tokenclient "tokenclient/bindings/go"
+	tokenclient "github.com/tokenclient/tokenclient/bindings/go"
 )
 
 func main() {

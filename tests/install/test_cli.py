@@ -1,0 +1,347 @@
+"""The command-line tool as a user meets it: `tokenclient login` end to end
+against the real test server (the test plays the browser: a `$BROWSER`
+program that logs the test user in at the printed URL and follows the
+redirect to the CLI's loopback listener), the device grant, what reaches a
+terminal, `--output` files, completion scripts and environment fallbacks.
+
+Uses the build tree's binary (target/release/tokenclient, `make build`);
+test_install.py runs the installed one."""
+
+import json
+import os
+import pathlib
+import pty
+import re
+import select
+import shutil
+import stat
+import subprocess
+import sys
+import textwrap
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import jwt
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests"))
+from oidc_server import OIDCServer  # noqa: E402
+
+CLI = REPO / "target" / "release" / "tokenclient"
+
+# The exit statuses `tokenclient --help` documents.
+EXIT_USAGE, EXIT_TRANSPORT, EXIT_OAUTH, EXIT_CALLBACK = 2, 4, 5, 8
+
+
+@pytest.fixture(scope="module")
+def server():
+    with OIDCServer() as s:
+        yield s
+
+
+def run(*args, env=None, timeout=60):
+    return subprocess.run([str(CLI), *args], text=True, capture_output=True, env=env or clean_env(),
+                          timeout=timeout)
+
+
+def clean_env(**extra):
+    """The environment without any TOKENCLIENT_* setting of the caller's."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TOKENCLIENT_") and k != "BROWSER"}
+    env.update(extra)
+    return env
+
+
+# The browser: given the authorization URL, the test user logs in and
+# consents at the real authorization endpoint (the server's /test/authorize
+# follows its redirects), then the browser goes to the callback URL, which is
+# the CLI's loopback listener. FAKE_BROWSER_MODE changes what it does;
+# what it saw goes to FAKE_BROWSER_LOG as JSON.
+BROWSER = textwrap.dedent("""\
+    #!/usr/bin/env python3
+    import json, os, sys, urllib.error, urllib.parse, urllib.request
+    url = sys.argv[1]
+    mode = os.environ.get("FAKE_BROWSER_MODE", "ok")
+    log = {"url": url}
+    def get(address):
+        try:
+            with urllib.request.urlopen(address, timeout=30) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+        except OSError as e:
+            return None, type(e).__name__ + ": " + str(e)
+    redirect = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))["redirect_uri"]
+    log["redirect_uri"] = redirect
+    query = urllib.parse.urlencode({"url": url, "redirect_uri": redirect})
+    status, body = get(os.environ["FAKE_BROWSER_AUTHORIZE"] + "?" + query)
+    callback = json.loads(body)["callback"]
+    if mode == "wrong-state":
+        parts = urllib.parse.urlsplit(callback)
+        q = dict(urllib.parse.parse_qsl(parts.query), state="not-the-request-state")
+        callback = urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(q)))
+    if mode == "favicon-first":
+        origin = urllib.parse.urlsplit(callback)
+        log["favicon"] = get(f"{origin.scheme}://{origin.netloc}/favicon.ico")[0]
+    log["callback"] = get(callback)
+    log["second"] = get(callback)
+    with open(os.environ["FAKE_BROWSER_LOG"] + ".part", "w") as f:
+        json.dump(log, f)
+    os.rename(os.environ["FAKE_BROWSER_LOG"] + ".part", os.environ["FAKE_BROWSER_LOG"])
+""")
+
+
+@pytest.fixture
+def browser(server, tmp_path):
+    """Environment settings that make $BROWSER the test's browser; the log
+    path it writes."""
+    script = tmp_path / "browser.py"
+    script.write_text(BROWSER)
+    script.chmod(0o755)
+    log = tmp_path / "browser.json"
+    return log, {"BROWSER": str(script), "FAKE_BROWSER_LOG": str(log),
+                 "FAKE_BROWSER_AUTHORIZE": server.manifest["authorize_url"]}
+
+
+def browser_log(log):
+    """What the browser saw: it writes its log after the CLI has answered
+    (and may have exited), so wait for it."""
+    deadline = time.monotonic() + 30
+    while not log.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return json.loads(log.read_text())
+
+
+def login_args(server, *more):
+    return ["login", "--issuer", server.manifest["issuer"], "--client-id", "cli-client", "--wait", "60", *more]
+
+
+def verify_id_token(server, id_token):
+    """The ID token, verified by PyJWT with the issuer's published keys."""
+    metadata = json.loads(urllib.request.urlopen(server.manifest["issuer"] + "/.well-known/openid-configuration",
+                                                 timeout=30).read())
+    key = jwt.PyJWKClient(metadata["jwks_uri"]).get_signing_key_from_jwt(id_token)
+    return jwt.decode(id_token, key.key, algorithms=["RS256"], audience="cli-client", issuer=metadata["issuer"])
+
+
+def test_login_through_the_browser_and_a_loopback_redirect(server, browser, tmp_path):
+    log, env = browser
+    out = tmp_path / "token.json"
+    r = run(*login_args(server, "--scope", "openid offline_access", "--param", "prompt=consent",
+                        "--output", str(out)), env=clean_env(**env, FAKE_BROWSER_MODE="favicon-first"))
+    assert r.returncode == 0, r.stderr
+    seen = browser_log(log)
+    # RFC 8252: a loopback IP literal, a port of the CLI's choosing, PKCE.
+    redirect = urllib.parse.urlsplit(seen["redirect_uri"])
+    assert redirect.scheme == "http" and redirect.hostname == "127.0.0.1" and redirect.port > 0
+    assert redirect.path == "/callback"
+    query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(seen["url"]).query))
+    assert query["code_challenge_method"] == "S256" and len(query["code_challenge"]) == 43
+    assert query["state"] and query["nonce"] and query["prompt"] == "consent"
+    assert seen["url"] in r.stderr  # printed as well as opened
+    # Another path was answered 404 and did not end the wait; the redirect
+    # got the success page; then the listener was closed.
+    assert seen["favicon"] == 404
+    status, page = seen["callback"]
+    assert status == 200 and "logged in" in page
+    assert seen["second"][0] is None and "Connection refused" in seen["second"][1], seen["second"]
+    # The token went to the file only, readable by its owner alone.
+    assert r.stdout == ""
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    token = json.loads(out.read_text())
+    assert token["access_token"] and token["refresh_token"] and token["token_type"] == "Bearer"
+    claims = verify_id_token(server, token["id_token"])
+    assert claims["nonce"] == query["nonce"] and claims["sub"] == "test-user"
+    assert token["access_token"] not in r.stderr and token["refresh_token"] not in r.stderr
+
+
+def test_login_prints_the_token_when_asked(server, browser):
+    log, env = browser
+    r = run(*login_args(server, "--output", "-", "--format", "token"), env=clean_env(**env))
+    assert r.returncode == 0, r.stderr
+    access_token = r.stdout.strip()
+    assert access_token and "{" not in access_token
+    assert browser_log(log)["callback"][0] == 200
+
+
+def test_login_refuses_a_callback_with_another_state(server, browser):
+    log, env = browser
+    r = run(*login_args(server), env=clean_env(**env, FAKE_BROWSER_MODE="wrong-state"))
+    assert r.returncode == EXIT_CALLBACK, (r.returncode, r.stderr)
+    assert "state" in r.stderr and r.stdout == ""
+    status, page = browser_log(log)["callback"]
+    assert status == 400 and "state" in page
+
+
+def test_login_gives_up_after_wait(server, tmp_path):
+    # A "browser" that opens nothing: nobody comes back.
+    started = time.monotonic()
+    r = run(*login_args(server)[:-2], "--wait", "2", env=clean_env(BROWSER="true"))
+    assert r.returncode == EXIT_TRANSPORT, (r.returncode, r.stderr)
+    assert "no browser came back" in r.stderr
+    assert time.monotonic() - started < 30
+
+
+def test_login_without_a_browser_prints_the_url(server, tmp_path):
+    marker = tmp_path / "opened"
+    env = clean_env(BROWSER=f"{shutil.which('touch')}")  # would create a file named after the URL
+    proc = subprocess.Popen([str(CLI), *login_args(server, "--no-browser", "--output", str(tmp_path / "t.json"))],
+                            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        url = None
+        deadline = time.monotonic() + 30
+        while url is None and time.monotonic() < deadline:
+            line = proc.stderr.readline()
+            match = re.search(r"(http://127\.0\.0\.1:\d+/\S+)", line)
+            if match:
+                url = match.group(1)
+        assert url, "the CLI printed no authorization URL"
+        redirect = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))["redirect_uri"]
+        query = urllib.parse.urlencode({"url": url, "redirect_uri": redirect})
+        with urllib.request.urlopen(server.manifest["authorize_url"] + "?" + query, timeout=30) as resp:
+            callback = json.loads(resp.read())["callback"]
+        with urllib.request.urlopen(callback, timeout=30) as resp:
+            assert resp.status == 200
+        assert proc.wait(30) == 0, proc.stderr.read()
+    finally:
+        proc.kill()
+        proc.wait()
+    assert json.loads((tmp_path / "t.json").read_text())["id_token"]
+    assert not marker.exists() and list(tmp_path.iterdir()) == [tmp_path / "t.json"]
+
+
+def device_login(server, tmp_path, deny=False):
+    out = tmp_path / "device.json"
+    proc = subprocess.Popen([str(CLI), *login_args(server, "--device", "--output", str(out))], env=clean_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        code = None
+        deadline = time.monotonic() + 30
+        while code is None and time.monotonic() < deadline:
+            match = re.search(r"enter the code (\S+)", proc.stderr.readline())
+            if match:
+                code = match.group(1)
+        assert code, "the CLI printed no user code"
+        query = {"user_code": code, **({"deny": "1"} if deny else {})}
+        with urllib.request.urlopen(server.manifest["device_url"] + "?" + urllib.parse.urlencode(query),
+                                    timeout=30) as resp:
+            assert json.loads(resp.read()) == {"approved": not deny}
+        status = proc.wait(60)
+        return status, proc.stderr.read(), out
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_login_with_the_device_grant(server, tmp_path):
+    status, stderr, out = device_login(server, tmp_path)
+    assert status == 0, stderr
+    token = json.loads(out.read_text())
+    assert token["access_token"] and token["token_type"] == "Bearer"
+    assert token["access_token"] not in stderr
+
+
+def test_login_with_the_device_grant_denied(server, tmp_path):
+    status, stderr, out = device_login(server, tmp_path, deny=True)
+    assert status == EXIT_OAUTH, stderr
+    assert "access_denied" in stderr and not out.exists()
+
+
+def on_a_terminal(*args, env):
+    """Runs the CLI with standard output on a pseudo-terminal: what it wrote there."""
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execve(str(CLI), [str(CLI), *args], env)
+    chunks = []
+    while True:
+        ready, _, _ = select.select([fd], [], [], 30)
+        if not ready:
+            break
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    return os.waitstatus_to_exitcode(status), b"".join(chunks).decode()
+
+
+def secret_client(server, tmp_path):
+    basic = server.client("basic-client")
+    secret = tmp_path / "secret"
+    secret.write_text(basic["client_secret"])
+    return ["token", "--token-url", server.token_url("basic-client"), "--client-id", basic["client_id"],
+            "--client-secret-file", str(secret), "--scope", "read"]
+
+
+def test_a_terminal_sees_a_description_not_the_token(server, tmp_path):
+    args = secret_client(server, tmp_path)
+    status, shown = on_a_terminal(*args, env=clean_env())
+    assert status == 0, shown
+    assert "access_token: (" in shown and "not shown" in shown and "token_type: Bearer" in shown
+    assert "eyJ" not in shown and '"access_token"' not in shown
+    # --output - asks for it on the terminal too.
+    status, shown = on_a_terminal(*args, "--output", "-", env=clean_env())
+    assert status == 0 and '"access_token"' in shown
+    # A pipe gets the whole answer (scripts: TOKEN=$(tokenclient token ...)).
+    r = run(*args)
+    assert r.returncode == 0 and json.loads(r.stdout)["access_token"]
+
+
+def test_output_file_is_owner_only_even_when_it_existed(server, tmp_path):
+    out = tmp_path / "existing"
+    out.write_text("old")
+    out.chmod(0o644)
+    r = run(*secret_client(server, tmp_path), "--output", str(out), "--format", "token")
+    assert r.returncode == 0, r.stderr
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    assert out.read_text().strip() and "old" not in out.read_text() and r.stdout == ""
+
+
+def test_environment_fallbacks(server, tmp_path):
+    basic = server.client("basic-client")
+    secret = tmp_path / "secret"
+    secret.write_text(basic["client_secret"])
+    env = clean_env(TOKENCLIENT_TOKEN_URL=server.token_url("basic-client"), TOKENCLIENT_CLIENT_ID=basic["client_id"],
+                    TOKENCLIENT_CLIENT_SECRET_FILE=str(secret), TOKENCLIENT_SCOPE="read")
+    r = run("token", env=env)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["scope"] == "read"
+    # The help names the variables but never shows a value.
+    help_text = run("token", "--help", env=env).stdout
+    assert "TOKENCLIENT_CLIENT_SECRET_FILE" in help_text and "TOKENCLIENT_TOKEN_URL" in help_text
+
+
+def test_completion_scripts(tmp_path):
+    for shell in ("bash", "zsh", "fish"):
+        r = run("completions", shell)
+        assert r.returncode == 0 and "login" in r.stdout and "client-secret-file" in r.stdout, shell
+    script = tmp_path / "tokenclient.bash"
+    script.write_text(run("completions", "bash").stdout)
+    # bash loads it and registers the completion; asking for the
+    # subcommands of `tokenclient lo` gives `login`.
+    probe = (f"source {script}; complete -p tokenclient; COMP_WORDS=(tokenclient lo); COMP_CWORD=1; "
+             "COMP_LINE='tokenclient lo'; COMP_POINT=${#COMP_LINE}; "
+             "_tokenclient tokenclient lo tokenclient; printf '%s\\n' \"${COMPREPLY[@]}\"")
+    r = subprocess.run(["bash", "-c", probe], text=True, capture_output=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert "complete" in r.stdout and "login" in r.stdout.splitlines()[1:]
+
+
+def test_usage_errors(server):
+    assert run("token", "--bogus").returncode == EXIT_USAGE
+    assert run("login").returncode == EXIT_USAGE  # no --issuer
+    r = run("token", "--token-url", "https://idp.example/t", "--client-id", "x", "--client-secret-file",
+            "/nonexistent/secret")
+    assert r.returncode == 3 and "cannot read" in r.stderr
+    r = run("--help")
+    assert r.returncode == 0 and "Exit status" in r.stdout
+    r = run("--version")
+    version = next(line.split('"')[1] for line in (REPO / "Cargo.toml").read_text().splitlines()
+                   if line.startswith("version = "))
+    assert r.returncode == 0 and r.stdout.strip() == f"tokenclient {version}"
