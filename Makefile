@@ -182,14 +182,16 @@ sdist:
 	mkdir -p build/dist && find build/dist -maxdepth 1 -name 'tokenclient-*.tar.gz' ! -name 'tokenclient-*-*' -delete
 	$(PYTHON) -m build --sdist --no-isolation --outdir build/dist bindings/python
 
-# A release's files, into build/dist/: the source tarball (the tracked files of
-# this tree), the Python wheel and sdist, and a tarball of the installed tree
-# (make install PREFIX=/usr/local), with their SHA-256 sums.
+# A release's files, into build/dist/: the source tarball (of the commit,
+# HEAD), the Python wheel and sdist, and a tarball of the installed tree
+# (make install PREFIX=/usr/local), with their SHA-256 sums. The wheel and the
+# sdist are made one after the other (both run setuptools in bindings/python).
 DIST_STAGE := $(CURDIR)/build/dist-stage
-dist: wheel sdist
+dist: build
+	$(MAKE) -s wheel
+	$(MAKE) -s sdist
 	rm -rf $(DIST_STAGE) build/dist/tokenclient-$(VERSION)-source.tar.gz build/dist/tokenclient-$(VERSION)-linux-*.tar.gz
-	git ls-files -z | tar --null -T - --transform 's,^,tokenclient-$(VERSION)/,' --sort=name \
-	  -czf build/dist/tokenclient-$(VERSION)-source.tar.gz
+	git archive --format=tar.gz --prefix=tokenclient-$(VERSION)/ -o build/dist/tokenclient-$(VERSION)-source.tar.gz HEAD
 	$(MAKE) -s install DESTDIR=$(DIST_STAGE) PREFIX=/usr/local
 	tar -C $(DIST_STAGE) --sort=name --owner=0 --group=0 --numeric-owner \
 	  -czf build/dist/tokenclient-$(VERSION)-linux-$$(uname -m).tar.gz usr

@@ -1,6 +1,8 @@
 //! The command line (clap). Options that carry secrets name a file or an
-//! environment variable, never the secret itself; non-secret options fall
-//! back to `TOKENCLIENT_*` variables.
+//! environment variable, never the secret itself; the endpoint, client id,
+//! scope, CA file and timeout fall back to `TOKENCLIENT_*` variables (the
+//! credentials do not: a login made for a public client must not pick up a
+//! secret meant for another client from the environment).
 #![forbid(unsafe_code)]
 
 use std::path::PathBuf;
@@ -32,6 +34,32 @@ pub struct Cli {
     pub verbose: u8,
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Command {
+    /// The endpoint options, for the commands that have them.
+    pub fn endpoint_mut(&mut self) -> Option<&mut EndpointArgs> {
+        match self {
+            Command::Token(a) => Some(&mut a.client.endpoint),
+            Command::Login(a) => Some(&mut a.client.endpoint),
+            Command::Assertion { client, .. } => Some(&mut client.endpoint),
+            Command::Discover(a) => Some(&mut a.endpoint),
+            Command::Revoke(a) | Command::Introspect(a) => Some(&mut a.client.endpoint),
+            Command::Proof(_) | Command::Completions { .. } => None,
+        }
+    }
+
+    /// The output options, for the commands that have them.
+    pub fn output(&self) -> Option<&OutputArgs> {
+        match self {
+            Command::Token(a) => Some(&a.output),
+            Command::Login(a) => Some(&a.output),
+            Command::Assertion { output, .. } => Some(output),
+            Command::Discover(a) => Some(&a.output),
+            Command::Revoke(a) | Command::Introspect(a) => Some(&a.output),
+            Command::Proof(_) | Command::Completions { .. } => None,
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -122,7 +150,7 @@ pub enum AuthArg {
 #[command(next_help_heading = "Credentials")]
 pub struct Credentials {
     /// A file holding the client secret
-    #[arg(long, value_name = "FILE", env = "TOKENCLIENT_CLIENT_SECRET_FILE")]
+    #[arg(long, value_name = "FILE")]
     pub client_secret_file: Option<PathBuf>,
     /// An environment variable holding the client secret
     #[arg(long, value_name = "VAR")]
@@ -131,7 +159,7 @@ pub struct Credentials {
     #[arg(long, value_enum)]
     pub auth: Option<AuthArg>,
     /// A file holding the private key: PEM, one-line PEM, bare base64 DER or JWK (private_key_jwt)
-    #[arg(long, value_name = "FILE", env = "TOKENCLIENT_PRIVATE_KEY_FILE")]
+    #[arg(long, value_name = "FILE")]
     pub private_key_file: Option<PathBuf>,
     /// An environment variable holding the private key
     #[arg(long, value_name = "VAR")]
@@ -331,29 +359,42 @@ pub struct LoginArgs {
     #[arg(long, help_heading = "Login")]
     pub device: bool,
     /// Print the URL instead of opening the system browser ($BROWSER, else xdg-open or open)
-    #[arg(long, help_heading = "Login")]
+    #[arg(long, conflicts_with = "device", help_heading = "Login")]
     pub no_browser: bool,
     /// The loopback listener's port (default: a free one)
-    #[arg(long, default_value_t = 0, help_heading = "Login")]
+    #[arg(
+        long,
+        default_value_t = 0,
+        conflicts_with = "device",
+        help_heading = "Login"
+    )]
     pub port: u16,
     /// The redirect URI's path on the loopback listener
     #[arg(
         long,
         default_value = "/callback",
         value_name = "PATH",
+        conflicts_with = "device",
         help_heading = "Login"
     )]
     pub redirect_path: String,
-    /// How long to wait for the user, in seconds
+    /// How long to wait for the user, in seconds (at most a day)
     #[arg(
         long,
         default_value_t = 300,
         value_name = "SECONDS",
+        value_parser = clap::value_parser!(u64).range(1..=86_400),
         help_heading = "Login"
     )]
     pub wait: u64,
     /// Another authorization request parameter, e.g. prompt=login (repeatable)
-    #[arg(long = "param", value_name = "NAME=VALUE", value_parser = name_value, help_heading = "Login")]
+    #[arg(
+        long = "param",
+        value_name = "NAME=VALUE",
+        value_parser = name_value,
+        conflicts_with = "device",
+        help_heading = "Login"
+    )]
     pub params: Vec<(String, String)>,
     #[command(flatten)]
     pub output: OutputArgs,

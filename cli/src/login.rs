@@ -28,7 +28,9 @@ const REQUEST_TIME: Duration = Duration::from_secs(10);
 const ACCEPT_POLL: Duration = Duration::from_millis(20);
 
 /// The authorization code flow through the browser and a loopback redirect.
-pub fn browser(c: &Client, a: &LoginArgs) -> Result<Arc<Token>, Failure> {
+/// `secret_vars`: environment variables that hold secrets, kept from the
+/// browser.
+pub fn browser(c: &Client, a: &LoginArgs, secret_vars: &[&str]) -> Result<Arc<Token>, Failure> {
     let path = &a.redirect_path;
     if !path.starts_with('/') || path.contains(['?', '#', ' ']) {
         return Err(usage("--redirect-path is a path such as /callback"));
@@ -52,20 +54,28 @@ pub fn browser(c: &Client, a: &LoginArgs) -> Result<Arc<Token>, Failure> {
     let call = c.call(&options);
     let url = call.authorization_url(&auth)?;
     eprintln!("tokenclient: log in at\n\n    {url}\n");
-    if !a.no_browser && !open_browser(&url) {
+    if !a.no_browser && !open_browser(&url, secret_vars) {
         eprintln!("tokenclient: no browser could be started: open the URL above yourself");
     }
     let deadline = Instant::now() + Duration::from_secs(a.wait);
-    let (mut stream, target) = receive(listener, path, deadline).map_err(|f| {
-        if f.status == exit::TRANSPORT && f.message.is_empty() {
-            Failure::new(
-                exit::TRANSPORT,
-                format!("no browser came back to {redirect_uri} within {} s", a.wait),
-            )
-        } else {
-            f
-        }
-    })?;
+    let (mut stream, target) =
+        receive(listener, path, auth.state(), deadline).map_err(|f| {
+            match (f.status, f.message.as_str()) {
+                (exit::TRANSPORT, "") => Failure::new(
+                    exit::TRANSPORT,
+                    format!("no browser came back to {redirect_uri} within {} s", a.wait),
+                ),
+                (exit::CALLBACK, "") => Failure::new(
+                    exit::CALLBACK,
+                    format!(
+                    "no callback with this login's state came back to {redirect_uri} within {} s \
+                     (callbacks with another state or none were refused: forged or crossed)",
+                    a.wait
+                ),
+                ),
+                _ => f,
+            }
+        })?;
     // The listener is closed: a second request to it is refused.
     let result = call
         .finish(&auth, &format!("http://127.0.0.1:{port}{target}"))
@@ -76,6 +86,13 @@ pub fn browser(c: &Client, a: &LoginArgs) -> Result<Arc<Token>, Failure> {
                 Failure::from(e)
             }
         });
+    if let Ok(token) = &result {
+        if let Some(sub) = subject(token) {
+            // Who logged in: a login completed in another account (with a
+            // stolen authorization URL) shows here.
+            eprintln!("tokenclient: logged in as {sub}");
+        }
+    }
     let page = match &result {
         Ok(_) => answer(
             200,
@@ -94,10 +111,11 @@ pub fn device(c: &Client, a: &LoginArgs) -> Result<Arc<Token>, Failure> {
     let d = c.device_authorize(Some(&a.scope))?;
     eprintln!(
         "tokenclient: open {} and enter the code {}",
-        d.verification_uri, d.user_code
+        printable(&d.verification_uri),
+        printable(&d.user_code)
     );
     if let Some(complete) = &d.verification_uri_complete {
-        eprintln!("tokenclient: or open {complete}");
+        eprintln!("tokenclient: or open {}", printable(complete));
     }
     let options = CallOptions {
         deadline: Some(Duration::from_secs(a.wait)),
@@ -106,9 +124,29 @@ pub fn device(c: &Client, a: &LoginArgs) -> Result<Arc<Token>, Failure> {
     Ok(Arc::new(c.call(&options).device_poll(&d)?))
 }
 
+/// The server's text with control characters (terminal escapes) replaced.
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
+}
+
+/// The validated ID token's `sub` (and `preferred_username`), printable.
+fn subject(token: &Token) -> Option<String> {
+    let claims: serde_json::Value = serde_json::from_str(token.id_token_claims()?).ok()?;
+    let sub = claims.get("sub")?.as_str()?;
+    Some(
+        match claims.get("preferred_username").and_then(|u| u.as_str()) {
+            Some(name) => printable(&format!("{name} ({sub})")),
+            None => printable(sub),
+        },
+    )
+}
+
 /// Opens `url` in `$BROWSER`, else the desktop's opener; false when none
-/// could be started. Its output is not ours to show.
-fn open_browser(url: &str) -> bool {
+/// could be started. Its output is not ours to show, and it does not get
+/// the environment variables that hold the login's secrets.
+fn open_browser(url: &str, secret_vars: &[&str]) -> bool {
     let program = std::env::var_os("BROWSER")
         .filter(|b| !b.is_empty())
         .unwrap_or_else(|| {
@@ -118,7 +156,11 @@ fn open_browser(url: &str) -> bool {
                 "xdg-open".into()
             }
         });
-    Command::new(program)
+    let mut command = Command::new(program);
+    for var in secret_vars {
+        command.env_remove(var);
+    }
+    command
         .arg(url)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -127,55 +169,103 @@ fn open_browser(url: &str) -> bool {
         .is_ok()
 }
 
-/// Waits until `deadline` for a GET of `path`: the connection it came on
-/// and its request target. Other paths get 404 and the wait goes on (a
-/// browser may ask for /favicon.ico); a connection that sends no request
-/// in time is dropped. The listener is closed on return. Out of time: a
-/// `TRANSPORT` failure with an empty message (the caller says what for).
+/// Waits until `deadline` for a GET of `path` with this login's `state`:
+/// the connection it came on and its request target. The wait goes on past
+/// everything else: other paths get 404 (a browser may ask for
+/// /favicon.ico), a callback without this state gets 400 (a forged or
+/// crossed one must not end the login), a connection that sends no whole
+/// request within its time is dropped. The listener is closed on return.
+/// Out of time: a failure with an empty message (the caller says what
+/// for), `CALLBACK` when a callback was refused, else `TRANSPORT`.
 fn receive(
     listener: TcpListener,
     path: &str,
+    state: &str,
     deadline: Instant,
 ) -> Result<(TcpStream, String), Failure> {
     let fail =
         |e: std::io::Error| Failure::new(exit::TRANSPORT, format!("the listener failed: {e}"));
     listener.set_nonblocking(true).map_err(fail)?;
+    let mut refused = false;
     loop {
         let now = Instant::now();
         if now >= deadline {
-            return Err(Failure::new(exit::TRANSPORT, ""));
+            let status = if refused {
+                exit::CALLBACK
+            } else {
+                exit::TRANSPORT
+            };
+            return Err(Failure::new(status, ""));
         }
         let mut stream = match listener.accept() {
             Ok((stream, _)) => stream,
-            Err(e)
-                if e.kind() == IoErrorKind::WouldBlock || e.kind() == IoErrorKind::Interrupted =>
-            {
+            Err(e) if e.kind() == IoErrorKind::WouldBlock => {
                 std::thread::sleep(ACCEPT_POLL.min(deadline - now));
                 continue;
             }
+            // A connection gone before it was taken is not the listener failing.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    IoErrorKind::Interrupted
+                        | IoErrorKind::ConnectionAborted
+                        | IoErrorKind::ConnectionReset
+                ) =>
+            {
+                continue
+            }
             Err(e) => return Err(fail(e)),
         };
-        let Some(target) = read_target(&mut stream, deadline) else {
+        let Some(target) = read_target(&mut stream, deadline.min(now + REQUEST_TIME)) else {
             continue;
         };
-        let (target_path, _) = target.split_once('?').unwrap_or((&target, ""));
-        if target_path == path {
+        let (target_path, query) = target.split_once('?').unwrap_or((&target, ""));
+        if target_path != path {
+            let _ = stream.write_all(
+                answer(404, "Not found", "This is not the login's redirect.").as_bytes(),
+            );
+            continue;
+        }
+        if has_state(query, state) {
             return Ok((stream, target));
         }
-        let _ = stream
-            .write_all(answer(404, "Not found", "This is not the login's redirect.").as_bytes());
+        refused = true;
+        let _ = stream.write_all(
+            answer(
+                400,
+                "Not this login",
+                "This callback is not the one this login waits for (its state differs).",
+            )
+            .as_bytes(),
+        );
+    }
+}
+
+/// Whether `query` has exactly one `state`, equal to `state` (compared in
+/// time that does not depend on where they differ). The library checks it
+/// again, with `iss`, in `finish`.
+fn has_state(query: &str, state: &str) -> bool {
+    let mut found = query
+        .split('&')
+        .filter_map(|pair| pair.strip_prefix("state="));
+    match (found.next(), found.next()) {
+        (Some(given), None) => {
+            given.len() == state.len()
+                && given
+                    .bytes()
+                    .zip(state.bytes())
+                    .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                    == 0
+        }
+        _ => false,
     }
 }
 
 /// The target of a `GET <target> HTTP/1.x` request on `stream`, or None
-/// when it sends something else, too much, or nothing in time (then it has
-/// been answered or is dropped).
-fn read_target(stream: &mut TcpStream, deadline: Instant) -> Option<String> {
+/// when it sends something else, too much, or not all of it by `end` (then
+/// it has been answered or is dropped).
+fn read_target(stream: &mut TcpStream, end: Instant) -> Option<String> {
     stream.set_nonblocking(false).ok()?;
-    let time = REQUEST_TIME.min(deadline.saturating_duration_since(Instant::now()));
-    stream
-        .set_read_timeout(Some(time.max(Duration::from_millis(1))))
-        .ok()?;
     let mut head = Vec::with_capacity(1024);
     let mut buf = [0u8; 2048];
     while !head.windows(4).any(|w| w == b"\r\n\r\n") {
@@ -184,6 +274,13 @@ fn read_target(stream: &mut TcpStream, deadline: Instant) -> Option<String> {
                 stream.write_all(answer(431, "Too large", "The request is too large.").as_bytes());
             return None;
         }
+        // One end for the whole request: a client that trickles bytes
+        // cannot hold the listener past it.
+        let left = end.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return None;
+        }
+        stream.set_read_timeout(Some(left)).ok()?;
         match stream.read(&mut buf) {
             Ok(0) | Err(_) => return None,
             Ok(n) => head.extend_from_slice(&buf[..n]),

@@ -12,7 +12,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::{CommandFactory, Parser};
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches};
 use zeroize::Zeroizing;
 
 use args::{
@@ -208,6 +209,11 @@ fn set_credentials(c: &Client, cr: &Credentials, optional: bool) -> Result<(), F
         }
         (key, uri) => key.or(uri),
     };
+    if key.is_none() && (cr.kid.is_some() || cr.alg.is_some()) {
+        return Err(usage(
+            "--kid and --alg go with --private-key-... or --pkcs11-uri",
+        ));
+    }
     let tls = match cr.auth {
         Some(AuthArg::Tls) => Some(AuthMethod::TlsClientAuth),
         Some(AuthArg::SelfSignedTls) => Some(AuthMethod::SelfSignedTlsClientAuth),
@@ -410,7 +416,18 @@ fn login(a: &LoginArgs, verbosity: u8) -> Result<(), Failure> {
     let t = if a.device {
         login::device(&c, a)?
     } else {
-        login::browser(&c, a)?
+        // The browser does not inherit the variables that hold secrets.
+        let cr = &a.client.credentials;
+        let secret_vars: Vec<&str> = [
+            &cr.client_secret_env,
+            &cr.private_key_env,
+            &cr.pkcs11_pin_env,
+            &a.client.dpop.dpop_key_env,
+        ]
+        .into_iter()
+        .filter_map(|v| v.as_deref())
+        .collect();
+        login::browser(&c, a, &secret_vars)?
     };
     output::token(&t, &a.output)
 }
@@ -437,9 +454,40 @@ fn run(cli: Cli) -> Result<(), Failure> {
     }
 }
 
+/// The command line, with `TOKENCLIENT_*` fallbacks that the command line
+/// overrides: an endpoint given as a flag wins over another kind of
+/// endpoint from the environment.
+fn parse() -> Cli {
+    let matches = Cli::command().get_matches();
+    let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    if let (Some((_, sub)), Some(e)) = (matches.subcommand(), cli.command.endpoint_mut()) {
+        let from_env = |id: &str| sub.value_source(id) == Some(ValueSource::EnvVariable);
+        let given = |id: &str| sub.value_source(id) == Some(ValueSource::CommandLine);
+        if from_env("issuer") && ["token_url", "talkdesk", "pingone"].into_iter().any(given) {
+            e.issuer = None;
+        }
+        if from_env("token_url") && ["issuer", "talkdesk", "pingone"].into_iter().any(given) {
+            e.token_url = None;
+        }
+    }
+    cli
+}
+
 fn main() -> ExitCode {
     // clap prints its own usage errors (status 2), --help and --version.
-    let cli = Cli::parse();
+    let cli = parse();
+    if let Some(o) = cli.command.output() {
+        if let Some(name) = o.output.as_deref().and_then(|p| p.to_str()) {
+            if ["json", "token", "env"].contains(&name) {
+                // The old --output FORMAT: never write a file named so by mistake.
+                eprintln!(
+                    "tokenclient: --output takes a file or -; the format is --format {name} \
+                     (for a file of that name, give ./{name})\n(see tokenclient --help)"
+                );
+                return ExitCode::from(exit::USAGE);
+            }
+        }
+    }
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
@@ -452,6 +500,7 @@ fn main() -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser;
 
     #[test]
     fn the_command_line_definition_is_consistent() {

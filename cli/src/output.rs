@@ -79,7 +79,16 @@ fn describe(t: &Token) -> String {
 
 /// `TOKENCLIENT_NAME='value'` lines for a shell's eval.
 fn env(t: &Token) -> Zeroizing<String> {
-    let mut out = Zeroizing::new(String::new());
+    // Sized once (a quote becomes four characters), so growing never
+    // leaves an unwiped copy behind.
+    let values = [
+        t.access_token(),
+        t.refresh_token().unwrap_or(""),
+        t.id_token().unwrap_or(""),
+    ];
+    let capacity =
+        256 + t.scope().map_or(0, str::len) * 4 + values.iter().map(|v| v.len() * 4).sum::<usize>();
+    let mut out = Zeroizing::new(String::with_capacity(capacity));
     for (name, value) in [
         ("ACCESS_TOKEN", Some(t.access_token())),
         ("TOKEN_TYPE", Some(t.token_type())),
@@ -91,8 +100,17 @@ fn env(t: &Token) -> Zeroizing<String> {
             out.push_str("TOKENCLIENT_");
             out.push_str(name);
             out.push_str("='");
-            // Single quotes hold anything but a single quote.
-            out.push_str(&v.replace('\'', "'\\''"));
+            // Single quotes hold anything but a single quote (pushed piece
+            // by piece: no unwiped copy of the token).
+            for piece in v.split_inclusive('\'') {
+                match piece.strip_suffix('\'') {
+                    Some(head) => {
+                        out.push_str(head);
+                        out.push_str("'\\''");
+                    }
+                    None => out.push_str(piece),
+                }
+            }
             out.push_str("'\n");
         }
     }
@@ -116,28 +134,40 @@ fn stdout(text: &str) -> Result<(), Failure> {
         })
 }
 
-/// Writes the file readable by its owner only (created 0600; an existing
-/// file is truncated and narrowed to 0600 first).
+/// Writes the file readable by its owner only: a new 0600 file beside it,
+/// then renamed over it, so a failed write leaves the old file whole (a
+/// login's refresh token is not lost) and a symbolic link at `path` is
+/// replaced, not followed.
 fn to_file(path: &Path, text: &str) -> Result<(), Failure> {
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    use std::os::unix::fs::OpenOptionsExt;
     let fail = |e: std::io::Error| {
         Failure::new(
             exit::CONFIG,
             format!("cannot write {}: {e}", path.display()),
         )
     };
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(fail)?;
-    f.set_permissions(std::fs::Permissions::from_mode(0o600))
-        .map_err(fail)?;
-    f.write_all(text.as_bytes())
-        .and_then(|()| f.write_all(b"\n"))
-        .map_err(fail)?;
+    let name = path
+        .file_name()
+        .ok_or_else(|| fail(std::io::Error::other("not a file name")))?;
+    let mut temporary = std::ffi::OsString::from(".");
+    temporary.push(name);
+    temporary.push(format!(".{}.tmp", std::process::id()));
+    let temporary = path.with_file_name(temporary);
+    let written = (|| {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&temporary)?;
+        f.write_all(text.as_bytes())?;
+        f.write_all(b"\n")?;
+        f.sync_all()?;
+        std::fs::rename(&temporary, path)
+    })();
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&temporary);
+        return Err(fail(e));
+    }
     eprintln!("tokenclient: written to {}", path.display());
     Ok(())
 }

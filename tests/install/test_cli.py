@@ -13,7 +13,7 @@ import pathlib
 import pty
 import re
 import select
-import shutil
+import socket
 import stat
 import subprocess
 import sys
@@ -82,9 +82,14 @@ BROWSER = textwrap.dedent("""\
         parts = urllib.parse.urlsplit(callback)
         q = dict(urllib.parse.parse_qsl(parts.query), state="not-the-request-state")
         callback = urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(q)))
-    if mode == "favicon-first":
+    log["secret_env"] = sorted(k for k in os.environ if k.startswith("LOGIN_SECRET"))
+    if mode == "noise-first":
+        # Another path, and the callback path without this login's state
+        # (what any local process could send): neither ends the login.
         origin = urllib.parse.urlsplit(callback)
         log["favicon"] = get(f"{origin.scheme}://{origin.netloc}/favicon.ico")[0]
+        log["forged"] = get(f"{origin.scheme}://{origin.netloc}{origin.path}?code=forged&state=forged")[0]
+        log["no_state"] = get(f"{origin.scheme}://{origin.netloc}{origin.path}")[0]
     log["callback"] = get(callback)
     log["second"] = get(callback)
     with open(os.environ["FAKE_BROWSER_LOG"] + ".part", "w") as f:
@@ -130,7 +135,7 @@ def test_login_through_the_browser_and_a_loopback_redirect(server, browser, tmp_
     log, env = browser
     out = tmp_path / "token.json"
     r = run(*login_args(server, "--scope", "openid offline_access", "--param", "prompt=consent",
-                        "--output", str(out)), env=clean_env(**env, FAKE_BROWSER_MODE="favicon-first"))
+                        "--output", str(out)), env=clean_env(**env, FAKE_BROWSER_MODE="noise-first"))
     assert r.returncode == 0, r.stderr
     seen = browser_log(log)
     # RFC 8252: a loopback IP literal, a port of the CLI's choosing, PKCE.
@@ -141,9 +146,11 @@ def test_login_through_the_browser_and_a_loopback_redirect(server, browser, tmp_
     assert query["code_challenge_method"] == "S256" and len(query["code_challenge"]) == 43
     assert query["state"] and query["nonce"] and query["prompt"] == "consent"
     assert seen["url"] in r.stderr  # printed as well as opened
-    # Another path was answered 404 and did not end the wait; the redirect
-    # got the success page; then the listener was closed.
-    assert seen["favicon"] == 404
+    # Another path was answered 404, callbacks without this login's state
+    # 400, and none ended the wait; the redirect got the success page; then
+    # the listener was closed.
+    assert (seen["favicon"], seen["forged"], seen["no_state"]) == (404, 400, 400)
+    assert "logged in as test-user" in r.stderr
     status, page = seen["callback"]
     assert status == 200 and "logged in" in page
     assert seen["second"][0] is None and "Connection refused" in seen["second"][1], seen["second"]
@@ -167,12 +174,54 @@ def test_login_prints_the_token_when_asked(server, browser):
 
 
 def test_login_refuses_a_callback_with_another_state(server, browser):
+    # The callback is refused (400) and the login waits on for the right
+    # one; when none came, the exit status says a callback was refused.
     log, env = browser
-    r = run(*login_args(server), env=clean_env(**env, FAKE_BROWSER_MODE="wrong-state"))
+    r = run(*login_args(server)[:-2], "--wait", "3", env=clean_env(**env, FAKE_BROWSER_MODE="wrong-state"))
     assert r.returncode == EXIT_CALLBACK, (r.returncode, r.stderr)
     assert "state" in r.stderr and r.stdout == ""
-    status, page = browser_log(log)["callback"]
-    assert status == 400 and "state" in page
+    seen = browser_log(log)
+    assert seen["callback"][0] == 400 and "state" in seen["callback"][1]
+    assert seen["second"][0] == 400  # still listening after a refused callback
+
+
+def test_the_browser_does_not_inherit_secrets(server, browser, tmp_path):
+    log, env = browser
+    key = subprocess.run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"],
+                         check=True, capture_output=True, text=True).stdout
+    r = run(*login_args(server, "--dpop-key-env", "LOGIN_SECRET_DPOP", "--output", str(tmp_path / "t.json")),
+            env=clean_env(**env, LOGIN_SECRET_DPOP=key, LOGIN_SECRET_OTHER="kept"))
+    assert r.returncode == 0, r.stderr
+    assert browser_log(log)["secret_env"] == ["LOGIN_SECRET_OTHER"]
+    assert json.loads((tmp_path / "t.json").read_text())["token_type"] == "DPoP"
+
+
+def test_a_trickling_connection_does_not_hold_the_login(server, tmp_path):
+    # One byte every 0.3 s, never a whole request: the login still ends
+    # when --wait runs out.
+    proc = subprocess.Popen([str(CLI), *login_args(server)[:-2], "--wait", "3", "--no-browser"], env=clean_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    started = time.monotonic()
+    try:
+        port = None
+        while port is None and time.monotonic() - started < 30:
+            match = re.search(r"redirect_uri=http%3A%2F%2F127\.0\.0\.1%3A(\d+)", proc.stderr.readline())
+            if match:
+                port = int(match.group(1))
+        assert port, "the CLI printed no authorization URL"
+        with socket.create_connection(("127.0.0.1", port)) as s:
+            s.sendall(b"G")
+            while proc.poll() is None and time.monotonic() - started < 20:
+                try:
+                    s.sendall(b"E")
+                except OSError:
+                    break
+                time.sleep(0.3)
+        assert proc.wait(20) == EXIT_TRANSPORT
+    finally:
+        proc.kill()
+        proc.wait()
+    assert time.monotonic() - started < 10
 
 
 def test_login_gives_up_after_wait(server, tmp_path):
@@ -186,7 +235,10 @@ def test_login_gives_up_after_wait(server, tmp_path):
 
 def test_login_without_a_browser_prints_the_url(server, tmp_path):
     marker = tmp_path / "opened"
-    env = clean_env(BROWSER=f"{shutil.which('touch')}")  # would create a file named after the URL
+    opener = tmp_path / "opener.sh"
+    opener.write_text(f"#!/bin/sh\ntouch {marker}\n")
+    opener.chmod(0o755)
+    env = clean_env(BROWSER=str(opener))  # would leave the marker if it were started
     proc = subprocess.Popen([str(CLI), *login_args(server, "--no-browser", "--output", str(tmp_path / "t.json"))],
                             cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -209,7 +261,7 @@ def test_login_without_a_browser_prints_the_url(server, tmp_path):
         proc.kill()
         proc.wait()
     assert json.loads((tmp_path / "t.json").read_text())["id_token"]
-    assert not marker.exists() and list(tmp_path.iterdir()) == [tmp_path / "t.json"]
+    assert not marker.exists()
 
 
 def device_login(server, tmp_path, deny=False):
@@ -284,10 +336,16 @@ def test_a_terminal_sees_a_description_not_the_token(server, tmp_path):
     status, shown = on_a_terminal(*args, env=clean_env())
     assert status == 0, shown
     assert "access_token: (" in shown and "not shown" in shown and "token_type: Bearer" in shown
-    assert "eyJ" not in shown and '"access_token"' not in shown
+    # No token-like run of characters (the server's tokens are 43 or more
+    # base64url characters), whatever the format.
+    long_run = re.compile(r"[A-Za-z0-9_-]{32,}")
+    assert not long_run.search(shown) and '"access_token"' not in shown
+    for form in ("token", "env"):
+        status, shown = on_a_terminal(*args, "--format", form, env=clean_env())
+        assert status == 0 and "not shown" in shown and not long_run.search(shown), shown
     # --output - asks for it on the terminal too.
     status, shown = on_a_terminal(*args, "--output", "-", env=clean_env())
-    assert status == 0 and '"access_token"' in shown
+    assert status == 0 and '"access_token"' in shown and long_run.search(shown)
     # A pipe gets the whole answer (scripts: TOKEN=$(tokenclient token ...)).
     r = run(*args)
     assert r.returncode == 0 and json.loads(r.stdout)["access_token"]
@@ -305,16 +363,21 @@ def test_output_file_is_owner_only_even_when_it_existed(server, tmp_path):
 
 def test_environment_fallbacks(server, tmp_path):
     basic = server.client("basic-client")
-    secret = tmp_path / "secret"
-    secret.write_text(basic["client_secret"])
     env = clean_env(TOKENCLIENT_TOKEN_URL=server.token_url("basic-client"), TOKENCLIENT_CLIENT_ID=basic["client_id"],
-                    TOKENCLIENT_CLIENT_SECRET_FILE=str(secret), TOKENCLIENT_SCOPE="read")
-    r = run("token", env=env)
+                    TOKENCLIENT_SCOPE="read", SECRET=basic["client_secret"])
+    r = run("token", "--client-secret-env", "SECRET", env=env)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["scope"] == "read"
-    # The help names the variables but never shows a value.
-    help_text = run("token", "--help", env=env).stdout
-    assert "TOKENCLIENT_CLIENT_SECRET_FILE" in help_text and "TOKENCLIENT_TOKEN_URL" in help_text
+    assert "TOKENCLIENT_TOKEN_URL" in run("token", "--help", env=env).stdout
+    # An endpoint on the command line wins over another kind from the environment.
+    r = run("token", "--client-secret-env", "SECRET", "--token-url", server.token_url("basic-client"),
+            env=dict(env, TOKENCLIENT_TOKEN_URL="", TOKENCLIENT_ISSUER="https://elsewhere.example"))
+    assert r.returncode == 0, r.stderr
+    r = run("discover", "--issuer", server.manifest["issuer"], env=env)
+    assert r.returncode == 0 and json.loads(r.stdout)["issuer"] == server.manifest["issuer"], r.stderr
+    # Credentials never come from the environment unasked.
+    r = run("token", env=dict(env, TOKENCLIENT_CLIENT_SECRET_FILE="/etc/hostname"))
+    assert r.returncode == EXIT_USAGE and "give credentials" in r.stderr
 
 
 def test_completion_scripts(tmp_path):
@@ -333,8 +396,16 @@ def test_completion_scripts(tmp_path):
     assert "complete" in r.stdout and "login" in r.stdout.splitlines()[1:]
 
 
-def test_usage_errors(server):
+def test_usage_errors(server, tmp_path):
     assert run("token", "--bogus").returncode == EXIT_USAGE
+    # The old --output FORMAT is refused, not taken for a file name.
+    r = subprocess.run([str(CLI), "token", "--token-url", "https://idp.example/t", "--client-id", "x", "--public",
+                        "--output", "token"], cwd=tmp_path, text=True, capture_output=True, env=clean_env())
+    assert r.returncode == EXIT_USAGE and "--format token" in r.stderr and not (tmp_path / "token").exists()
+    assert run(*login_args(server)[:-2], "--wait", "99999999999").returncode == EXIT_USAGE
+    assert run(*login_args(server, "--device", "--port", "8080")).returncode == EXIT_USAGE
+    r = run("token", "--token-url", "https://idp.example/t", "--client-id", "x", "--public", "--kid", "k")
+    assert r.returncode == EXIT_USAGE and "--kid" in r.stderr
     assert run("login").returncode == EXIT_USAGE  # no --issuer
     r = run("token", "--token-url", "https://idp.example/t", "--client-id", "x", "--client-secret-file",
             "/nonexistent/secret")

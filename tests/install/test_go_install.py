@@ -173,7 +173,7 @@ def introspect(server, token):
         return json.loads(r.read())
 
 
-def test_go_program_against_the_installed_prefix(prefix, server, tmp_path_factory):
+def test_go_program_against_the_installed_prefix(prefix, server, tmp_path_factory, release_moved_away):
     started = time.monotonic()
     work = tmp_path_factory.mktemp("go-consumer")
     assert REPO not in work.parents, f"{work} is inside the repository"
@@ -203,13 +203,9 @@ def test_go_program_against_the_installed_prefix(prefix, server, tmp_path_factor
     c = server.client("basic-client")
     run_env = clean_env(TOKEN_URL=server.token_url("basic-client"), CLIENT_ID=c["client_id"],
                         CLIENT_SECRET=c["client_secret"])
-    moved = BUILD_TREE.with_name(f"{BUILD_TREE.name}.moved-by-test_go_install-{os.getpid()}")
-    os.rename(BUILD_TREE, moved)
-    try:
+    with release_moved_away():
         ldd = run(["ldd", exe], env=run_env).stdout
         out = run([exe], env=run_env, timeout=60)
-    finally:
-        os.rename(moved, BUILD_TREE)
     line = next(x for x in ldd.splitlines() if "libtokenclient" in x)
     assert f"=> {prefix}/lib/libtokenclient.so.{MAJOR} " in line, ldd
     result = json.loads(out.stdout)

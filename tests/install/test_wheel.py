@@ -38,7 +38,6 @@ VERSION = next(m.group(1) for line in (REPO / "Cargo.toml").read_text().splitlin
 #: What a manylinux wheel may leave to the system (glibc, libgcc_s, zlib): the rest is vendored.
 SYSTEM_LIBS = {"linux-vdso.so.1", "ld-linux-x86-64.so.2", "libc.so.6", "libm.so.6", "libdl.so.2", "librt.so.1",
                "libpthread.so.0", "libresolv.so.2", "libutil.so.1", "libgcc_s.so.1", "libstdc++.so.6", "libz.so.1"}
-HIDDEN_PREFIX = "release.hidden-by-test_wheel-"
 
 
 def run(cmd, **kw):
@@ -54,15 +53,6 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def restore_hidden_release() -> None:
-    """Puts back a target/release that a killed run of this file left hidden."""
-    if not RELEASE.exists():
-        for hidden in sorted(RELEASE.parent.glob(HIDDEN_PREFIX + "*")):
-            hidden.rename(RELEASE)
-            break
-
-
-restore_hidden_release()
 
 
 def new_venv(path: pathlib.Path, wheel: pathlib.Path) -> pathlib.Path:
@@ -153,7 +143,7 @@ print(json.dumps({"token_type": token.token_type, "scope": token.scope, "access_
 """
 
 
-def test_wheel_in_a_fresh_venv_exchanges_without_the_build_tree(wheel, server, tmp_path):
+def test_wheel_in_a_fresh_venv_exchanges_without_the_build_tree(wheel, server, tmp_path, release_moved_away):
     python = new_venv(tmp_path / "venv", wheel)
     site = site_packages(python)
     probe = tmp_path / "probe.py"
@@ -163,14 +153,9 @@ def test_wheel_in_a_fresh_venv_exchanges_without_the_build_tree(wheel, server, t
     work.mkdir()
     assert REPO not in work.resolve().parents
     env = clean_env(LD_LIBRARY_PATH="")
-    assert RELEASE.is_dir(), "make wheel builds target/release"
-    hidden = RELEASE.with_name(f"{HIDDEN_PREFIX}{os.getpid()}")
-    RELEASE.rename(hidden)
-    try:
+    with release_moved_away():
         out = subprocess.run([str(python), "-I", str(probe), basic["token_url"], basic["client_id"],
                               basic["client_secret"]], env=env, cwd=work, capture_output=True, text=True, timeout=120)
-    finally:
-        hidden.rename(RELEASE)
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
     assert result["token_type"] == "Bearer" and result["scope"] == "read" and result["access_token"]
