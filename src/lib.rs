@@ -28,6 +28,7 @@ mod oidc;
 mod providers;
 mod random;
 mod signer;
+mod store;
 mod transport;
 mod url;
 

@@ -192,18 +192,25 @@ pub(crate) fn query_pairs(url: &str) -> Option<Vec<(String, String)>> {
         .filter(|p| !p.is_empty())
         .map(|pair| {
             let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            Some((form_decode(name)?, form_decode(value)?))
+            Some((decode(name, true)?, decode(value, true)?))
         })
         .collect()
 }
 
-fn form_decode(text: &str) -> Option<String> {
+/// `%XX` escapes decoded, as in a URL's path (`+` stays `+`). `None` for a
+/// malformed escape or a result that is not UTF-8.
+pub(crate) fn percent_decode(text: &str) -> Option<String> {
+    decode(text, false)
+}
+
+/// `%XX` escapes decoded; with `form`, `+` is a space too.
+fn decode(text: &str, form: bool) -> Option<String> {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
-            b'+' => out.push(b' '),
+            b'+' if form => out.push(b' '),
             b'%' => {
                 let hex = bytes.get(i + 1..i + 3)?;
                 // Two hex digits exactly (from_str_radix would take a sign).

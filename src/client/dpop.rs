@@ -211,7 +211,7 @@ impl Client {
             // A client not made from an issuer has no metadata to say.
             let binds = self
                 .published_metadata()
-                .map_or(true, |m| m.tls_client_certificate_bound_access_tokens);
+                .is_none_or(|m| m.tls_client_certificate_bound_access_tokens);
             if binds {
                 cnf.insert("x5t#S256".into(), cert.thumbprint.clone().into());
             }

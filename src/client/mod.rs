@@ -14,6 +14,7 @@ mod login;
 mod oidc;
 mod setters;
 pub(crate) use setters::check_key_id;
+mod store;
 mod tokens;
 
 use std::path::PathBuf;
@@ -119,6 +120,8 @@ pub(crate) struct Settings {
     pub(crate) dpop: Option<Arc<DpopKey>>,
     /// Whether a Bearer token is accepted when a DPoP proof was sent.
     pub(crate) dpop_allow_bearer: bool,
+    /// The shared token store `get_token` reads before it asks.
+    pub(crate) store: Option<store::StoreSetting>,
 }
 
 impl Settings {
@@ -150,6 +153,7 @@ impl Settings {
             log: None,
             dpop: None,
             dpop_allow_bearer: false,
+            store: None,
         }
     }
 }
@@ -259,6 +263,9 @@ struct Shared {
     discovery: Option<oidc::Discovery>,
     /// The DPoP nonces servers gave, by origin.
     dpop_nonces: Nonces,
+    /// Whether the shared token store's last operation failed (its
+    /// fallback is said once, until it works again).
+    store_failing: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Client {
@@ -329,6 +336,7 @@ impl Client {
                 detached: Arc::default(),
                 discovery: None,
                 dpop_nonces: Nonces::default(),
+                store_failing: std::sync::atomic::AtomicBool::new(false),
             }),
             primary: true,
         })

@@ -33,6 +33,13 @@ impl RefreshToken {
             .clone()
     }
 
+    pub(super) fn is_set(&self) -> bool {
+        self.current
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_some()
+    }
+
     fn set(&self, token: Option<&str>) {
         *self.current.lock().unwrap_or_else(PoisonError::into_inner) =
             token.map(|t| Zeroizing::new(t.to_string()));
@@ -99,7 +106,28 @@ impl Client {
         self.call(&CallOptions::default()).get_token(scope)
     }
 
+    /// A new token of `scope`: through the shared store when the client
+    /// has one, else from the token endpoint.
     fn fetch(&self, scope: Option<&str>, deadline: &Deadline) -> Result<Token> {
+        let settings = self.settings();
+        match &settings.store {
+            Some(setting) => self.fetch_shared(setting, &settings, scope, deadline, |chain| {
+                self.fetch_direct(scope, deadline, chain)
+            }),
+            None => self.fetch_direct(scope, deadline, None),
+        }
+    }
+
+    /// A new token of `scope` from the token endpoint: with the refresh
+    /// token when the client has one (`chain`: the latest one, from the
+    /// shared store, which any process may have rotated), else with client
+    /// credentials.
+    fn fetch_direct(
+        &self,
+        scope: Option<&str>,
+        deadline: &Deadline,
+        chain: Option<Zeroizing<String>>,
+    ) -> Result<Token> {
         if self.inner.refresh_token.get().is_none() {
             return self.client_credentials_by(scope, deadline);
         }
@@ -110,6 +138,9 @@ impl Client {
             .get()
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
+        if let Some(latest) = chain {
+            self.inner.refresh_token.set(Some(&latest));
+        }
         // Read it again under the lock: another scope may have rotated it.
         let current = self
             .inner
@@ -200,11 +231,13 @@ impl Call<'_> {
                 let landed = move |result: &Result<Arc<Token>>, old_served: bool| {
                     let client = kept.client();
                     match result {
-                        Ok(token) => {
+                        // Once per new token, in the process that obtained it.
+                        Ok(token) if !token.is_from_store() => {
                             if let Some(callback) = &settings.on_token {
                                 callback(token);
                             }
                         }
+                        Ok(_) => {}
                         Err(error) if old_served => {
                             let watch = TokenWatch {
                                 client,

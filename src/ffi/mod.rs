@@ -35,6 +35,8 @@ pub mod device;
 pub mod dpop;
 // keys held elsewhere (callbacks; PKCS#11 through set_private_key):
 pub mod signer;
+// tokens shared between processes and hosts:
+pub mod store;
 
 #[cfg(feature = "test-hooks")]
 pub mod testing;

@@ -222,6 +222,20 @@ impl JwsSigner {
         self.alg
     }
 
+    /// The key's private material, for deriving the token store's keys
+    /// (`store::seal`); None for a key held elsewhere.
+    pub(crate) fn secret_material(&self) -> Option<Zeroizing<Vec<u8>>> {
+        match &self.kind {
+            SignKind::RsaPkcs1(_, key) | SignKind::RsaPss(_, key) => {
+                key.private_key_to_der().ok().map(Zeroizing::new)
+            }
+            SignKind::Ecdsa { key, .. } => Some(Zeroizing::new(key.private_key().to_vec())),
+            SignKind::Ed25519(key) => key.raw_private_key().ok().map(Zeroizing::new),
+            SignKind::Hmac(hmac) => Some(Zeroizing::new(hmac.inner_pad.to_vec())),
+            SignKind::External(_) => None,
+        }
+    }
+
     /// The signer with `header` (JSON, e.g. a DPoP proof's, with its
     /// `typ` and `jwk`) as its JOSE header instead of the default one.
     pub(crate) fn with_header(mut self, header: &str) -> JwsSigner {

@@ -365,7 +365,7 @@ impl Jwks {
         };
         let keys = keys
             .iter()
-            .filter(|jwk| member(jwk, "use").map_or(true, |u| u == "sig"))
+            .filter(|jwk| member(jwk, "use").is_none_or(|u| u == "sig"))
             // A private member in a published set is a mistake; never use it.
             .filter(|jwk| jwk.get("d").is_none())
             .filter_map(|jwk| {
@@ -390,7 +390,7 @@ impl Jwks {
     ) -> impl Iterator<Item = &'a PublicJwk> + 'a {
         self.keys
             .iter()
-            .filter(move |k| kid.map_or(true, |kid| k.kid.as_deref() == Some(kid)))
+            .filter(move |k| kid.is_none_or(|kid| k.kid.as_deref() == Some(kid)))
             .filter(move |k| k.fits(alg))
     }
 }

@@ -30,7 +30,7 @@ pub(super) fn decode_base64(text: &str) -> std::result::Result<Zeroizing<Vec<u8>
     while standard.ends_with('=') {
         standard.pop();
     }
-    while standard.len() % 4 != 0 {
+    while !standard.len().is_multiple_of(4) {
         standard.push('=');
     }
     STANDARD

@@ -31,6 +31,8 @@ pub struct Token {
     cnf: OnceLock<CString>,
     /// `<token_type> <access_token>`, made on first use.
     authorization: OnceLock<CString>,
+    /// Read from the shared token store (another process obtained it).
+    from_store: bool,
 }
 
 impl Drop for Token {
@@ -83,6 +85,19 @@ impl Token {
     /// Marks a token the cache stores: it is handed out without asking the
     /// server until `mono` on the monotonic clock and `wall` on the wall
     /// clock, whichever comes first. Set once.
+    /// The token as read from the shared store: it lives for what is left
+    /// of its lifetime, `seconds` (its JSON stays the server's answer).
+    pub(crate) fn read_from_store(mut self, seconds: i64) -> Token {
+        self.expires_in = Some(seconds);
+        self.from_store = true;
+        self
+    }
+
+    /// Whether another process obtained it (through the shared store).
+    pub(crate) fn is_from_store(&self) -> bool {
+        self.from_store
+    }
+
     pub(crate) fn set_fresh_until(&self, mono: Instant, wall: SystemTime) {
         let _ = self.fresh_until.set((mono, wall));
     }
@@ -305,6 +320,7 @@ pub fn parse_token(status: u32, body: &[u8]) -> Result<Token> {
         id_token_claims: OnceLock::new(),
         cnf: OnceLock::new(),
         authorization: OnceLock::new(),
+        from_store: false,
     })
 }
 

@@ -56,6 +56,10 @@ pub struct Event<'a> {
     /// A backoff before the next attempt.
     pub delay_ms: Option<u64>,
     pub scope: Option<&'a str>,
+    /// The shared token store, as a URL without any password.
+    pub store: Option<&'a str>,
+    /// Why a store operation failed (never a secret).
+    pub reason: Option<&'a str>,
 }
 
 /// The name of an error kind in events and counters.
@@ -99,6 +103,8 @@ impl<'a> Event<'a> {
         text("scope", self.scope);
         text("oauth_error", self.oauth_error);
         text("error_kind", self.error_kind.map(kind_name));
+        text("store", self.store);
+        text("reason", self.reason);
         let mut number = |name, value: Option<u64>| {
             if let Some(v) = value {
                 out.push((name, v.to_string()));

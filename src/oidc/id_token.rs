@@ -203,7 +203,7 @@ fn check_claims(claims: &Value, alg: Algorithm, expected: &Expected<'_>) -> Resu
         }
         None => return Err(refused("it has no iss")),
     }
-    if text("sub").map_or(true, str::is_empty) {
+    if text("sub").is_none_or(str::is_empty) {
         return Err(refused("it has no sub"));
     }
     let audiences: Vec<&str> = match claims.get("aud") {

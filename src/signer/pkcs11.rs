@@ -602,7 +602,7 @@ fn find_slot(module: &Pkcs11, uri: &Uri, slots: Vec<Slot>) -> Result<Slot> {
             .map_err(|e| ck("the PKCS#11 module could not describe a token", e))?;
         // (MSRV 1.80: no Option::is_none_or.)
         let same = |want: &Option<String>, have: &str| {
-            want.as_deref().map_or(true, |w| w == have.trim_end())
+            want.as_deref().is_none_or(|w| w == have.trim_end())
         };
         if same(&uri.token, info.label())
             && same(&uri.serial, info.serial_number())

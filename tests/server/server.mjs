@@ -267,6 +267,12 @@ secretClient('rotating', 'rotating-client', 'client_secret_post', random(24));
 // DPoP (RFC 9449): every token this client gets must be DPoP-bound; a
 // token request without a proof is refused.
 secretClient('main', 'dpop-client', 'client_secret_post', random(24));
+// The shared token store's fleet tests: tokens that live SHORT_TTL
+// seconds, so that a test sees many lifetimes.
+secretClient('main', 'fleet-client', 'client_secret_post', random(24));
+secretClient('main', 'fleet-rotating', 'client_secret_post', random(24));
+const SHORT_TTL = 2;
+const shortLived = (client) => ['fleet-client', 'fleet-rotating'].includes(client?.clientId);
 clients['dpop-client'].dpop_bound_access_tokens = true; // in the manifest
 clients['dpop-client'].metadata.dpop_bound_access_tokens = true;
 // Mutual TLS (RFC 8705): the client authenticates with its certificate on
@@ -403,7 +409,9 @@ function providerConfig(issuerName) {
     rotateRefreshToken: true,
     interactions: { url: (ctx, interaction) => `${MOUNT[issuerName]}/interaction/${interaction.uid}` },
     ttl: {
-      AccessToken: 3600, AuthorizationCode: 600, ClientCredentials: 3600, Grant: 86400,
+      AccessToken: (ctx, token, client) => (shortLived(client) ? SHORT_TTL : 3600),
+      ClientCredentials: (ctx, token, client) => (shortLived(client) ? SHORT_TTL : 3600),
+      AuthorizationCode: 600, Grant: 86400,
       IdToken: 3600, Interaction: 600, RefreshToken: 86400, Session: 86400,
     },
     cookies: { keys: [random(32)] },
@@ -495,9 +503,15 @@ function makeProvider(name) {
   p.on('server_error', (ctx, err) => console.error(`${name} server_error:`, err));
   // Token requests per client, for tests that count them (/test/stats).
   for (const event of ['grant.success', 'grant.error']) {
-    p.on(event, (ctx) => {
+    p.on(event, (ctx, err) => {
       const id = ctx.oidc?.client?.clientId ?? ctx.oidc?.params?.client_id ?? '(unknown)';
       tokenRequests.set(id, (tokenRequests.get(id) ?? 0) + 1);
+      if (event === 'grant.error') {
+        const errors = tokenErrors.get(id) ?? {};
+        const code = err?.error ?? 'error';
+        errors[code] = (errors[code] ?? 0) + 1;
+        tokenErrors.set(id, errors);
+      }
     });
   }
   if (opts.verbose) {
@@ -714,6 +728,8 @@ async function checkDpop(req, accessToken, origin) {
 let lastSeenElsewhere = null;
 
 const tokenRequests = new Map();
+// Failed token requests per client, by OAuth error code.
+const tokenErrors = new Map();
 
 const json = (res, status, body) => {
   res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
@@ -777,6 +793,7 @@ async function route(req, res, isInternal, origin) {
   if (!isInternal && url.pathname === '/test/stats') {
     json(res, 200, {
       token_requests: tokenRequests.get(url.searchParams.get('client_id')) ?? 0,
+      token_errors: tokenErrors.get(url.searchParams.get('client_id')) ?? {},
       protected_requests: protectedRequests,
     });
     return;

@@ -779,6 +779,19 @@ class Client(_Owned):
         self._install_signer(lib.tokenclient_client_set_dpop_signer, function, _arg(alg, "alg"),
                              _arg(_key_text(public_key), "public_key"))
 
+    def set_token_store(self, url: Optional[str], key: Optional[bytes] = None) -> None:
+        """Shares get_token's tokens with the other processes that use the
+        same store and credentials: "default" (a directory of this user's on
+        this host), "file:///dir", "redis://..." or "rediss://..."; None for
+        none. `key` (16 to 1024 bytes) seals the entries instead of a key
+        derived from the credential (needed for public clients, TLS client
+        authentication and signers). See tokenclient_client_set_token_store."""
+        self._set(lib.tokenclient_client_set_token_store, _arg(url, "url", optional=True))
+        if key is not None:
+            if not isinstance(key, bytes):
+                raise TypeError(f"key must be bytes, not {type(key).__name__}")
+            self._set(lib.tokenclient_client_set_token_store_key, key, len(key))
+
     def set_dpop_allow_bearer(self, allow: bool = True) -> None:
         """Whether a token of another type than DPoP is accepted when a
         proof was sent, for a server that does not bind tokens (default:

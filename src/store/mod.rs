@@ -1,0 +1,118 @@
+//! The shared token store: where the processes of one host (a directory) or
+//! of a fleet (Redis) keep the tokens they obtained, so that one token
+//! request serves them all for a token's lifetime, and a rotated refresh
+//! token is what the next refresher in any process uses.
+//!
+//! A store holds sealed entries (`seal`) under names that reveal nothing,
+//! and leases: a short lock with an expiry, taken by the one process that
+//! asks the token endpoint while the others wait for its entry. Every
+//! operation is bounded in time; a store that fails, is slow or answers
+//! garbage is a `Fault`, and the caller then goes on without it (the
+//! in-process cache and its single flight), never worse than no store.
+#![forbid(unsafe_code)]
+
+mod file;
+mod redis;
+pub(crate) mod seal;
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+
+/// Why a store operation failed; never holds a secret (no password, no
+/// entry), shown in logs.
+#[derive(Debug, Clone)]
+pub(crate) struct Fault(pub(crate) String);
+
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A lease held: released by `Backend::release`, or by its expiry (Redis)
+/// or the holder's death (a file lock).
+pub(crate) struct Lease {
+    name: String,
+    /// Redis: the random value only its owner knows.
+    owner: String,
+    /// The file store: the locked file (closing it releases the lock).
+    file: Option<std::fs::File>,
+}
+
+/// What a store does. Entries are opaque bytes; names are 64 hex digits.
+pub(crate) trait Backend: Send + Sync {
+    /// The entry of `name`, if any.
+    fn get(&self, name: &str) -> std::result::Result<Option<Vec<u8>>, Fault>;
+    /// Writes the entry of `name`, to live `ttl`.
+    fn put(&self, name: &str, entry: &[u8], ttl: Duration) -> std::result::Result<(), Fault>;
+    /// Takes the lease of `name` for `ttl` if no one holds it.
+    fn try_lease(&self, name: &str, ttl: Duration) -> std::result::Result<Option<Lease>, Fault>;
+    /// Gives a lease back (only its owner's is removed).
+    fn release(&self, lease: Lease);
+}
+
+/// A store, as `set_token_store` configured it.
+pub(crate) struct Store {
+    backend: Box<dyn Backend>,
+    /// The URL without credentials, for logs and errors.
+    shown: String,
+}
+
+impl fmt::Debug for Store {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Store").field("url", &self.shown).finish()
+    }
+}
+
+impl Store {
+    /// The store a URL names: `default` (a directory of this user's on this
+    /// host), `file:///dir`, `redis://[user:pass@]host[:port][/db][?prefix=P&timeout_ms=N]`
+    /// or `rediss://...` (TLS). A store that cannot work at all (a
+    /// directory that cannot be made private, a Redis that refuses the
+    /// password or the TLS handshake) is a `Config` error now.
+    pub(crate) fn open(url: &str) -> Result<Store> {
+        if url == "default" {
+            let dir = file::default_dir()?;
+            return Ok(Store {
+                shown: format!("file://{}", dir.display()),
+                backend: Box::new(file::FileStore::open(&dir)?),
+            });
+        }
+        if let Some(path) = url.strip_prefix("file://") {
+            if !path.starts_with('/') {
+                return Err(Error::invalid_argument(
+                    "a file store URL is file:///absolute/path",
+                ));
+            }
+            let dir =
+                std::path::PathBuf::from(crate::url::percent_decode(path).ok_or_else(|| {
+                    Error::invalid_argument("the file store URL's path is not valid UTF-8")
+                })?);
+            return Ok(Store {
+                shown: url.to_string(),
+                backend: Box::new(file::FileStore::open(&dir)?),
+            });
+        }
+        if url.starts_with("redis://") || url.starts_with("rediss://") {
+            let (store, shown) = redis::RedisStore::open(url)?;
+            return Ok(Store {
+                backend: Box::new(store),
+                shown,
+            });
+        }
+        Err(Error::invalid_argument(
+            "a token store is \"default\", file:///dir, redis://... or rediss://...",
+        ))
+    }
+
+    /// The URL, without any password.
+    pub(crate) fn shown(&self) -> &str {
+        &self.shown
+    }
+
+    pub(crate) fn backend(&self) -> &dyn Backend {
+        self.backend.as_ref()
+    }
+}
