@@ -189,7 +189,7 @@ SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "tokenclient_client_set_signer": (_ERR, [c_void_p, c_char_p, c_char_p, SIGN_FN, c_void_p, FREE_FN]),
     "tokenclient_client_set_dpop_signer": (_ERR, [c_void_p, c_char_p, c_char_p, SIGN_FN, c_void_p, FREE_FN]),
     "tokenclient_client_set_token_store": (_ERR, [c_void_p, c_char_p]),
-    "tokenclient_client_set_token_store_key": (_ERR, [c_void_p, c_char_p, c_size_t]),
+    "tokenclient_client_set_token_store_key": (_ERR, [c_void_p, c_void_p, c_size_t]),
 }
 
 for _name, (_restype, _argtypes) in SIGNATURES.items():
