@@ -241,6 +241,56 @@ typedef int (*tokenclient_sign_fn)(void *user_data, const uint8_t *input, size_t
  */
 typedef void (*tokenclient_free_fn)(void *user_data);
 
+/**
+ * A store of the caller's, behind callbacks (see
+ * `tokenclient_client_set_token_store_callbacks`). Names are 64 to 67
+ * ASCII characters (hex digits, then `-rt` for a refresh token's chain);
+ * entries are opaque sealed bytes (at most 1 MiB + 64), never a token in
+ * the clear. Every callback is called from any thread, concurrently,
+ * while a call waits for it: it should answer within tens of
+ * milliseconds. It must not call back into the same client.
+ */
+typedef struct {
+  /**
+   * Reads the entry `name`: returns 1 when there is one, with its
+   * length in `*out_len` and, if it fits in `cap`, its bytes in `out`
+   * (if it does not fit, the library calls again with room for
+   * `*out_len` bytes); 0 when there is none; a negative value when the
+   * store failed.
+   */
+  int (*get)(void *user_data, const char *name, uint8_t *out, size_t cap, size_t *out_len);
+  /**
+   * Writes `len` bytes at `entry` as the entry `name`, replacing any,
+   * to be kept `ttl_ms` milliseconds (it may be dropped sooner: the
+   * library then asks for a new token). Returns 0, or a negative value
+   * when the store failed.
+   */
+  int (*put)(void *user_data, const char *name, const uint8_t *entry, size_t len, uint64_t ttl_ms);
+  /**
+   * Takes the lease `name` for `owner` (a random string of this
+   * request's) if no one holds it, expiring after `ttl_ms` milliseconds
+   * (so that a holder that died blocks no one past it): returns 1 when
+   * taken, 0 when another holds it, a negative value when the store
+   * failed. Atomic across every process of the store, like Redis's
+   * `SET NX PX` or an `INSERT` of a unique key.
+   */
+  int (*lease)(void *user_data, const char *name, const char *owner, uint64_t ttl_ms);
+  /**
+   * Gives back the lease `name` if `owner` still holds it (never
+   * another owner's, taken after this one expired).
+   */
+  void (*release)(void *user_data, const char *name, const char *owner);
+  /**
+   * Passed back untouched to every callback.
+   */
+  void *user_data;
+  /**
+   * Called with `user_data` once the store is no longer used (NULL:
+   * none).
+   */
+  tokenclient_free_fn free_user_data;
+} tokenclient_store_callbacks;
+
 
 
 /**
@@ -1568,7 +1618,16 @@ tokenclient_error *tokenclient_client_set_dpop_signer(tokenclient_client *client
  *   through OpenSSL; a private CA through OpenSSL's `SSL_CERT_FILE`), with
  *   `?prefix=P` (default `tokenclient:`) and `?timeout_ms=N` (the time
  *   one command may take, default 50);
+ * - several of these separated by spaces: tiers, nearest first.
+ *   `"default redis://cache:6379"` puts the host's store in front of the
+ *   fleet's: a read takes the nearest entry that is not due for refresh
+ *   (and copies one found farther into the nearer tiers), a write goes to
+ *   every tier, the lease is taken in every tier, so one process per host
+ *   asks Redis and one process in the fleet asks the token endpoint;
  * - NULL: no store.
+ *
+ * A store of your own (memcached, a database, a service):
+ * `tokenclient_client_set_token_store_callbacks`.
  *
  * The in-process cache stays in front: a cached token is served as before.
  * On its miss the store is read; one process takes the lease and asks the
@@ -1608,6 +1667,29 @@ tokenclient_error *tokenclient_client_set_token_store(tokenclient_client *client
  * length out of range; `TOKENCLIENT_ERROR_CONFIG` when no store is set.
  */
 tokenclient_error *tokenclient_client_set_token_store_key(tokenclient_client *client, const uint8_t *key, size_t len);
+
+/**
+ * Shares tokens through a store of the caller's (memcached, a database,
+ * a service of its own) as `tokenclient_client_set_token_store` does
+ * through a URL: the same entries (sealed, named by keyed hashes: the
+ * callbacks never see a token, a secret or what an entry is for), the
+ * same leases, the same fallback when a callback fails (`store.fallback`).
+ * `callbacks` is copied; every function in it is needed. Replaces the
+ * store; `tokenclient_client_set_token_store(client, NULL)` removes it.
+ *
+ * Ownership: `callbacks->user_data` stays the caller's;
+ * `callbacks->free_user_data` is called with it once the store is no
+ * longer used: after it is replaced and every call using it has ended, or
+ * when the client is freed; possibly on another thread. On error it is
+ * not kept and not freed.
+ *
+ * fork(): the callbacks are called in whichever process calls; one that
+ * holds a connection must reopen it in a forked child.
+ *
+ * Errors: `TOKENCLIENT_ERROR_INVALID_ARGUMENT` for a NULL client or
+ * `callbacks`, or a NULL function in it.
+ */
+tokenclient_error *tokenclient_client_set_token_store_callbacks(tokenclient_client *client, const tokenclient_store_callbacks *callbacks);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -9,11 +9,11 @@ mod common;
 use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::redis::Redis;
 use common::{shared, Server, TempDir};
 use tokenclient::{AuthMethod, Client, ErrorKind, Level};
 
@@ -271,98 +271,6 @@ fn a_store_that_fails_is_gone_around_and_said_once() {
 
 /// A redis-server of this test's, on a free loopback port, in a temporary
 /// directory; killed when dropped.
-struct Redis {
-    child: Option<Child>,
-    port: u16,
-    dir: TempDir,
-    args: Vec<String>,
-}
-
-fn redis_server() -> Option<String> {
-    let found = ["/usr/bin/redis-server", "/usr/local/bin/redis-server"]
-        .into_iter()
-        .find(|p| Path::new(p).exists())
-        .map(str::to_string);
-    if found.is_none() {
-        assert!(
-            std::env::var_os("TOKENCLIENT_REQUIRE_SERVER").is_none(),
-            "redis-server is not installed (the Debian package redis-server)"
-        );
-        eprintln!("skipped: redis-server is not installed");
-    }
-    found
-}
-
-impl Redis {
-    fn start(extra: &[&str]) -> Option<Redis> {
-        redis_server()?;
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut r = Redis {
-            child: None,
-            port,
-            dir: TempDir::new("redis"),
-            args: extra.iter().map(|s| s.to_string()).collect(),
-        };
-        r.restart();
-        Some(r)
-    }
-
-    fn restart(&mut self) {
-        let bin = redis_server().unwrap();
-        let child = Command::new(bin)
-            .args([
-                "--port",
-                &self.port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-            ])
-            .args(["--appendonly", "no", "--dir"])
-            .arg(&self.dir.0)
-            .args(&self.args)
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(Instant::now() < deadline, "redis-server did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/0?prefix=test:", self.port)
-    }
-
-    fn cli(&self, args: &[&str]) -> String {
-        let out = Command::new("redis-cli")
-            .args(["-p", &self.port.to_string()])
-            .args(args)
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
 #[test]
 fn redis_shares_tokens_and_every_failure_is_gone_around() {
     let Some(server) = shared() else { return };

@@ -188,8 +188,14 @@ fn timings(token: Arc<Token>, now: Reading, policy: &RefreshPolicy) -> Cached {
         .min(Duration::from_secs(365 * 24 * 3600));
     // Short-lived tokens: the margin is at most half the lifetime.
     let margin = policy.margin.min(lifetime / 2);
-    let usable_for = lifetime - margin;
-    let refresh_after = lifetime.mul_f64(policy.fraction).min(usable_for);
+    // A token of the shared store: when its entry says, for every process.
+    let (refresh_after, usable_for) = token.store_times().unwrap_or_else(|| {
+        let usable_for = lifetime - margin;
+        (
+            lifetime.mul_f64(policy.fraction).min(usable_for),
+            usable_for,
+        )
+    });
     token.set_fresh_until(now.mono() + refresh_after, now.wall() + refresh_after);
     Cached {
         token,

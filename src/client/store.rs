@@ -51,7 +51,10 @@ impl Client {
     /// directory), `file:///dir`, `redis://[user:pass@]host[:port][/db]`
     /// or `rediss://...` (TLS), with `?prefix=P` (Redis, default
     /// `tokenclient:`) and `?timeout_ms=N` (Redis: the time one command may
-    /// take, default 50). `None`: no store. A store that cannot work (a
+    /// take, default 50). Several URLs separated by spaces are tiers,
+    /// nearest first: `"default redis://..."` puts the host's store in front
+    /// of the fleet's, so one process per host asks Redis and one process
+    /// in the fleet asks the token endpoint. `None`: no store. A store that cannot work (a
     /// directory open to others, a Redis that refuses the password or the
     /// TLS handshake) is a `Config` error now; one that fails later is
     /// gone around (`store.fallback`).
@@ -59,10 +62,16 @@ impl Client {
         let store = match url {
             Some(url) => {
                 super::check_text("the token store URL", url, 4096)?;
-                Some(Arc::new(Store::open(url)?))
+                Some(Store::open(url)?)
             }
             None => None,
         };
+        self.use_store(store)
+    }
+
+    /// Uses `store` (None: no store), keeping the key set before.
+    pub(crate) fn use_store(&self, store: Option<Store>) -> Result<()> {
+        let store = store.map(Arc::new);
         self.update(|s| {
             s.store = store.map(|store| StoreSetting {
                 store,
@@ -267,7 +276,11 @@ impl Client {
         let Ok(token) = parse_token(200, &json) else {
             return Stored::Nothing;
         };
-        let token = token.read_from_store(i64::try_from(left.as_secs()).unwrap_or(i64::MAX));
+        let token = token.read_from_store(
+            i64::try_from(left.as_secs()).unwrap_or(i64::MAX),
+            times.refresh_at.duration_since(now).unwrap_or_default(),
+            times.usable_until.duration_since(now).unwrap_or_default(),
+        );
         // What it is bound to, as when it was obtained.
         let Ok(token) = self.check_binding(settings, settings.dpop.is_some(), token) else {
             return Stored::Nothing;

@@ -31,8 +31,10 @@ pub struct Token {
     cnf: OnceLock<CString>,
     /// `<token_type> <access_token>`, made on first use.
     authorization: OnceLock<CString>,
-    /// Read from the shared token store (another process obtained it).
-    from_store: bool,
+    /// Read from the shared token store (another process obtained it):
+    /// from now, when to refresh it and for how long it may be handed out,
+    /// as the store's entry says.
+    from_store: Option<(Duration, Duration)>,
 }
 
 impl Drop for Token {
@@ -82,22 +84,34 @@ fn as_text(c: &CStr) -> &str {
 }
 
 impl Token {
-    /// Marks a token the cache stores: it is handed out without asking the
-    /// server until `mono` on the monotonic clock and `wall` on the wall
-    /// clock, whichever comes first. Set once.
     /// The token as read from the shared store: it lives for what is left
-    /// of its lifetime, `seconds` (its JSON stays the server's answer).
-    pub(crate) fn read_from_store(mut self, seconds: i64) -> Token {
+    /// of its lifetime, `seconds` (its JSON stays the server's answer), and
+    /// the in-process cache refreshes it after `refresh_after` and hands it
+    /// out for `usable_for`, as every process of the store does.
+    pub(crate) fn read_from_store(
+        mut self,
+        seconds: i64,
+        refresh_after: Duration,
+        usable_for: Duration,
+    ) -> Token {
         self.expires_in = Some(seconds);
-        self.from_store = true;
+        self.from_store = Some((refresh_after, usable_for));
         self
     }
 
     /// Whether another process obtained it (through the shared store).
     pub(crate) fn is_from_store(&self) -> bool {
+        self.from_store.is_some()
+    }
+
+    /// The store entry's times (`read_from_store`), for the cache.
+    pub(crate) fn store_times(&self) -> Option<(Duration, Duration)> {
         self.from_store
     }
 
+    /// Marks a token the cache stores: it is handed out without asking the
+    /// server until `mono` on the monotonic clock and `wall` on the wall
+    /// clock, whichever comes first. Set once.
     pub(crate) fn set_fresh_until(&self, mono: Instant, wall: SystemTime) {
         let _ = self.fresh_until.set((mono, wall));
     }
@@ -320,7 +334,7 @@ pub fn parse_token(status: u32, body: &[u8]) -> Result<Token> {
         id_token_claims: OnceLock::new(),
         cnf: OnceLock::new(),
         authorization: OnceLock::new(),
-        from_store: false,
+        from_store: None,
     })
 }
 

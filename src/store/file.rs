@@ -131,9 +131,8 @@ impl Backend for FileStore {
             .map_err(|e| self.fault("opening a lock", e))?;
         match file.try_lock() {
             Ok(()) => Ok(Some(Lease {
-                name: name.to_string(),
-                owner: String::new(),
                 file: Some(file),
+                ..Lease::default()
             })),
             Err(TryLockError::WouldBlock) => Ok(None),
             Err(TryLockError::Error(e)) => Err(self.fault("locking", e)),
@@ -143,6 +142,5 @@ impl Backend for FileStore {
     fn release(&self, lease: Lease) {
         // Closing the file releases the lock.
         drop(lease.file);
-        let _ = lease.name;
     }
 }

@@ -14,6 +14,9 @@
 mod file;
 mod redis;
 pub(crate) mod seal;
+mod tiers;
+
+pub(crate) use tiers::Tiers;
 
 use std::fmt;
 use std::time::Duration;
@@ -31,14 +34,36 @@ impl fmt::Display for Fault {
     }
 }
 
-/// A lease held: released by `Backend::release`, or by its expiry (Redis)
-/// or the holder's death (a file lock).
+/// A lease held: released by `Backend::release`, or by its expiry (Redis,
+/// a callback store) or the holder's death (a file lock).
+#[derive(Default)]
 pub(crate) struct Lease {
     name: String,
-    /// Redis: the random value only its owner knows.
+    /// Redis, a callback store: the random value only its owner knows.
     owner: String,
     /// The file store: the locked file (closing it releases the lock).
     file: Option<std::fs::File>,
+    /// Tiers: the lease of each tier, nearest first.
+    tiers: Vec<Lease>,
+}
+
+impl Lease {
+    /// A lease of `name` with a random owner value.
+    pub(crate) fn owned(name: String) -> Lease {
+        Lease {
+            name,
+            owner: crate::random::uuid_v4().simple().to_string(),
+            ..Lease::default()
+        }
+    }
+
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub(crate) fn owner(&self) -> &str {
+        &self.owner
+    }
 }
 
 /// What a store does. Entries are opaque bytes; names are 64 hex digits.
@@ -72,7 +97,38 @@ impl Store {
     /// or `rediss://...` (TLS). A store that cannot work at all (a
     /// directory that cannot be made private, a Redis that refuses the
     /// password or the TLS handshake) is a `Config` error now.
+    ///
+    /// Several URLs separated by spaces are tiers, nearest first (e.g. the
+    /// host's `default` store in front of a fleet's Redis): see `Tiers`.
     pub(crate) fn open(url: &str) -> Result<Store> {
+        let urls: Vec<&str> = url.split_ascii_whitespace().collect();
+        match urls.as_slice() {
+            [] => Err(Error::invalid_argument("the token store URL is empty")),
+            [one] => Store::open_one(one),
+            many => {
+                let stores = many
+                    .iter()
+                    .map(|u| Store::open_one(u))
+                    .collect::<Result<Vec<Store>>>()?;
+                let shown = stores
+                    .iter()
+                    .map(|s| s.shown.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                Ok(Store {
+                    backend: Box::new(Tiers::new(stores.into_iter().map(|s| s.backend).collect())),
+                    shown,
+                })
+            }
+        }
+    }
+
+    /// A store of the caller's (the C callback store).
+    pub(crate) fn custom(backend: Box<dyn Backend>, shown: String) -> Store {
+        Store { backend, shown }
+    }
+
+    fn open_one(url: &str) -> Result<Store> {
         if url == "default" {
             let dir = file::default_dir()?;
             return Ok(Store {

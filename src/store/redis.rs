@@ -150,12 +150,10 @@ impl RedisStore {
                     .map_err(|e| self.fault(what, &e))?,
             );
         }
-        let result = command(slot.as_mut().expect("connected above"));
-        if let Err(e) = &result {
+        command(slot.as_mut().expect("connected above")).map_err(|e| {
             *slot = None;
-            return Err(self.fault(what, e));
-        }
-        result.map_err(|e| self.fault(what, &e))
+            self.fault(what, &e)
+        })
     }
 
     fn fault(&self, what: &str, e: &RedisError) -> Fault {
@@ -215,23 +213,18 @@ impl Backend for RedisStore {
     }
 
     fn try_lease(&self, name: &str, ttl: Duration) -> std::result::Result<Option<Lease>, Fault> {
-        let owner = crate::random::uuid_v4().simple().to_string();
-        let key = format!("{}.lease", self.key(name));
+        let lease = Lease::owned(format!("{}.lease", self.key(name)));
         let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
         let set: Option<String> = self.with("SET NX", |c| {
             redis::cmd("SET")
-                .arg(&key)
-                .arg(&owner)
+                .arg(lease.name())
+                .arg(lease.owner())
                 .arg("NX")
                 .arg("PX")
                 .arg(ms)
                 .query(c)
         })?;
-        Ok(set.map(|_| Lease {
-            name: key,
-            owner,
-            file: None,
-        }))
+        Ok(set.map(|_| lease))
     }
 
     fn release(&self, lease: Lease) {

@@ -4,12 +4,14 @@
 //! it holds, and a process with other credentials neither finds nor opens
 //! (nor can plant) an entry.
 //!
-//! An entry: `TCS1` | 12-byte nonce | 16-byte tag | ciphertext, with the
-//! entry's name as additional data (an entry moved to another name does not
-//! open). The plaintext: when it should be refreshed, until when it may be
+//! An entry: `TCS2` | times | 12-byte nonce | 16-byte tag | ciphertext of
+//! the value (the token endpoint's JSON answer, or a refresh token). The
+//! times say when the token should be refreshed, until when it may be
 //! handed out and when it expires (wall-clock ms since the epoch,
-//! big-endian u64 each), then the value
-//! (the token endpoint's JSON answer, or a refresh token).
+//! big-endian u64 each); they are in the clear, so that a store in front of
+//! another (`Tiers`) can tell a stale entry without the keys, and
+//! authenticated with the entry's name as additional data: an entry moved
+//! to another name, or with other times, does not open.
 #![forbid(unsafe_code)]
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -23,7 +25,8 @@ use zeroize::Zeroizing;
 
 use crate::error::{Error, ErrorKind, Result};
 
-const MAGIC: &[u8; 4] = b"TCS1";
+const MAGIC: &[u8; 4] = b"TCS2";
+const TIMES: usize = 24;
 const NONCE: usize = 12;
 const TAG: usize = 16;
 /// Entries larger than this are not tokens (the response cap is 1 MiB).
@@ -90,11 +93,7 @@ impl Keys {
     /// The sealed entry of `value` for `name`.
     pub(crate) fn seal(&self, name: &str, times: Times, value: &[u8]) -> Result<Vec<u8>> {
         let fail = |_| Error::new(ErrorKind::Config, "AES-256-GCM failed in OpenSSL");
-        let mut plain = Zeroizing::new(Vec::with_capacity(24 + value.len()));
-        for t in [times.refresh_at, times.usable_until, times.expires] {
-            plain.extend_from_slice(&millis(t).to_be_bytes());
-        }
-        plain.extend_from_slice(value);
+        let clear = times.to_bytes();
         let mut nonce = [0u8; NONCE];
         openssl::rand::rand_bytes(&mut nonce).map_err(fail)?;
         let mut tag = [0u8; TAG];
@@ -102,13 +101,14 @@ impl Keys {
             Cipher::aes_256_gcm(),
             &self.sealing[..],
             Some(&nonce),
-            name.as_bytes(),
-            &plain,
+            &additional_data(name, &clear),
+            value,
             &mut tag,
         )
         .map_err(fail)?;
-        let mut out = Vec::with_capacity(MAGIC.len() + NONCE + TAG + sealed.len());
+        let mut out = Vec::with_capacity(MAGIC.len() + TIMES + NONCE + TAG + sealed.len());
         out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&clear);
         out.extend_from_slice(&nonce);
         out.extend_from_slice(&tag);
         out.extend_from_slice(&sealed);
@@ -119,35 +119,65 @@ impl Keys {
     /// open: not an entry, truncated, tampered with, sealed under another
     /// key or for another name.
     pub(crate) fn open(&self, name: &str, entry: &[u8]) -> Option<(Times, Zeroizing<Vec<u8>>)> {
-        if entry.len() < MAGIC.len() + NONCE + TAG + 24 || entry.len() > MAX_ENTRY {
-            return None;
-        }
-        let (magic, rest) = entry.split_at(MAGIC.len());
+        let times = Times::of(entry)?;
+        let rest = &entry[MAGIC.len()..];
+        let (clear, rest) = rest.split_at(TIMES);
         let (nonce, rest) = rest.split_at(NONCE);
         let (tag, sealed) = rest.split_at(TAG);
-        if magic != MAGIC {
-            return None;
-        }
-        let plain = Zeroizing::new(
+        let value = Zeroizing::new(
             decrypt_aead(
                 Cipher::aes_256_gcm(),
                 &self.sealing[..],
                 Some(nonce),
-                name.as_bytes(),
+                &additional_data(name, clear),
                 sealed,
                 tag,
             )
             .ok()?,
         );
-        let at = |bytes: &[u8]| -> Option<SystemTime> {
-            Some(UNIX_EPOCH + Duration::from_millis(u64::from_be_bytes(bytes.try_into().ok()?)))
+        Some((times, value))
+    }
+}
+
+/// What the tag authenticates besides the value: the name and the times.
+fn additional_data(name: &str, times: &[u8]) -> Vec<u8> {
+    let mut data = Vec::with_capacity(name.len() + times.len());
+    data.extend_from_slice(name.as_bytes());
+    data.extend_from_slice(times);
+    data
+}
+
+impl Times {
+    fn to_bytes(self) -> [u8; TIMES] {
+        let mut out = [0u8; TIMES];
+        for (i, t) in [self.refresh_at, self.usable_until, self.expires]
+            .into_iter()
+            .enumerate()
+        {
+            out[i * 8..i * 8 + 8].copy_from_slice(&millis(t).to_be_bytes());
+        }
+        out
+    }
+
+    /// The times an entry says it has, not yet authenticated (`Keys::open`
+    /// does that): None when it is not an entry at all.
+    pub(crate) fn of(entry: &[u8]) -> Option<Times> {
+        if entry.len() < MAGIC.len() + TIMES + NONCE + TAG
+            || entry.len() > MAX_ENTRY
+            || &entry[..MAGIC.len()] != MAGIC
+        {
+            return None;
+        }
+        let clear = &entry[MAGIC.len()..MAGIC.len() + TIMES];
+        let at = |i: usize| -> Option<SystemTime> {
+            let ms = u64::from_be_bytes(clear[i * 8..i * 8 + 8].try_into().ok()?);
+            UNIX_EPOCH.checked_add(Duration::from_millis(ms))
         };
-        let times = Times {
-            refresh_at: at(&plain[..8])?,
-            usable_until: at(&plain[8..16])?,
-            expires: at(&plain[16..24])?,
-        };
-        Some((times, Zeroizing::new(plain[24..].to_vec())))
+        Some(Times {
+            refresh_at: at(0)?,
+            usable_until: at(1)?,
+            expires: at(2)?,
+        })
     }
 }
 

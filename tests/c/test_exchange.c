@@ -7,7 +7,7 @@
  * TC_PUBLIC_CLIENT_VERIFIER for the PKCE client.
  */
 #define _POSIX_C_SOURCE 200809L
-#define _DEFAULT_SOURCE /* strncasecmp */
+#define _GNU_SOURCE /* strncasecmp, memmem */
 #include <curl/curl.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -620,6 +620,167 @@ static void signers(void) {
   printf("signers (callback, PKCS#11): ok\n");
 }
 
+/* A store of the caller's: entries and leases in memory, behind a mutex, as
+ * a C program would put them in memcached or a database. */
+#define STORE_SLOTS 16
+struct memory_store {
+  pthread_mutex_t lock;
+  char names[STORE_SLOTS][80];
+  unsigned char *entries[STORE_SLOTS];
+  size_t lens[STORE_SLOTS];
+  char leases[STORE_SLOTS][80], owners[STORE_SLOTS][80];
+  int gets, puts, leased, released, freed, fail;
+};
+
+static int slot_of(char (*names)[80], const char *name, int make) {
+  for (int i = 0; i < STORE_SLOTS; i++)
+    if (strcmp(names[i], name) == 0) return i;
+  if (!make) return -1;
+  for (int i = 0; i < STORE_SLOTS; i++)
+    if (!names[i][0]) {
+      snprintf(names[i], sizeof names[i], "%s", name);
+      return i;
+    }
+  return -1;
+}
+
+static int mem_get(void *user_data, const char *name, uint8_t *out, size_t cap, size_t *out_len) {
+  struct memory_store *m = user_data;
+  pthread_mutex_lock(&m->lock);
+  m->gets++;
+  int i = m->fail ? -2 : slot_of(m->names, name, 0);
+  int rc = i == -2 ? -1 : i < 0 || !m->entries[i] ? 0 : 1;
+  if (rc == 1) {
+    *out_len = m->lens[i];
+    if (m->lens[i] <= cap) memcpy(out, m->entries[i], m->lens[i]);
+  }
+  pthread_mutex_unlock(&m->lock);
+  return rc;
+}
+
+static int mem_put(void *user_data, const char *name, const uint8_t *entry, size_t len, uint64_t ttl_ms) {
+  struct memory_store *m = user_data;
+  pthread_mutex_lock(&m->lock);
+  int i = m->fail || ttl_ms == 0 ? -1 : slot_of(m->names, name, 1);
+  if (i >= 0) {
+    free(m->entries[i]);
+    m->entries[i] = malloc(len);
+    memcpy(m->entries[i], entry, len);
+    m->lens[i] = len;
+    m->puts++;
+  }
+  pthread_mutex_unlock(&m->lock);
+  return i >= 0 ? 0 : -1;
+}
+
+static int mem_lease(void *user_data, const char *name, const char *owner, uint64_t ttl_ms) {
+  struct memory_store *m = user_data;
+  (void)ttl_ms;
+  pthread_mutex_lock(&m->lock);
+  int rc = -1;
+  if (!m->fail) {
+    int i = slot_of(m->leases, name, 1);
+    rc = i < 0 ? -1 : m->owners[i][0] ? 0 : 1;
+    if (rc == 1) {
+      snprintf(m->owners[i], sizeof m->owners[i], "%s", owner);
+      m->leased++;
+    }
+  }
+  pthread_mutex_unlock(&m->lock);
+  return rc;
+}
+
+static void mem_release(void *user_data, const char *name, const char *owner) {
+  struct memory_store *m = user_data;
+  pthread_mutex_lock(&m->lock);
+  int i = slot_of(m->leases, name, 0);
+  if (i >= 0 && strcmp(m->owners[i], owner) == 0) {
+    m->owners[i][0] = '\0';
+    m->released++;
+  }
+  pthread_mutex_unlock(&m->lock);
+}
+
+static void mem_free(void *user_data) { ((struct memory_store *)user_data)->freed++; }
+
+static int store_events;
+static void count_store_events(void *user_data, const tokenclient_event *event) {
+  (void)user_data;
+  if (strcmp(tokenclient_event_name(event), "store.fallback") == 0) store_events++;
+}
+
+/* Two clients (as two processes would) share tokens through callbacks that
+ * never see one; a failing store is gone around; misuse is refused. */
+static void callback_store(void) {
+  const char *name = "basic-client";
+  struct memory_store m = {.lock = PTHREAD_MUTEX_INITIALIZER};
+  tokenclient_store_callbacks cb = {mem_get, mem_put, mem_lease, mem_release, &m, mem_free};
+  tokenclient_client *a = make_client(name), *b = make_client(name);
+  if (!a || !b) return;
+  OK(tokenclient_client_set_token_store_callbacks(a, &cb));
+  OK(tokenclient_client_set_token_store_callbacks(b, &cb));
+  long before = token_requests(name);
+  tokenclient_token *ta = NULL, *tb = NULL;
+  OK(tokenclient_client_get_token(a, "read", &ta));
+  OK(tokenclient_client_get_token(b, "read", &tb));
+  CHECK(ta && tb && strcmp(tokenclient_token_access_token(ta), tokenclient_token_access_token(tb)) == 0);
+  CHECK(token_requests(name) - before == 1);
+  CHECK(m.puts == 1 && m.leased == 1 && m.released == 1 && m.gets >= 3);
+  /* The store holds a sealed entry under a hashed name: neither the token
+   * nor the client id in it. */
+  int i = slot_of(m.names, m.names[0], 0);
+  CHECK(i == 0 && strlen(m.names[0]) == 64 && strspn(m.names[0], "0123456789abcdef") == 64);
+  if (ta && m.entries[0]) {
+    const char *at = tokenclient_token_access_token(ta);
+    CHECK(memmem(m.entries[0], m.lens[0], at, strlen(at)) == NULL);
+    CHECK(memmem(m.entries[0], m.lens[0], var(name, "ID"), strlen(var(name, "ID"))) == NULL);
+  }
+  tokenclient_token_free(ta);
+  tokenclient_token_free(tb);
+
+  /* A store that fails: every call still gets a token, and says so once. */
+  tokenclient_client *c = make_client(name);
+  if (c) {
+    OK(tokenclient_client_set_log_callback(c, TOKENCLIENT_LOG_WARN, count_store_events, NULL));
+    OK(tokenclient_client_set_token_store_callbacks(c, &cb));
+    pthread_mutex_lock(&m.lock);
+    m.fail = 1;
+    pthread_mutex_unlock(&m.lock);
+    before = token_requests(name);
+    tokenclient_token *t = NULL;
+    OK(tokenclient_client_get_token(c, "write", &t));
+    CHECK(t && tokenclient_token_access_token(t)[0]);
+    CHECK(token_requests(name) - before == 1);
+    CHECK(store_events == 1);
+    tokenclient_token_free(t);
+    tokenclient_client_free(c);
+  }
+
+  /* Misuse: refused, and the user data is neither kept nor freed. */
+  tokenclient_store_callbacks partial = cb;
+  partial.lease = NULL;
+  tokenclient_error *e = tokenclient_client_set_token_store_callbacks(a, &partial);
+  CHECK(e && tokenclient_error_get_kind(e) == TOKENCLIENT_ERROR_INVALID_ARGUMENT);
+  CHECK(e && strstr(tokenclient_error_message(e), "lease") != NULL);
+  tokenclient_error_free(e);
+  e = tokenclient_client_set_token_store_callbacks(a, NULL);
+  CHECK(e && tokenclient_error_get_kind(e) == TOKENCLIENT_ERROR_INVALID_ARGUMENT);
+  tokenclient_error_free(e);
+  e = tokenclient_client_set_token_store_callbacks(NULL, &cb);
+  CHECK(e && tokenclient_error_get_kind(e) == TOKENCLIENT_ERROR_INVALID_ARGUMENT);
+  tokenclient_error_free(e);
+  CHECK(m.freed == 1); /* c's store, freed with c */
+
+  /* Removing the store frees its user data; so does freeing the client. */
+  OK(tokenclient_client_set_token_store(a, NULL));
+  CHECK(m.freed == 2);
+  tokenclient_client_free(a);
+  tokenclient_client_free(b);
+  CHECK(m.freed == 3);
+  for (int j = 0; j < STORE_SLOTS; j++) free(m.entries[j]);
+  printf("callback store: %s\n", failed ? "FAILED" : "ok");
+}
+
 int main(void) {
   const char *clients = getenv("TC_CLIENTS");
   const char *redirect_uri = getenv("TC_REDIRECT_URI");
@@ -636,6 +797,7 @@ int main(void) {
   dpop();
   mtls();
   signers();
+  callback_store();
   printf("%d passed, %d failed\n", passed, failed);
   return failed != 0;
 }

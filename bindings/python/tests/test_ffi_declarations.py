@@ -41,6 +41,8 @@ C_TO_CTYPES = {
     "uint8_t *": {ctypes.c_void_p},
     "size_t *": {ctypes.POINTER(ctypes.c_size_t)},
     "void *": {ctypes.c_void_p},
+    # The callbacks of a store of the caller's, declared as an opaque pointer.
+    "const tokenclient_store_callbacks *": {ctypes.c_void_p},
     # Call options: a struct passed by pointer (NULL for the defaults).
     "const tokenclient_call_options *": {ctypes.POINTER(_ffi.CallOptions)},
     # The cancel handle, and the out-parameter that receives a new one.

@@ -190,6 +190,8 @@ SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "tokenclient_client_set_dpop_signer": (_ERR, [c_void_p, c_char_p, c_char_p, SIGN_FN, c_void_p, FREE_FN]),
     "tokenclient_client_set_token_store": (_ERR, [c_void_p, c_char_p]),
     "tokenclient_client_set_token_store_key": (_ERR, [c_void_p, c_void_p, c_size_t]),
+    # A store behind C callbacks is for C callers; declared, not wrapped.
+    "tokenclient_client_set_token_store_callbacks": (_ERR, [c_void_p, c_void_p]),
 }
 
 for _name, (_restype, _argtypes) in SIGNATURES.items():
