@@ -512,6 +512,37 @@ func (c *Client) SetMaxResponseBytes(n int) error {
 	})
 }
 
+// SetTokenStore shares the tokens GetToken obtains with the other
+// processes that use the same store and credentials, so that one token
+// request serves every process of the store for a token's lifetime. url is
+// "default" (a 0700 directory of this user's on this host), "file:///dir"
+// (the same in dir, made 0700 if missing), "redis://[user:password@]host[:port][/db]"
+// or "rediss://..." (TLS), with ?prefix=P and ?timeout_ms=N for Redis;
+// "" removes the store. An unknown URL is KindInvalidArgument; a store
+// that cannot work (a directory open to others, a Redis that refuses the
+// password) is KindConfig. A store that fails later is gone around.
+func (c *Client) SetTokenStore(url string) error {
+	return c.setString(url, true, func(h *C.tokenclient_client, s *C.char) *C.tokenclient_error {
+		return C.tokenclient_client_set_token_store(h, s)
+	})
+}
+
+// SetTokenStoreKey seals the store's entries with key (16 to 1024 bytes,
+// else KindInvalidArgument; the library keeps a copy) instead of a key
+// derived from the client's credential: for public clients, TLS client
+// authentication, signers and PKCS#11 keys, or clients with different
+// copies of a credential. Every process that shares the tokens sets the
+// same key; nil goes back to the derived key. Call after SetTokenStore
+// (else KindConfig).
+func (c *Client) SetTokenStoreKey(key []byte) error {
+	// nil is NULL; a non-nil empty slice is a non-NULL pointer of length 0,
+	// which the library refuses.
+	p := (*C.uint8_t)(unsafe.Pointer(unsafe.SliceData(key)))
+	return c.set(func(h *C.tokenclient_client) *C.tokenclient_error {
+		return C.tokenclient_client_set_token_store_key(h, p, C.size_t(len(key)))
+	})
+}
+
 // AddHeader adds a header to every request.
 func (c *Client) AddHeader(name, value string) error {
 	n, v := cString(name), cString(value)
