@@ -169,10 +169,12 @@ func TestFromIssuerMetadataAndToken(t *testing.T) {
 		t.Fatalf("done context: %v %#v", bad, err)
 	}
 	// The context's deadline bounds the fetch.
-	short, cancel2 := context.WithTimeout(context.Background(), 300*time.Millisecond)
-	defer cancel2()
+	// (The clock starts before the context's: the silent server takes
+	// milliseconds to start, which the deadline must not include.)
 	silent := strings.TrimSuffix(silentServer(t), "/token")
 	start := time.Now()
+	short, cancel2 := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel2()
 	_, err = tokenclient.FromIssuer(short, silent, "post-client")
 	took := time.Since(start)
 	t.Logf("FromIssuer of a silent server with a 300 ms deadline: %v after %v", err, took.Round(time.Millisecond))
