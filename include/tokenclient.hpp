@@ -554,6 +554,30 @@ class Client {
     detail::CStr s(scope);
     detail::check(tokenclient_client_invalidate_token(handle(), scope.empty() ? nullptr : s.get()));
   }
+  /* Shares get_token's tokens with every process of the same store and
+   * credentials, so that one request serves them all for a token's
+   * lifetime: "default" (a 0700 directory of this user's), "file:///dir",
+   * "redis://[user:password@]host[:port][/db]" or "rediss://..." (TLS).
+   * Throws Error of kind TOKENCLIENT_ERROR_INVALID_ARGUMENT for an unknown
+   * URL, TOKENCLIENT_ERROR_CONFIG for a store that cannot work. */
+  void set_token_store(std::string_view url) {
+    detail::check(tokenclient_client_set_token_store(handle(), detail::CStr(url).get()));
+  }
+  /* No store any more. */
+  void clear_token_store() { detail::check(tokenclient_client_set_token_store(handle(), nullptr)); }
+  /* Seals the store's entries with `key` (16 to 1024 bytes, copied) instead
+   * of a key derived from the credential; every process of the store sets
+   * the same. After set_token_store (else TOKENCLIENT_ERROR_CONFIG). */
+  void set_token_store_key(const std::uint8_t *key, std::size_t len) {
+    detail::check(tokenclient_client_set_token_store_key(handle(), key, len));
+  }
+  /* An empty vector is a key of length 0 (refused), never "no key". */
+  void set_token_store_key(const std::vector<std::uint8_t> &key) {
+    static const std::uint8_t empty = 0;
+    set_token_store_key(key.empty() ? &empty : key.data(), key.size());
+  }
+  /* Back to the key derived from the credential. */
+  void clear_token_store_key() { detail::check(tokenclient_client_set_token_store_key(handle(), nullptr, 0)); }
 
   /* Hands the client's events at `level` (TOKENCLIENT_LOG_ERROR ... _DEBUG)
    * and above to `callback`; an empty callback removes it. Every callback

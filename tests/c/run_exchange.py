@@ -1,6 +1,8 @@
-"""Builds tests/c/test_exchange.c, starts the OpenID Connect test server,
-fetches authorization codes, and runs the program plainly and under
-valgrind. Exit status: non-zero if any run failed."""
+"""Builds tests/c/test_exchange.c and tests/c/test_store.cpp (the shared
+token store through the C++ wrapper), starts the OpenID Connect test
+server, fetches authorization codes, and runs the programs plainly and under
+valgrind; test_store runs a second time in a new process on the store the
+first run filled. Exit status: non-zero if any run failed."""
 
 import base64
 import hashlib
@@ -38,6 +40,45 @@ def build() -> pathlib.Path:
         check=True,
     )
     return exe
+
+
+def build_store() -> pathlib.Path:
+    BUILD.mkdir(parents=True, exist_ok=True)
+    exe = BUILD / "test_store"
+    subprocess.run(
+        [os.environ.get("CXX", "c++"), "-std=c++17", "-Wall", "-Wextra", "-Werror", "-g",
+         f"-I{REPO / 'include'}", str(REPO / "tests" / "c" / "test_store.cpp"),
+         f"-L{LIBDIR}", "-ltokenclient", f"-Wl,-rpath,{LIBDIR}", "-lcurl", "-pthread", "-o", str(exe)],
+        check=True,
+    )
+    return exe
+
+
+def store_environment(server: OIDCServer, store_dir: str, fresh: bool) -> dict:
+    c = server.client("basic-client")
+    assert c["auth_method"] == "client_secret_basic"
+    return dict(os.environ, TC_STORE_TOKEN_URL=server.token_url("basic-client"), TC_STORE_CLIENT_ID=c["client_id"],
+                TC_STORE_SECRET=c["client_secret"], TC_STATS_URL=server.manifest["stats_url"],
+                TC_STORE_DIR=store_dir, TC_STORE_FRESH="1" if fresh else "0")
+
+
+def run_store(server: OIDCServer, exe: pathlib.Path, work: pathlib.Path, valgrind: list) -> int:
+    """test_store: twice on one store (the second process finds every token
+    there), then under valgrind on a store of its own."""
+    shared = work / "shared"
+    shared.mkdir(mode=0o700)
+    runs = [("plain, new store", [str(exe)], shared, True),
+            ("plain, a second process on that store", [str(exe)], shared, False)]
+    alone = work / "valgrind"
+    alone.mkdir(mode=0o700)
+    runs.append(("valgrind, new store", valgrind + [str(exe)], alone, True))
+    status = 0
+    for label, cmd, store_dir, fresh in runs:
+        print(f"== test_store ({label})", flush=True)
+        rc = subprocess.run(cmd, env=store_environment(server, str(store_dir), fresh)).returncode
+        print(f"== test_store ({label}): {'ok' if rc == 0 else 'FAILED'}", flush=True)
+        status |= rc
+    return status
 
 
 def environment(server: OIDCServer) -> dict:
@@ -100,12 +141,15 @@ def verify_hsm_assertion(env: dict, token_url: str) -> bool:
     return ok
 
 
+VALGRIND = ["valgrind", "--quiet", "--error-exitcode=1", "--leak-check=full", "--errors-for-leak-kinds=definite,indirect"]
+
+
 def main() -> int:
     exe = build()
+    store_exe = build_store()
     runs = {
         "plain": [str(exe)],
-        "valgrind": ["env", "TC_CALLERS=100", "valgrind", "--quiet", "--error-exitcode=1", "--leak-check=full",
-                     "--errors-for-leak-kinds=definite,indirect", str(exe)],
+        "valgrind": ["env", "TC_CALLERS=100"] + VALGRIND + [str(exe)],
     }
     status = 0
     with OIDCServer() as server, tempfile.TemporaryDirectory(prefix="tokenclient-hsm-") as work:
@@ -121,6 +165,8 @@ def main() -> int:
                 rc = 1
             print(f"== test_exchange ({label}): {'ok' if rc == 0 else 'FAILED'}", flush=True)
             status |= rc
+        with tempfile.TemporaryDirectory(prefix="tokenclient-store-") as store_work:
+            status |= run_store(server, store_exe, pathlib.Path(store_work), VALGRIND)
     return status
 
 
