@@ -330,7 +330,29 @@ pub struct TokenArgs {
     #[arg(long = "param", value_name = "NAME=VALUE", value_parser = name_value, help_heading = "Grant")]
     pub params: Vec<(String, String)>,
     #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(flatten)]
     pub output: OutputArgs,
+}
+
+#[derive(Args)]
+#[command(next_help_heading = "Shared token store")]
+pub struct StoreArgs {
+    /// Take the token from a store shared with other runs and processes
+    /// while it lasts, else ask once for all of them and put it there
+    /// (client_credentials only): default, file:///DIR, redis://... or
+    /// rediss://... (a URL with a password only in TOKENCLIENT_STORE)
+    #[arg(long, value_name = "URL", env = "TOKENCLIENT_STORE")]
+    pub store: Option<String>,
+    /// A file whose bytes (all of them) seal the store's entries instead of
+    /// a key derived from the credential (needed with --public, --auth tls,
+    /// --auth self-signed-tls and --pkcs11-uri)
+    #[arg(long, value_name = "FILE")]
+    pub store_key_file: Option<PathBuf>,
+    /// Whether --store was given on the command line (not from
+    /// TOKENCLIENT_STORE), where a Redis password must not go.
+    #[arg(skip)]
+    pub store_on_command_line: bool,
 }
 
 impl TokenArgs {

@@ -340,6 +340,9 @@ fn token(a: &TokenArgs, verbosity: u8) -> Result<(), Failure> {
             "--code, --redirect-uri and --code-verifier go with --grant authorization_code",
         ));
     }
+    if a.store.store.is_some() || a.store.store_key_file.is_some() {
+        return stored_token(&c, a);
+    }
     push("scope", a.scope.as_deref());
     for (k, v) in &a.params {
         push(k, Some(v));
@@ -350,6 +353,57 @@ fn token(a: &TokenArgs, verbosity: u8) -> Result<(), Failure> {
         .collect();
     let t = c.grant(&a.grant, &pairs)?;
     output::token(&t, &a.output)
+}
+
+/// `token --store URL`: the client's cached token (`get_token`), which the
+/// library takes from the shared store while it lasts and otherwise asks
+/// for once for every process of the store.
+fn stored_token(c: &Client, a: &TokenArgs) -> Result<(), Failure> {
+    let Some(url) = &a.store.store else {
+        return Err(usage(
+            "--store-key-file goes with --store (or TOKENCLIENT_STORE)",
+        ));
+    };
+    if a.grant != "client_credentials" || !a.params.is_empty() {
+        return Err(usage(
+            "--store (or TOKENCLIENT_STORE) goes with --grant client_credentials, without --param",
+        ));
+    }
+    if a.store.store_on_command_line && has_userinfo(url) {
+        return Err(usage(
+            "a store URL with a user or password does not go on the command line, where other \
+             users could see it: give it in TOKENCLIENT_STORE",
+        ));
+    }
+    let key = match &a.store.store_key_file {
+        Some(path) => Some(Zeroizing::new(std::fs::read(path).map_err(|e| {
+            Failure::new(exit::CONFIG, format!("cannot read {}: {e}", path.display()))
+        })?)),
+        None => None,
+    };
+    let cr = &a.client.credentials;
+    let no_derived_key = cr.public
+        || cr.pkcs11_uri.is_some()
+        || matches!(cr.auth, Some(AuthArg::Tls | AuthArg::SelfSignedTls));
+    if key.is_none() && no_derived_key {
+        return Err(usage(
+            "with --public, --pkcs11-uri or --auth tls/self-signed-tls the store needs --store-key-file \
+             (no key can be derived from the credential)",
+        ));
+    }
+    c.set_token_store(Some(url))?;
+    if let Some(key) = &key {
+        c.set_token_store_key(Some(key.as_slice()))?;
+    }
+    let t = c.get_token(a.scope.as_deref())?;
+    output::token(&t, &a.output)
+}
+
+/// Whether a `scheme://` URL has a `user[:password]@` before its host.
+fn has_userinfo(url: &str) -> bool {
+    let rest = url.split_once("://").map_or("", |(_, rest)| rest);
+    let authority = rest.split(['/', '?']).next().unwrap_or("");
+    authority.contains('@')
 }
 
 fn discover(a: &DiscoverArgs, verbosity: u8) -> Result<(), Failure> {
@@ -470,6 +524,9 @@ fn parse() -> Cli {
             e.token_url = None;
         }
     }
+    if let (Some((_, sub)), Command::Token(a)) = (matches.subcommand(), &mut cli.command) {
+        a.store.store_on_command_line = sub.value_source("store") == Some(ValueSource::CommandLine);
+    }
     cli
 }
 
@@ -536,6 +593,25 @@ mod tests {
     }
 
     #[test]
+    fn store_urls_with_credentials_are_told_apart() {
+        for url in [
+            "redis://app:s3cret@cache:6380/2",
+            "rediss://:pw@h",
+            "redis://user@h?prefix=x",
+        ] {
+            assert!(has_userinfo(url), "{url}");
+        }
+        for url in [
+            "default",
+            "redis://h:6379/0?prefix=a@b",
+            "file:///tmp/a@b",
+            "rediss://h",
+        ] {
+            assert!(!has_userinfo(url), "{url}");
+        }
+    }
+
+    #[test]
     fn secrets_are_never_flag_values() {
         // Every option that carries secret material names a file or a
         // variable: there is no --client-secret VALUE to leak into `ps`.
@@ -549,6 +625,7 @@ mod tests {
                     "refresh-token",
                     "pkcs11-pin",
                     "dpop-key",
+                    "store-key",
                 ] {
                     assert_ne!(long, "token", "{}: a token by value", sub.get_name());
                     if long.starts_with(secret) {

@@ -416,3 +416,86 @@ def test_usage_errors(server, tmp_path):
     version = next(line.split('"')[1] for line in (REPO / "Cargo.toml").read_text().splitlines()
                    if line.startswith("version = "))
     assert r.returncode == 0 and r.stdout.strip() == f"tokenclient {version}"
+
+
+def token_requests(server, client_id):
+    with urllib.request.urlopen(f"{server.manifest['stats_url']}?client_id={urllib.parse.quote(client_id)}") as r:
+        return json.loads(r.read())["token_requests"]
+
+
+def test_store_serves_repeated_runs_one_token(server, tmp_path):
+    basic = server.client("basic-client")
+    args = [*secret_client(server, tmp_path), "--format", "token"]
+    # A directory that does not exist yet: the library makes it 0700.
+    store = f"file://{tmp_path / 'store'}"
+    before = token_requests(server, basic["client_id"])
+    first, second = run(*args, "--store", store), run(*args, "--store", store)
+    assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
+    assert first.stdout.strip() and first.stdout == second.stdout
+    assert token_requests(server, basic["client_id"]) - before == 1
+    assert stat.S_IMODE((tmp_path / "store").stat().st_mode) == 0o700
+    # Without --store every run asks.
+    plain = [run(*args) for _ in range(2)]
+    assert all(r.returncode == 0 for r in plain) and len({first.stdout, *(r.stdout for r in plain)}) == 3
+    assert token_requests(server, basic["client_id"]) - before == 3
+    # TOKENCLIENT_STORE is the fallback; --store on the command line wins over it.
+    r = run(*args, env=clean_env(TOKENCLIENT_STORE=store))
+    assert r.returncode == 0 and r.stdout == first.stdout, r.stderr
+    elsewhere = tmp_path / "elsewhere"
+    r = run(*args, "--store", store, env=clean_env(TOKENCLIENT_STORE=f"file://{elsewhere}"))
+    assert r.returncode == 0 and r.stdout == first.stdout, r.stderr
+    assert not elsewhere.exists()
+    assert token_requests(server, basic["client_id"]) - before == 3
+    # --format env: what is left of the token's life, not the hour it had.
+    r = run(*secret_client(server, tmp_path), "--store", store, "--format", "env")
+    assert r.returncode == 0, r.stderr
+    lines = dict(line.split("=", 1) for line in r.stdout.splitlines())
+    assert lines["TOKENCLIENT_ACCESS_TOKEN"] == f"'{first.stdout.strip()}'"
+    assert 0 < int(lines["TOKENCLIENT_EXPIRES_IN"]) <= 3600
+    assert token_requests(server, basic["client_id"]) - before == 3
+
+
+def test_store_key_file(server, tmp_path):
+    basic = server.client("basic-client")
+    args = [*secret_client(server, tmp_path), "--format", "token", "--store", f"file://{tmp_path / 'store'}"]
+    key, other = tmp_path / "key", tmp_path / "other-key"
+    key.write_bytes(bytes(range(32)))
+    other.write_bytes(bytes(range(1, 33)))
+    before = token_requests(server, basic["client_id"])
+    runs = [run(*args, "--store-key-file", str(key)) for _ in range(2)]
+    assert all(r.returncode == 0 for r in runs) and runs[0].stdout == runs[1].stdout, runs[0].stderr
+    assert token_requests(server, basic["client_id"]) - before == 1
+    # Another key, or none (derived from the secret), does not open that entry.
+    r = run(*args, "--store-key-file", str(other))
+    assert r.returncode == 0 and r.stdout.strip() and r.stdout != runs[0].stdout
+    r = run(*args)
+    assert r.returncode == 0 and r.stdout.strip() and r.stdout != runs[0].stdout
+    assert token_requests(server, basic["client_id"]) - before == 3
+
+
+def test_store_usage_errors(server, tmp_path):
+    args = secret_client(server, tmp_path)
+    store = f"file://{tmp_path / 'store'}"
+    r = run(*args, "--store", "memcached://localhost:11211")
+    assert r.returncode == 3 and "token store" in r.stderr
+    r = run(*args, "--store", store, "--grant", "authorization_code", "--code", "c", "--redirect-uri",
+            server.redirect_uri)
+    assert r.returncode == EXIT_USAGE and "--store" in r.stderr
+    r = run(*args, "--store", store, "--param", "resource=https://api.example")
+    assert r.returncode == EXIT_USAGE and "--param" in r.stderr
+    r = run(*args, "--store-key-file", str(tmp_path / "secret"))
+    assert r.returncode == EXIT_USAGE and "--store-key-file goes with --store" in r.stderr
+    r = run("token", "--token-url", server.token_url("public-client"), "--client-id", "x", "--public",
+            "--store", store)
+    assert r.returncode == EXIT_USAGE and "--store-key-file" in r.stderr
+    r = run(*args, "--store", store, "--store-key-file", str(tmp_path / "missing"))
+    assert r.returncode == 3 and "cannot read" in r.stderr
+    assert "TOKENCLIENT_STORE" in run("token", "--help").stdout
+    # A Redis password goes in TOKENCLIENT_STORE, never on the command line
+    # (other users see it there); a Redis that does not answer is gone around.
+    redis = "redis://app:pw-not-shown@127.0.0.1:1/0"
+    r = run(*args, "--store", redis)
+    assert r.returncode == EXIT_USAGE and "TOKENCLIENT_STORE" in r.stderr and "pw-not-shown" not in r.stderr
+    r = run(*args, "--format", "token", "-v", env=clean_env(TOKENCLIENT_STORE=redis))
+    assert r.returncode == 0 and r.stdout.strip(), r.stderr
+    assert "store.fallback" in r.stderr and "pw-not-shown" not in r.stderr
