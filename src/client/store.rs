@@ -134,6 +134,7 @@ impl Client {
             .transport
             .total_timeout
             .clamp(Duration::from_secs(1), Duration::from_secs(60));
+        let reserve = (deadline.total() / 4).min(Duration::from_secs(2));
         let started = std::time::Instant::now();
         loop {
             let stored = match backend.get(&access) {
@@ -175,11 +176,13 @@ impl Client {
                 }
                 Err(fault) => return self.without_store(setting, settings, fault, || fetch(None)),
             }
-            if started.elapsed() >= lease_time {
+            // A holder that died leaves the lease until it expires; a
+            // waiter gives up in time to ask itself within its deadline.
+            if started.elapsed() >= lease_time || deadline.remaining() <= reserve {
                 let fault = Fault(format!(
                     "the lease holder of the token store {} did not answer within {} ms",
                     setting.store.shown(),
-                    lease_time.as_millis()
+                    started.elapsed().as_millis()
                 ));
                 return self.without_store(setting, settings, fault, || fetch(None));
             }
@@ -322,8 +325,10 @@ impl Client {
             .map_err(|e| Fault(e.message().to_string()))
             .and_then(|entry| backend.put(access, &entry, lifetime));
         if let (Some(name), Some(rt)) = (refresh, token.refresh_token()) {
+            // Due at once: of the chain's entries in several tiers, the
+            // one written last (due last) is the one read.
             let times = Times {
-                refresh_at: now + REFRESH_TOKEN_LIFE,
+                refresh_at: now,
                 usable_until: now + REFRESH_TOKEN_LIFE,
                 expires: now + REFRESH_TOKEN_LIFE,
             };

@@ -129,7 +129,27 @@ impl RedisStore {
     }
 
     fn connect(&self, budget: Duration) -> std::result::Result<Connection, RedisError> {
-        let c = self.client.get_connection_with_timeout(budget)?;
+        if let redis::ConnectionAddr::TcpTls {
+            host,
+            port,
+            insecure: false,
+            ..
+        } = &self.client.get_connection_info().addr
+        {
+            tls_handshake(host, *port, budget)?;
+        }
+        // The redis crate panics on a TLS handshake that fails within a
+        // timeout (0.32): the handshake above finds a refused certificate
+        // first; whatever else fails that way is a failed connection.
+        let connected = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.client.get_connection_with_timeout(budget)
+        }));
+        let c = connected.unwrap_or_else(|_| {
+            Err(RedisError::from((
+                RedisErrorKind::IoError,
+                "the TLS handshake failed",
+            )))
+        })?;
         c.set_read_timeout(Some(self.budget))?;
         c.set_write_timeout(Some(self.budget))?;
         Ok(c)
@@ -166,6 +186,39 @@ impl RedisStore {
 
     fn key(&self, name: &str) -> String {
         format!("{}{name}", self.prefix)
+    }
+}
+
+/// A TLS handshake with `host:port` within `budget`, verified as the redis
+/// crate's (OpenSSL's default trust store, which `SSL_CERT_FILE` and
+/// `SSL_CERT_DIR` change, and the host name), so that a certificate that is
+/// not trusted is an error that says why.
+fn tls_handshake(host: &str, port: u16, budget: Duration) -> std::result::Result<(), RedisError> {
+    use openssl::ssl::{HandshakeError, SslConnector, SslMethod};
+    let failed = |why: String| RedisError::from((RedisErrorKind::IoError, "TLS", why));
+    let addr = std::net::ToSocketAddrs::to_socket_addrs(&(host, port))?
+        .next()
+        .ok_or_else(|| failed(format!("{host} has no address")))?;
+    let tcp = std::net::TcpStream::connect_timeout(&addr, budget)?;
+    tcp.set_read_timeout(Some(budget))?;
+    tcp.set_write_timeout(Some(budget))?;
+    let connector = SslConnector::builder(SslMethod::tls_client())
+        .map_err(|e| failed(format!("OpenSSL: {e}")))?
+        .build();
+    match connector.connect(host, tcp) {
+        Ok(_) => Ok(()),
+        Err(HandshakeError::Failure(mid)) | Err(HandshakeError::WouldBlock(mid)) => {
+            let verify = mid.ssl().verify_result();
+            Err(failed(if verify.as_raw() != 0 {
+                format!(
+                    "the TLS handshake failed: certificate verify failed ({})",
+                    verify.error_string()
+                )
+            } else {
+                format!("the TLS handshake failed: {}", mid.error())
+            }))
+        }
+        Err(HandshakeError::SetupFailure(e)) => Err(failed(format!("the TLS setup failed: {e}"))),
     }
 }
 
