@@ -9,6 +9,7 @@ mod common;
 use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
+use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -412,4 +413,35 @@ fn a_garbage_answering_redis_is_gone_around() {
     assert!(!c.get_token(Some("read")).unwrap().access_token().is_empty());
     assert!(started.elapsed() < Duration::from_secs(5));
     assert_eq!(seen.lock().unwrap().len(), 1, "{:?}", seen.lock().unwrap());
+}
+
+#[test]
+fn a_slow_redis_is_gone_around_within_its_budget() {
+    let Some(server) = shared() else { return };
+    let Some(redis) = Redis::start(&["--enable-debug-command", "yes"]) else {
+        return;
+    };
+    let c = client(server, "post-client", &redis.url());
+    let seen = events(&c);
+    // The server stops answering for 2 s (it is single-threaded).
+    let port = redis.port.to_string();
+    let sleeper = std::thread::spawn(move || {
+        Command::new("redis-cli")
+            .args(["-p", &port, "debug", "sleep", "2"])
+            .output()
+            .unwrap()
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    let started = Instant::now();
+    assert!(!c.get_token(Some("slow")).unwrap().access_token().is_empty());
+    let took = started.elapsed();
+    sleeper.join().unwrap();
+    // The GET's 50 ms budget, then the token endpoint: far from the 2 s.
+    assert!(took < Duration::from_millis(1500), "{took:?}");
+    let said = seen.lock().unwrap().clone();
+    assert_eq!(said.len(), 1, "{said:?}");
+    assert!(
+        said[0].contains("no answer within the time budget"),
+        "{said:?}"
+    );
 }
