@@ -70,18 +70,6 @@ fn now_ms() -> u64 {
         .as_millis() as u64
 }
 
-fn stats(server: &Server, client_id: &str) -> serde_json::Value {
-    let url = format!(
-        "{}?client_id={client_id}",
-        server.manifest["stats_url"].as_str().unwrap()
-    );
-    serde_json::from_str(&common::http_get(&url).1).unwrap()
-}
-
-fn requests(server: &Server, client_id: &str) -> u64 {
-    stats(server, client_id)["token_requests"].as_u64().unwrap()
-}
-
 /// One worker process to start: its client, store and how it runs.
 #[derive(Clone, Default)]
 struct Work {
@@ -194,7 +182,7 @@ fn run_fleet(
         .as_str()
         .unwrap()
         .to_string();
-    let before = requests(server, &id);
+    let before = server.requests(&id);
     let start_ms = now_ms() + 1500;
     let children: Vec<Child> = (0..PROCESSES)
         .map(|i| {
@@ -209,7 +197,7 @@ fn run_fleet(
         .collect();
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
-        let made = requests(server, &id) - before;
+        let made = server.requests(&id) - before;
         if made >= target {
             break;
         }
@@ -223,7 +211,7 @@ fn run_fleet(
     std::thread::sleep(Duration::from_millis(500));
     std::fs::write(&stop, b"").unwrap();
     let seen: Vec<Seen> = children.into_iter().map(collect).collect();
-    (requests(server, &id) - before, seen)
+    (server.requests(&id) - before, seen)
 }
 
 fn fleet_shares_one_request_per_lifetime(server: &Server) {
@@ -235,7 +223,7 @@ fn fleet_shares_one_request_per_lifetime(server: &Server) {
         total_timeout_ms: 5000,
         ..Work::default()
     };
-    let errors_before = stats(server, "fleet-client")["token_errors"].clone();
+    let errors_before = server.stats("fleet-client")["token_errors"].clone();
     // The store on: two hosts of 8 processes, one Redis.
     let (made, seen) = run_fleet(
         server,
@@ -267,7 +255,7 @@ fn fleet_shares_one_request_per_lifetime(server: &Server) {
         "token requests with the store off"
     );
     println!("  store off: {made} token requests");
-    assert_eq!(stats(server, "fleet-client")["token_errors"], errors_before);
+    assert_eq!(server.stats("fleet-client")["token_errors"], errors_before);
 }
 
 fn fleet_follows_a_rotating_refresh_token(server: &Server) {
@@ -289,7 +277,7 @@ fn fleet_follows_a_rotating_refresh_token(server: &Server) {
         .refresh_token()
         .unwrap()
         .to_string();
-    let errors_before = stats(server, name)["token_errors"].clone();
+    let errors_before = server.stats(name)["token_errors"].clone();
     let work = Work {
         client: name.to_string(),
         refresh_token: Some(rt),
@@ -304,7 +292,7 @@ fn fleet_follows_a_rotating_refresh_token(server: &Server) {
         LIFETIMES,
     );
     assert_eq!(
-        stats(server, name)["token_errors"],
+        server.stats(name)["token_errors"],
         errors_before,
         "no invalid_grant"
     );
@@ -324,7 +312,7 @@ fn a_killed_lease_holder_blocks_no_one_past_the_lease(server: &Server) {
     let dir = TempDir::new("fleet-kill");
     let id = "fleet-client";
     let store_of = |host| Some(host_store(&dir.0, host, &redis, "fleet-kill:"));
-    let before = requests(server, id);
+    let before = server.requests(id);
     // The holder: asks with a lease of 3 s (its total timeout), then hangs.
     let lease_ms: u64 = 3000;
     let holder = Work {
@@ -370,7 +358,7 @@ fn a_killed_lease_holder_blocks_no_one_past_the_lease(server: &Server) {
     }
     assert_eq!(tokens.len(), 1, "one token for all: {tokens:?}");
     // The holder's request and one more.
-    assert_eq!(requests(server, id) - before, 2);
+    assert_eq!(server.requests(id) - before, 2);
     let waited = last - leased_at;
     assert!(
         waited <= lease_ms + 1000,
@@ -395,7 +383,7 @@ fn redis_over_tls(server: &Server) {
     );
     // Processes that trust it (SSL_CERT_FILE) share one token.
     let id = "fleet-client";
-    let before = requests(server, id);
+    let before = server.requests(id);
     let work = |store: String| Work {
         client: id.to_string(),
         store: Some(store),
@@ -418,7 +406,7 @@ fn redis_over_tls(server: &Server) {
         assert!(s.errors.is_empty(), "{:?}", s.errors);
     }
     assert_eq!(tokens.len(), 1);
-    assert_eq!(requests(server, id) - before, 1);
+    assert_eq!(server.requests(id) - before, 1);
     // A wrong password, with the CA trusted: refused at set time too.
     let wrong = spawn(server, &work(redis.tls_url("not-the-password")));
     let seen = collect(wrong);

@@ -18,18 +18,6 @@ use common::redis::Redis;
 use common::{shared, Server, TempDir};
 use tokenclient::{AuthMethod, Client, ErrorKind, Level};
 
-fn stats(server: &Server, client_id: &str) -> serde_json::Value {
-    let url = format!(
-        "{}?client_id={client_id}",
-        server.manifest["stats_url"].as_str().unwrap()
-    );
-    serde_json::from_str(&common::http_get(&url).1).unwrap()
-}
-
-fn requests(server: &Server, client_id: &str) -> u64 {
-    stats(server, client_id)["token_requests"].as_u64().unwrap()
-}
-
 fn client(server: &Server, name: &str, store: &str) -> Client {
     let m = server.client(name);
     let c = Client::new(&server.token_url_of(name), m["client_id"].as_str().unwrap()).unwrap();
@@ -70,7 +58,7 @@ fn a_token_is_requested_once_for_every_client_of_the_store() {
     let dir = TempDir::new("store-share");
     let store = file_url(&dir.0.join("tokens"));
     let id = server.client("basic-client")["client_id"].as_str().unwrap();
-    let before = requests(server, id);
+    let before = server.requests(id);
     let m = server.client("basic-client");
     let make = || {
         let c = Client::new(&server.token_url_of("basic-client"), id).unwrap();
@@ -97,7 +85,7 @@ fn a_token_is_requested_once_for_every_client_of_the_store() {
     let third = c.get_token(Some("read")).unwrap();
     assert_eq!(first.access_token(), second.access_token());
     assert_eq!(first.access_token(), third.access_token());
-    assert_eq!(requests(server, id) - before, 1);
+    assert_eq!(server.requests(id) - before, 1);
     // The callback fires where the token was obtained, not where it was read.
     assert_eq!(fired.load(Ordering::SeqCst), 1);
     // What was read from the store lives for what is left of its lifetime.
@@ -105,7 +93,7 @@ fn a_token_is_requested_once_for_every_client_of_the_store() {
     // Another scope is another entry.
     let write = b.get_token(Some("write")).unwrap();
     assert_ne!(write.access_token(), first.access_token());
-    assert_eq!(requests(server, id) - before, 2);
+    assert_eq!(server.requests(id) - before, 2);
     // The store is a 0700 directory of 0600 files named by hashes.
     let meta = std::fs::metadata(dir.0.join("tokens")).unwrap();
     assert_eq!(meta.permissions().mode() & 0o777, 0o700);
@@ -146,7 +134,7 @@ fn entries_that_do_not_open_are_ignored() {
     assert_eq!(found.len(), 1, "{found:?}");
     let entry = found[0].clone();
     let good = std::fs::read(&entry).unwrap();
-    let before = requests(server, id);
+    let before = server.requests(id);
     let mut tampered = good.clone();
     let last = tampered.len() - 1;
     tampered[last] ^= 1;
@@ -162,19 +150,19 @@ fn entries_that_do_not_open_are_ignored() {
             .unwrap();
         assert_ne!(fresh.access_token(), first.access_token(), "{what}");
     }
-    assert_eq!(requests(server, id) - before, 4);
+    assert_eq!(server.requests(id) - before, 4);
     // A client with another key finds nothing of this one's, and its
     // entry does not open for this one.
     let other = client(server, "post-client", &store);
     other.set_token_store_key(Some(&[7u8; 32])).unwrap();
     let theirs = other.get_token(None).unwrap();
-    assert_eq!(requests(server, id) - before, 5);
+    assert_eq!(server.requests(id) - before, 5);
     assert_eq!(entries(&store_dir).len(), 2);
     let ours = client(server, "post-client", &store)
         .get_token(None)
         .unwrap();
     assert_ne!(ours.access_token(), theirs.access_token());
-    assert_eq!(requests(server, id) - before, 5);
+    assert_eq!(server.requests(id) - before, 5);
 }
 
 #[test]
@@ -198,7 +186,7 @@ fn a_rotated_refresh_token_is_what_the_next_refresher_uses() {
             c
         })
         .collect();
-    let before = stats(server, id);
+    let before = server.stats(id);
     // Several refresh periods (the server's tokens live 2 s: refreshed
     // after 1 s), each client asking in turn.
     let started = Instant::now();
@@ -209,7 +197,7 @@ fn a_rotated_refresh_token_is_what_the_next_refresher_uses() {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    let after = stats(server, id);
+    let after = server.stats(id);
     let made =
         after["token_requests"].as_u64().unwrap() - before["token_requests"].as_u64().unwrap();
     // One refresh per period for all of them (about 5 in 4.5 s), and never
@@ -292,7 +280,7 @@ fn redis_shares_tokens_and_every_failure_is_gone_around() {
         c.set_token_store(Some(&url)).unwrap();
         c
     };
-    let before = requests(server, id);
+    let before = server.requests(id);
     let a = make();
     let first = a.get_token(Some("read")).unwrap();
     let b = make();
@@ -300,7 +288,7 @@ fn redis_shares_tokens_and_every_failure_is_gone_around() {
         b.get_token(Some("read")).unwrap().access_token(),
         first.access_token()
     );
-    assert_eq!(requests(server, id) - before, 1);
+    assert_eq!(server.requests(id) - before, 1);
     // The entry: under the prefix, with the token's time to live, sealed.
     let keys = redis.cli(&["--scan", "--pattern", "test:*"]);
     let key = keys
@@ -335,12 +323,12 @@ fn redis_shares_tokens_and_every_failure_is_gone_around() {
     assert!(said[1].starts_with("store.recovered"), "{said:?}");
     let d = make();
     d.get_token(Some("read")).unwrap();
-    let n = requests(server, id);
+    let n = server.requests(id);
     assert_eq!(
         make().get_token(Some("read")).unwrap().access_token(),
         d.get_token(Some("read")).unwrap().access_token()
     );
-    assert_eq!(requests(server, id), n);
+    assert_eq!(server.requests(id), n);
 
     // Full (maxmemory, no eviction): writes fail, tokens still come.
     redis.cli(&["config", "set", "maxmemory", "1"]);

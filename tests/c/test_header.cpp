@@ -12,18 +12,7 @@
 #include <string>
 #include <type_traits>
 
-static int passed = 0;
-static int failed = 0;
-
-#define CHECK(cond)                                                                  \
-  do {                                                                               \
-    if (cond) {                                                                      \
-      ++passed;                                                                      \
-    } else {                                                                         \
-      ++failed;                                                                      \
-      std::fprintf(stderr, "%s:%d: FAILED: %s\n", __FILE__, __LINE__, #cond);        \
-    }                                                                                \
-  } while (0)
+#include "check.h"
 
 // The C declarations, seen from C++.
 static_assert(std::is_same_v<decltype(&tokenclient_version), const char *(*)()>);

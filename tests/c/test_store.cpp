@@ -20,18 +20,7 @@
 
 #include "tokenclient.hpp"
 
-static int passed = 0;
-static int failed = 0;
-
-#define CHECK(cond)                                                           \
-  do {                                                                        \
-    if (cond) {                                                               \
-      ++passed;                                                               \
-    } else {                                                                  \
-      ++failed;                                                               \
-      std::fprintf(stderr, "%s:%d: FAILED: %s\n", __FILE__, __LINE__, #cond); \
-    }                                                                         \
-  } while (0)
+#include "check.h"
 
 static std::string env(const char *name) {
   const char *v = std::getenv(name);

@@ -137,6 +137,21 @@ impl Server {
         v["code"].as_str().unwrap().to_string()
     }
 
+    /// What the server counted of a client's token requests
+    /// (`/test/stats`: `token_requests`, `token_errors` by error code).
+    pub fn stats(&self, client_id: &str) -> Value {
+        let url = format!(
+            "{}?client_id={client_id}",
+            self.manifest["stats_url"].as_str().unwrap()
+        );
+        serde_json::from_str(&http_get(&url).1).unwrap()
+    }
+
+    /// The token requests the server counted of a client.
+    pub fn requests(&self, client_id: &str) -> u64 {
+        self.stats(client_id)["token_requests"].as_u64().unwrap()
+    }
+
     pub fn redirect_uri(&self) -> &str {
         self.manifest["redirect_uri"].as_str().unwrap()
     }

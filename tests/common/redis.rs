@@ -118,59 +118,21 @@ impl Redis {
                 String::from_utf8_lossy(&out.stderr)
             );
         };
-        openssl(&[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.pem",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=tokenclient test redis CA",
-        ]);
-        openssl(&[
-            "req",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            "server.key",
-            "-out",
-            "server.csr",
-            "-subj",
-            "/CN=127.0.0.1",
-        ]);
         std::fs::write(
             dir.0.join("ext.cnf"),
             "subjectAltName=IP:127.0.0.1,DNS:localhost\n",
         )
         .unwrap();
-        openssl(&[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-out",
-            "server.pem",
-            "-days",
-            "2",
-            "-extfile",
-            "ext.cnf",
-        ]);
+        for args in [
+            "req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem \
+             -days 2 -subj /CN=tokenclient-test-redis-CA",
+            "req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout server.key \
+             -out server.csr -subj /CN=127.0.0.1",
+            "x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem \
+             -days 2 -extfile ext.cnf",
+        ] {
+            openssl(&args.split_whitespace().collect::<Vec<_>>());
+        }
         let file = |name: &str| dir.0.join(name).display().to_string();
         let args = [
             "--tls-cert-file".to_string(),
