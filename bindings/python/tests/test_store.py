@@ -2,13 +2,21 @@
 that two Client objects share, keys set with key=..., and the errors."""
 
 import json
+import logging
+import os
+import shutil
+import socket
 import stat
+import subprocess
+import time
 import urllib.request
 
 import pytest
 
 import tokenclient
 from tokenclient import AuthMethod, Client, _ffi
+
+from forked import Forked
 
 NAME = "basic-client"  # client_secret_basic, tokens of an hour
 
@@ -103,3 +111,81 @@ def test_a_directory_open_to_others_is_refused(server, tmp_path):
         with pytest.raises(tokenclient.ConfigError) as e:
             c.set_token_store(f"file://{directory}")
         assert e.value.kind == _ffi.ERROR_CONFIG
+
+
+@pytest.fixture
+def redis_url(tmp_path):
+    """A real redis-server of this test's own on a loopback port."""
+    binary = shutil.which("redis-server")
+    if not binary:
+        if os.environ.get("TOKENCLIENT_REQUIRE_SERVER"):
+            pytest.fail("redis-server is not installed (apt-get install redis-server)")
+        pytest.skip("redis-server is not installed")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                             "--appendonly", "no", "--dir", str(tmp_path)], stdout=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "redis-server did not start"
+                time.sleep(0.02)
+        yield f"redis://127.0.0.1:{port}/0?prefix=py:"
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+class Events(logging.Handler):
+    """The names of the "tokenclient" logger's store events."""
+
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.names = []
+
+    def emit(self, record):
+        name = getattr(record, "event", "")
+        if name.startswith("store."):
+            self.names.append(name)
+
+
+def test_a_forked_child_uses_its_own_redis_connection(server, redis_url):
+    logger = logging.getLogger("tokenclient")
+    events = Events()
+    logger.addHandler(events)
+    try:
+        with new_client(server) as c:
+            c.set_token_store(redis_url)
+            c.get_token("read")  # the parent's connection is open
+            scopes = [f"forked-{i}" for i in range(20)]
+
+            def in_child():
+                tokens = [c.get_token(f"child-{s}").access_token for s in scopes]
+                return {"tokens": tokens, "events": events.names}
+
+            forked = Forked(in_child)
+            # Both processes talk to Redis at once: on one shared socket the
+            # answers would cross, and the store would fail (store.fallback).
+            parent = [c.get_token(f"parent-{s}").access_token for s in scopes]
+            child, code = forked.result()
+            assert code == 0 and child is not None
+            assert events.names == [] and child["events"] == []
+            assert all(parent) and all(child["tokens"])
+            # What the child obtained is in the store: the parent reads it.
+            before = token_requests(server)
+            assert [c.get_token(f"child-{s}").access_token for s in scopes] == child["tokens"]
+            assert token_requests(server) == before
+            # And a failing store would have been seen: one that is gone.
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                gone = s.getsockname()[1]
+            c.set_token_store(f"redis://127.0.0.1:{gone}/0")
+            c.get_token("write")
+            assert events.names == ["store.fallback"]
+    finally:
+        logger.removeHandler(events)
