@@ -30,6 +30,9 @@ fn client(server: &Server, name: &str, store: &str) -> Client {
     c
 }
 
+/// The tests that count fleet-rotating's requests, one at a time.
+static ROTATING: Mutex<()> = Mutex::new(());
+
 fn file_url(dir: &Path) -> String {
     format!("file://{}", dir.display())
 }
@@ -168,6 +171,7 @@ fn entries_that_do_not_open_are_ignored() {
 #[test]
 fn a_rotated_refresh_token_is_what_the_next_refresher_uses() {
     let Some(server) = shared() else { return };
+    let _alone = ROTATING.lock().unwrap_or_else(|e| e.into_inner());
     let dir = TempDir::new("store-rotate");
     let store = file_url(&dir.0.join("tokens"));
     let name = "fleet-rotating";
@@ -222,9 +226,18 @@ fn a_directory_open_to_others_is_refused() {
     std::fs::create_dir(dir.0.join("elsewhere")).unwrap();
     let e = c.set_token_store(Some(&file_url(&link))).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Config, "{}", e.message());
-    for bad in ["file://relative", "memcached://h", "redis://"] {
+    for bad in ["file://relative", "memcached://h", "redis://", "   "] {
         assert!(c.set_token_store(Some(bad)).is_err(), "{bad}");
     }
+    // One directory twice in the tiers would wait on its own lease.
+    let twice = format!(
+        "{} {}",
+        file_url(&dir.0.join("t")),
+        file_url(&dir.0.join("t"))
+    );
+    let e = c.set_token_store(Some(&twice)).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{}", e.message());
+    assert!(e.message().contains("twice"), "{}", e.message());
     // A public client has no credential to derive the key from: the store
     // is gone around (said once) until a key is set.
     c.set_public().unwrap();
@@ -431,5 +444,49 @@ fn a_slow_redis_is_gone_around_within_its_budget() {
     assert!(
         said[0].contains("no answer within the time budget"),
         "{said:?}"
+    );
+}
+
+#[test]
+fn a_refresh_without_the_store_uses_the_latest_refresh_token() {
+    let Some(server) = shared() else { return };
+    let _alone = ROTATING.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(mut redis) = Redis::start(&[]) else {
+        return;
+    };
+    let name = "fleet-rotating";
+    let id = server.client(name)["client_id"].as_str().unwrap();
+    let seed = client(server, name, &redis.url());
+    let code = server.code(name, "openid offline_access", None);
+    let rt = seed
+        .exchange_code(&code, server.redirect_uri(), None)
+        .unwrap()
+        .refresh_token()
+        .unwrap()
+        .to_string();
+    let [a, b] = [0, 1].map(|_| {
+        let c = client(server, name, &redis.url());
+        c.set_refresh_token(Some(&rt)).unwrap();
+        c
+    });
+    // a refreshes (the seed is spent); b reads a's token from the store,
+    // and with it the rotated refresh token.
+    let first = a.get_token(None).unwrap();
+    assert_eq!(
+        b.get_token(None).unwrap().access_token(),
+        first.access_token()
+    );
+    let before = server.stats(id);
+    // The store goes; b's token comes due (2 s tokens, refreshed after 1 s)
+    // and b refreshes on its own, with the latest refresh token.
+    redis.kill();
+    std::thread::sleep(Duration::from_millis(1100));
+    let next = b.get_token(None).unwrap();
+    assert_ne!(next.access_token(), first.access_token());
+    let after = server.stats(id);
+    assert_eq!(after["token_errors"], before["token_errors"], "{after}");
+    assert_eq!(
+        after["token_requests"].as_u64().unwrap() - before["token_requests"].as_u64().unwrap(),
+        1
     );
 }

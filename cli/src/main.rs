@@ -340,7 +340,13 @@ fn token(a: &TokenArgs, verbosity: u8) -> Result<(), Failure> {
             "--code, --redirect-uri and --code-verifier go with --grant authorization_code",
         ));
     }
-    if a.store.store.is_some() || a.store.store_key_file.is_some() {
+    // A store from TOKENCLIENT_STORE serves what it can (client
+    // credentials without extra parameters); one asked for on the command
+    // line must.
+    let store_applies = a.grant == "client_credentials" && a.params.is_empty();
+    if a.store.store_key_file.is_some()
+        || (a.store.store.is_some() && (store_applies || a.store.store_on_command_line))
+    {
         return stored_token(&c, a);
     }
     push("scope", a.scope.as_deref());
@@ -399,11 +405,13 @@ fn stored_token(c: &Client, a: &TokenArgs) -> Result<(), Failure> {
     output::token(&t, &a.output)
 }
 
-/// Whether a `scheme://` URL has a `user[:password]@` before its host.
-fn has_userinfo(url: &str) -> bool {
-    let rest = url.split_once("://").map_or("", |(_, rest)| rest);
-    let authority = rest.split(['/', '?']).next().unwrap_or("");
-    authority.contains('@')
+/// Whether a Redis URL of the store (one of its tiers) may have a
+/// `user[:password]@`: any `@` in it counts, as the library reads it.
+fn has_userinfo(store: &str) -> bool {
+    store
+        .split_ascii_whitespace()
+        .filter(|url| url.starts_with("redis://") || url.starts_with("rediss://"))
+        .any(|url| url.contains('@'))
 }
 
 fn discover(a: &DiscoverArgs, verbosity: u8) -> Result<(), Failure> {
@@ -601,11 +609,13 @@ mod tests {
         ] {
             assert!(has_userinfo(url), "{url}");
         }
+        assert!(has_userinfo("file:///tmp/a redis://u:p@h"));
+        assert!(has_userinfo("redis://u:pa/ss@h"));
         for url in [
             "default",
-            "redis://h:6379/0?prefix=a@b",
             "file:///tmp/a@b",
             "rediss://h",
+            "default redis://h:6379/0",
         ] {
             assert!(!has_userinfo(url), "{url}");
         }

@@ -179,22 +179,30 @@ impl Drop for Flight {
     }
 }
 
-fn timings(token: Arc<Token>, now: Reading, policy: &RefreshPolicy) -> Cached {
-    let lifetime = token
-        .expires_in()
+/// A token's lifetime (`expires_in`, else the policy's default, at most a
+/// year), and after how long of it it is refreshed and until when it is
+/// handed out: the one rule for the in-process cache and the shared store.
+pub(crate) fn refresh_points(
+    expires_in: Option<i64>,
+    policy: &RefreshPolicy,
+) -> (Duration, Duration, Duration) {
+    let lifetime = expires_in
         .map(|s| Duration::from_secs(u64::try_from(s).unwrap_or(0)))
         .unwrap_or(policy.default_lifetime)
         // A token that lives for years is refreshed like one that lives a year.
         .min(Duration::from_secs(365 * 24 * 3600));
     // Short-lived tokens: the margin is at most half the lifetime.
     let margin = policy.margin.min(lifetime / 2);
+    let usable_for = lifetime - margin;
+    let refresh_after = lifetime.mul_f64(policy.fraction).min(usable_for);
+    (lifetime, refresh_after, usable_for)
+}
+
+fn timings(token: Arc<Token>, now: Reading, policy: &RefreshPolicy) -> Cached {
     // A token of the shared store: when its entry says, for every process.
     let (refresh_after, usable_for) = token.store_times().unwrap_or_else(|| {
-        let usable_for = lifetime - margin;
-        (
-            lifetime.mul_f64(policy.fraction).min(usable_for),
-            usable_for,
-        )
+        let (_, refresh_after, usable_for) = refresh_points(token.expires_in(), policy);
+        (refresh_after, usable_for)
     });
     token.set_fresh_until(now.mono() + refresh_after, now.wall() + refresh_after);
     Cached {

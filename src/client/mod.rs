@@ -431,7 +431,11 @@ impl Client {
                 &next.audience,
             ));
         }
-        *guard = Arc::new(next);
+        let old = std::mem::replace(&mut *guard, Arc::new(next));
+        // What the old settings held (a store's callbacks and their
+        // free_user_data, connections) goes after the lock is released.
+        drop(guard);
+        drop(old);
         Ok(())
     }
 }

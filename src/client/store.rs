@@ -13,15 +13,19 @@ use std::time::{Duration, SystemTime};
 use zeroize::Zeroizing;
 
 use super::{Client, Credentials, Settings};
+use crate::cache::refresh_points;
 use crate::error::{Error, ErrorKind, Result};
 use crate::oauth::{parse_token, Token};
 use crate::observe::{emit, without_query, Event, Level};
 use crate::store::seal::{Keys, Times};
-use crate::store::{Fault, Store};
+use crate::store::{Backend, Fault, Store};
 use crate::transport::Deadline;
 
 /// How often a process that waits for another's token looks for it.
 const POLL: Duration = Duration::from_millis(20);
+/// How long a process serves a token past its refresh time, while another
+/// refreshes it, before it looks in the store again.
+const USABLE_BACKOFF: Duration = Duration::from_millis(100);
 /// How long a rotated refresh token is kept in the store.
 const REFRESH_TOKEN_LIFE: Duration = Duration::from_secs(30 * 24 * 3600);
 
@@ -31,6 +35,18 @@ const REFRESH_TOKEN_LIFE: Duration = Duration::from_secs(30 * 24 * 3600);
 pub(crate) struct StoreSetting {
     pub(crate) store: Arc<Store>,
     pub(crate) key: Option<Arc<Keys>>,
+}
+
+/// Where a rotating refresh token's chain is: the keys, the store, the
+/// entry's name.
+type Chain<'a> = (&'a Keys, &'a dyn Backend, &'a str);
+
+/// The chain's latest refresh token, read where every process writes it
+/// (the farthest tier).
+fn read_chain((keys, backend, name): Chain<'_>) -> Option<Zeroizing<String>> {
+    let entry = backend.get_latest(name).ok().flatten()?;
+    let (_, value) = keys.open(name, &entry)?;
+    String::from_utf8(value.to_vec()).ok().map(Zeroizing::new)
 }
 
 /// What a stored entry is worth now.
@@ -134,15 +150,19 @@ impl Client {
             .transport
             .total_timeout
             .clamp(Duration::from_secs(1), Duration::from_secs(60));
+        // A waiter gives up in time to ask itself within its deadline; with
+        // a rotating refresh token it never asks while another holds the
+        // lease (the refresh token would be used twice).
         let reserve = (deadline.total() / 4).min(Duration::from_secs(2));
         let started = std::time::Instant::now();
+        let chain = refresh.as_deref().map(|name| (&*keys, backend, name));
         loop {
             let stored = match backend.get(&access) {
                 Ok(entry) => self.stored(&keys, &access, entry, settings),
                 Err(fault) => return self.without_store(setting, settings, fault, || fetch(None)),
             };
             let usable = match stored {
-                Stored::Fresh(token) => return self.store_ok(setting, token),
+                Stored::Fresh(token) => return self.served(setting, chain, token),
                 Stored::Usable(token) => Some(token),
                 Stored::Nothing => None,
             };
@@ -152,20 +172,19 @@ impl Client {
                     if let Ok(entry) = backend.get(&access) {
                         if let Stored::Fresh(token) = self.stored(&keys, &access, entry, settings) {
                             backend.release(lease);
-                            return self.store_ok(setting, token);
+                            return self.served(setting, chain, token);
                         }
                     }
-                    let chain = refresh.as_deref().and_then(|name| {
-                        let entry = backend.get(name).ok().flatten()?;
-                        let (_, value) = keys.open(name, &entry)?;
-                        String::from_utf8(value.to_vec()).ok().map(Zeroizing::new)
-                    });
-                    let result = fetch(chain);
+                    let result = fetch(chain.and_then(read_chain));
                     if let Ok(token) = &result {
                         self.put(setting, &keys, &access, refresh.as_deref(), token, settings);
                     }
                     backend.release(lease);
-                    return result;
+                    return match (result, usable) {
+                        // A token still usable beats the error.
+                        (Err(_), Some(token)) => self.store_ok(setting, token),
+                        (result, _) => result,
+                    };
                 }
                 // Another process is asking: serve the old token while it
                 // is usable, else wait for the new one.
@@ -176,9 +195,10 @@ impl Client {
                 }
                 Err(fault) => return self.without_store(setting, settings, fault, || fetch(None)),
             }
-            // A holder that died leaves the lease until it expires; a
-            // waiter gives up in time to ask itself within its deadline.
-            if started.elapsed() >= lease_time || deadline.remaining() <= reserve {
+            // A holder that died leaves the lease until it expires.
+            if refresh.is_none()
+                && (started.elapsed() >= lease_time || deadline.remaining() <= reserve)
+            {
                 let fault = Fault(format!(
                     "the lease holder of the token store {} did not answer within {} ms",
                     setting.store.shown(),
@@ -199,6 +219,21 @@ impl Client {
                 ));
             }
         }
+    }
+
+    /// A token read from the store; with a rotating refresh token, the
+    /// chain's latest one becomes this client's too, so that a refresh
+    /// without the store (when it fails) uses the latest.
+    fn served(
+        &self,
+        setting: &StoreSetting,
+        chain: Option<Chain<'_>>,
+        token: Token,
+    ) -> Result<Token> {
+        if let Some(latest) = chain.and_then(read_chain) {
+            self.inner.refresh_token.set(Some(&latest));
+        }
+        self.store_ok(setting, token)
     }
 
     /// The keys of this client's entries.
@@ -279,10 +314,17 @@ impl Client {
         let Ok(token) = parse_token(200, &json) else {
             return Stored::Nothing;
         };
+        let usable_for = times.usable_until.duration_since(now).unwrap_or_default();
+        // Past its refresh time, the in-process cache looks again after a
+        // short while, not on every call.
+        let refresh_after = times
+            .refresh_at
+            .duration_since(now)
+            .unwrap_or(USABLE_BACKOFF.min(usable_for));
         let token = token.read_from_store(
             i64::try_from(left.as_secs()).unwrap_or(i64::MAX),
-            times.refresh_at.duration_since(now).unwrap_or_default(),
-            times.usable_until.duration_since(now).unwrap_or_default(),
+            refresh_after,
+            usable_for,
         );
         // What it is bound to, as when it was obtained.
         let Ok(token) = self.check_binding(settings, settings.dpop.is_some(), token) else {
@@ -306,42 +348,41 @@ impl Client {
         settings: &Settings,
     ) {
         let now = SystemTime::now();
-        let lifetime = token
-            .expires_in()
-            .map(|s| Duration::from_secs(u64::try_from(s).unwrap_or(0)))
-            .unwrap_or(settings.refresh.default_lifetime)
-            .min(Duration::from_secs(365 * 24 * 3600));
-        // The in-process cache's timings (cache::timings), in wall time.
-        let margin = settings.refresh.margin.min(lifetime / 2);
-        let usable = lifetime - margin;
-        let times = Times {
-            refresh_at: now + lifetime.mul_f64(settings.refresh.fraction).min(usable),
-            usable_until: now + usable,
-            expires: now + lifetime,
-        };
+        let (lifetime, refresh_after, usable_for) =
+            refresh_points(token.expires_in(), &settings.refresh);
         let backend = setting.store.backend();
-        let sealed = keys.seal(access, times, token.json().as_bytes());
-        let mut outcome = sealed
-            .map_err(|e| Fault(e.message().to_string()))
-            .and_then(|entry| backend.put(access, &entry, lifetime));
+        let seal = |name: &str, times: Times, value: &[u8]| {
+            keys.seal(name, times, value)
+                .map_err(|e| Fault(e.message().to_string()))
+        };
+        // The rotated refresh token first, whatever becomes of the access
+        // token's entry: the old one is spent.
+        let mut faults = Vec::new();
         if let (Some(name), Some(rt)) = (refresh, token.refresh_token()) {
-            // Due at once: of the chain's entries in several tiers, the
-            // one written last (due last) is the one read.
             let times = Times {
                 refresh_at: now,
                 usable_until: now + REFRESH_TOKEN_LIFE,
                 expires: now + REFRESH_TOKEN_LIFE,
             };
-            outcome = outcome.and_then(|()| {
-                let entry = keys
-                    .seal(name, times, rt.as_bytes())
-                    .map_err(|e| Fault(e.message().to_string()))?;
-                backend.put(name, &entry, REFRESH_TOKEN_LIFE)
-            });
+            if let Err(fault) = seal(name, times, rt.as_bytes())
+                .and_then(|entry| backend.put(name, &entry, REFRESH_TOKEN_LIFE))
+            {
+                faults.push(fault);
+            }
         }
-        match outcome {
-            Ok(()) => self.store_recovered(setting, settings),
-            Err(fault) => self.store_fault(setting, settings, &fault),
+        let times = Times {
+            refresh_at: now + refresh_after,
+            usable_until: now + usable_for,
+            expires: now + lifetime,
+        };
+        if let Err(fault) = seal(access, times, token.json().as_bytes())
+            .and_then(|entry| backend.put(access, &entry, lifetime))
+        {
+            faults.push(fault);
+        }
+        match faults.first() {
+            None => self.store_recovered(setting, settings),
+            Some(fault) => self.store_fault(setting, settings, fault),
         }
     }
 

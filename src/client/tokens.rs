@@ -40,7 +40,7 @@ impl RefreshToken {
             .is_some()
     }
 
-    fn set(&self, token: Option<&str>) {
+    pub(super) fn set(&self, token: Option<&str>) {
         *self.current.lock().unwrap_or_else(PoisonError::into_inner) =
             token.map(|t| Zeroizing::new(t.to_string()));
     }

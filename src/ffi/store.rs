@@ -36,9 +36,11 @@ use crate::store::{Backend, Fault, Lease, Store};
 /// `tokenclient_client_set_token_store_callbacks`.
 ///
 /// The in-process cache stays in front: a cached token is served as before.
-/// On its miss the store is read; one process takes the lease and asks the
-/// token endpoint while the others wait for its entry (at most the total
-/// timeout, then they ask themselves). Entries are sealed with AES-256-GCM
+/// On its miss the store is read; one process takes the lease (for the
+/// total timeout) and asks the token endpoint while the others wait for its
+/// entry, and ask themselves when a quarter of their deadline (at most 2 s)
+/// is left; with a rotating refresh token they never refresh while another
+/// holds the lease, and fail when their deadline runs out. Entries are sealed with AES-256-GCM
 /// under a key derived (HKDF-SHA256) from the client's secret or private
 /// key, or set with `tokenclient_client_set_token_store_key`, and named by
 /// a keyed hash of everything that makes a token different (token URL,
@@ -85,6 +87,12 @@ pub unsafe extern "C" fn tokenclient_client_set_token_store_key(
         let key = match (key.is_null(), len) {
             (true, 0) => None,
             (true, _) => return Err(Error::invalid_argument("key is NULL but len is not 0")),
+            // Refused before any slice of that length is made.
+            (false, len) if len > 1024 => {
+                return Err(Error::invalid_argument(format!(
+                    "the token store key has {len} bytes; 16 to 1024 are accepted"
+                )))
+            }
             // SAFETY: the caller passes `len` readable bytes at `key`.
             (false, _) => Some(unsafe { std::slice::from_raw_parts(key, len) }),
         };
@@ -94,7 +102,8 @@ pub unsafe extern "C" fn tokenclient_client_set_token_store_key(
 
 /// A store of the caller's, behind callbacks (see
 /// `tokenclient_client_set_token_store_callbacks`). Names are 64 to 67
-/// ASCII characters (hex digits, then `-rt` for a refresh token's chain);
+/// ASCII characters (hex digits, then `-rt` for a refresh token's chain;
+/// a lease's name ends in `.lease`, so one namespace can hold both);
 /// entries are opaque sealed bytes (at most 1 MiB + 64), never a token in
 /// the clear. Every callback is called from any thread, concurrently,
 /// while a call waits for it: it should answer within tens of
@@ -245,8 +254,9 @@ impl Backend for CallbackStore {
     }
 
     fn try_lease(&self, name: &str, ttl: Duration) -> Result<Option<Lease>, Fault> {
-        let lease = Lease::owned(name.to_string());
-        let (c_lease, owner) = (c_name(name)?, c_name(lease.owner())?);
+        // Not the entry's name: a store of one namespace keeps both.
+        let lease = Lease::owned(format!("{name}.lease"));
+        let (c_lease, owner) = (c_name(lease.name())?, c_name(lease.owner())?);
         // SAFETY: the caller's function, with its user data and two
         // NUL-terminated strings of ours.
         let rc = unsafe {

@@ -6,6 +6,7 @@
 
 use std::fs::{DirBuilder, File, OpenOptions, TryLockError};
 use std::io::{ErrorKind as IoErrorKind, Read, Write};
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -13,6 +14,7 @@ use std::time::Duration;
 use super::seal::MAX_ENTRY;
 use super::{Backend, Fault, Lease};
 use crate::error::{Error, ErrorKind, Result};
+use crate::transport::CloseInChild;
 
 pub(crate) struct FileStore {
     dir: PathBuf,
@@ -104,12 +106,14 @@ impl Backend for FileStore {
     fn put(&self, name: &str, entry: &[u8], _ttl: Duration) -> std::result::Result<(), Fault> {
         // The expiry is inside the sealed entry; a reader ignores an
         // expired one and the next writer replaces it.
-        let temporary = self.dir.join(format!(".{name}.{}.tmp", std::process::id()));
+        // Of this write only: two threads (or tiers) may write one name.
+        let temporary = self
+            .dir
+            .join(format!(".{name}.{}.tmp", crate::random::uuid_v4().simple()));
         let written = (|| {
             let mut f = OpenOptions::new()
                 .write(true)
-                .create(true)
-                .truncate(true)
+                .create_new(true)
                 .mode(0o600)
                 .open(&temporary)?;
             f.write_all(entry)?;
@@ -131,6 +135,7 @@ impl Backend for FileStore {
             .map_err(|e| self.fault("opening a lock", e))?;
         match file.try_lock() {
             Ok(()) => Ok(Some(Lease {
+                in_child: Some(CloseInChild::register(file.as_raw_fd())),
                 file: Some(file),
                 ..Lease::default()
             })),
@@ -140,7 +145,9 @@ impl Backend for FileStore {
     }
 
     fn release(&self, lease: Lease) {
-        // Closing the file releases the lock.
+        // Its registration for forked children first, then the file:
+        // closing it releases the lock.
+        drop(lease.in_child);
         drop(lease.file);
     }
 }

@@ -41,7 +41,10 @@ pub(crate) struct Lease {
     name: String,
     /// Redis, a callback store: the random value only its owner knows.
     owner: String,
-    /// The file store: the locked file (closing it releases the lock).
+    /// The file store: the locked file's registration to be closed in a
+    /// forked child (dropped first), and the file (closing it releases the
+    /// lock).
+    in_child: Option<crate::transport::CloseInChild>,
     file: Option<std::fs::File>,
     /// Tiers: the lease of each tier, nearest first.
     tiers: Vec<Lease>,
@@ -70,6 +73,11 @@ impl Lease {
 pub(crate) trait Backend: Send + Sync {
     /// The entry of `name`, if any.
     fn get(&self, name: &str) -> std::result::Result<Option<Vec<u8>>, Fault>;
+    /// The entry of `name` as the last writer left it, where every
+    /// process writes (the farthest tier): a refresh token's chain.
+    fn get_latest(&self, name: &str) -> std::result::Result<Option<Vec<u8>>, Fault> {
+        self.get(name)
+    }
     /// Writes the entry of `name`, to live `ttl`.
     fn put(&self, name: &str, entry: &[u8], ttl: Duration) -> std::result::Result<(), Fault>;
     /// Takes the lease of `name` for `ttl` if no one holds it.
@@ -110,6 +118,22 @@ impl Store {
                     .iter()
                     .map(|u| Store::open_one(u))
                     .collect::<Result<Vec<Store>>>()?;
+                // One directory twice would take its own lease in vain.
+                for (i, (url, store)) in many.iter().zip(&stores).enumerate() {
+                    let same = |(u, s): (&&str, &Store)| {
+                        u == url || (s.shown.starts_with("file://") && s.shown == store.shown)
+                    };
+                    if many[..i].iter().zip(&stores).any(same) {
+                        return Err(Error::invalid_argument(format!(
+                            "a tier of the token store is there twice ({})",
+                            if store.shown.starts_with("file://") {
+                                store.shown.as_str()
+                            } else {
+                                "a Redis URL"
+                            }
+                        )));
+                    }
+                }
                 let shown = stores
                     .iter()
                     .map(|s| s.shown.as_str())

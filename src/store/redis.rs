@@ -6,7 +6,8 @@
 //! time budget (`timeout_ms`, 50 ms by default): a slow Redis is a fault.
 #![forbid(unsafe_code)]
 
-use std::sync::{Mutex, PoisonError};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use redis::{Connection, ErrorKind as RedisErrorKind, RedisError};
@@ -31,29 +32,61 @@ pub(crate) struct RedisStore {
     budget: Duration,
     shown: String,
     /// This process's connection (a forked child opens its own).
-    connection: PerProcess<Mutex<Option<Connection>>>,
+    slot: PerProcess<Arc<Slot>>,
 }
 
-/// The URL without the password, for logs.
-fn without_password(url: &str) -> String {
-    let (scheme, rest) = url.split_once("://").unwrap_or(("redis", url));
-    let (authority, tail) = match rest.find(['/', '?']) {
-        Some(i) => rest.split_at(i),
-        None => (rest, ""),
-    };
-    let host = match authority.rsplit_once('@') {
-        Some((userinfo, host)) => {
-            let user = userinfo.split(':').next().unwrap_or("");
-            if user.is_empty() {
-                format!("***@{host}")
-            } else {
-                format!("{user}:***@{host}")
-            }
+/// A process's connection, and whether one is being made.
+#[derive(Default)]
+struct Slot {
+    connection: Mutex<Option<Connection>>,
+    /// A connection is being made, on a thread of its own: one at a time,
+    /// waited for at most the time budget, put here whenever it is made.
+    connecting: AtomicBool,
+}
+
+impl Slot {
+    fn connection(&self) -> std::sync::MutexGuard<'_, Option<Connection>> {
+        self.connection
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Why no connection was made.
+enum Unconnected {
+    /// The server refused this client (password, user, certificate): the
+    /// configuration is wrong.
+    Refused(String),
+    /// Not there, not answering in time, or failing otherwise.
+    Failed(String),
+}
+
+impl Unconnected {
+    fn why(&self) -> &str {
+        match self {
+            Unconnected::Refused(why) | Unconnected::Failed(why) => why,
         }
-        None => authority.to_string(),
+    }
+}
+
+/// The URL without its password and query, for logs and errors. A URL may
+/// be malformed (a password with `/`, `?` or `@` in it): everything up to
+/// its last `@` is taken as user information, and only a user before a `:`
+/// is shown.
+fn without_password(url: &str) -> String {
+    let url = url.split('#').next().unwrap_or("");
+    let (scheme, rest) = url.split_once("://").unwrap_or(("redis", url));
+    let (shown, rest) = match rest.rsplit_once('@') {
+        Some((userinfo, rest)) => match userinfo.split_once(':') {
+            Some((user, _)) if !user.is_empty() && !user.contains(['/', '?']) => {
+                (format!("{user}:***@"), rest)
+            }
+            _ => ("***@".to_string(), rest),
+        },
+        None => (String::new(), rest),
     };
-    let path = tail.split('?').next().unwrap_or("");
-    format!("{scheme}://{host}{path}")
+    let rest = rest.split('?').next().unwrap_or("");
+    format!("{scheme}://{shown}{rest}")
 }
 
 impl RedisStore {
@@ -62,7 +95,12 @@ impl RedisStore {
     /// password or TLS handshake is a `Config` error; a Redis that is not
     /// there yet is not (calls go on without the store until it is).
     pub(crate) fn open(url: &str) -> Result<(RedisStore, String)> {
-        let (base, query) = url.split_once('?').unwrap_or((url, ""));
+        // `#insecure` (no certificate check) is the redis crate's.
+        let (url_only, fragment) = match url.split_once('#') {
+            Some((u, f)) => (u, format!("#{f}")),
+            None => (url, String::new()),
+        };
+        let (base, query) = url_only.split_once('?').unwrap_or((url_only, ""));
         let mut prefix = "tokenclient:".to_string();
         let mut budget = DEFAULT_BUDGET;
         let mut rest = Vec::new();
@@ -86,14 +124,16 @@ impl RedisStore {
             }
         }
         let target = if rest.is_empty() {
-            base.to_string()
+            format!("{base}{fragment}")
         } else {
-            format!("{base}?{}", rest.join("&"))
+            format!("{base}?{}{fragment}", rest.join("&"))
         };
         let shown = without_password(url);
         let client = redis::Client::open(target.as_str()).map_err(|e| {
+            // Not the URL: it may be malformed around its password.
             Error::invalid_argument(format!(
-                "the Redis URL {shown} is not valid: {}",
+                "the Redis URL ({}) is not valid: {}",
+                shown.split("://").next().unwrap_or("redis"),
                 e.category()
             ))
         })?;
@@ -102,57 +142,53 @@ impl RedisStore {
             prefix,
             budget,
             shown: shown.clone(),
-            connection: PerProcess::default(),
+            slot: PerProcess::default(),
         };
         match store.connect(SET_TIME_BUDGET) {
-            Ok(c) => *store.slot() = Some(c),
-            Err(e) if refused(&e) => {
-                return Err(Error::new(
-                    ErrorKind::Config,
-                    format!(
-                        "the Redis store {shown} refused this client: {}",
-                        describe(&e)
-                    ),
-                ))
-            }
-            // Not there yet: the calls go on without it until it is.
-            Err(_) => {}
+            Err(Unconnected::Refused(why)) => Err(Error::new(
+                ErrorKind::Config,
+                format!("the Redis store {shown} refused this client: {why}"),
+            )),
+            // Connected, or not there yet: the calls go on without it
+            // until it is.
+            _ => Ok((store, shown)),
         }
-        Ok((store, shown))
     }
 
-    fn slot(&self) -> std::sync::MutexGuard<'_, Option<Connection>> {
-        self.connection
-            .get()
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn connect(&self, budget: Duration) -> std::result::Result<Connection, RedisError> {
-        if let redis::ConnectionAddr::TcpTls {
-            host,
-            port,
-            insecure: false,
-            ..
-        } = &self.client.get_connection_info().addr
-        {
-            tls_handshake(host, *port, budget)?;
+    /// Makes this process's connection, on a thread of its own, waiting
+    /// for it at most `budget` (DNS, TCP, TLS and AUTH included); one made
+    /// later is kept for the next call. One is made at a time.
+    fn connect(&self, budget: Duration) -> std::result::Result<(), Unconnected> {
+        let slot = self.slot.get().clone();
+        if slot.connecting.swap(true, Ordering::AcqRel) {
+            return Err(Unconnected::Failed(
+                "a connection is still being made".to_string(),
+            ));
         }
-        // The redis crate panics on a TLS handshake that fails within a
-        // timeout (0.32): the handshake above finds a refused certificate
-        // first; whatever else fails that way is a failed connection.
-        let connected = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            self.client.get_connection_with_timeout(budget)
-        }));
-        let c = connected.unwrap_or_else(|_| {
-            Err(RedisError::from((
-                RedisErrorKind::IoError,
-                "the TLS handshake failed",
+        let (done, made) = mpsc::sync_channel(1);
+        let (client, commands, holder) = (self.client.clone(), self.budget, slot.clone());
+        let spawned = std::thread::Builder::new()
+            .name("tokenclient-redis".to_string())
+            .spawn(move || {
+                let outcome = make_connection(&client, budget, commands).map(|c| {
+                    let mut connection = holder.connection();
+                    if connection.is_none() {
+                        *connection = Some(c);
+                    }
+                });
+                holder.connecting.store(false, Ordering::Release);
+                let _ = done.send(outcome);
+            });
+        if let Err(e) = spawned {
+            slot.connecting.store(false, Ordering::Release);
+            return Err(Unconnected::Failed(format!("no thread to connect on: {e}")));
+        }
+        made.recv_timeout(budget).unwrap_or_else(|_| {
+            Err(Unconnected::Failed(format!(
+                "no connection within {} ms",
+                budget.as_millis()
             )))
-        })?;
-        c.set_read_timeout(Some(self.budget))?;
-        c.set_write_timeout(Some(self.budget))?;
-        Ok(c)
+        })
     }
 
     /// Runs `command` on this process's connection (made now if there is
@@ -163,15 +199,26 @@ impl RedisStore {
         what: &str,
         command: impl FnOnce(&mut Connection) -> std::result::Result<T, RedisError>,
     ) -> std::result::Result<T, Fault> {
-        let mut slot = self.slot();
-        if slot.is_none() {
-            *slot = Some(
-                self.connect(self.budget)
-                    .map_err(|e| self.fault(what, &e))?,
-            );
+        let slot = self.slot.get().clone();
+        if slot.connection().is_none() {
+            self.connect(self.budget).map_err(|e| {
+                Fault(format!(
+                    "the Redis store {}: {what}: {}",
+                    self.shown,
+                    e.why()
+                ))
+            })?;
         }
-        command(slot.as_mut().expect("connected above")).map_err(|e| {
-            *slot = None;
+        let mut connection = slot.connection();
+        // Another thread's failed command may have dropped it since.
+        let Some(c) = connection.as_mut() else {
+            return Err(Fault(format!(
+                "the Redis store {}: {what}: the connection was lost",
+                self.shown
+            )));
+        };
+        command(c).map_err(|e| {
+            *connection = None;
             self.fault(what, &e)
         })
     }
@@ -189,47 +236,86 @@ impl RedisStore {
     }
 }
 
-/// A TLS handshake with `host:port` within `budget`, verified as the redis
-/// crate's (OpenSSL's default trust store, which `SSL_CERT_FILE` and
-/// `SSL_CERT_DIR` change, and the host name), so that a certificate that is
-/// not trusted is an error that says why.
-fn tls_handshake(host: &str, port: u16, budget: Duration) -> std::result::Result<(), RedisError> {
-    use openssl::ssl::{HandshakeError, SslConnector, SslMethod};
-    let failed = |why: String| RedisError::from((RedisErrorKind::IoError, "TLS", why));
-    let addr = std::net::ToSocketAddrs::to_socket_addrs(&(host, port))?
-        .next()
-        .ok_or_else(|| failed(format!("{host} has no address")))?;
-    let tcp = std::net::TcpStream::connect_timeout(&addr, budget)?;
-    tcp.set_read_timeout(Some(budget))?;
-    tcp.set_write_timeout(Some(budget))?;
-    let connector = SslConnector::builder(SslMethod::tls_client())
-        .map_err(|e| failed(format!("OpenSSL: {e}")))?
-        .build();
-    match connector.connect(host, tcp) {
-        Ok(_) => Ok(()),
-        Err(HandshakeError::Failure(mid)) | Err(HandshakeError::WouldBlock(mid)) => {
-            let verify = mid.ssl().verify_result();
-            Err(failed(if verify.as_raw() != 0 {
-                format!(
-                    "the TLS handshake failed: certificate verify failed ({})",
-                    verify.error_string()
-                )
-            } else {
-                format!("the TLS handshake failed: {}", mid.error())
-            }))
-        }
-        Err(HandshakeError::SetupFailure(e)) => Err(failed(format!("the TLS setup failed: {e}"))),
+/// A connection to the store's server, with `commands` as every command's
+/// time budget.
+fn make_connection(
+    client: &redis::Client,
+    budget: Duration,
+    commands: Duration,
+) -> std::result::Result<Connection, Unconnected> {
+    if let redis::ConnectionAddr::TcpTls {
+        host,
+        port,
+        insecure: false,
+        ..
+    } = &client.get_connection_info().addr
+    {
+        tls_handshake(host, *port, budget)?;
     }
+    // The redis crate panics on a TLS handshake that fails within a
+    // timeout (0.32): the handshake above finds a refused certificate
+    // first; whatever else fails that way is a failed connection.
+    let connected = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        client.get_connection_with_timeout(budget)
+    }))
+    .map_err(|_| Unconnected::Failed("the TLS handshake failed".to_string()))?;
+    let unconnected = |e: RedisError| {
+        if matches!(e.kind(), RedisErrorKind::AuthenticationFailed)
+            || matches!(e.code(), Some("NOAUTH" | "WRONGPASS"))
+        {
+            Unconnected::Refused(describe(&e))
+        } else {
+            Unconnected::Failed(describe(&e))
+        }
+    };
+    let c = connected.map_err(unconnected)?;
+    c.set_read_timeout(Some(commands)).map_err(unconnected)?;
+    c.set_write_timeout(Some(commands)).map_err(unconnected)?;
+    Ok(c)
 }
 
-/// A refused password or user, or a TLS failure: the configuration is wrong.
-fn refused(e: &RedisError) -> bool {
-    matches!(e.kind(), RedisErrorKind::AuthenticationFailed)
-        || e.code() == Some("NOAUTH")
-        || e.code() == Some("WRONGPASS")
-        || e.to_string().to_ascii_lowercase().contains("tls")
-        || e.to_string().to_ascii_lowercase().contains("ssl")
-        || e.to_string().to_ascii_lowercase().contains("certificate")
+/// A TLS handshake with `host:port` (each of its addresses in turn),
+/// verified as the redis crate verifies (OpenSSL's default trust store,
+/// which `SSL_CERT_FILE` and `SSL_CERT_DIR` change, and the host name), so
+/// that a certificate that is not trusted is a refusal that says why.
+fn tls_handshake(host: &str, port: u16, budget: Duration) -> std::result::Result<(), Unconnected> {
+    use openssl::ssl::{HandshakeError, SslConnector, SslMethod};
+    let failed =
+        |what: &str, e: &dyn std::fmt::Display| Unconnected::Failed(format!("{what}: {e}"));
+    let addrs = std::net::ToSocketAddrs::to_socket_addrs(&(host, port))
+        .map_err(|e| failed("resolving the host", &e))?;
+    let mut last = Unconnected::Failed(format!("{host} has no address"));
+    for addr in addrs {
+        let tcp = match std::net::TcpStream::connect_timeout(&addr, budget) {
+            Ok(tcp) => tcp,
+            Err(e) => {
+                last = failed("connecting", &e);
+                continue;
+            }
+        };
+        tcp.set_read_timeout(Some(budget))
+            .and_then(|()| tcp.set_write_timeout(Some(budget)))
+            .map_err(|e| failed("connecting", &e))?;
+        let connector = SslConnector::builder(SslMethod::tls_client())
+            .map_err(|e| failed("OpenSSL", &e))?
+            .build();
+        return match connector.connect(host, tcp) {
+            Ok(_) => Ok(()),
+            Err(HandshakeError::Failure(mid)) | Err(HandshakeError::WouldBlock(mid)) => {
+                let verify = mid.ssl().verify_result();
+                if verify.as_raw() != 0 {
+                    Err(Unconnected::Refused(format!(
+                        "the TLS handshake failed: certificate verify failed ({})",
+                        verify.error_string()
+                    )))
+                } else {
+                    Err(failed("the TLS handshake failed", mid.error()))
+                }
+            }
+            Err(HandshakeError::SetupFailure(e)) => Err(failed("the TLS setup failed", &e)),
+        };
+    }
+    Err(last)
 }
 
 /// A Redis error in words, without what the server may have echoed.
@@ -305,5 +391,13 @@ mod tests {
         );
         assert_eq!(without_password("rediss://:pw@h"), "rediss://***@h");
         assert_eq!(without_password("redis://h:6379"), "redis://h:6379");
+        // Malformed around the password: nothing of it is shown.
+        assert_eq!(without_password("redis://u:pa/ss@h/0"), "redis://u:***@h/0");
+        assert_eq!(without_password("redis://u:pa?ss@h"), "redis://u:***@h");
+        assert_eq!(without_password("redis://secret@h"), "redis://***@h");
+        assert_eq!(
+            without_password("rediss://h/1?prefix=x#insecure"),
+            "rediss://h/1"
+        );
     }
 }

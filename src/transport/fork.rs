@@ -1,7 +1,8 @@
 //! Fork detection, and state that a forked child must not share with its
 //! parent: the connection pool (connections, TLS sessions), the token
 //! cache's single-flight slots and the lock that serialises refresh-token
-//! grants, and the buffered randomness of `crate::random`.
+//! grants, the buffered randomness of `crate::random`, and the file
+//! store's held leases (`CloseInChild`).
 //!
 //! [`PerProcess`] holds such state. After a fork, the child's first use
 //! makes it a fresh value (optionally seeded from the parent's, read only
@@ -12,8 +13,9 @@
 //! process-wide list, so leak checkers count it as still reachable.
 #![allow(unsafe_code)]
 
+use std::os::fd::RawFd;
 use std::ptr;
-use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicPtr, AtomicU64, Ordering};
 
 use once_cell::sync::Lazy;
 
@@ -21,6 +23,45 @@ static FORKS: AtomicU64 = AtomicU64::new(0);
 
 extern "C" fn in_child_after_fork() {
     FORKS.fetch_add(1, Ordering::Relaxed);
+    for slot in &CLOSE_IN_CHILD {
+        let fd = slot.swap(-1, Ordering::AcqRel);
+        if fd >= 0 {
+            // SAFETY: an open descriptor of the parent's that nothing in the
+            // child uses (the thread that held it is not in the child);
+            // close() is async-signal-safe.
+            unsafe { libc::close(fd) };
+        }
+    }
+}
+
+/// Descriptors a forked child closes at once: a file lease's lock file,
+/// whose `flock` belongs to the open file the child shares with its
+/// parent, so that a child does not hold the parent's lease for its life.
+static CLOSE_IN_CHILD: [AtomicI32; 64] = [const { AtomicI32::new(-1) }; 64];
+
+/// A descriptor registered to be closed in a forked child, until dropped
+/// (drop it before closing the descriptor). With more than 64 held at once
+/// the others are not registered: a child then holds them until it exits,
+/// and the others wait as for a holder that died.
+pub(crate) struct CloseInChild(Option<usize>);
+
+impl CloseInChild {
+    pub(crate) fn register(fd: RawFd) -> CloseInChild {
+        Lazy::force(&REGISTERED);
+        let slot = CLOSE_IN_CHILD.iter().position(|slot| {
+            slot.compare_exchange(-1, fd, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
+        });
+        CloseInChild(slot)
+    }
+}
+
+impl Drop for CloseInChild {
+    fn drop(&mut self) {
+        if let Some(i) = self.0 {
+            CLOSE_IN_CHILD[i].store(-1, Ordering::Release);
+        }
+    }
 }
 
 /// glibc's `pthread_atfork` registers the handler for this shared object

@@ -12,7 +12,7 @@ mod fork;
 mod libcurl;
 
 pub use cancel::Cancel;
-pub(crate) use fork::{fork_count, PerProcess};
+pub(crate) use fork::{fork_count, CloseInChild, PerProcess};
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};

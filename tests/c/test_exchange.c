@@ -730,6 +730,8 @@ static void callback_store(void) {
    * nor the client id in it. */
   int i = slot_of(m.names, m.names[0], 0);
   CHECK(i == 0 && strlen(m.names[0]) == 64 && strspn(m.names[0], "0123456789abcdef") == 64);
+  /* A lease is named apart from its entry: one namespace can hold both. */
+  CHECK(strncmp(m.leases[0], m.names[0], 64) == 0 && strcmp(m.leases[0] + 64, ".lease") == 0);
   if (ta && m.entries[0]) {
     const char *at = tokenclient_token_access_token(ta);
     CHECK(memmem(m.entries[0], m.lens[0], at, strlen(at)) == NULL);

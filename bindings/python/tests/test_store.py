@@ -1,13 +1,16 @@
 """The shared token store from Python (Client.set_token_store): a file store
 that two Client objects share, keys set with key=..., and the errors."""
 
+import fcntl
 import json
 import logging
 import os
 import shutil
+import signal
 import socket
 import stat
 import subprocess
+import threading
 import time
 import urllib.request
 
@@ -189,3 +192,52 @@ def test_a_forked_child_uses_its_own_redis_connection(server, redis_url):
             assert events.names == ["store.fallback"]
     finally:
         logger.removeHandler(events)
+
+
+class HoldAtRequestDone(logging.Handler):
+    """Blocks the thread whose token request is done (it holds the store's
+    lease then) until released."""
+
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.holding, self.release = threading.Event(), threading.Event()
+
+    def emit(self, record):
+        if getattr(record, "event", "") == "request.done" and not self.holding.is_set():
+            self.holding.set()
+            self.release.wait(30)
+
+
+def test_a_child_forked_while_a_lease_is_held_does_not_keep_it(server, store):
+    url, directory = store
+    logger = logging.getLogger("tokenclient")
+    hold, level = HoldAtRequestDone(), logger.level
+    logger.addHandler(hold)
+    logger.setLevel(logging.DEBUG)
+    try:
+        with new_client(server) as c:
+            c.set_token_store(url)
+            asking = threading.Thread(target=c.get_token, args=("read",))
+            asking.start()
+            assert hold.holding.wait(30), "no token request"
+            # Forked while the lease is held: the child shares the lock
+            # file's open description, and must let it go.
+            pid = os.fork()
+            if pid == 0:
+                time.sleep(10)
+                os._exit(0)
+            try:
+                hold.release.set()
+                asking.join(30)
+                locks = [p for p in directory.iterdir() if p.name.endswith(".lock")]
+                assert locks
+                for lock in locks:
+                    with open(lock, "rb") as f:
+                        # Fails (BlockingIOError) while any process holds it.
+                        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            finally:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+    finally:
+        logger.removeHandler(hold)
+        logger.setLevel(level)
