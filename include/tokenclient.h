@@ -243,8 +243,9 @@ typedef void (*tokenclient_free_fn)(void *user_data);
 
 /**
  * A store of the caller's, behind callbacks (see
- * `tokenclient_client_set_token_store_callbacks`). Names are 64 to 67
- * ASCII characters (hex digits, then `-rt` for a refresh token's chain);
+ * `tokenclient_client_set_token_store_callbacks`). Names are 64 to 73
+ * ASCII characters (hex digits, then `-rt` for a refresh token's chain;
+ * a lease's name ends in `.lease`, so one namespace can hold both);
  * entries are opaque sealed bytes (at most 1 MiB + 64), never a token in
  * the clear. Every callback is called from any thread, concurrently,
  * while a call waits for it: it should answer within tens of
@@ -1630,12 +1631,14 @@ tokenclient_error *tokenclient_client_set_dpop_signer(tokenclient_client *client
  * `tokenclient_client_set_token_store_callbacks`.
  *
  * The in-process cache stays in front: a cached token is served as before.
- * On its miss the store is read; one process takes the lease and asks the
- * token endpoint while the others wait for its entry (at most the total
- * timeout, then they ask themselves). Entries are sealed with AES-256-GCM
- * under a key derived (HKDF-SHA256) from the client's secret or private
- * key, or set with `tokenclient_client_set_token_store_key`, and named by
- * a keyed hash of everything that makes a token different (token URL,
+ * On its miss the store is read; one process takes the lease (for the
+ * total timeout) and asks the token endpoint while the others wait for its
+ * entry, and ask themselves when a quarter of their deadline (at most 2 s)
+ * is left; with a rotating refresh token they never refresh while another
+ * holds the lease, and fail when their deadline runs out. Entries are
+ * sealed with AES-256-GCM under a key derived (HKDF-SHA256) from the
+ * client's secret or private key, or set with
+ * `tokenclient_client_set_token_store_key`, and named by a keyed hash of everything that makes a token different (token URL,
  * client id, scope, authentication method, DPoP key, client certificate,
  * audience): an entry of other credentials is never found, and one that
  * does not open is ignored. The token callback fires in the process that

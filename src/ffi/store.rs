@@ -40,10 +40,10 @@ use crate::store::{Backend, Fault, Lease, Store};
 /// total timeout) and asks the token endpoint while the others wait for its
 /// entry, and ask themselves when a quarter of their deadline (at most 2 s)
 /// is left; with a rotating refresh token they never refresh while another
-/// holds the lease, and fail when their deadline runs out. Entries are sealed with AES-256-GCM
-/// under a key derived (HKDF-SHA256) from the client's secret or private
-/// key, or set with `tokenclient_client_set_token_store_key`, and named by
-/// a keyed hash of everything that makes a token different (token URL,
+/// holds the lease, and fail when their deadline runs out. Entries are
+/// sealed with AES-256-GCM under a key derived (HKDF-SHA256) from the
+/// client's secret or private key, or set with
+/// `tokenclient_client_set_token_store_key`, and named by a keyed hash of everything that makes a token different (token URL,
 /// client id, scope, authentication method, DPoP key, client certificate,
 /// audience): an entry of other credentials is never found, and one that
 /// does not open is ignored. The token callback fires in the process that
@@ -101,7 +101,7 @@ pub unsafe extern "C" fn tokenclient_client_set_token_store_key(
 }
 
 /// A store of the caller's, behind callbacks (see
-/// `tokenclient_client_set_token_store_callbacks`). Names are 64 to 67
+/// `tokenclient_client_set_token_store_callbacks`). Names are 64 to 73
 /// ASCII characters (hex digits, then `-rt` for a refresh token's chain;
 /// a lease's name ends in `.lease`, so one namespace can hold both);
 /// entries are opaque sealed bytes (at most 1 MiB + 64), never a token in
