@@ -9,10 +9,18 @@ Each measurement is one invocation of a bench program that prints lines
 
 Environment: BENCH_ROUNDS (default 5), BENCH_SECONDS (default 1.0, the
 length of one measurement), TOKENCLIENT_LIBRARY (default
-target/release/libtokenclient.so).
+target/release/libtokenclient.so), BENCH_ONLY (comma-separated words: only
+the measurements whose label contains one of them, e.g. "store"; the
+request check is skipped, the table printed and bench/RESULTS.md left as
+it is).
+
+The shared token store's measurements use a redis-server of their own
+(started on a free loopback port, no persistence, stopped at the end) when
+the binary is on PATH; without it only the file store is measured.
 """
 
 import base64
+import contextlib
 import datetime
 import json
 import os
@@ -21,9 +29,11 @@ import platform
 import re
 import secrets
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.parse
 import uuid
@@ -39,6 +49,8 @@ SECONDS = float(os.environ.get("BENCH_SECONDS", "1.0"))
 # optimization). Its C ABI measurements then run in the same rounds, for a before/after table.
 BEFORE = os.environ.get("BENCH_BEFORE_LIBDIR")
 BEFORE_LABEL = os.environ.get("BENCH_BEFORE_LABEL", "an earlier build")
+# Optional: only the measurements whose label contains one of these words.
+ONLY = [w for w in os.environ.get("BENCH_ONLY", "").split(",") if w.strip()]
 CLIENT_ID, KEY_ID = "bench-client", "bench-key"
 CFLAGS = ["-O2", "-std=c11", "-Wall", "-Wextra", "-Werror"]
 ALGS = ["ES256", "ES384", "RS256", "PS256", "EdDSA", "HS256"]
@@ -130,6 +142,42 @@ class Server:
         self.proc.wait(timeout=10)
 
 
+class RedisServer:
+    """A redis-server of the benchmark's own on a free 127.0.0.1 port, in
+    `dir`, keeping nothing on disk."""
+
+    def __init__(self, binary: str, dir: pathlib.Path) -> None:
+        with socket.socket() as s:  # a free port (free again once closed)
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.proc = subprocess.Popen([binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                                      "--appendonly", "no", "--dir", str(dir)], cwd=dir,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as c:
+                    c.sendall(b"PING\r\n")
+                    if c.recv(64).startswith(b"+PONG"):
+                        break
+            except OSError:
+                pass
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.proc.kill()
+                raise SystemExit("bench: redis-server did not start")
+            time.sleep(0.05)
+
+    def url(self, prefix: str) -> str:
+        return f"redis://127.0.0.1:{self.port}/0?prefix={prefix}"
+
+    def __enter__(self) -> "RedisServer":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
 # -- the measurements ----------------------------------------------------------
 
 def parse_lines(out: str) -> Dict[str, float]:
@@ -172,7 +220,60 @@ def program_before(cmd: Sequence[object]) -> Callable[[], Dict[str, float]]:
     return lambda: {f"{k}_before": v for k, v in parse_lines(run(cmd, env=env)).items()}
 
 
-def measurements(url: str) -> List[Tuple[str, Callable[[], Dict[str, float]]]]:
+# How many processes start at once on an empty store (`store_cold`).
+COLD_N = (1, 4, 16, 64)
+
+
+def processes(n: int) -> str:
+    return f"{n} process" if n == 1 else f"{n} processes"
+
+
+def store_cold(kind: str, stores: pathlib.Path, redis: Optional[RedisServer]) -> Callable[[], Dict[str, float]]:
+    """For each N of COLD_N: N processes of `tc_bench store_cold`, each set up,
+    then one get_token at the same wall-clock time, on an empty store of
+    `kind` (a fresh directory or Redis prefix), against a bench server of
+    their own that records the requests: how many token requests N
+    processes make (one, when the store shares it)."""
+
+    def measure() -> Dict[str, float]:
+        result = {}
+        for n in COLD_N:
+            tag = uuid.uuid4().hex[:12]
+            store = (f"file://{stores / f'cold-{n}-{tag}'}" if kind == "file" else
+                     redis.url(f"bench-cold-{n}-{tag}:") if redis else "")
+            dump = stores / f"cold-{kind}-{n}-{tag}.dump"
+            with Server(dump) as server:
+                # Time for all to start and set up first (2 busy cores start ~30 processes a second).
+                start = time.time() + 0.3 + 0.025 * n
+                procs = [subprocess.Popen([str(BUILD / "tc_bench"), "store_cold", server.url, store, f"{start:.6f}"],
+                                          env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                         for _ in range(n)]
+                outs = [p.communicate(timeout=120) for p in procs]
+            for p, (out, err) in zip(procs, outs):
+                if p.returncode != 0 or "ok 1" not in out:
+                    raise SystemExit(f"bench: tc_bench store_cold ({kind}, {n}) failed ({p.returncode}):\n{out}{err}")
+            lines = [parse_lines(out) for out, _ in outs]
+            # The store gone around (store.fallback): each process wrote why to stderr.
+            for reason in sorted({line for _, err in outs for line in err.splitlines() if "store.fallback" in line}):
+                log(f"bench: store_cold {kind} {n}: {reason}")
+            requests = len(re.findall(rb"(?m)^=== \d+\n", dump.read_bytes()))
+            dump.unlink()
+            said = sum(x["requested"] for x in lines)
+            late = sum(1 for x in lines if x["ready_ms"] < 0)
+            if said != requests:
+                log(f"bench: store_cold {kind} {n}: the server saw {requests} requests, the processes {said:.0f}")
+            if late:
+                log(f"bench: store_cold {kind} {n}: {late} processes were set up after the start time")
+            result[f"store_cold_{kind}_{n}_requests"] = requests
+            result[f"store_cold_{kind}_{n}_slowest_ms"] = max(x["get_token_ms"] for x in lines)
+            result[f"store_cold_{kind}_{n}_fallbacks"] = sum(x["fallbacks"] for x in lines)
+        return result
+
+    return measure
+
+
+def measurements(url: str, stores: pathlib.Path, redis: Optional[RedisServer]) -> List[
+        Tuple[str, Callable[[], Dict[str, float]]]]:
     s = str(SECONDS)
     key = {alg: BUILD / f for alg, f in KEYS.items()}
     es256 = key["ES256"]
@@ -217,6 +318,12 @@ def measurements(url: str) -> List[Tuple[str, Callable[[], Dict[str, float]]]]:
         m.append((f"go {names}", program(go + ["-m", names])))
     m.append(("tc cached get_token", program([BUILD / "tc_bench", "cached", url, SECONDS / 2])))
     m.append(("tc observed", program([BUILD / "tc_bench", "observed", url, es256, SECONDS / 2])))
+    m.append(("tc store", lambda: parse_lines(run(
+        [BUILD / "tc_bench", "store", url, stores / f"store-{uuid.uuid4().hex[:12]}",
+         redis.url(f"bench-store-{uuid.uuid4().hex[:12]}:") if redis else "-", SECONDS / 2]))))
+    m.append(("tc store_cold file", store_cold("file", stores, redis)))
+    if redis:
+        m.append(("tc store_cold redis", store_cold("redis", stores, redis)))
     m.append(("baseline", program([BUILD / "tc_bench", "baseline", SECONDS / 4])))
     m.append(("tc cancel", program([BUILD / "tc_bench", "cancel", 32])))
     for alg in ("ES256", "RS256"):
@@ -364,6 +471,27 @@ LABELS = {
     "exchange_plain_obs": ("exchange ES256 (C), 1 thread, no log callback", "rate"),
     "exchange_debug_obs": ("exchange ES256 (C), 1 thread, log callback at debug (counts the events)", "rate"),
     "debug_events_per_exchange": ("debug events per exchange (request.sent, request.done)", "count"),
+    "cached_store_on": ("cached get_token (C), client with the file store, in turns with the next", "ns"),
+    "cached_store_off": ("cached get_token (C), client without a store", "ns"),
+    "store_hit_file": ("fresh client (new, secret, set_token_store, get_token, free), the token in the file store, "
+                       "in turns with the next three", "rate"),
+    "store_hit_redis": ("fresh client, the token in the Redis store (a connection per client)", "rate"),
+    "fresh_request": ("fresh client without a store: a token request (POST on a new connection)", "rate"),
+    "fresh_client": ("fresh client made and freed, no get_token (the set-up the three above pay)", "rate"),
+    **{f"{op}_cpu_us": (f"{label}: CPU time of the thread per operation", "us")
+       for op, label in (("store_hit_file", "fresh client, file store hit"),
+                         ("store_hit_redis", "fresh client, Redis store hit"),
+                         ("fresh_request", "fresh client, token request"))},
+    "store_hit_file_requests": ("token requests of a fresh file-store client afterwards (0: a hit)", "count"),
+    "store_hit_redis_requests": ("token requests of a fresh Redis-store client afterwards (0: a hit)", "count"),
+    **{name: value for kind, store in (("file", "file"), ("redis", "Redis")) for n in COLD_N
+       for name, value in (
+           (f"store_cold_{kind}_{n}_slowest_ms", (
+               f"{processes(n)} on an empty {store} store at once: the slowest get_token (the others wait for the "
+               "lease holder's entry)", "ms")),
+           (f"store_cold_{kind}_{n}_fallbacks", (
+               f"{processes(n)} on an empty {store} store at once: processes that went around the store "
+               "(store.fallback; each asks the token endpoint itself)", "count")))},
 }
 
 
@@ -379,7 +507,7 @@ def summary(values: List[float], unit: str) -> Tuple[str, str]:
     return fmt(statistics.median(values), unit), f"{fmt(min(values), unit)}–{fmt(max(values), unit)}"
 
 
-UNITS = {"rate": "ops/s", "us": "µs", "ns": "ns/op", "count": ""}
+UNITS = {"rate": "ops/s", "us": "µs", "ms": "ms", "ns": "ns/op", "count": ""}
 
 
 def composed(r: Dict[str, float]) -> float:
@@ -481,6 +609,20 @@ RATIOS: List[Tuple[str, Callable[[Dict[str, float]], float], Optional[Tuple[str,
     ("ID token validation RS256 (C ABI, JWKS cached) / raw OpenSSL SHA-256 + RSA PKCS#1 verify",
      lambda r: r["idtoken_RS256"] / r["raw_verify_RS256"], (">=", 0.85)),
     ("issuer metadata served from the client's cache (ns/op)", lambda r: r["metadata_cached_ns"], ("<", 1000)),
+    ("cached get_token with the shared store / without, in turns (the in-process cache serves both)",
+     lambda r: r["cached_store_on"] / r["cached_store_off"], (">=", 0.9)),
+    *[row for kind, name in (("file", "file"), ("redis", "Redis")) for row in (
+        (f"store hit from a fresh client / token request from a fresh client, {name} store, in turns: how much "
+         "faster a new process has its first token",
+         lambda r, kind=kind: r[f"store_hit_{kind}"] / r["fresh_request"], None),
+        (f"store hit from a fresh client minus the fresh client's set-up, {name} store (µs)",
+         lambda r, kind=kind: 1e6 / r[f"store_hit_{kind}"] - 1e6 / r["fresh_client"], None),
+    )],
+    ("token request from a fresh client minus the fresh client's set-up (µs)",
+     lambda r: 1e6 / r["fresh_request"] - 1e6 / r["fresh_client"], None),
+    *[(f"token requests for {processes(n)} starting at once with the {name} store, empty at first (requests)",
+       lambda r, kind=kind, n=n: r[f"store_cold_{kind}_{n}_requests"], ("==", 1))
+      for kind, name in (("file", "file"), ("redis", "Redis")) for n in COLD_N],
     ("cancel to CANCELLED, an exchange waiting on a silent server (ms, median of 32)",
      lambda r: r["cancel_exchange_ms"], ("<", 50)),
     ("cancel to CANCELLED, an exchange waiting on a silent server (ms, slowest of 32)",
@@ -523,6 +665,7 @@ SECTIONS = {
     "py_tc_assert": "Python (single thread; each binding beside its alternatives, taking turns in one process)",
     "go_tc_assert": "Go (single goroutine; as in Python, and with the raw C limits called through cgo)",
     "cached_get_token": "Cached token (the earlier benchmark)",
+    "cached_store_on": "Shared token store (bench/tc_bench.c `store`, in turns in one process)",
     "cancel_exchange_ms": "Cancellation (bench/tc_bench.c `cancel`)",
     "idtoken_ES256": "OpenID Connect (bench/idtoken_bench.c)",
 }
@@ -537,24 +680,37 @@ def tables(samples: Dict[str, List[float]]) -> Tuple[str, List[str]]:
         if name in samples:
             med, rng = summary(samples[name], unit)
             lines.append(f"| {label} | {med} | {rng} | {UNITS[unit]} | |")
+    # A section none of whose measurements ran (BENCH_ONLY) has no header.
+    lines = [line for i, line in enumerate(lines)
+             if not (line.startswith("| **") and (i + 1 == len(lines) or lines[i + 1].startswith("| **")))]
     lines.append("| **Ratios (per round, then the median) and targets** | | | | |")
     rounds = [{k: v[i] for k, v in samples.items()} for i in range(ROUNDS)]
     missed = []
-    per_round = {label: [value(r) for r in rounds] for label, value, _ in RATIOS}
+    per_round = {}
+    for label, value, _ in RATIOS:
+        try:
+            per_round[label] = [value(r) for r in rounds]
+        except KeyError as e:  # not measured: BENCH_ONLY, or no redis-server
+            if not ONLY and "Redis" not in label:
+                log(f"bench: no {e} for the row \"{label}\"")
     medians = {label: statistics.median(values) for label, values in per_round.items()}
     for label, _, target in RATIOS:
+        if label not in per_round:
+            continue
         values = per_round[label]
         med = medians[label]
-        unit = "µs" if "(µs)" in label else "ns/op" if "(ns/op)" in label else "×"
-        digits = 1 if unit != "×" else 2
+        unit = ("µs" if "(µs)" in label else "ns/op" if "(ns/op)" in label else
+                "requests" if "(requests)" in label else "×")
+        digits = 2 if unit == "×" else 0 if unit == "requests" and all(v == int(v) for v in values) else 1
         rng = f"{min(values):,.{digits}f}–{max(values):,.{digits}f}"
         goal = ""
         if target is not None:
             op, bound = target
-            met = med >= bound if op == ">=" else med < bound
+            met = med >= bound if op == ">=" else med == bound if op == "==" else med < bound
             if not met:
                 missed.append(label)
-            goal = f"{'≥' if op == '>=' else '<'} {bound:g}: {'met' if met else '**NOT met**'}"
+            sign = {">=": "≥", "==": "=", "<": "<"}[op]
+            goal = f"{sign} {bound:g}: {'met' if met else '**NOT met**'}"
             if not met and label in LIMITS:
                 limit_label, why = LIMITS[label]
                 limit = medians.get(limit_label, float("nan"))
@@ -626,15 +782,30 @@ def main() -> int:
     log("bench: building")
     build()
     make_keys()
-    log("bench: checking that every client sends the same request")
-    body_lengths = check_requests()
+    if ONLY:
+        log(f"bench: BENCH_ONLY={','.join(ONLY)}: no request check, bench/RESULTS.md left as it is")
+        body_lengths = {}
+    else:
+        log("bench: checking that every client sends the same request")
+        body_lengths = check_requests()
     vers = versions()
     busy_before = other_load()
     samples: Dict[str, List[float]] = {}
-    with Server() as server:
+    with contextlib.ExitStack() as stack:
+        server = stack.enter_context(Server())
+        # The shared token stores' directories (and Redis's), removed at the end.
+        stores = pathlib.Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="stores-", dir=BUILD)))
+        redis_bin = shutil.which("redis-server")
+        redis = stack.enter_context(RedisServer(redis_bin, stores)) if redis_bin else None
+        if not redis:
+            log("bench: no redis-server on PATH: the shared token store is measured with the file store only")
         (BUILD / "signing_input.txt").write_text(run([BUILD / "tc_bench", "input", server.url, BUILD / "es256.pem"]))
         input_len = len((BUILD / "signing_input.txt").read_text().strip())
-        plan = measurements(server.url)
+        plan = measurements(server.url, stores, redis)
+        if ONLY:
+            plan = [(label, measure) for label, measure in plan if any(w.strip() in label for w in ONLY)]
+            if not plan:
+                raise SystemExit(f"bench: BENCH_ONLY={','.join(ONLY)} matches no measurement")
         for rnd in range(ROUNDS):
             t0 = time.monotonic()
             for label, measure in plan:
@@ -645,6 +816,9 @@ def main() -> int:
     table, missed = tables(samples)
     print(table)
     elapsed = time.monotonic() - started
+    if ONLY:
+        log(f"bench: targets missed: {'; '.join(missed) if missed else 'none'} ({elapsed:.0f} s)")
+        return 0
 
     busy_note = ""
     if max(busy_before, busy_after) > 0.2:

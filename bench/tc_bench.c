@@ -54,6 +54,26 @@
  *       with one at TOKENCLIENT_LOG_DEBUG (called twice per exchange).
  *       Prints "cached_plain_obs", "cached_warn_obs", "exchange_plain_obs"
  *       and "exchange_debug_obs" (rates), and "debug_events_per_exchange".
+ *   tc_bench store URL DIR REDIS_URL SECONDS
+ *       the shared token store (clients like `cached`'s: client_secret_post,
+ *       the same credentials, so the same entry). In turns of SLICE_S in one
+ *       process: a cached get_token on a client with the file store in DIR
+ *       and on one without ("cached_store_on", "cached_store_off": the
+ *       in-process cache serves both). Then, in turns: a fresh client
+ *       (tokenclient_client_new, the client secret, set_token_store,
+ *       get_token, free: what a new process does) whose store already holds
+ *       the token, file ("store_hit_file") and Redis ("store_hit_redis", when
+ *       REDIS_URL is not "-"); the same without a store, which POSTs to URL
+ *       on a new connection ("fresh_request"); and a fresh client made and
+ *       freed without get_token ("fresh_client", the set-up all three pay).
+ *       Rates, each fresh op's "_cpu_us", and "store_hit_*_requests": the
+ *       token requests of a fresh client of each store afterwards (0).
+ *   tc_bench store_cold URL STORE_URL START
+ *       one of many processes sharing STORE_URL: a client set up at once,
+ *       then one get_token at START (wall-clock seconds since the epoch).
+ *       Prints "ok 1", "requested" (the tokens it obtained from URL itself),
+ *       "fallbacks" (store.fallback events, each also written to stderr),
+ *       "ready_ms" (before START; negative when late) and "get_token_ms".
  *   tc_bench cancel ROUNDS
  *       how long a cancelled call takes to return: ROUNDS times, a
  *       client_credentials_ex to a loopback socket that never accepts (the
@@ -597,6 +617,146 @@ static int run_observed(const char *url, const char *keyfile, double seconds) {
   return 0;
 }
 
+/* The shared token store. A client like `cached`'s (client_secret_post,
+ * scope "read"): every client here has the same credentials, so the same
+ * entry name and sealing key. */
+static tokenclient_client *secret_client(const char *url, const char *store) {
+  tokenclient_client *c = new_client(url);
+  check(tokenclient_client_set_client_secret(c, "bench-secret", TOKENCLIENT_AUTH_CLIENT_SECRET_POST),
+        "tokenclient_client_set_client_secret");
+  if (store) check(tokenclient_client_set_token_store(c, store), "tokenclient_client_set_token_store");
+  return c;
+}
+
+static void get_read_token(const tokenclient_client *c) {
+  tokenclient_token *t = NULL;
+  check(tokenclient_client_get_token(c, "read", &t), "tokenclient_client_get_token");
+  tokenclient_token_free(t);
+}
+
+/* A token callback that counts the tokens a client obtained from the token
+ * endpoint (not those it read from the store). */
+static void count_token(void *user_data, const tokenclient_token *token) {
+  (void)token;
+  __atomic_fetch_add((long *)user_data, 1, __ATOMIC_RELAXED);
+}
+
+/* How many token requests a fresh client of `store` makes for get_token:
+ * 0 when the store served it. */
+static long fresh_requests(const char *url, const char *store) {
+  long obtained = 0;
+  tokenclient_client *c = secret_client(url, store);
+  check(tokenclient_client_set_token_callback(c, count_token, &obtained), "tokenclient_client_set_token_callback");
+  get_read_token(c);
+  tokenclient_client_free(c);
+  return obtained;
+}
+
+enum { CACHED_STORE_ON, CACHED_STORE_OFF, STORE_CACHED_OPS };
+static const char *const STORE_CACHED_NAMES[STORE_CACHED_OPS] = {"cached_store_on", "cached_store_off"};
+enum { FRESH_HIT_FILE, FRESH_HIT_REDIS, FRESH_REQUEST, FRESH_CLIENT, FRESH_OPS };
+static const char *const FRESH_NAMES[FRESH_OPS] = {"store_hit_file", "store_hit_redis", "fresh_request",
+                                                   "fresh_client"};
+
+struct store_bench {
+  const char *url, *file, *redis;
+  tokenclient_client *cached[STORE_CACHED_OPS];
+  int fresh[FRESH_OPS]; /* the FRESH_* op of each turn index */
+};
+
+static void store_cached_step(int op, void *ctx) {
+  const tokenclient_client *c = ((struct store_bench *)ctx)->cached[op];
+  tokenclient_token *t = NULL;
+  for (int i = 0; i < BATCH; i++) {
+    tokenclient_client_get_token(c, "read", &t);
+    tokenclient_token_free(t);
+  }
+}
+
+/* One fresh client (what a new process does before its first get_token):
+ * with a store the token is in, without a store (a POST to the bench
+ * server, on a new connection), or only made and freed. */
+static void store_fresh_step(int i, void *ctx) {
+  struct store_bench *x = ctx;
+  int op = x->fresh[i];
+  const char *store = op == FRESH_HIT_FILE ? x->file : op == FRESH_HIT_REDIS ? x->redis : NULL;
+  tokenclient_client *c = secret_client(x->url, store);
+  if (op != FRESH_CLIENT) get_read_token(c);
+  tokenclient_client_free(c);
+}
+
+static int run_store(const char *url, const char *dir, const char *redis, double seconds) {
+  char file[4096];
+  snprintf(file, sizeof file, "file://%s", dir);
+  struct store_bench x = {.url = url, .file = file, .redis = strcmp(redis, "-") == 0 ? NULL : redis};
+  x.cached[CACHED_STORE_ON] = secret_client(url, file);
+  x.cached[CACHED_STORE_OFF] = secret_client(url, NULL);
+  /* Fills the caches, and the file store (the first get_token with it
+   * asks the server and puts the token there). */
+  for (int op = 0; op < STORE_CACHED_OPS; op++) get_read_token(x.cached[op]);
+  long n[FRESH_OPS];
+  double spent[FRESH_OPS], cpu[FRESH_OPS];
+  in_turns(STORE_CACHED_OPS, store_cached_step, &x, seconds, n, spent, cpu);
+  for (int op = 0; op < STORE_CACHED_OPS; op++)
+    printf("%s %.1f\n", STORE_CACHED_NAMES[op], (double)n[op] * BATCH / spent[op]);
+
+  int ops = 0;
+  const char *names[FRESH_OPS];
+  for (int op = 0; op < FRESH_OPS; op++) {
+    if (op == FRESH_HIT_REDIS && !x.redis) continue;
+    x.fresh[ops] = op;
+    names[ops++] = FRESH_NAMES[op];
+  }
+  /* Puts the token in the Redis store, then warms up. */
+  if (x.redis) fresh_requests(url, x.redis);
+  for (int w = 0; w < 5; w++)
+    for (int i = 0; i < ops; i++) store_fresh_step(i, &x);
+  in_turns(ops, store_fresh_step, &x, seconds, n, spent, cpu);
+  print_turns(ops, names, n, spent, cpu);
+  /* What the hits were: a fresh client of each store, afterwards, asks
+   * the server 0 times. */
+  printf("store_hit_file_requests %ld\n", fresh_requests(url, file));
+  if (x.redis) printf("store_hit_redis_requests %ld\n", fresh_requests(url, x.redis));
+  for (int op = 0; op < STORE_CACHED_OPS; op++) tokenclient_client_free(x.cached[op]);
+  return 0;
+}
+
+/* Counts the store.fallback events (the store gone around) and writes each
+ * warning to stderr. */
+static void store_warning(void *user_data, const tokenclient_event *event) {
+  const char *name = tokenclient_event_name(event);
+  if (name && strcmp(name, "store.fallback") == 0) __atomic_fetch_add((long *)user_data, 1, __ATOMIC_RELAXED);
+  fprintf(stderr, "tc_bench store_cold: %s\n", tokenclient_event_json(event));
+}
+
+/* One process of many sharing `store` (empty at first): one client, made
+ * and set up before START (wall-clock seconds since the epoch), then at
+ * START one get_token. Prints "ok 1", "requested" (the tokens this process
+ * obtained from the token endpoint: 0 when the store or another process's
+ * request served it), "fallbacks" (store.fallback events: the store gone
+ * around, each written to stderr), "ready_ms" (how long before START it
+ * was ready: negative when late) and "get_token_ms". */
+static int run_store_cold(const char *url, const char *store, double start) {
+  long obtained = 0, fallbacks = 0;
+  tokenclient_client *c = secret_client(url, store);
+  check(tokenclient_client_set_token_callback(c, count_token, &obtained), "tokenclient_client_set_token_callback");
+  check(tokenclient_client_set_log_callback(c, TOKENCLIENT_LOG_WARN, store_warning, &fallbacks),
+        "tokenclient_client_set_log_callback");
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  double ready = (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+  struct timespec at = {(time_t)start, (long)((start - (double)(time_t)start) * 1e9)};
+  while (clock_nanosleep(CLOCK_REALTIME, TIMER_ABSTIME, &at, NULL) != 0) {
+  }
+  double t0 = now_s();
+  get_read_token(c);
+  double t1 = now_s();
+  printf("ok 1\nrequested %ld\nfallbacks %ld\nready_ms %.1f\nget_token_ms %.2f\n", obtained, fallbacks,
+         (start - ready) * 1e3, (t1 - t0) * 1e3);
+  tokenclient_client_free(c);
+  return 0;
+}
+
 static int run_baseline(double seconds) {
   pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
   void *volatile sink;
@@ -704,6 +864,7 @@ static int usage(void) {
                   "       dpop URL KEYFILE INPUTFILE SECONDS |\n"
                   "       signer URL KEYFILE INPUTFILE PKCS11_URI MODULE PIN SECONDS |\n"
                   "       cached URL SECONDS | observed URL KEYFILE SECONDS | baseline SECONDS |\n"
+                  "       store URL DIR REDIS_URL|- SECONDS | store_cold URL STORE_URL START |\n"
                   "       cancel ROUNDS | input URL KEYFILE | version\n");
   return 2;
 }
@@ -721,6 +882,8 @@ int main(int argc, char **argv) {
     return run_signer(argv[2], argv[3], argv[4], argv[5], argv[6], argv[7], atof(argv[8]));
   if (strcmp(m, "cached") == 0 && argc == 4) return run_cached(argv[2], atof(argv[3]));
   if (strcmp(m, "observed") == 0 && argc == 5) return run_observed(argv[2], argv[3], atof(argv[4]));
+  if (strcmp(m, "store") == 0 && argc == 6) return run_store(argv[2], argv[3], argv[4], atof(argv[5]));
+  if (strcmp(m, "store_cold") == 0 && argc == 5) return run_store_cold(argv[2], argv[3], atof(argv[4]));
   if (strcmp(m, "baseline") == 0 && argc == 3) return run_baseline(atof(argv[2]));
   if (strcmp(m, "cancel") == 0 && argc == 3 && atoi(argv[2]) > 0) return run_cancel(atoi(argv[2]));
   if (strcmp(m, "input") == 0 && argc == 4) return run_input(argv[2], argv[3]);
