@@ -85,6 +85,9 @@ struct Work {
     total_timeout_ms: u32,
     /// The wall-clock time (ms) at which every thread starts.
     start_ms: u64,
+    /// Else: the worker says it is ready (a file `ready-<pid>` here) and
+    /// its threads start when the file `go` is here.
+    go_dir: Option<PathBuf>,
     /// The worker ends when this file exists.
     stop_file: Option<PathBuf>,
     ca_file: Option<PathBuf>,
@@ -121,6 +124,10 @@ fn spawn(server: &Server, work: &Work) -> Child {
         ("TC_FLEET_RT", work.refresh_token.clone()),
         ("TC_FLEET_ONCE", work.once.then(|| "1".to_string())),
         ("TC_FLEET_HANG", work.hang.then(|| "1".to_string())),
+        (
+            "TC_FLEET_GO_DIR",
+            work.go_dir.as_ref().map(|p| p.display().to_string()),
+        ),
         (
             "TC_FLEET_STOP_FILE",
             work.stop_file.as_ref().map(|p| p.display().to_string()),
@@ -183,18 +190,40 @@ fn run_fleet(
         .unwrap()
         .to_string();
     let before = server.requests(&id);
-    let start_ms = now_ms() + 1500;
     let children: Vec<Child> = (0..PROCESSES)
         .map(|i| {
             let w = Work {
                 store: store_of(i),
-                start_ms,
+                go_dir: Some(dir.0.clone()),
                 stop_file: Some(stop.clone()),
                 ..work.clone()
             };
             spawn(server, &w)
         })
         .collect();
+    // All at once, however long each took to start.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let ready = || {
+        std::fs::read_dir(&dir.0)
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with("ready-")
+            })
+            .count()
+    };
+    while ready() < PROCESSES {
+        assert!(
+            Instant::now() < deadline,
+            "{} of {PROCESSES} workers ready after 60 s",
+            ready()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::fs::write(dir.0.join("go"), b"").unwrap();
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
         let made = server.requests(&id) - before;
@@ -459,14 +488,28 @@ fn worker() {
     let once = var("TC_FLEET_ONCE").is_some();
     let stop = var("TC_FLEET_STOP_FILE").map(PathBuf::from);
     let start: u64 = var("TC_FLEET_START_MS").unwrap().parse().unwrap();
+    let go = var("TC_FLEET_GO_DIR").map(|dir| {
+        let dir = PathBuf::from(dir);
+        std::fs::write(dir.join(format!("ready-{}", std::process::id())), b"").unwrap();
+        dir.join("go")
+    });
     let threads: usize = var("TC_FLEET_THREADS").unwrap().parse().unwrap();
     let stopped = AtomicBool::new(false);
     let results: Vec<(BTreeSet<String>, Vec<String>, Option<u64>)> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
             .map(|_| {
                 s.spawn(|| {
-                    let wait = start.saturating_sub(now_ms());
-                    std::thread::sleep(Duration::from_millis(wait));
+                    match &go {
+                        Some(go) => {
+                            while !go.exists() {
+                                std::thread::sleep(Duration::from_millis(1));
+                            }
+                        }
+                        None => {
+                            let wait = start.saturating_sub(now_ms());
+                            std::thread::sleep(Duration::from_millis(wait));
+                        }
+                    }
                     let (mut tokens, mut errors, mut first) = (BTreeSet::new(), Vec::new(), None);
                     loop {
                         match c.get_token(None) {
