@@ -490,3 +490,41 @@ fn a_refresh_without_the_store_uses_the_latest_refresh_token() {
         1
     );
 }
+
+#[test]
+fn tiers_share_on_the_host_while_redis_is_down() {
+    let Some(server) = shared() else { return };
+    let Some(mut redis) = Redis::start(&[]) else {
+        return;
+    };
+    let dir = TempDir::new("store-tiers");
+    let url = format!("{} {}", file_url(&dir.0.join("host")), redis.url());
+    let id = server.client("post-client")["client_id"].as_str().unwrap();
+    redis.kill();
+    let a = client(server, "post-client", &url);
+    let seen = events(&a);
+    let before = server.requests(id);
+    let first = a.get_token(Some("tiers-down")).unwrap();
+    // Another process of the host still shares through the file store.
+    let b = client(server, "post-client", &url);
+    assert_eq!(
+        b.get_token(Some("tiers-down")).unwrap().access_token(),
+        first.access_token()
+    );
+    assert_eq!(server.requests(id) - before, 1);
+    let said = seen.lock().unwrap().clone();
+    assert_eq!(said.len(), 1, "{said:?}");
+    assert!(
+        said[0].starts_with("store.fallback the Redis store"),
+        "{said:?}"
+    );
+    // Redis back: the next operation that reaches it says so.
+    redis.restart();
+    a.get_token(Some("tiers-up")).unwrap();
+    let said = seen.lock().unwrap().clone();
+    assert_eq!(said.len(), 2, "{said:?}");
+    assert!(said[1].starts_with("store.recovered"), "{said:?}");
+    // And what a wrote is in Redis for the other hosts.
+    let keys = redis.cli(&["--scan", "--pattern", "test:*"]);
+    assert!(keys.lines().any(|k| !k.ends_with(".lease")), "{keys}");
+}

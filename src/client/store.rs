@@ -381,13 +381,22 @@ impl Client {
             faults.push(fault);
         }
         match faults.first() {
-            None => self.store_recovered(setting, settings),
+            None => self.settle(setting, settings),
             Some(fault) => self.store_fault(setting, settings, fault),
         }
     }
 
+    /// After a store operation that worked: says a tier that was gone
+    /// around, else that the store works again.
+    fn settle(&self, setting: &StoreSetting, settings: &Settings) {
+        match setting.store.backend().degraded() {
+            Some(fault) => self.store_fault(setting, settings, &fault),
+            None => self.store_recovered(setting, settings),
+        }
+    }
+
     fn store_ok(&self, setting: &StoreSetting, token: Token) -> Result<Token> {
-        self.store_recovered(setting, &self.settings());
+        self.settle(setting, &self.settings());
         Ok(token)
     }
 

@@ -46,8 +46,9 @@ pub(crate) struct Lease {
     /// lock).
     in_child: Option<crate::transport::CloseInChild>,
     file: Option<std::fs::File>,
-    /// Tiers: the lease of each tier, nearest first.
-    tiers: Vec<Lease>,
+    /// Tiers: the lease of each tier, nearest first (None: a tier that
+    /// failed, gone around).
+    tiers: Vec<Option<Lease>>,
 }
 
 impl Lease {
@@ -84,6 +85,11 @@ pub(crate) trait Backend: Send + Sync {
     fn try_lease(&self, name: &str, ttl: Duration) -> std::result::Result<Option<Lease>, Fault>;
     /// Gives a lease back (only its owner's is removed).
     fn release(&self, lease: Lease);
+    /// Why the store works only in part (a tier gone around since it
+    /// failed, until it works again); the caller says it.
+    fn degraded(&self) -> Option<Fault> {
+        None
+    }
 }
 
 /// A store, as `set_token_store` configured it.
