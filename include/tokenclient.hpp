@@ -557,7 +557,8 @@ class Client {
   /* Shares get_token's tokens with every process of the same store and
    * credentials, so that one request serves them all for a token's
    * lifetime: "default" (a 0700 directory of this user's), "file:///dir",
-   * "redis://[user:password@]host[:port][/db]" or "rediss://..." (TLS).
+   * "redis://[user:password@]host[:port][/db]" or "rediss://..." (TLS), or
+   * several separated by spaces (tiers, nearest first).
    * Throws Error of kind TOKENCLIENT_ERROR_INVALID_ARGUMENT for an unknown
    * URL, TOKENCLIENT_ERROR_CONFIG for a store that cannot work. */
   void set_token_store(std::string_view url) {

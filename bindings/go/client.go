@@ -518,6 +518,8 @@ func (c *Client) SetMaxResponseBytes(n int) error {
 // "default" (a 0700 directory of this user's on this host), "file:///dir"
 // (the same in dir, made 0700 if missing), "redis://[user:password@]host[:port][/db]"
 // or "rediss://..." (TLS), with ?prefix=P and ?timeout_ms=N for Redis;
+// several separated by spaces are tiers, nearest first ("default
+// redis://cache:6379": the host's store in front of the fleet's);
 // "" removes the store. An unknown URL is KindInvalidArgument; a store
 // that cannot work (a directory open to others, a Redis that refuses the
 // password) is KindConfig. A store that fails later is gone around.

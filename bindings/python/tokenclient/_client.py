@@ -782,8 +782,9 @@ class Client(_Owned):
     def set_token_store(self, url: Optional[str], key: Optional[bytes] = None) -> None:
         """Shares get_token's tokens with the other processes that use the
         same store and credentials: "default" (a directory of this user's on
-        this host), "file:///dir", "redis://..." or "rediss://..."; None for
-        none. `key` (16 to 1024 bytes) seals the entries instead of a key
+        this host), "file:///dir", "redis://..." or "rediss://...", or
+        several separated by spaces (tiers, nearest first: "default
+        redis://cache:6379"); None for none. `key` (16 to 1024 bytes) seals the entries instead of a key
         derived from the credential (needed for public clients, TLS client
         authentication and signers). See tokenclient_client_set_token_store."""
         self._set(lib.tokenclient_client_set_token_store, _arg(url, "url", optional=True))
