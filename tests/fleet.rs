@@ -292,20 +292,7 @@ fn fleet_follows_a_rotating_refresh_token(server: &Server) {
     let dir = TempDir::new("fleet-rt");
     let name = "fleet-rotating";
     // One refresh token of the code flow, given to every process.
-    let m = server.client(name);
-    let seed = Client::new(&server.token_url_of(name), m["client_id"].as_str().unwrap()).unwrap();
-    seed.set_client_secret(
-        m["client_secret"].as_str().unwrap(),
-        AuthMethod::ClientSecretPost,
-    )
-    .unwrap();
-    let code = server.code(name, "openid offline_access", None);
-    let rt = seed
-        .exchange_code(&code, server.redirect_uri(), None)
-        .unwrap()
-        .refresh_token()
-        .unwrap()
-        .to_string();
+    let rt = server.refresh_token_of(name);
     let errors_before = server.stats(name)["token_errors"].clone();
     let work = Work {
         client: name.to_string(),

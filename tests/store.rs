@@ -19,13 +19,7 @@ use common::{shared, Server, TempDir};
 use tokenclient::{AuthMethod, Client, ErrorKind, Level};
 
 fn client(server: &Server, name: &str, store: &str) -> Client {
-    let m = server.client(name);
-    let c = Client::new(&server.token_url_of(name), m["client_id"].as_str().unwrap()).unwrap();
-    c.set_client_secret(
-        m["client_secret"].as_str().unwrap(),
-        AuthMethod::ClientSecretPost,
-    )
-    .unwrap();
+    let c = server.post_client(name);
     c.set_token_store(Some(store)).unwrap();
     c
 }
@@ -177,12 +171,7 @@ fn a_rotated_refresh_token_is_what_the_next_refresher_uses() {
     let name = "fleet-rotating";
     let id = server.client(name)["client_id"].as_str().unwrap();
     // A refresh token of the code flow, given to every "process".
-    let seed = client(server, name, &store);
-    let code = server.code(name, "openid offline_access", None);
-    let t = seed
-        .exchange_code(&code, server.redirect_uri(), None)
-        .unwrap();
-    let rt = t.refresh_token().unwrap().to_string();
+    let rt = server.refresh_token_of(name);
     let clients: Vec<Client> = (0..3)
         .map(|_| {
             let c = client(server, name, &store);
@@ -456,14 +445,7 @@ fn a_refresh_without_the_store_uses_the_latest_refresh_token() {
     };
     let name = "fleet-rotating";
     let id = server.client(name)["client_id"].as_str().unwrap();
-    let seed = client(server, name, &redis.url());
-    let code = server.code(name, "openid offline_access", None);
-    let rt = seed
-        .exchange_code(&code, server.redirect_uri(), None)
-        .unwrap()
-        .refresh_token()
-        .unwrap()
-        .to_string();
+    let rt = server.refresh_token_of(name);
     let [a, b] = [0, 1].map(|_| {
         let c = client(server, name, &redis.url());
         c.set_refresh_token(Some(&rt)).unwrap();

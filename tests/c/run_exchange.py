@@ -30,25 +30,14 @@ CLIENTS = [
 ]
 
 
-def build() -> pathlib.Path:
+def build(source: str, compiler: str, *flags: str) -> pathlib.Path:
+    """Builds tests/c/<source> against the library into build/c-tests."""
     BUILD.mkdir(parents=True, exist_ok=True)
-    exe = BUILD / "test_exchange"
+    exe = BUILD / pathlib.Path(source).stem
     subprocess.run(
-        [os.environ.get("CC", "cc"), "-std=c11", "-Wall", "-Wextra", "-Werror", "-g",
-         f"-I{REPO / 'include'}", str(REPO / "tests" / "c" / "test_exchange.c"),
-         f"-L{LIBDIR}", "-ltokenclient", f"-Wl,-rpath,{LIBDIR}", "-lcurl", "-lcrypto", "-pthread", "-o", str(exe)],
-        check=True,
-    )
-    return exe
-
-
-def build_store() -> pathlib.Path:
-    BUILD.mkdir(parents=True, exist_ok=True)
-    exe = BUILD / "test_store"
-    subprocess.run(
-        [os.environ.get("CXX", "c++"), "-std=c++17", "-Wall", "-Wextra", "-Werror", "-g",
-         f"-I{REPO / 'include'}", str(REPO / "tests" / "c" / "test_store.cpp"),
-         f"-L{LIBDIR}", "-ltokenclient", f"-Wl,-rpath,{LIBDIR}", "-lcurl", "-pthread", "-o", str(exe)],
+        [compiler, *flags, "-Wall", "-Wextra", "-Werror", "-g", f"-I{REPO / 'include'}",
+         str(REPO / "tests" / "c" / source), f"-L{LIBDIR}", "-ltokenclient", f"-Wl,-rpath,{LIBDIR}", "-lcurl",
+         "-lcrypto", "-pthread", "-o", str(exe)],
         check=True,
     )
     return exe
@@ -145,8 +134,8 @@ VALGRIND = ["valgrind", "--quiet", "--error-exitcode=1", "--leak-check=full", "-
 
 
 def main() -> int:
-    exe = build()
-    store_exe = build_store()
+    exe = build("test_exchange.c", os.environ.get("CC", "cc"), "-std=c11")
+    store_exe = build("test_store.cpp", os.environ.get("CXX", "c++"), "-std=c++17")
     runs = {
         "plain": [str(exe)],
         "valgrind": ["env", "TC_CALLERS=100"] + VALGRIND + [str(exe)],

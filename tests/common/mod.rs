@@ -147,6 +147,32 @@ impl Server {
         serde_json::from_str(&http_get(&url).1).unwrap()
     }
 
+    /// A client of the manifest's `name` that authenticates with its
+    /// secret in the form (client_secret_post).
+    pub fn post_client(&self, name: &str) -> tokenclient::Client {
+        let m = self.client(name);
+        let c =
+            tokenclient::Client::new(&self.token_url_of(name), m["client_id"].as_str().unwrap())
+                .unwrap();
+        c.set_client_secret(
+            m["client_secret"].as_str().unwrap(),
+            tokenclient::AuthMethod::ClientSecretPost,
+        )
+        .unwrap();
+        c
+    }
+
+    /// A refresh token of `name` (client_secret_post), from the code flow.
+    pub fn refresh_token_of(&self, name: &str) -> String {
+        let code = self.code(name, "openid offline_access", None);
+        self.post_client(name)
+            .exchange_code(&code, self.redirect_uri(), None)
+            .unwrap()
+            .refresh_token()
+            .unwrap()
+            .to_string()
+    }
+
     /// The token requests the server counted of a client.
     pub fn requests(&self, client_id: &str) -> u64 {
         self.stats(client_id)["token_requests"].as_u64().unwrap()
