@@ -156,44 +156,58 @@ impl Client {
         let reserve = (deadline.total() / 4).min(Duration::from_secs(2));
         let started = std::time::Instant::now();
         let chain = refresh.as_deref().map(|name| (&*keys, backend, name));
+        // One fault is looked at again after a poll (a busy machine may
+        // miss the budget once); two in a row, and the call goes on
+        // without the store.
+        let mut faulted = false;
         loop {
-            let stored = match backend.get(&access) {
-                Ok(entry) => self.stored(&keys, &access, entry, settings),
-                Err(fault) => return self.without_store(setting, settings, fault, || fetch(None)),
-            };
-            let usable = match stored {
-                Stored::Fresh(token) => return self.served(setting, chain, token),
-                Stored::Usable(token) => Some(token),
-                Stored::Nothing => None,
-            };
-            match backend.try_lease(&lease_name, lease_time) {
-                Ok(Some(lease)) => {
-                    // Another process may have put it there just before.
-                    if let Ok(entry) = backend.get(&access) {
-                        if let Stored::Fresh(token) = self.stored(&keys, &access, entry, settings) {
-                            backend.release(lease);
-                            return self.served(setting, chain, token);
+            let fault = 'round: {
+                let stored = match backend.get(&access) {
+                    Ok(entry) => self.stored(&keys, &access, entry, settings),
+                    Err(fault) => break 'round Some(fault),
+                };
+                let usable = match stored {
+                    Stored::Fresh(token) => return self.served(setting, chain, token),
+                    Stored::Usable(token) => Some(token),
+                    Stored::Nothing => None,
+                };
+                match backend.try_lease(&lease_name, lease_time) {
+                    Ok(Some(lease)) => {
+                        // Another process may have put it there just before.
+                        if let Ok(entry) = backend.get(&access) {
+                            if let Stored::Fresh(token) =
+                                self.stored(&keys, &access, entry, settings)
+                            {
+                                backend.release(lease);
+                                return self.served(setting, chain, token);
+                            }
                         }
+                        let result = fetch(chain.and_then(read_chain));
+                        if let Ok(token) = &result {
+                            self.put(setting, &keys, &access, refresh.as_deref(), token, settings);
+                        }
+                        backend.release(lease);
+                        return match (result, usable) {
+                            // A token still usable beats the error.
+                            (Err(_), Some(token)) => self.store_ok(setting, token),
+                            (result, _) => result,
+                        };
                     }
-                    let result = fetch(chain.and_then(read_chain));
-                    if let Ok(token) = &result {
-                        self.put(setting, &keys, &access, refresh.as_deref(), token, settings);
-                    }
-                    backend.release(lease);
-                    return match (result, usable) {
-                        // A token still usable beats the error.
-                        (Err(_), Some(token)) => self.store_ok(setting, token),
-                        (result, _) => result,
-                    };
+                    // Another process is asking: serve the old token while
+                    // it is usable, else wait for the new one.
+                    Ok(None) => match usable {
+                        Some(token) => return self.store_ok(setting, token),
+                        None => None,
+                    },
+                    Err(fault) => Some(fault),
                 }
-                // Another process is asking: serve the old token while it
-                // is usable, else wait for the new one.
-                Ok(None) => {
-                    if let Some(token) = usable {
-                        return self.store_ok(setting, token);
-                    }
+            };
+            match fault {
+                Some(fault) if faulted => {
+                    return self.without_store(setting, settings, fault, || fetch(None))
                 }
-                Err(fault) => return self.without_store(setting, settings, fault, || fetch(None)),
+                Some(_) => faulted = true,
+                None => faulted = false,
             }
             // A holder that died leaves the lease until it expires.
             if refresh.is_none()
@@ -375,8 +389,9 @@ impl Client {
             usable_until: now + usable_for,
             expires: now + lifetime,
         };
+        // Kept while it may be handed out.
         if let Err(fault) = seal(access, times, token.json().as_bytes())
-            .and_then(|entry| backend.put(access, &entry, lifetime))
+            .and_then(|entry| backend.put(access, &entry, usable_for))
         {
             faults.push(fault);
         }

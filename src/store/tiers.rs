@@ -76,7 +76,7 @@ impl Backend for Tiers {
             let times = Times::of(&entry);
             match times {
                 Some(t) if now < t.refresh_at => {
-                    let ttl = t.expires.duration_since(now).unwrap_or(Duration::ZERO);
+                    let ttl = t.usable_until.duration_since(now).unwrap_or(Duration::ZERO);
                     for nearer in &self.tiers[..i] {
                         // A copy that fails costs the nearer tier a read
                         // of this one next time, no more; a write that
