@@ -1,6 +1,7 @@
 //! The shared token store across processes, against the real test server
-//! and a real `redis-server`: this binary (harness = false) runs the
-//! scenarios, and runs itself as the worker processes they start.
+//! and a real `redis-server`: the one test of this binary runs the
+//! scenarios, and the binary runs itself (that test, with `TC_FLEET_WORKER`
+//! set) as the worker processes they start.
 //!
 //! - A fleet of 16 processes in two "hosts" (8 each, each host's file store
 //!   in front of one Redis) × 8 threads calling `get_token` for 10 token
@@ -32,7 +33,8 @@ const LIFETIMES: u64 = 10;
 
 type Scenario = fn(&Server);
 
-fn main() {
+#[test]
+fn fleet() {
     if std::env::var_os("TC_FLEET_WORKER").is_some() {
         worker();
         return;
@@ -103,10 +105,35 @@ struct Seen {
     set_store_error: Option<String>,
 }
 
-fn spawn(server: &Server, work: &Work) -> Child {
+/// A worker process, killed if the test ends (or fails) before it does.
+struct Worker(Option<Child>);
+
+impl Worker {
+    fn child(&mut self) -> &mut Child {
+        self.0.as_mut().unwrap()
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn spawn(server: &Server, work: &Work) -> Worker {
     let m = server.client(&work.client);
     let mut command = Command::new(std::env::current_exe().unwrap());
     command
+        .args([
+            "--exact",
+            "fleet",
+            "--nocapture",
+            "--test-threads=1",
+            "--quiet",
+        ])
         .env("TC_FLEET_WORKER", "1")
         .env("TC_FLEET_TOKEN_URL", server.token_url_of(&work.client))
         .env("TC_FLEET_ID", m["client_id"].as_str().unwrap())
@@ -141,12 +168,12 @@ fn spawn(server: &Server, work: &Work) -> Child {
             command.env(name, value);
         }
     }
-    command.spawn().unwrap()
+    Worker(Some(command.spawn().unwrap()))
 }
 
 /// Waits for a worker and reads what it saw.
-fn collect(child: Child) -> Seen {
-    let out = child.wait_with_output().unwrap();
+fn collect(mut worker: Worker) -> Seen {
+    let out = worker.0.take().unwrap().wait_with_output().unwrap();
     assert!(out.status.success(), "a worker failed: {:?}", out.status);
     let mut seen = Seen::default();
     for line in String::from_utf8(out.stdout).unwrap().lines() {
@@ -190,7 +217,7 @@ fn run_fleet(
         .unwrap()
         .to_string();
     let before = server.requests(&id);
-    let children: Vec<Child> = (0..PROCESSES)
+    let children: Vec<Worker> = (0..PROCESSES)
         .map(|i| {
             let w = Work {
                 store: store_of(i),
@@ -342,13 +369,16 @@ fn a_killed_lease_holder_blocks_no_one_past_the_lease(server: &Server) {
         ..Work::default()
     };
     let mut holder = spawn(server, &holder);
-    let mut out = BufReader::new(holder.stdout.take().unwrap());
+    let mut out = BufReader::new(holder.child().stdout.take().unwrap());
+    // After the test harness's own lines.
     let mut line = String::new();
-    out.read_line(&mut line).unwrap();
-    assert_eq!(line.trim(), "holding", "the holder's first line");
+    while line.trim() != "holding" {
+        line.clear();
+        assert!(out.read_line(&mut line).unwrap() > 0, "the holder ended");
+    }
     let leased_at = now_ms();
     // The others, on both hosts, with time to wait past the lease.
-    let others: Vec<Child> = (0..4)
+    let others: Vec<Worker> = (0..4)
         .map(|i| {
             let w = Work {
                 client: id.to_string(),
@@ -363,8 +393,8 @@ fn a_killed_lease_holder_blocks_no_one_past_the_lease(server: &Server) {
         })
         .collect();
     std::thread::sleep(Duration::from_millis(300));
-    holder.kill().unwrap();
-    holder.wait().unwrap();
+    holder.child().kill().unwrap();
+    holder.child().wait().unwrap();
     let seen: Vec<Seen> = others.into_iter().map(collect).collect();
     let last = seen.iter().flat_map(|s| &s.firsts).max().copied().unwrap();
     let tokens: BTreeSet<&String> = seen.iter().flat_map(|s| &s.tokens).collect();
