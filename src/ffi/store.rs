@@ -10,7 +10,7 @@ use super::signer::tokenclient_free_fn;
 use super::{boundary, error::tokenclient_error, opt_str_arg, UserData};
 use crate::error::Error;
 use crate::store::seal::MAX_ENTRY;
-use crate::store::{Backend, Fault, Lease, Store};
+use crate::store::{ttl_ms, Backend, Fault, Lease, Store};
 
 /// Shares the tokens `tokenclient_client_get_token` obtains with the other
 /// processes that use the same store and credentials, so that one token
@@ -190,10 +190,6 @@ fn c_name(name: &str) -> Result<CString, Fault> {
     CString::new(name).map_err(|_| Fault("a store name has a NUL byte".to_string()))
 }
 
-fn millis(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
-}
-
 impl Backend for CallbackStore {
     fn get(&self, name: &str) -> Result<Option<Vec<u8>>, Fault> {
         let name = c_name(name)?;
@@ -244,7 +240,7 @@ impl Backend for CallbackStore {
                 name.as_ptr(),
                 entry.as_ptr(),
                 entry.len(),
-                millis(ttl),
+                ttl_ms(ttl),
             )
         };
         match rc {
@@ -264,7 +260,7 @@ impl Backend for CallbackStore {
                 self.user_data.ptr(),
                 c_lease.as_ptr(),
                 owner.as_ptr(),
-                millis(ttl),
+                ttl_ms(ttl),
             )
         };
         match rc {

@@ -34,6 +34,12 @@ impl fmt::Display for Fault {
     }
 }
 
+/// A time to live in whole milliseconds, at least 1 (what Redis's `PX`
+/// and the callback store take).
+pub(crate) fn ttl_ms(ttl: Duration) -> u64 {
+    u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1)
+}
+
 /// A lease held: released by `Backend::release`, or by its expiry (Redis,
 /// a callback store) or the holder's death (a file lock).
 #[derive(Default)]

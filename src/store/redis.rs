@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use redis::{Connection, ErrorKind as RedisErrorKind, RedisError};
 
-use super::{Backend, Fault, Lease};
+use super::{ttl_ms, Backend, Fault, Lease};
 use crate::error::{Error, ErrorKind, Result};
 use crate::transport::PerProcess;
 
@@ -340,7 +340,7 @@ impl Backend for RedisStore {
     }
 
     fn put(&self, name: &str, entry: &[u8], ttl: Duration) -> std::result::Result<(), Fault> {
-        let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+        let ms = ttl_ms(ttl);
         self.with("SET", |c| {
             redis::cmd("SET")
                 .arg(self.key(name))
@@ -353,7 +353,7 @@ impl Backend for RedisStore {
 
     fn try_lease(&self, name: &str, ttl: Duration) -> std::result::Result<Option<Lease>, Fault> {
         let lease = Lease::owned(format!("{}.lease", self.key(name)));
-        let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+        let ms = ttl_ms(ttl);
         let set: Option<String> = self.with("SET NX", |c| {
             redis::cmd("SET")
                 .arg(lease.name())
